@@ -1,0 +1,39 @@
+import Foundation
+
+/// The OpenCL C sources of Slim, embedded at build time.
+///
+/// Setting `SLIM_KERNELS_DIR` to a folder makes ``text(of:)`` read `NAME.cl`
+/// from there instead, so kernels can be edited and rerun without a rebuild.
+public enum KernelSource {
+    /// Every embedded source, by file name without the `.cl` extension.
+    public static let embedded: [String: [UInt8]] = [
+        "gemm": PackageResources.gemm_cl,
+        "elementwise": PackageResources.elementwise_cl,
+        "normalization": PackageResources.normalization_cl,
+    ]
+
+    /// Where the text came from, so a build error can name the file.
+    public struct Text: Sendable {
+        public let name: String
+        public let origin: String
+        public let source: String
+
+        public init(name: String, origin: String, source: String) {
+            self.name = name
+            self.origin = origin
+            self.source = source
+        }
+    }
+
+    /// The source of kernel family `name`, or nil if there is none.
+    public static func text(of name: String) -> Text? {
+        if let dir = ProcessInfo.processInfo.environment["SLIM_KERNELS_DIR"], !dir.isEmpty {
+            let path = (dir as NSString).appendingPathComponent(name + ".cl")
+            if let source = try? String(contentsOfFile: path, encoding: .utf8) {
+                return Text(name: name, origin: path, source: source)
+            }
+        }
+        guard let bytes = embedded[name] else { return nil }
+        return Text(name: name, origin: "embedded \(name).cl", source: String(decoding: bytes, as: UTF8.self))
+    }
+}

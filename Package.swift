@@ -1,0 +1,64 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Slim: compress transformer models and run them compressed, on OpenCL or the CPU.
+// Layers (each imports only those below it, see DESIGN.md):
+//   slim (CLI) → SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+/// The CPU backend's GEMM goes through the platform BLAS: Accelerate on Apple
+/// platforms, OpenBLAS (Debian's libopenblas-dev) elsewhere.
+let blasDependencies: [Target.Dependency] = [
+    .target(name: "CBLAS", condition: .when(platforms: [.linux, .windows, .android, .openbsd]))
+]
+
+let package = Package(
+    name: "Slim",
+    platforms: [.macOS(.v13)],
+    // MARK: - Public API
+    products: [
+        .executable(name: "slim", targets: ["slim"]),
+        .library(name: "SlimCore", targets: ["SlimCore"]),
+        .library(name: "SlimCPU", targets: ["SlimCPU"]),
+        .library(name: "SlimOpenCL", targets: ["SlimOpenCL"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "slim",
+            dependencies: [
+                "SlimCore", "SlimCPU", "SlimOpenCL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .target(name: "SlimCore", swiftSettings: strict),
+        .target(name: "SlimCPU", dependencies: ["SlimCore"] + blasDependencies, swiftSettings: strict),
+        .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
+
+        // MARK: - Implementation details
+        /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL",
+                       providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        /// `<cblas.h>` from OpenBLAS.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        /// The OpenCL C sources, embedded in the binary so an installed `slim` needs no files beside it.
+        .target(name: "Kernels", path: "Kernels",
+                exclude: ["README.md"],
+                resources: [
+                    .embedInCode("gemm.cl"),
+                    .embedInCode("elementwise.cl"),
+                    .embedInCode("normalization.cl"),
+                ],
+                swiftSettings: strict),
+
+        // MARK: - Tests
+        .testTarget(name: "SlimCoreTests", dependencies: ["SlimCore"], swiftSettings: strict),
+        .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL"],
+                    swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,36 @@
+import SlimCore
+
+/// The CPU backend: host memory, every core, SIMD, and the platform BLAS for GEMM.
+public final class CPUBackend: Backend {
+    public let id = BackendID(kind: .cpu, instance: 0, name: "CPU")
+    public var peakGFLOPS: Double { CPUInfo.current.peakGFLOPS }
+
+    public init() {}
+
+    public func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor {
+        guard shape.dims.allSatisfy({ $0 >= 0 }) else { throw SlimError.invalidArgument("negative dimension in \(shape)") }
+        let bytes = dtype.byteCount(elements: shape.elementCount)
+        return Tensor(shape: shape, dtype: dtype, storage: HostStorage(owner: id, byteCount: bytes), name: name)
+    }
+
+    public func upload(_ bytes: UnsafeRawBufferPointer, to tensor: Tensor) throws {
+        try checkTransfer(tensor, bytes: bytes.count, op: "upload")
+        if let base = bytes.baseAddress { tensor.hostBytes.copyMemory(from: base, byteCount: bytes.count) }
+    }
+
+    public func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer) throws {
+        try checkTransfer(tensor, bytes: bytes.count, op: "download")
+        if let base = bytes.baseAddress { base.copyMemory(from: tensor.hostBytes, byteCount: bytes.count) }
+    }
+
+    public func copy(_ source: Tensor, to destination: Tensor) throws {
+        try requireOn(id, [source, destination], op: "copy")
+        guard source.byteCount == destination.byteCount else {
+            throw SlimError.shapeMismatch(op: "copy", detail: "\(source.label) into \(destination.label)")
+        }
+        destination.hostBytes.copyMemory(from: source.hostBytes, byteCount: source.byteCount)
+    }
+
+    /// CPU ops run synchronously: when one returns, its output is written.
+    public func synchronize() throws {}
+}

@@ -1,0 +1,80 @@
+import SlimCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The exact GELU written through erfc, which stays accurate for negative x
+/// where `1 + erf(x/√2)` would cancel.
+@inline(__always) func geluExact(_ x: Float) -> Float {
+    0.5 * x * erfc(-x * 0.70710678118654752)
+}
+
+extension CPUBackend {
+    public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+        try binary(a, b, out, op: "add") { $0 + $1 }
+    }
+
+    public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+        try binary(a, b, out, op: "mul") { $0 * $1 }
+    }
+
+    public func scale(_ x: Tensor, by alpha: Float, into out: Tensor) throws {
+        try requireF32(x, op: "scale"); try requireF32(out, op: "scale")
+        try requireSameCount(x, out, op: "scale")
+        try requireOn(id, [x, out], op: "scale")
+        let xp = x.hostFloats, op = out.hostFloats
+        parallelChunks(x.elementCount, grain: 1 << 16) { r in
+            simdMap(r, xp, op) { $0 * alpha }
+        }
+    }
+
+    public func gelu(_ x: Tensor, into out: Tensor) throws {
+        try requireF32(x, op: "gelu"); try requireF32(out, op: "gelu")
+        try requireSameCount(x, out, op: "gelu")
+        try requireOn(id, [x, out], op: "gelu")
+        let xp = x.hostFloats, op = out.hostFloats
+        parallelChunks(x.elementCount, grain: 1 << 14) { r in
+            for i in r { op[i] = geluExact(xp[i]) }
+        }
+    }
+
+    /// `out = a ∘ b` with `b` repeating every `b.elementCount` elements of `a`.
+    private func binary(_ a: Tensor, _ b: Tensor, _ out: Tensor, op name: String,
+                        _ f: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) throws {
+        try checkBroadcast(a, b, out: out, op: name)
+        try requireOn(id, [a, b, out], op: name)
+        let ap = a.hostFloats, bp = b.hostFloats, op = out.hostFloats
+        let width = b.elementCount, rows = a.elementCount / width
+        parallelChunks(rows, grain: max(1, (1 << 16) / width)) { rowRange in
+            for r in rowRange {
+                let base = r * width
+                var j = 0
+                while j + 8 <= width {
+                    let v = f(UnsafeRawPointer(ap + base + j).loadUnaligned(as: SIMD8<Float>.self),
+                              UnsafeRawPointer(bp + j).loadUnaligned(as: SIMD8<Float>.self))
+                    UnsafeMutableRawPointer(op + base + j).storeBytes(of: v, as: SIMD8<Float>.self)
+                    j += 8
+                }
+                while j < width {
+                    op[base + j] = f(SIMD8(repeating: ap[base + j]), SIMD8(repeating: bp[j]))[0]
+                    j += 1
+                }
+            }
+        }
+    }
+}
+
+/// `out[i] = f(x[i])` over `range`, eight lanes at a time.
+@inline(__always)
+func simdMap(_ range: Range<Int>, _ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+             _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        let v = f(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+        UnsafeMutableRawPointer(out + i).storeBytes(of: v, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < range.upperBound { out[i] = f(SIMD8(repeating: x[i]))[0]; i += 1 }
+}

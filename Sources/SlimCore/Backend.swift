@@ -1,0 +1,123 @@
+/// The operator protocol: everything Slim computes goes through one of these
+/// methods, and each backend (CPU, OpenCL) implements all of them with the same
+/// results within the tolerances the conformance suite states.
+///
+/// Conventions, shared by every op:
+/// - Outputs are passed in (`into:`), allocated by the caller on the same
+///   backend, so a model can reuse its buffers; no op allocates behind the
+///   caller's back except where it returns a new tensor.
+/// - Every operand must live on this backend (`SlimError.wrongBackend`
+///   otherwise), and every shape is checked before any work starts.
+/// - Ops are enqueued in order; ``download(_:into:)`` and ``synchronize()``
+///   wait for them.
+/// - An op a backend cannot run throws `SlimError.unsupported`; nothing falls
+///   back silently to another backend.
+public protocol Backend: AnyObject, Sendable {
+    var id: BackendID { get }
+    /// Estimated fp32 peak of the device in GFLOP/s, for "% of peak" in benchmarks.
+    var peakGFLOPS: Double { get }
+
+    // MARK: Memory
+    func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor
+    /// Copies host bytes into `tensor`; `bytes.count` must equal its byte count.
+    func upload(_ bytes: UnsafeRawBufferPointer, to tensor: Tensor) throws
+    /// Copies `tensor` into host memory after every op queued before it has finished.
+    func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer) throws
+    /// Copies one tensor into another of the same byte count on this backend.
+    func copy(_ source: Tensor, to destination: Tensor) throws
+    /// Waits until every queued op has finished.
+    func synchronize() throws
+
+    // MARK: Linear algebra
+    /// `C = epilogue(alpha · op(A) · op(B) + beta · C + bias)`; see ``GemmOptions`` and ``GemmShape``.
+    func gemm(_ a: Tensor, _ b: Tensor, into c: Tensor, options: GemmOptions) throws
+    /// `Y = X · Wᵀ (+ bias)` with `W` in a compressed format, never expanded in memory.
+    func quantizedMatmul(_ x: Tensor, _ w: QuantizedTensor, bias: Tensor?, into y: Tensor,
+                         activations: ActivationPrecision) throws
+    /// Quantizes an fp32 `[N, K]` weight by round-to-nearest.
+    func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor
+    func dequantize(_ w: QuantizedTensor, into out: Tensor) throws
+
+    // MARK: Elementwise
+    /// `out = a + b`, `b` as large as `a` or repeating over its leading dimensions.
+    func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws
+    /// `out = a ∘ b`, with the broadcasting of ``add(_:_:into:)``.
+    func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws
+    /// `out = alpha · x`.
+    func scale(_ x: Tensor, by alpha: Float, into out: Tensor) throws
+    /// The exact GELU, `x · Φ(x)`.
+    func gelu(_ x: Tensor, into out: Tensor) throws
+    /// `dx = dy · GELU'(x)`.
+    func geluBackward(_ x: Tensor, gradOutput dy: Tensor, into dx: Tensor) throws
+
+    // MARK: Normalisation (over the last dimension)
+    func softmaxRows(_ x: Tensor, into out: Tensor) throws
+    /// `dx = y ∘ (dy − rowsum(dy ∘ y))` from the softmax output `y`.
+    func softmaxRowsBackward(_ y: Tensor, gradOutput dy: Tensor, into dx: Tensor) throws
+    /// `out = (x − mean) / sqrt(var + eps) · gamma + beta`, optionally saving the
+    /// per-row mean and reciprocal standard deviation for the backward pass.
+    func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float, into out: Tensor,
+                   saving stats: NormStatistics?) throws
+    func layerNormBackward(_ x: Tensor, gamma: Tensor, stats: NormStatistics, gradOutput dy: Tensor,
+                           into grads: LayerNormGradients) throws
+    /// `out = x / sqrt(mean(x²) + eps) · weight` (Llama's RMSNorm).
+    func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, into out: Tensor) throws
+
+    // MARK: Embeddings and positions
+    /// `out[i] = table[ids[i]]`, ids i32.
+    func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws
+    /// Scatter-adds `dy` rows into `gradTable` at `ids`.
+    func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws
+    /// Rotary position embedding in place on `[tokens, heads, headDim]`.
+    func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int) throws
+
+    // MARK: Reductions
+    /// Reduces over the last dimension: `out` has one element per row.
+    func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws
+
+    // MARK: Attention
+    /// `O = softmax(Q·Kᵀ·scale + mask)·V` over the kept blocks of `layout`, writing
+    /// each row's log-sum-exp for the backward pass. Q, K, V, O are `[batch, heads, seq, dim]`.
+    func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, scale: Float,
+                   into o: Tensor, logSumExp: Tensor) throws
+    func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
+                           gradOutput dO: Tensor, layout: BlockSparseLayout, scale: Float,
+                           into grads: AttentionGradients) throws
+
+    // MARK: Optimizer
+    /// One AdamW update of `param` in place, its moments in `state`.
+    func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws
+}
+
+// Ops whose issues have not landed yet: a backend that does not implement one
+// says so, by name, instead of computing something else.
+extension Backend {
+    func notYet(_ op: String) -> SlimError {
+        .unsupported(op: op, backend: id.kind.rawValue, reason: "not implemented yet")
+    }
+    public func quantizedMatmul(_ x: Tensor, _ w: QuantizedTensor, bias: Tensor?, into y: Tensor,
+                                activations: ActivationPrecision) throws { throw notYet("quantizedMatmul") }
+    public func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor { throw notYet("quantize") }
+    public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws { throw notYet("dequantize") }
+    public func geluBackward(_ x: Tensor, gradOutput dy: Tensor, into dx: Tensor) throws { throw notYet("geluBackward") }
+    public func softmaxRowsBackward(_ y: Tensor, gradOutput dy: Tensor, into dx: Tensor) throws {
+        throw notYet("softmaxRowsBackward")
+    }
+    public func layerNormBackward(_ x: Tensor, gamma: Tensor, stats: NormStatistics, gradOutput dy: Tensor,
+                                  into grads: LayerNormGradients) throws { throw notYet("layerNormBackward") }
+    public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, into out: Tensor) throws { throw notYet("rmsNorm") }
+    public func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws { throw notYet("embedding") }
+    public func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws {
+        throw notYet("embeddingBackward")
+    }
+    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int) throws { throw notYet("rope") }
+    public func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws { throw notYet("reduceRows") }
+    public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, scale: Float,
+                          into o: Tensor, logSumExp: Tensor) throws { throw notYet("attention") }
+    public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
+                                  gradOutput dO: Tensor, layout: BlockSparseLayout, scale: Float,
+                                  into grads: AttentionGradients) throws { throw notYet("attentionBackward") }
+    public func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws {
+        throw notYet("adamW")
+    }
+}

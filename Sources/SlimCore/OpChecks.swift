@@ -1,0 +1,51 @@
+// Operand checks shared by every backend, so both reject the same inputs with
+// the same message.
+
+/// Throws unless `t` holds fp32 elements.
+public func requireF32(_ t: Tensor, op: String) throws(SlimError) {
+    guard t.dtype == .f32 else { throw .dtypeMismatch(op: op, detail: "\(t.label) must be f32") }
+}
+
+/// Throws unless `a` and `b` have the same element count.
+public func requireSameCount(_ a: Tensor, _ b: Tensor, op: String) throws(SlimError) {
+    guard a.elementCount == b.elementCount else {
+        throw .shapeMismatch(op: op, detail: "\(a.label) and \(b.label) differ in size")
+    }
+}
+
+/// Checks a binary elementwise op `out = a ∘ b` where `b` is either as large as
+/// `a` or repeats over `a`'s leading dimensions (a bias row, a per-channel
+/// scale): `a`'s trailing dimensions must equal `b`'s shape.
+public func checkBroadcast(_ a: Tensor, _ b: Tensor, out: Tensor, op: String) throws(SlimError) {
+    for t in [a, b, out] { try requireF32(t, op: op) }
+    try requireSameCount(a, out, op: op)
+    let bd = b.shape.dims.drop { $0 == 1 && b.shape.rank > 1 }
+    guard b.elementCount > 0, Array(a.shape.dims.suffix(bd.count)) == Array(bd) || b.elementCount == a.elementCount else {
+        throw .shapeMismatch(op: op, detail: "\(b.label) neither matches \(a.label) nor repeats over its leading dimensions")
+    }
+}
+
+/// Checks a row-wise op over the last dimension: `x` and `out` have the same
+/// shape, and each optional per-feature parameter has one element per column.
+public func checkRows(_ x: Tensor, out: Tensor, perFeature: [Tensor], op: String) throws(SlimError) {
+    for t in [x, out] + perFeature { try requireF32(t, op: op) }
+    guard x.shape == out.shape else { throw .shapeMismatch(op: op, detail: "input \(x.label) and output \(out.label) differ") }
+    for p in perFeature where p.elementCount != x.shape.innermost {
+        throw .shapeMismatch(op: op, detail: "\(p.label) must have \(x.shape.innermost) elements, one per feature")
+    }
+}
+
+/// Throws unless `t` lives on `backend`.
+public func requireOn(_ backend: BackendID, _ tensors: [Tensor], op: String) throws(SlimError) {
+    for t in tensors where t.backend != backend {
+        throw .wrongBackend(op: op, tensor: t.label, lives: t.backend.description, expected: backend.description)
+    }
+}
+
+/// Checks the optional per-row statistics a normalisation saves: one f32 value per row each.
+public func checkStatistics(_ stats: NormStatistics?, rows: Int, op: String) throws(SlimError) {
+    guard let stats else { return }
+    for t in [stats.mean, stats.rstd] where t.elementCount != rows || t.dtype != .f32 {
+        throw .shapeMismatch(op: op, detail: "statistics \(t.label) must hold \(rows) f32 values")
+    }
+}

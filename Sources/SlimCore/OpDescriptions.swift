@@ -1,0 +1,45 @@
+// Value types that describe the arguments of the training and attention ops
+// of ``Backend``. Their ops land with their issues; the types are fixed now so
+// the protocol does not change shape later.
+
+/// Per-row statistics a layer norm saves for its backward pass (`[rows]` each).
+public struct NormStatistics: Sendable {
+    public var mean: Tensor
+    public var rstd: Tensor
+    public init(mean: Tensor, rstd: Tensor) { self.mean = mean; self.rstd = rstd }
+}
+
+public struct LayerNormGradients: Sendable {
+    public var dx: Tensor, dGamma: Tensor, dBeta: Tensor
+    public init(dx: Tensor, dGamma: Tensor, dBeta: Tensor) { self.dx = dx; self.dGamma = dGamma; self.dBeta = dBeta }
+}
+
+public struct AttentionGradients: Sendable {
+    public var dq: Tensor, dk: Tensor, dv: Tensor
+    public init(dq: Tensor, dk: Tensor, dv: Tensor) { self.dq = dq; self.dk = dk; self.dv = dv }
+}
+
+public enum Reduction: String, Sendable, CaseIterable { case sum, mean, max, sumOfSquares }
+
+/// Whether a quantized GEMM keeps activations in fp32 or quantizes them per row to int8 (W8A8).
+public enum ActivationPrecision: String, Sendable { case f32, int8PerRow }
+
+/// AdamW's first and second moments, each shaped like the parameter.
+public struct AdamWState: Sendable {
+    public var m: Tensor, v: Tensor
+    public init(m: Tensor, v: Tensor) { self.m = m; self.v = v }
+}
+
+/// The hyper-parameters of one AdamW step (decoupled weight decay, bias-corrected moments).
+public struct AdamWStep: Sendable {
+    public var learningRate: Float
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float = 0.01
+    /// 1-based step number, for bias correction.
+    public var step: Int
+    /// Multiplies the gradient first (global-norm clipping computes it).
+    public var gradientScale: Float = 1
+    public init(learningRate: Float, step: Int) { self.learningRate = learningRate; self.step = step }
+}

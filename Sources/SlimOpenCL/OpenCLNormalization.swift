@@ -1,0 +1,26 @@
+import SlimCore
+
+extension OpenCLBackend {
+    public func softmaxRows(_ x: Tensor, into out: Tensor) throws {
+        try checkRows(x, out: out, perFeature: [], op: "softmaxRows")
+        try requireOn(id, [x, out], op: "softmaxRows")
+        let ls = tuning.rowWorkGroup
+        try launch("normalization", "softmax_rows", options: "-D LS=\(ls)",
+                   [.buffer(x), .buffer(out), .int(x.shape.innermost)],
+                   global: [x.shape.outerCount * ls], local: [ls])
+    }
+
+    public func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float, into out: Tensor,
+                          saving stats: NormStatistics?) throws {
+        let op = "layerNorm"
+        try checkRows(x, out: out, perFeature: [gamma, beta], op: op)
+        let rows = x.shape.outerCount
+        try checkStatistics(stats, rows: rows, op: op)
+        try requireOn(id, [x, gamma, beta, out] + (stats.map { [$0.mean, $0.rstd] } ?? []), op: op)
+        let ls = tuning.rowWorkGroup
+        try launch("normalization", "layernorm_rows", options: "-D LS=\(ls)",
+                   [.buffer(x), .buffer(gamma), .buffer(beta), .buffer(out), .int(x.shape.innermost), .float(epsilon),
+                    stats.map { .buffer($0.mean) } ?? .null, stats.map { .buffer($0.rstd) } ?? .null],
+                   global: [rows * ls], local: [ls])
+    }
+}

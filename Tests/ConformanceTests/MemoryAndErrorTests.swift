@@ -1,0 +1,77 @@
+import Kernels
+import SlimCore
+import SlimCPU
+@testable import SlimOpenCL
+import Testing
+
+@Suite struct MemoryAndErrors {
+    @Test(arguments: Subjects.all)
+    func uploadCopyDownloadRoundTrip(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let values = inputs.floats(1031)
+        let t = try backend.tensor(values, shape: [1031])
+        let copy = try poisoned(backend, [1031])
+        try backend.copy(t, to: copy)
+        #expect(try backend.floats(copy) == values, "bit-exact round trip, seed \(inputs.seed)")
+        let ints: [Int32] = [7, -3, 2_000_000_000, 0, 1]
+        let ti = try backend.tensor(ints, shape: [5], dtype: .i32)
+        var back = [Int32](repeating: 0, count: 5)
+        try back.withUnsafeMutableBytes { try backend.download(ti, into: $0) }
+        #expect(back == ints)
+        #expect(throws: SlimError.self) { try backend.write([1, 2, 3], to: t) }
+    }
+
+    @Test func tensorOnAnotherBackendIsRejected() throws {
+        guard let other = Subjects.openCL.first?.backend else { return }
+        let cpu = Subjects.all[0].backend
+        let onCPU = try cpu.tensor([1, 2, 3] as [Float], shape: [3])
+        let onCL = try other.tensor([1, 2, 3] as [Float], shape: [3], name: "x")
+        #expect(throws: SlimError.self) { try cpu.add(onCPU, onCL, into: onCPU) }
+        do {
+            try other.gelu(onCPU, into: onCL)
+            Issue.record("gelu accepted a CPU tensor on the OpenCL backend")
+        } catch let error as SlimError {
+            guard case .wrongBackend = error else { Issue.record("wrong error: \(error)"); return }
+            #expect(error.description.contains("copy it there first"))
+        }
+    }
+
+    @Test func kernelThatFailsToBuildReportsItsLog() throws {
+        guard let backend = Subjects.openCL.first?.backend as? OpenCLBackend else { return }
+        let broken = KernelSource.Text(name: "broken", origin: "test broken.cl", source: "__kernel void f(__global float *x) { x[0] = undefined_name; }")
+        do {
+            _ = try backend.programs.program(broken, options: "-D X=1")
+            Issue.record("a broken kernel built")
+        } catch let error as SlimError {
+            guard case let .kernelBuild(program, options, _, log) = error else { Issue.record("wrong error: \(error)"); return }
+            #expect(program.contains("broken.cl") && options.contains("-D X=1"))
+            #expect(log.contains("undefined_name"), "the build log should name the error: \(log)")
+        }
+    }
+
+    @Test func allocationBeyondTheDeviceFailsCleanly() throws {
+        guard let backend = Subjects.openCL.first?.backend as? OpenCLBackend else { return }
+        let elements = backend.device.maxAllocationBytes / 4 + 1024
+        do {
+            _ = try backend.allocate([elements], dtype: .f32, name: "huge")
+            Issue.record("allocated more than the device allows")
+        } catch let error as SlimError {
+            guard case .outOfMemory = error else { Issue.record("wrong error: \(error)"); return }
+            #expect(error.description.contains("huge"))
+        }
+    }
+
+    @Test(arguments: Subjects.all)
+    func unimplementedOpsSaySoByName(_ subject: Subject) throws {
+        let backend = subject.backend
+        let x = try backend.allocate([2, 4])
+        do {
+            try backend.rmsNorm(x, weight: try backend.allocate([4]), epsilon: 1e-6, into: x)
+            Issue.record("rmsNorm is expected to be unsupported until its issue lands")
+        } catch let error as SlimError {
+            guard case let .unsupported(op, _, _) = error else { Issue.record("wrong error: \(error)"); return }
+            #expect(op == "rmsNorm")
+        }
+    }
+}

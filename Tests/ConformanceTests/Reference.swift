@@ -1,0 +1,111 @@
+import Foundation
+import SlimCore
+import Testing
+
+/// Seeded random numbers; each test draws a fresh seed and prints it on failure.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+struct Inputs {
+    let seed = UInt64.random(in: 1...UInt64.max)
+    var rng: SplitMix64
+    init() { rng = SplitMix64(seed: seed) }
+
+    /// Uniform in [-scale, scale), never all zero.
+    mutating func floats(_ count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -scale..<scale, using: &rng) }
+    }
+}
+
+/// A tensor filled with NaN, so any element an op fails to write fails the check.
+func poisoned(_ backend: any Backend, _ shape: Shape) throws -> Tensor {
+    try backend.tensor([Float](repeating: .nan, count: shape.elementCount), shape: shape)
+}
+
+/// Normalised mean squared error, mse(actual, ref) / mse(ref, 0) (ggml's metric).
+func nmse(_ actual: [Float], _ reference: [Double]) -> Double {
+    var err = 0.0, norm = 0.0
+    for (a, r) in zip(actual, reference) {
+        err += (Double(a) - r) * (Double(a) - r)
+        norm += r * r
+    }
+    return err / max(norm, .leastNormalMagnitude)
+}
+
+/// Checks every element: finite and within `atol + rtol·|ref|`.
+func expectClose(_ actual: [Float], _ reference: [Double], rtol: Double, atol: Double, _ what: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == reference.count, "\(what): \(actual.count) values for \(reference.count)", sourceLocation: sourceLocation)
+    var worst = (index: -1, excess: 0.0)
+    for (i, (a, r)) in zip(actual, reference).enumerated() {
+        let err = abs(Double(a) - r)
+        if !a.isFinite || err > atol + rtol * abs(r) {
+            let excess = a.isFinite ? err / (atol + rtol * abs(r)) : .infinity
+            if worst.index < 0 || excess > worst.excess { worst = (i, excess) }
+        }
+    }
+    if worst.index >= 0 {
+        let i = worst.index
+        Issue.record("\(what): element \(i) is \(actual[i]), reference \(reference[i]) (rtol \(rtol), atol \(atol))",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+// MARK: - float64 references
+
+func referenceGemm(m: Int, n: Int, k: Int, a: [Float], b: [Float], c: [Float], options: GemmOptions,
+                   bias: [Float]?) -> [Double] {
+    var out = [Double](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k {
+                let av = options.transposeA ? a[p * m + i] : a[i * k + p]
+                let bv = options.transposeB ? b[j * k + p] : b[p * n + j]
+                sum += Double(av) * Double(bv)
+            }
+            var v = Double(options.alpha) * sum
+            if options.beta != 0 { v += Double(options.beta) * Double(c[i * n + j]) }
+            if let bias { v += Double(bias[j]) }
+            if options.epilogue == .gelu { v = referenceGelu(v) }
+            out[i * n + j] = v
+        }
+    }
+    return out
+}
+
+func referenceGelu(_ x: Double) -> Double { 0.5 * x * erfc(-x / 2.0.squareRoot()) }
+
+func referenceSoftmax(_ x: [Float], width: Int) -> [Double] {
+    stride(from: 0, to: x.count, by: width).flatMap { start -> [Double] in
+        let row = x[start..<start + width].map(Double.init)
+        let peak = row.max()!
+        let e = row.map { exp($0 - peak) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+}
+
+func referenceLayerNorm(_ x: [Float], gamma: [Float], beta: [Float], eps: Float, width: Int)
+    -> (y: [Double], mean: [Double], rstd: [Double]) {
+    var y: [Double] = [], means: [Double] = [], rstds: [Double] = []
+    for start in stride(from: 0, to: x.count, by: width) {
+        let row = x[start..<start + width].map(Double.init)
+        let mean = row.reduce(0, +) / Double(width)
+        let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width)
+        let rstd = 1 / (variance + Double(eps)).squareRoot()
+        y += row.enumerated().map { j, v in (v - mean) * rstd * Double(gamma[j]) + Double(beta[j]) }
+        means.append(mean)
+        rstds.append(rstd)
+    }
+    return (y, means, rstds)
+}
