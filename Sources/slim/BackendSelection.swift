@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SlimCore
+import SlimCPU
+import SlimOpenCL
+
+/// `--backend auto|opencl|cpu`, shared by every command; `SLIM_BACKEND` is the default.
+struct BackendOption: ParsableArguments {
+    @Option(name: .long, help: "auto, opencl or cpu (default: $SLIM_BACKEND, else auto: an OpenCL GPU if present, else the CPU).")
+    var backend: String?
+
+    /// Opens the chosen backend and says on stderr which one it is and why.
+    func open() throws -> any Backend {
+        let (backend, reason) = try BackendSelection.open(try BackendChoice.resolve(backend))
+        printError("backend: \(backend.id) — \(reason)")
+        return backend
+    }
+}
+
+enum BackendSelection {
+    /// What `auto` picks among the OpenCL devices present: the first GPU, or nothing.
+    static func autoDevice(_ devices: [OpenCLDevice]) -> OpenCLDevice? { devices.first { $0.type == .gpu } }
+
+    static func open(_ choice: BackendChoice) throws -> (any Backend, reason: String) {
+        switch choice {
+        case .cpu:
+            return (CPUBackend(), "chosen")
+        case .opencl:
+            guard let device = try OpenCLBackend.preferredDevice() else {
+                throw SlimError.noDevice("no OpenCL platform or device found (install an ICD such as pocl-opencl-icd)")
+            }
+            return (try OpenCLBackend(device: device), "chosen")
+        case .auto:
+            let devices = (try? OpenCLDevice.all()) ?? []
+            if let gpu = autoDevice(devices) {
+                return (try OpenCLBackend(device: gpu), "auto: OpenCL GPU found")
+            }
+            let seen = devices.isEmpty ? "no OpenCL device" : "no OpenCL GPU (only \(devices.map(\.summary).joined(separator: ", ")))"
+            return (CPUBackend(), "auto: \(seen), so the CPU backend")
+        }
+    }
+
+    /// Every backend named in a comma-separated list (`cpu,opencl`).
+    static func openList(_ list: String?) throws -> [any Backend] {
+        guard let list else { return [try BackendOption(backend: nil).open()] }
+        return try list.split(separator: ",").map { name in
+            let (b, reason) = try open(try BackendChoice(parsing: String(name)))
+            printError("backend: \(b.id) — \(reason)")
+            return b
+        }
+    }
+}
+
+extension BackendOption {
+    init(backend: String?) { self.init(); self.backend = backend }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Pretty, key-sorted JSON on stdout.
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}

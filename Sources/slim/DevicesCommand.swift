@@ -1,0 +1,48 @@
+import ArgumentParser
+import SlimCore
+import SlimCPU
+import SlimOpenCL
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the OpenCL platforms and devices and the CPU backend, marking what --backend auto picks.")
+
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let devices = try OpenCLDevice.all()
+        let autoPick = BackendSelection.autoDevice(devices)
+        let cpu = CPUInfo.current
+        var entries: [[String: Any]] = devices.map { d in
+            [
+                "backend": "opencl", "platform": d.platformName, "name": d.name, "vendor": d.vendor, "type": d.type.rawValue,
+                "compute_units": d.computeUnits, "clock_mhz": d.clockMHz, "global_memory_bytes": d.globalMemoryBytes,
+                "max_allocation_bytes": d.maxAllocationBytes, "local_memory_bytes": d.localMemoryBytes,
+                "max_work_group_size": d.maxWorkGroupSize, "opencl_c_version": d.openCLCVersion,
+                "driver_version": d.driverVersion, "preferred_float_vector_width": d.preferredFloatVectorWidth,
+                "peak_gflops": d.peakGFLOPS, "auto": d.name == autoPick?.name && d.platformName == autoPick?.platformName,
+            ]
+        }
+        entries.append([
+            "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes,
+            "clock_mhz": Int(cpu.clockGHz * 1000), "peak_gflops": cpu.peakGFLOPS, "auto": autoPick == nil,
+        ])
+        if json {
+            try printJSON(["auto": autoPick.map { "opencl:\($0.name)" } ?? "cpu", "devices": entries])
+            return
+        }
+        if devices.isEmpty { print("OpenCL: no platform or device found") }
+        for d in devices {
+            let mark = entries.first { ($0["name"] as? String) == d.name }?["auto"] as? Bool == true ? "  <- auto" : ""
+            print("OpenCL  \(d.platformName) / \(d.name)\(mark)")
+            print("        vendor \(d.vendor), type \(d.type.rawValue), \(d.computeUnits) compute units at \(d.clockMHz) MHz")
+            print("        global memory \(mib(d.globalMemoryBytes)) (largest allocation \(mib(d.maxAllocationBytes))), local memory \(d.localMemoryBytes / 1024) KiB")
+            print("        max work-group \(d.maxWorkGroupSize), \(d.openCLCVersion), driver \(d.driverVersion), float vector width \(d.preferredFloatVectorWidth)")
+            print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32")
+        }
+        print("CPU     \(cpu.model)\(autoPick == nil ? "  <- auto" : "")")
+        print("        \(cpu.cores) cores, SIMD \(cpu.simdLanes) floats, \(Int(cpu.clockGHz * 1000)) MHz, peak estimate \(Int(cpu.peakGFLOPS)) GFLOP/s fp32")
+    }
+
+    private func mib(_ bytes: Int) -> String { "\(bytes >> 20) MiB" }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Slim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slim",
+        abstract: "Compress transformer models and run them compressed, on OpenCL or the CPU.",
+        subcommands: [Devices.self, Bench.self])
+}
