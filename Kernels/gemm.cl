@@ -72,46 +72,80 @@ void gemm_tiled(const int M, const int N, const int K, const float alpha, const 
 #endif
 
 #ifdef MR
-#define NR (8 * NV)
-// One work-item per MR x NR block of C; dimension 0 walks M so that
-// neighbouring work-items reuse the same K x NR panel of B from cache.
+// Each work-item keeps an MR x VW block of C in MR vector registers
+// (-D MR=rows -D VW=4|8|16, the vector width in floats). With -D PACKED_B=1,
+// B is first copied by gemm_pack_b into column strips of VW, each K x VW and
+// contiguous: a work-item then streams one contiguous panel instead of
+// touching a new page of B for every k, and the zero padding past N removes
+// the ragged column edge.
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VEC CAT(float, VW)
+#define VLOAD CAT(vload, VW)
+#define VSTORE CAT(vstore, VW)
+
+// One work-item packs rows k0 .. k0+PACK_ROWS-1 of one column strip.
+#define PACK_ROWS 64
+__kernel void gemm_pack_b(const int N, const int K, __global const float *B, __global float *Bp) {
+    const int strip = get_global_id(0), k0 = get_global_id(1) * PACK_ROWS;
+    const int n0 = strip * VW;
+    __global float *panel = Bp + (size_t)strip * K * VW;
+    for (int k = k0; k < min(k0 + PACK_ROWS, K); k++) {
+#if !TRANS_B
+        if (n0 + VW <= N) { VSTORE(VLOAD(0, B + (size_t)k * N + n0), k, panel); continue; }
+#endif
+        for (int c = 0; c < VW; c++) panel[(size_t)k * VW + c] = n0 + c < N ? B_AT(k, n0 + c) : 0.0f;
+    }
+}
+
+// An MR x VW block of C at (m0, n0). With `ragged`, rows past M read row M-1
+// again and are not stored; the caller passes a constant, so each case
+// compiles to its own loop.
+inline void block_vector(const int M, const int N, const int K, const float alpha, const float beta,
+                         __global const float *A, __global const float *B, __global float *C,
+                         __global const float *bias, const int epilogue, const int m0, const int n0,
+                         const int ragged) {
+    VEC acc[MR];
+    for (int r = 0; r < MR; r++) acc[r] = (VEC)(0.0f);
+#if PACKED_B
+    __global const float *panel = B + (size_t)(n0 / VW) * K * VW;
+#endif
+    for (int k = 0; k < K; k++) {
+#if PACKED_B
+        const VEC b = VLOAD(k, panel);
+#elif TRANS_B
+        float lanes[VW];
+        for (int c = 0; c < VW; c++) lanes[c] = B_AT(k, n0 + c);
+        const VEC b = VLOAD(0, lanes);
+#else
+        const VEC b = VLOAD(0, B + (size_t)k * N + n0);
+#endif
+        for (int r = 0; r < MR; r++) {
+            const int row = ragged ? min(m0 + r, M - 1) : m0 + r;
+            acc[r] = mad((VEC)(A_AT(row, k)), b, acc[r]);
+        }
+    }
+    for (int r = 0; r < MR && m0 + r < M; r++) {
+        float out[VW];
+        VSTORE(acc[r], 0, out);
+        for (int c = 0; c < VW && n0 + c < N; c++) store_c(C, m0 + r, n0 + c, N, out[c], alpha, beta, bias, epilogue);
+    }
+}
+
+// Dimension 0 walks M so that neighbouring work-items reuse the same panel of B from cache.
 __kernel void gemm_blocked(const int M, const int N, const int K, const float alpha, const float beta,
                            __global const float *A, __global const float *B, __global float *C,
                            __global const float *bias, const int epilogue) {
-    const int m0 = get_global_id(0) * MR, n0 = get_global_id(1) * NR;
+    const int m0 = get_global_id(0) * MR, n0 = get_global_id(1) * VW;
     if (m0 >= M || n0 >= N) return;
-    if (m0 + MR <= M && n0 + NR <= N) {
-        float8 acc[MR][NV];
-        for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NV; v++) acc[r][v] = (float8)(0.0f);
-        for (int k = 0; k < K; k++) {
-            float8 b[NV];
-            for (int v = 0; v < NV; v++) {
-#if TRANS_B
-                const int c = n0 + 8 * v;
-                b[v] = (float8)(B_AT(k, c), B_AT(k, c + 1), B_AT(k, c + 2), B_AT(k, c + 3),
-                                B_AT(k, c + 4), B_AT(k, c + 5), B_AT(k, c + 6), B_AT(k, c + 7));
-#else
-                b[v] = vload8(0, B + (size_t)k * N + n0 + 8 * v);
-#endif
-            }
-            for (int r = 0; r < MR; r++) {
-                const float a = A_AT(m0 + r, k);
-                for (int v = 0; v < NV; v++) acc[r][v] = mad((float8)(a), b[v], acc[r][v]);
-            }
-        }
-        for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NV; v++) {
-                const float8 x = acc[r][v];
-                const float lanes[8] = {x.s0, x.s1, x.s2, x.s3, x.s4, x.s5, x.s6, x.s7};
-                for (int l = 0; l < 8; l++)
-                    store_c(C, m0 + r, n0 + 8 * v + l, N, lanes[l], alpha, beta, bias, epilogue);
-            }
+    if (PACKED_B || n0 + VW <= N) {
+        if (m0 + MR <= M) block_vector(M, N, K, alpha, beta, A, B, C, bias, epilogue, m0, n0, 0);
+        else block_vector(M, N, K, alpha, beta, A, B, C, bias, epilogue, m0, n0, 1);
         return;
     }
-    // A block on the ragged edge of C: scalar, one output at a time.
+    // Unpacked B, last partial column strip: scalar, one output at a time.
     for (int r = 0; r < MR && m0 + r < M; r++)
-        for (int c = 0; c < NR && n0 + c < N; c++) {
+        for (int c = 0; n0 + c < N; c++) {
             float acc = 0.0f;
             for (int k = 0; k < K; k++) acc = mad(A_AT(m0 + r, k), B_AT(k, n0 + c), acc);
             store_c(C, m0 + r, n0 + c, N, acc, alpha, beta, bias, epilogue);

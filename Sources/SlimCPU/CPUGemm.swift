@@ -17,13 +17,21 @@ extension CPUBackend {
             // BLAS multiplies C by beta; 0 · NaN would leak garbage from an unwritten C.
             cp.update(repeating: 0, count: s.m * s.n)
         }
-        cblas_sgemm(CblasRowMajor,
-                    options.transposeA ? CblasTrans : CblasNoTrans,
-                    options.transposeB ? CblasTrans : CblasNoTrans,
-                    m, n, k, options.alpha,
-                    a.hostFloats, options.transposeA ? m : k,
-                    b.hostFloats, options.transposeB ? k : n,
-                    options.beta, cp, n)
+        if s.m == 1 {
+            // A single row is a matrix-vector product; OpenBLAS's sgemv streams B
+            // faster than its sgemm does for M = 1 (a decode step).
+            cblas_sgemv(CblasRowMajor, options.transposeB ? CblasNoTrans : CblasTrans,
+                        options.transposeB ? n : k, options.transposeB ? k : n, options.alpha,
+                        b.hostFloats, options.transposeB ? k : n, a.hostFloats, 1, options.beta, cp, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor,
+                        options.transposeA ? CblasTrans : CblasNoTrans,
+                        options.transposeB ? CblasTrans : CblasNoTrans,
+                        m, n, k, options.alpha,
+                        a.hostFloats, options.transposeA ? m : k,
+                        b.hostFloats, options.transposeB ? k : n,
+                        options.beta, cp, n)
+        }
         guard options.bias != nil || options.epilogue != .none else { return }
         let bias = options.bias?.hostFloats
         let gelu = options.epilogue == .gelu

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Kernel shapes per device, as a small table with a default entry (CLBlast's
 /// approach): what is fast on a GPU (local-memory tiles with barriers) is slow
 /// on a CPU device like PoCL, which runs work-items as loops.
@@ -6,9 +8,9 @@ public struct DeviceTuning: Sendable, Equatable {
         /// Local-memory tiles of `tile`² elements, each work-item computing
         /// `workPerThread` outputs of a column (the GPU shape).
         case tiled(tile: Int, workPerThread: Int)
-        /// No local memory: each work-item keeps a `rows` × `8·vectors` block of C
-        /// in float8 registers (the CPU-device shape).
-        case blocked(rows: Int, vectors: Int)
+        /// No local memory: each work-item keeps a `rows` × `width` block of C
+        /// in `rows` vectors of `width` floats (the CPU-device shape).
+        case blocked(rows: Int, width: Int)
     }
 
     public var gemm: GemmVariant
@@ -19,13 +21,27 @@ public struct DeviceTuning: Sendable, Equatable {
     public var elementwiseWorkGroup: Int
 
     public static let gpu = DeviceTuning(gemm: .tiled(tile: 32, workPerThread: 8), rowWorkGroup: 256, elementwiseWorkGroup: 256)
-    public static let cpu = DeviceTuning(gemm: .blocked(rows: 4, vectors: 2), rowWorkGroup: 1, elementwiseWorkGroup: 64)
+    public static let cpu = DeviceTuning(gemm: .blocked(rows: 8, width: 16), rowWorkGroup: 1, elementwiseWorkGroup: 64)
 
     /// The entry for a device: matched on its type, the GPU entry by default.
+    /// For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT` or `blocked:MR:NV` overrides the GEMM shape.
     public static func lookup(_ device: OpenCLDevice) -> DeviceTuning {
-        switch device.type {
-        case .cpu: .cpu
-        default: .gpu
+        var entry: DeviceTuning = device.type == .cpu ? .cpu : .gpu
+        if let text = ProcessInfo.processInfo.environment["SLIM_GEMM_VARIANT"], let variant = GemmVariant(parsing: text) {
+            entry.gemm = variant
+        }
+        return entry
+    }
+}
+
+extension DeviceTuning.GemmVariant {
+    init?(parsing text: String) {
+        let parts = text.split(separator: ":").map(String.init)
+        guard parts.count == 3, let x = Int(parts[1]), let y = Int(parts[2]), x > 0, y > 0 else { return nil }
+        switch parts[0] {
+        case "tiled" where x % y == 0: self = .tiled(tile: x, workPerThread: y)
+        case "blocked": self = .blocked(rows: x, width: y)
+        default: return nil
         }
     }
 }

@@ -14,6 +14,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let queue: cl_command_queue
     let programs: ProgramCache
     let launchLock = NSLock()
+    private var scratchBuffer: Tensor?
+    private let scratchLock = NSLock()
 
     public var peakGFLOPS: Double { device.peakGFLOPS }
 
@@ -89,6 +91,20 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         guard source.byteCount > 0 else { return }
         try CLStatus.check(clEnqueueCopyBuffer(queue, source.clMem, destination.clMem, 0, 0, source.byteCount, 0, nil, nil),
                            "clEnqueueCopyBuffer", "\(source.label) into \(destination.label)")
+    }
+
+    /// Runs `body` with a device buffer of at least `elements` floats for an
+    /// op's intermediate (packed GEMM panels), reused across ops. The lock is
+    /// held while `body` enqueues, so two threads never interleave their use
+    /// of it; the queue is in order, so the next op's writes land after this
+    /// op's reads, and a replaced buffer lives until its commands finish.
+    func withScratch<T>(elements: Int, _ body: (Tensor) throws -> T) throws -> T {
+        scratchLock.lock()
+        defer { scratchLock.unlock() }
+        if scratchBuffer.map({ $0.elementCount < elements }) ?? true {
+            scratchBuffer = try allocate([elements], dtype: .f32, name: "gemm scratch")
+        }
+        return try body(scratchBuffer!)
     }
 
     public func synchronize() throws {
