@@ -57,8 +57,10 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "SlimCoreTests", dependencies: ["SlimCore"], swiftSettings: strict),
-        .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
                     swiftSettings: strict),
+        /// Runs the `slim` executable end to end (it is built beside the tests).
+        .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
