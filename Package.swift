@@ -34,7 +34,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        .target(name: "SlimCore", swiftSettings: strict),
+        .target(name: "SlimCore", dependencies: ["CPUProbe"], swiftSettings: strict),
         .target(name: "SlimCPU", dependencies: ["SlimCore"] + blasDependencies, swiftSettings: strict),
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
 
@@ -42,6 +42,8 @@ let package = Package(
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL",
                        providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        /// Measures a core's fp32 FMA throughput for the host's peak figure.
+        .target(name: "CPUProbe"),
         /// `<cblas.h>` from OpenBLAS.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),

@@ -1,4 +1,5 @@
 import Dispatch
+import SlimCore
 
 /// Splits `0..<count` into contiguous chunks of at least `grain` items and runs
 /// them on every core. Small work runs inline: a dispatch costs microseconds.

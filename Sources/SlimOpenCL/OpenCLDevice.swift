@@ -67,12 +67,13 @@ public struct OpenCLDevice: @unchecked Sendable {
     }
 
     /// A rough fp32 peak: GPUs as compute units × 128 lanes × 2 flops × clock
-    /// (an estimate across vendors); CPU devices as compute units × 2 FMA pipes ×
-    /// the preferred vector width × 2 flops × clock.
+    /// (an estimate across vendors); a CPU device (PoCL) runs on the host's
+    /// cores, so its share of the host's measured peak.
     public var peakGFLOPS: Double {
         let ghz = Double(clockMHz) / 1000
         switch type {
         case .gpu: return Double(computeUnits) * 128 * 2 * ghz
+        case .cpu: return CPUInfo.current.peakGFLOPS * Double(computeUnits) / Double(CPUInfo.current.cores)
         default: return Double(computeUnits) * 2 * Double(max(preferredFloatVectorWidth, 4)) * 2 * ghz
         }
     }

@@ -41,7 +41,7 @@ struct Devices: ParsableCommand {
             print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32")
         }
         print("CPU     \(cpu.model)\(autoPick == nil ? "  <- auto" : "")")
-        print("        \(cpu.cores) cores, SIMD \(cpu.simdLanes) floats, \(Int(cpu.clockGHz * 1000)) MHz, peak estimate \(Int(cpu.peakGFLOPS)) GFLOP/s fp32")
+        print("        \(cpu.cores) cores, SIMD \(cpu.simdLanes) floats, \(Int(cpu.clockGHz * 1000)) MHz, peak \(Int(cpu.peakGFLOPS)) GFLOP/s fp32 measured (nominal \(Int(cpu.nominalPeakGFLOPS)))")
     }
 
     private func mib(_ bytes: Int) -> String { "\(bytes >> 20) MiB" }
