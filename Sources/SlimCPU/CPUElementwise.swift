@@ -21,9 +21,7 @@ extension CPUBackend {
     }
 
     public func scale(_ x: Tensor, by alpha: Float, into out: Tensor) throws {
-        try requireF32(x, op: "scale"); try requireF32(out, op: "scale")
-        try requireSameCount(x, out, op: "scale")
-        try requireOn(id, [x, out], op: "scale")
+        try checkUnary(x, out: out, op: "scale", on: id)
         let xp = x.hostFloats, op = out.hostFloats
         parallelChunks(x.elementCount, grain: 1 << 16) { r in
             simdMap(r, xp, op) { $0 * alpha }
@@ -31,9 +29,7 @@ extension CPUBackend {
     }
 
     public func gelu(_ x: Tensor, into out: Tensor) throws {
-        try requireF32(x, op: "gelu"); try requireF32(out, op: "gelu")
-        try requireSameCount(x, out, op: "gelu")
-        try requireOn(id, [x, out], op: "gelu")
+        try checkUnary(x, out: out, op: "gelu", on: id)
         let xp = x.hostFloats, op = out.hostFloats
         parallelChunks(x.elementCount, grain: 1 << 14) { r in
             for i in r { op[i] = geluExact(xp[i]) }

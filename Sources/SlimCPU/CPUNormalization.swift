@@ -28,11 +28,8 @@ extension CPUBackend {
     /// one-pass `E[x²] − E[x]²` loses digits when the mean is large).
     public func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float, into out: Tensor,
                           saving stats: NormStatistics?) throws {
-        let op = "layerNorm"
-        try checkRows(x, out: out, perFeature: [gamma, beta], op: op)
+        try checkLayerNorm(x, gamma: gamma, beta: beta, out: out, stats: stats, on: id)
         let rowsCount = x.shape.outerCount
-        try checkStatistics(stats, rows: rowsCount, op: op)
-        try requireOn(id, [x, gamma, beta, out] + (stats.map { [$0.mean, $0.rstd] } ?? []), op: op)
         let width = x.shape.innermost
         let xp = x.hostFloats, yp = out.hostFloats, g = gamma.hostFloats, bt = beta.hostFloats
         let meanOut = stats?.mean.hostFloats, rstdOut = stats?.rstd.hostFloats

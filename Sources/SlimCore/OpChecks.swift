@@ -49,3 +49,20 @@ public func checkStatistics(_ stats: NormStatistics?, rows: Int, op: String) thr
         throw .shapeMismatch(op: op, detail: "statistics \(t.label) must hold \(rows) f32 values")
     }
 }
+
+/// The checks of a unary elementwise op `out = f(x)` on `backend`.
+public func checkUnary(_ x: Tensor, out: Tensor, op: String, on backend: BackendID) throws(SlimError) {
+    try requireF32(x, op: op)
+    try requireF32(out, op: op)
+    try requireSameCount(x, out, op: op)
+    try requireOn(backend, [x, out], op: op)
+}
+
+/// The checks of a layer norm on `backend`.
+public func checkLayerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, out: Tensor, stats: NormStatistics?,
+                           on backend: BackendID) throws(SlimError) {
+    let op = "layerNorm"
+    try checkRows(x, out: out, perFeature: [gamma, beta], op: op)
+    try checkStatistics(stats, rows: x.shape.outerCount, op: op)
+    try requireOn(backend, [x, gamma, beta, out] + (stats.map { [$0.mean, $0.rstd] } ?? []), op: op)
+}

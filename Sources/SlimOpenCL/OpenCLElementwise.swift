@@ -5,22 +5,15 @@ extension OpenCLBackend {
     public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { try binary(a, b, out, op: "mul", code: 1) }
 
     public func scale(_ x: Tensor, by alpha: Float, into out: Tensor) throws {
-        try unary(x, out, op: "scale")
+        try checkUnary(x, out: out, op: "scale", on: id)
         try launch("elementwise", "scale", [.buffer(x), .buffer(out), .int(x.elementCount), .float(alpha)],
                    global: [x.elementCount], local: [tuning.elementwiseWorkGroup])
     }
 
     public func gelu(_ x: Tensor, into out: Tensor) throws {
-        try unary(x, out, op: "gelu")
+        try checkUnary(x, out: out, op: "gelu", on: id)
         try launch("elementwise", "gelu", [.buffer(x), .buffer(out), .int(x.elementCount)],
                    global: [x.elementCount], local: [tuning.elementwiseWorkGroup])
-    }
-
-    private func unary(_ x: Tensor, _ out: Tensor, op: String) throws {
-        try requireF32(x, op: op)
-        try requireF32(out, op: op)
-        try requireSameCount(x, out, op: op)
-        try requireOn(id, [x, out], op: op)
     }
 
     private func binary(_ a: Tensor, _ b: Tensor, _ out: Tensor, op: String, code: Int) throws {

@@ -12,11 +12,8 @@ extension OpenCLBackend {
 
     public func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float, into out: Tensor,
                           saving stats: NormStatistics?) throws {
-        let op = "layerNorm"
-        try checkRows(x, out: out, perFeature: [gamma, beta], op: op)
+        try checkLayerNorm(x, gamma: gamma, beta: beta, out: out, stats: stats, on: id)
         let rows = x.shape.outerCount
-        try checkStatistics(stats, rows: rows, op: op)
-        try requireOn(id, [x, gamma, beta, out] + (stats.map { [$0.mean, $0.rstd] } ?? []), op: op)
         let ls = tuning.rowWorkGroup
         try launch("normalization", "layernorm_rows", options: "-D LS=\(ls)",
                    [.buffer(x), .buffer(gamma), .buffer(beta), .buffer(out), .int(x.shape.innermost), .float(epsilon),
