@@ -101,7 +101,7 @@ __kernel void gemm_pack_b(const int N, const int K, __global const float *B, __g
 // An MR x VW block of C at (m0, n0). With `ragged`, rows past M read row M-1
 // again and are not stored; the caller passes a constant, so each case
 // compiles to its own loop.
-inline void block_vector(const int M, const int N, const int K, const float alpha, const float beta,
+__attribute__((always_inline)) inline void block_vector(const int M, const int N, const int K, const float alpha, const float beta,
                          __global const float *A, __global const float *B, __global float *C,
                          __global const float *bias, const int epilogue, const int m0, const int n0,
                          const int ragged) {

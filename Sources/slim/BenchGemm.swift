@@ -23,6 +23,7 @@ struct BenchGemm: ParsableCommand {
 
     func run() throws {
         let shapes = shape.split(separator: ",").map { Shape(parsing: String($0))! }
+        CPUInfo.measurePeak()
         var results: [[String: Any]] = []
         for backend in try BackendSelection.openList(self.backend) {
             for s in shapes {
