@@ -35,13 +35,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "SlimCore", dependencies: ["CPUProbe"], swiftSettings: strict),
-        .target(name: "SlimCPU", dependencies: ["SlimCore"] + blasDependencies, swiftSettings: strict),
+        .target(name: "SlimCPU", dependencies: ["SlimCore", "CPUKernels"] + blasDependencies, swiftSettings: strict),
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
 
         // MARK: - Implementation details
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL",
                        providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        /// The CPU backend's quantized row kernels (AVX2 with a portable fallback).
+        .target(name: "CPUKernels", cSettings: [.unsafeFlags(["-O3"])]),
         /// Measures a core's fp32 FMA throughput for the host's peak figure.
         .target(name: "CPUProbe"),
         /// `<cblas.h>` from OpenBLAS.

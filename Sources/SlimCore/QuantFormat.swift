@@ -1,16 +1,19 @@
 /// The compressed weight formats, with their packing documented in this one place.
 ///
 /// Every format stores a weight `W` of `[N, K]` (output rows, input columns),
-/// quantized along `K`:
-/// - ``int8PerChannel``: `data` i8 `[N, K]`, `scales` f32 `[N]`; `w = scale · q`.
-/// - ``int4(groupSize:symmetric:)``: `data` q4 `[N, K]`, two weights per byte,
-///   element `2j` in the low nibble of byte `j`; `scales` f32 `[N, K/g]`.
+/// quantized along `K`, row after row:
+/// - ``int8PerChannel``: `data` i8 `[N, K]`; `scales` f32 `[N]`; `w = scale · q`.
+/// - ``int4(groupSize:symmetric:)``: `data` q4 `[N, K]` (`K/2` bytes a row);
+///   `scales` f32 `[N, K/g]`. Within each run of 32 weights, byte `j` holds
+///   weight `j` in its low nibble and weight `j + 16` in its high nibble (the
+///   layout of llama.cpp's Q4 blocks, so one decoder serves all 4-bit formats).
 ///   Symmetric: nibble `u` stands for `q = u − 8`, `w = scale · q`.
 ///   Asymmetric: `zeros` u8 `[N, K/g]` holds the zero point `z ∈ [0, 15]`, `w = scale · (u − z)`.
 /// - ``q8_0``, ``q4_0``, ``q4_1``: llama.cpp's GGUF blocks of 32 weights, byte for
-///   byte (fp16 scale `d`, then for Q4_1 fp16 min `m`, then the quants; Q4_0/Q4_1
-///   put element `i` in the low nibble of byte `i` and element `i+16` in its high
-///   nibble). `data` u8 holds the blocks of each row one after another.
+///   byte: Q8_0 is an fp16 scale `d` and 32 int8 (34 bytes, `w = d · q`); Q4_0 is `d`
+///   and 16 bytes of nibbles laid out as above (18 bytes, `w = d · (u − 8)`); Q4_1 is
+///   `d`, an fp16 minimum `m` and the nibbles (20 bytes, `w = d · u + m`). `data` u8
+///   `[N, K/32 · blockBytes]`.
 public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     case int8PerChannel
     case int4(groupSize: Int, symmetric: Bool)
@@ -25,6 +28,64 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: "q4_1"
         }
     }
+
+    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`.
+    public init(parsing text: String) throws(SlimError) {
+        switch text.lowercased() {
+        case "int8": self = .int8PerChannel
+        case "q8_0": self = .q8_0
+        case "q4_0": self = .q4_0
+        case "q4_1": self = .q4_1
+        case let t where t.hasPrefix("int4-g"):
+            let rest = t.dropFirst("int4-g".count)
+            let asym = rest.hasSuffix("-asym")
+            guard let g = Int(asym ? rest.dropLast("-asym".count) : rest), [32, 64, 128].contains(g) else {
+                throw .invalidArgument("quantization format '\(text)': int4 group size must be 32, 64 or 128")
+            }
+            self = .int4(groupSize: g, symmetric: !asym)
+        default:
+            throw .invalidArgument("unknown quantization format '\(text)': expected int8, int4-g{32,64,128}[-asym], q8_0, q4_0 or q4_1")
+        }
+    }
+
+    /// Weights that share one scale along K (`nil`: the whole row).
+    public var blockSize: Int? {
+        switch self {
+        case .int8PerChannel: nil
+        case let .int4(g, _): g
+        case .q8_0, .q4_0, .q4_1: 32
+        }
+    }
+
+    /// Bytes of one GGUF block of 32 weights (nil for the other formats).
+    public var ggufBlockBytes: Int? {
+        switch self {
+        case .q8_0: 34
+        case .q4_0: 18
+        case .q4_1: 20
+        default: nil
+        }
+    }
+
+    /// Bits stored per weight, scales and zero points included.
+    public var bitsPerWeight: Double {
+        switch self {
+        case .int8PerChannel: 8
+        case let .int4(g, sym): 4 + (sym ? 32 : 40) / Double(g)
+        case .q8_0: 34 * 8 / 32
+        case .q4_0: 18 * 8 / 32
+        case .q4_1: 20 * 8 / 32
+        }
+    }
+
+    /// Throws unless a `[rows, columns]` weight can be stored in this format.
+    public func validate(rows: Int, columns: Int, name: String = "weight") throws(SlimError) {
+        guard rows > 0, columns > 0 else { throw .shapeMismatch(op: "quantize \(self)", detail: "\(name) is empty") }
+        if let g = blockSize, columns % g != 0 {
+            throw .shapeMismatch(op: "quantize \(self)",
+                                 detail: "\(name) has K = \(columns) columns, not a multiple of the block size \(g) the format needs")
+        }
+    }
 }
 
 /// A weight in a compressed format, living on one backend.
@@ -33,7 +94,9 @@ public struct QuantizedTensor: Sendable {
     /// Output rows `N` and input columns `K`.
     public let rows: Int, columns: Int
     public let data: Tensor
+    /// f32 scales (int8: `[N]`, int4: `[N, K/g]`); nil for the GGUF formats, whose scales are in `data`.
     public let scales: Tensor?
+    /// u8 zero points of asymmetric int4.
     public let zeros: Tensor?
 
     public init(format: QuantFormat, rows: Int, columns: Int, data: Tensor, scales: Tensor?, zeros: Tensor?) {
@@ -44,4 +107,10 @@ public struct QuantizedTensor: Sendable {
         self.scales = scales
         self.zeros = zeros
     }
+
+    /// Bytes the weight occupies: data, scales and zero points.
+    public var byteCount: Int { data.byteCount + (scales?.byteCount ?? 0) + (zeros?.byteCount ?? 0) }
+
+    /// Every tensor of the weight, for backend checks.
+    public var tensors: [Tensor] { [data] + (scales.map { [$0] } ?? []) + (zeros.map { [$0] } ?? []) }
 }

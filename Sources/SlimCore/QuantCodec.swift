@@ -1,0 +1,143 @@
+/// Round-to-nearest quantization and dequantization on the host, for every
+/// ``QuantFormat``: the one place that knows how values become bytes. Backends
+/// use it to quantize; tests use it as the reference for their decoders.
+///
+/// Every scale is rounded to its stored precision *before* the weights are
+/// rounded against it, so each weight lands within half a step of the stored
+/// scale (except Q4_1, whose fp16 minimum adds its own rounding). Q4_0 picks
+/// `d = absmax / 7` rather than llama.cpp's `max / −8`: the layout is llama.cpp's,
+/// but no weight is clamped a full step away.
+public enum QuantCodec {
+    /// The bytes of a quantized `[rows, columns]` weight, laid out as ``QuantFormat`` documents.
+    public struct Encoded: Sendable, Equatable {
+        public var data: [UInt8]
+        public var scales: [Float]
+        public var zeros: [UInt8]
+        public init(data: [UInt8], scales: [Float] = [], zeros: [UInt8] = []) {
+            self.data = data
+            self.scales = scales
+            self.zeros = zeros
+        }
+    }
+
+    public static func encode(_ w: [Float], rows: Int, columns k: Int, format: QuantFormat) throws(SlimError) -> Encoded {
+        try format.validate(rows: rows, columns: k)
+        guard w.count == rows * k else {
+            throw .shapeMismatch(op: "quantize \(format)", detail: "\(w.count) values for a \(rows)x\(k) weight")
+        }
+        var out = Encoded(data: [])
+        for r in 0..<rows {
+            let row = w[r * k ..< (r + 1) * k]
+            switch format {
+            case .int8PerChannel:
+                let scale = (row.map(abs).max() ?? 0) / 127
+                out.scales.append(scale)
+                out.data += row.map { UInt8(bitPattern: Int8(roundClamp($0, scale, -127, 127))) }
+            case let .int4(g, symmetric):
+                for start in stride(from: row.startIndex, to: row.endIndex, by: g) {
+                    let group = Array(row[start ..< start + g])
+                    var levels: [Int]
+                    if symmetric {
+                        let scale = (group.map(abs).max() ?? 0) / 7
+                        out.scales.append(scale)
+                        levels = group.map { roundClamp($0, scale, -8, 7) + 8 }
+                    } else {
+                        let lo = min(group.min()!, 0), hi = max(group.max()!, 0)
+                        let scale = (hi - lo) / 15
+                        let zero = scale == 0 ? 0 : min(15, max(0, Int((-lo / scale).rounded())))
+                        out.scales.append(scale)
+                        out.zeros.append(UInt8(zero))
+                        levels = group.map { min(15, max(0, roundClamp($0, scale, -15, 15) + zero)) }
+                    }
+                    out.data += packNibbles(levels)
+                }
+            case .q8_0, .q4_0, .q4_1:
+                for start in stride(from: row.startIndex, to: row.endIndex, by: 32) {
+                    out.data += ggufBlock(Array(row[start ..< start + 32]), format)
+                }
+            }
+        }
+        return out
+    }
+
+    public static func decode(_ e: Encoded, rows: Int, columns k: Int, format: QuantFormat) throws(SlimError) -> [Float] {
+        try format.validate(rows: rows, columns: k)
+        var w = [Float](repeating: 0, count: rows * k)
+        for r in 0..<rows {
+            switch format {
+            case .int8PerChannel:
+                for j in 0..<k { w[r * k + j] = e.scales[r] * Float(Int8(bitPattern: e.data[r * k + j])) }
+            case let .int4(g, symmetric):
+                let groups = k / g
+                for gi in 0..<groups {
+                    let scale = e.scales[r * groups + gi]
+                    let zero = symmetric ? 8 : Int(e.zeros[r * groups + gi])
+                    let bytes = Array(e.data[(r * k + gi * g) / 2 ..< (r * k + gi * g + g) / 2])
+                    for (j, u) in unpackNibbles(bytes).enumerated() { w[r * k + gi * g + j] = scale * Float(u - zero) }
+                }
+            case .q8_0, .q4_0, .q4_1:
+                let bb = format.ggufBlockBytes!, blocks = k / 32
+                for b in 0..<blocks {
+                    let at = (r * blocks + b) * bb
+                    let values = decodeBlock(Array(e.data[at ..< at + bb]), format)
+                    for j in 0..<32 { w[r * k + b * 32 + j] = values[j] }
+                }
+            }
+        }
+        return w
+    }
+
+    /// One GGUF block of 32 weights.
+    static func ggufBlock(_ x: [Float], _ format: QuantFormat) -> [UInt8] {
+        switch format {
+        case .q8_0:
+            let d = Float(Float16((x.map(abs).max() ?? 0) / 127))
+            return halfBytes(d) + x.map { UInt8(bitPattern: Int8(roundClamp($0, d, -127, 127))) }
+        case .q4_0:
+            let d = Float(Float16((x.map(abs).max() ?? 0) / 7))
+            return halfBytes(d) + packNibbles(x.map { roundClamp($0, d, -8, 7) + 8 })
+        default:  // q4_1
+            let m = Float(Float16(x.min()!))
+            let d = Float(Float16((x.max()! - m) / 15))
+            return halfBytes(d) + halfBytes(m) + packNibbles(x.map { min(15, max(0, roundClamp($0 - m, d, 0, 15))) })
+        }
+    }
+
+    static func decodeBlock(_ b: [UInt8], _ format: QuantFormat) -> [Float] {
+        let d = half(b[0], b[1])
+        switch format {
+        case .q8_0: return b[2..<34].map { d * Float(Int8(bitPattern: $0)) }
+        case .q4_0: return unpackNibbles(Array(b[2..<18])).map { d * Float($0 - 8) }
+        default:
+            let m = half(b[2], b[3])
+            return unpackNibbles(Array(b[4..<20])).map { d * Float($0) + m }
+        }
+    }
+
+    /// `round(x / scale)` clamped to `[lo, hi]`; 0 when the scale is 0 (an all-zero block).
+    static func roundClamp(_ x: Float, _ scale: Float, _ lo: Int, _ hi: Int) -> Int {
+        guard scale != 0 else { return 0 }
+        return min(hi, max(lo, Int((x / scale).rounded())))
+    }
+
+    /// Packs levels in runs of 32: byte `j` = level `j` | level `j + 16` << 4.
+    static func packNibbles(_ levels: [Int]) -> [UInt8] {
+        stride(from: 0, to: levels.count, by: 32).flatMap { s in
+            (0..<16).map { j in UInt8(levels[s + j]) | UInt8(levels[s + j + 16]) << 4 }
+        }
+    }
+
+    static func unpackNibbles(_ bytes: [UInt8]) -> [Int] {
+        stride(from: 0, to: bytes.count, by: 16).flatMap { s in
+            (0..<16).map { Int(bytes[s + $0] & 0xF) } + (0..<16).map { Int(bytes[s + $0] >> 4) }
+        }
+    }
+
+    static func halfBytes(_ x: Float) -> [UInt8] {
+        let bits = Float16(x).bitPattern
+        return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+    }
+
+    /// The fp16 value stored little-endian in two bytes.
+    public static func half(_ lo: UInt8, _ hi: UInt8) -> Float { Float(Float16(bitPattern: UInt16(lo) | UInt16(hi) << 8)) }
+}

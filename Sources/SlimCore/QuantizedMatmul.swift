@@ -1,0 +1,114 @@
+/// The sizes of one quantized product `Y = X · Wᵀ (+ bias)`, checked once for
+/// both backends: `X` is fp32 `[…, K]` (leading dimensions flattened into `M`
+/// tokens), `W` a ``QuantizedTensor`` of `[N, K]`, `Y` fp32 with `M · N`
+/// elements and `N` innermost, `bias` `N` values.
+///
+/// W8A8 (``ActivationPrecision/int8PerRow``) quantizes each row of `X` to int8
+/// with `sx = absmax / 127` and `qx = round(x / sx)` (half away from zero),
+/// multiplies in integers and rescales: `y = sx · sw · Σ qx · qw`. It needs
+/// int8 weights.
+public struct QuantizedMatmulShape: Sendable, Equatable {
+    public let m: Int, n: Int, k: Int
+
+    public init(x: Tensor, w: QuantizedTensor, bias: Tensor?, y: Tensor, activations: ActivationPrecision) throws(SlimError) {
+        let op = "quantizedMatmul \(w.format)"
+        for t in [x, y] + (bias.map { [$0] } ?? []) { try requireF32(t, op: op) }
+        guard x.shape.innermost == w.columns else {
+            throw .shapeMismatch(op: op, detail: "X \(x.shape) has \(x.shape.innermost) columns but W is \(w.rows)x\(w.columns)")
+        }
+        let m = x.shape.outerCount
+        guard y.elementCount == m * w.rows, y.shape.innermost == w.rows else {
+            throw .shapeMismatch(op: op, detail: "Y \(y.shape) must hold \(m)x\(w.rows) with \(w.rows) innermost")
+        }
+        if let bias, bias.elementCount != w.rows {
+            throw .shapeMismatch(op: op, detail: "bias \(bias.shape) must have \(w.rows) elements")
+        }
+        if activations == .int8PerRow, w.format != .int8PerChannel {
+            throw .invalidArgument("\(op): W8A8 needs int8 weights, not \(w.format)")
+        }
+        try QuantizedMatmulShape.checkLayout(w)
+        self.m = m
+        self.n = w.rows
+        self.k = w.columns
+    }
+
+    /// Throws unless the tensors of `w` have the sizes and types its format documents.
+    public static func checkLayout(_ w: QuantizedTensor) throws(SlimError) {
+        try w.format.validate(rows: w.rows, columns: w.columns)
+        let (n, k) = (w.rows, w.columns)
+        let expected: (data: (DType, Int), scales: Int?, zeros: Int?)
+        switch w.format {
+        case .int8PerChannel: expected = ((.i8, n * k), n, nil)
+        case let .int4(g, symmetric): expected = ((.q4, n * k), n * k / g, symmetric ? nil : n * k / g)
+        case .q8_0, .q4_0, .q4_1: expected = ((.u8, n * k / 32 * w.format.ggufBlockBytes!), nil, nil)
+        }
+        let what = "\(w.format) weight \(w.data.name.isEmpty ? "" : "'\(w.data.name)' ")\(n)x\(k)"
+        guard w.data.dtype == expected.data.0, w.data.elementCount == expected.data.1 else {
+            throw .shapeMismatch(op: "quantized weight", detail: "\(what): data \(w.data.label) should be \(expected.data.1) \(expected.data.0)")
+        }
+        guard (w.scales?.elementCount) == expected.scales, w.scales.map({ $0.dtype == .f32 }) ?? true else {
+            throw .shapeMismatch(op: "quantized weight", detail: "\(what): needs \(expected.scales.map { "\($0) f32 scales" } ?? "no scales")")
+        }
+        guard (w.zeros?.elementCount) == expected.zeros, w.zeros.map({ $0.dtype == .u8 }) ?? true else {
+            throw .shapeMismatch(op: "quantized weight", detail: "\(what): needs \(expected.zeros.map { "\($0) u8 zero points" } ?? "no zero points")")
+        }
+    }
+
+    /// Bytes of weights and activations one product moves, for GB/s figures.
+    public func bytesMoved(weightBytes: Int) -> Int { weightBytes + (m * k + m * n) * 4 }
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+}
+
+extension QuantCodec {
+    /// The dtype and shape of the `data` tensor of a `[rows, columns]` weight.
+    public static func dataLayout(_ format: QuantFormat, rows: Int, columns: Int) -> (DType, Shape) {
+        switch format {
+        case .int8PerChannel: (.i8, [rows, columns])
+        case .int4: (.q4, [rows, columns])
+        case .q8_0, .q4_0, .q4_1: (.u8, [rows, columns / 32 * format.ggufBlockBytes!])
+        }
+    }
+
+    /// W8A8's activation quantization of one row (see ``QuantizedMatmulShape``).
+    public static func quantizeActivationRow(_ x: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<Int8>) -> Float {
+        var peak: Float = 0
+        for v in x { peak = max(peak, abs(v)) }
+        let scale = peak / 127
+        let inverse = scale == 0 ? 0 : 1 / scale
+        for i in 0..<x.count { q[i] = Int8((x[i] * inverse).rounded()) }
+        return scale
+    }
+}
+
+extension Backend {
+    /// Uploads an encoded weight as a ``QuantizedTensor`` on this backend.
+    public func upload(_ e: QuantCodec.Encoded, rows: Int, columns: Int, format: QuantFormat, name: String = "") throws -> QuantizedTensor {
+        let (dtype, shape) = QuantCodec.dataLayout(format, rows: rows, columns: columns)
+        let data = try allocate(shape, dtype: dtype, name: name)
+        try e.data.withUnsafeBytes { try upload($0, to: data) }
+        let scales = e.scales.isEmpty ? nil : try tensor(e.scales, shape: [e.scales.count], name: name + ".scales")
+        let zeros = e.zeros.isEmpty ? nil : try tensor(e.zeros, shape: [e.zeros.count], dtype: .u8, name: name + ".zeros")
+        let w = QuantizedTensor(format: format, rows: rows, columns: columns, data: data, scales: scales, zeros: zeros)
+        try QuantizedMatmulShape.checkLayout(w)
+        return w
+    }
+
+    /// Downloads the bytes of a quantized weight.
+    public func encoded(_ w: QuantizedTensor) throws -> QuantCodec.Encoded {
+        var data = [UInt8](repeating: 0, count: w.data.byteCount)
+        try data.withUnsafeMutableBytes { try download(w.data, into: $0) }
+        var zeros = [UInt8](repeating: 0, count: w.zeros?.byteCount ?? 0)
+        if let z = w.zeros { try zeros.withUnsafeMutableBytes { try download(z, into: $0) } }
+        return QuantCodec.Encoded(data: data, scales: try w.scales.map { try floats($0) } ?? [], zeros: zeros)
+    }
+
+    /// Round-to-nearest quantization through the host codec: the weight is read
+    /// back, encoded by ``QuantCodec`` and uploaded. Quantizing is a one-time
+    /// step before a model runs; both backends share this exact rounding.
+    public func quantizeOnHost(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
+        try requireF32(w, op: "quantize")
+        guard w.shape.rank == 2 else { throw SlimError.shapeMismatch(op: "quantize \(format)", detail: "\(w.label) must be [N, K]") }
+        let e = try QuantCodec.encode(try floats(w), rows: w.shape[0], columns: w.shape[1], format: format)
+        return try upload(e, rows: w.shape[0], columns: w.shape[1], format: format, name: w.name)
+    }
+}

@@ -1,0 +1,184 @@
+import SlimCore
+import Testing
+
+struct QuantCase: Sendable, CustomTestStringConvertible {
+    let format: QuantFormat
+    /// K for this format: a multiple of its block, not of any larger power of two where possible.
+    let k: Int
+    var testDescription: String { "\(format) K=\(k)" }
+
+    static let all: [QuantCase] = [
+        QuantCase(format: .int8PerChannel, k: 101),
+        QuantCase(format: .int4(groupSize: 32, symmetric: true), k: 160),
+        QuantCase(format: .int4(groupSize: 32, symmetric: false), k: 160),
+        QuantCase(format: .int4(groupSize: 64, symmetric: true), k: 192),
+        QuantCase(format: .int4(groupSize: 128, symmetric: false), k: 384),
+        QuantCase(format: .q8_0, k: 96),
+        QuantCase(format: .q4_0, k: 96),
+        QuantCase(format: .q4_1, k: 224),
+    ]
+}
+
+@Suite struct QuantCodecTests {
+    /// Every element lands within half a quantization step of its stored scale.
+    @Test(arguments: QuantCase.all)
+    func roundTripWithinHalfAStep(_ c: QuantCase) throws {
+        var inputs = Inputs()
+        let (n, k) = (7, c.k)
+        let w = inputs.floats(n * k, scale: 2)
+        let e = try QuantCodec.encode(w, rows: n, columns: k, format: c.format)
+        let back = try QuantCodec.decode(e, rows: n, columns: k, format: c.format)
+        for i in 0..<(n * k) {
+            let (row, col) = (i / k, i % k)
+            let step: Float, slack: Float
+            switch c.format {
+            case .int8PerChannel: (step, slack) = (e.scales[row], 0)
+            case let .int4(g, _): (step, slack) = (e.scales[row * (k / g) + col / g], 0)
+            case .q8_0, .q4_0, .q4_1:
+                let block = Array(e.data[(row * k / 32 + col / 32) * c.format.ggufBlockBytes! ..< (row * k / 32 + col / 32 + 1) * c.format.ggufBlockBytes!])
+                step = QuantCodec.half(block[0], block[1])
+                // Q4_1 stores its minimum in fp16: its rounding (≤ 2⁻¹¹ relative) adds to the error.
+                slack = c.format == .q4_1 ? abs(QuantCodec.half(block[2], block[3])) * 0x1p-11 : 0
+            }
+            // Half a step, plus float rounding of the division and product (a few ulps of |w|).
+            let bound = step / 2 + slack + 4 * Float.ulpOfOne * abs(w[i])
+            if abs(back[i] - w[i]) > bound {
+                Issue.record("\(c.format): element \(i) \(w[i]) decodes to \(back[i]), more than half a step \(step) away (seed \(inputs.seed))")
+                return
+            }
+        }
+    }
+
+    /// Hand-made blocks with known bytes decode to known values and re-encode to the same bytes.
+    @Test func ggufBlocksRoundTripBitExactly() throws {
+        // fp16 0.5 is 0x3800, 0.25 is 0x3400, -1.0 is 0xBC00 (little-endian below).
+        var q8: [UInt8] = [0x00, 0x38]
+        var expected8: [Float] = []
+        for j in 0..<32 {
+            let q: Int8 = j == 0 ? 127 : j == 1 ? -127 : Int8(j - 16)
+            q8.append(UInt8(bitPattern: q))
+            expected8.append(0.5 * Float(q))
+        }
+        // Low nibbles 1…15 then 1 (levels −7…7), high nibbles 15 (level 7).
+        var q40: [UInt8] = [0x00, 0x38]
+        var low40: [Float] = []
+        for j in 0..<16 {
+            let u = j % 15 + 1
+            q40.append(UInt8(u) | 0xF0)
+            low40.append(0.5 * Float(u - 8))
+        }
+        let expected40 = low40 + [Float](repeating: 3.5, count: 16)
+        var q41: [UInt8] = [0x00, 0x34, 0x00, 0xBC]
+        var low41: [Float] = [], high41: [Float] = []
+        for j in 0..<16 {
+            q41.append(UInt8(j) | UInt8(15 - j) << 4)
+            low41.append(0.25 * Float(j) - 1)
+            high41.append(0.25 * Float(15 - j) - 1)
+        }
+        let expected41 = low41 + high41
+        for (format, bytes, expected) in [(QuantFormat.q8_0, q8, expected8), (.q4_0, q40, expected40), (.q4_1, q41, expected41)] {
+            let values = try QuantCodec.decode(QuantCodec.Encoded(data: bytes), rows: 1, columns: 32, format: format)
+            #expect(values == expected, "\(format) decodes its known bytes")
+            let again = try QuantCodec.encode(values, rows: 1, columns: 32, format: format)
+            #expect(again.data == bytes, "\(format) re-encodes bit-exactly")
+        }
+    }
+
+    @Test func kNotAMultipleOfTheGroupIsRejected() throws {
+        #expect(throws: SlimError.self) {
+            try QuantCodec.encode([Float](repeating: 1, count: 2 * 48), rows: 2, columns: 48, format: .int4(groupSize: 32, symmetric: true))
+        }
+        do {
+            _ = try QuantCodec.encode([Float](repeating: 1, count: 40), rows: 1, columns: 40, format: .q4_0)
+        } catch {
+            #expect("\(error)".contains("not a multiple of the block size 32"), "\(error)")
+        }
+        #expect(throws: SlimError.self) { _ = try QuantFormat(parsing: "int4-g48") }
+        #expect(try QuantFormat(parsing: "int4-g128-asym") == .int4(groupSize: 128, symmetric: false))
+    }
+}
+
+@Suite struct QuantizedMatmulConformance {
+    static let tokenCounts = [1, 3, 8, 9, 64]
+
+    @Test(arguments: Subjects.all, QuantCase.all)
+    func weightOnlyMatchesFloat64OfDequantized(_ subject: Subject, _ c: QuantCase) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let (n, k) = (37, c.k)
+        let wValues = inputs.floats(n * k)
+        let w = try backend.quantize(try backend.tensor(wValues, shape: [n, k], name: "w"), format: c.format)
+        let deq = try QuantCodec.decode(try backend.encoded(w), rows: n, columns: k, format: c.format)
+        let biasValues = inputs.floats(n)
+        let bias = try backend.tensor(biasValues, shape: [n])
+        for m in Self.tokenCounts {
+            let x = inputs.floats(m * k)
+            let y = try poisoned(backend, [m, n])
+            try backend.quantizedMatmul(try backend.tensor(x, shape: [m, k]), w, bias: m % 2 == 1 ? bias : nil, into: y,
+                                        activations: .f32)
+            var want = [Double](repeating: 0, count: m * n)
+            for t in 0..<m {
+                for r in 0..<n {
+                    var s = m % 2 == 1 ? Double(biasValues[r]) : 0
+                    for j in 0..<k { s += Double(x[t * k + j]) * Double(deq[r * k + j]) }
+                    want[t * n + r] = s
+                }
+            }
+            let got = try backend.floats(y)
+            // NMSE ≤ 1e-7 against the float64 product of the dequantized weights (the issue's bound).
+            let error = nmse(got, want)
+            #expect(got.allSatisfy { $0.isFinite } && error <= 1e-7, "\(c.format) M=\(m): NMSE \(error) (seed \(inputs.seed))")
+        }
+    }
+
+    @Test(arguments: Subjects.all, tokenCounts)
+    func w8a8MatchesFloat64OfQuantizedOperands(_ subject: Subject, _ m: Int) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let (n, k) = (29, 131)
+        let wValues = inputs.floats(n * k), x = inputs.floats(m * k, scale: 3)
+        let w = try backend.quantize(try backend.tensor(wValues, shape: [n, k]), format: .int8PerChannel)
+        let e = try backend.encoded(w)
+        let y = try poisoned(backend, [m, n])
+        try backend.quantizedMatmul(try backend.tensor(x, shape: [m, k]), w, bias: nil, into: y, activations: .int8PerRow)
+        var want = [Double](repeating: 0, count: m * n)
+        for t in 0..<m {
+            var qx = [Int8](repeating: 0, count: k)
+            let sx = x[t * k ..< (t + 1) * k].withUnsafeBufferPointer { row in
+                qx.withUnsafeMutableBufferPointer { QuantCodec.quantizeActivationRow(row, into: $0) }
+            }
+            for r in 0..<n {
+                var dot = 0.0
+                for j in 0..<k { dot += Double(qx[j]) * Double(Int8(bitPattern: e.data[r * k + j])) }
+                want[t * n + r] = Double(sx) * Double(e.scales[r]) * dot
+            }
+        }
+        // The integer dot product is exact; only the final rescale rounds in fp32.
+        expectClose(try backend.floats(y), want, rtol: 1e-5, atol: 1e-6, "W8A8 M=\(m) seed \(inputs.seed)")
+    }
+
+    @Test(arguments: Subjects.all)
+    func badInputIsRejected(_ subject: Subject) throws {
+        let backend = subject.backend
+        let w4 = try backend.quantize(try backend.tensor([Float](repeating: 0.5, count: 8 * 64), shape: [8, 64]),
+                                      format: .int4(groupSize: 32, symmetric: true))
+        let x = try backend.allocate([2, 64]), y = try backend.allocate([2, 8])
+        #expect(throws: SlimError.self) { try backend.quantizedMatmul(x, w4, bias: nil, into: y, activations: .int8PerRow) }
+        let wrongX = try backend.allocate([2, 63])
+        #expect(throws: SlimError.self) { try backend.quantizedMatmul(wrongX, w4, bias: nil, into: y, activations: .f32) }
+        #expect(throws: SlimError.self) {
+            try backend.quantize(try backend.allocate([8, 48]), format: .int4(groupSize: 32, symmetric: false))
+        }
+    }
+
+    @Test(arguments: Subjects.all, QuantCase.all)
+    func dequantizeMatchesTheCodec(_ subject: Subject, _ c: QuantCase) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let w = try backend.quantize(try backend.tensor(inputs.floats(5 * c.k), shape: [5, c.k]), format: c.format)
+        let out = try poisoned(backend, [5, c.k])
+        try backend.dequantize(w, into: out)
+        let want = try QuantCodec.decode(try backend.encoded(w), rows: 5, columns: c.k, format: c.format)
+        #expect(try backend.floats(out) == want, "\(c.format): the backend decodes exactly as the codec does")
+    }
+}
