@@ -56,6 +56,7 @@ let package = Package(
                     .embedInCode("gemm.cl"),
                     .embedInCode("elementwise.cl"),
                     .embedInCode("normalization.cl"),
+                    .embedInCode("qgemm.cl"),
                 ],
                 swiftSettings: strict),
 

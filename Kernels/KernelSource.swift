@@ -10,6 +10,7 @@ public enum KernelSource {
         "gemm": PackageResources.gemm_cl,
         "elementwise": PackageResources.elementwise_cl,
         "normalization": PackageResources.normalization_cl,
+        "qgemm": PackageResources.qgemm_cl,
     ]
 
     /// Where the text came from, so a build error can name the file.

@@ -1,0 +1,233 @@
+// Quantized GEMM: Y = X * W^T (+ bias), W [N, K] kept compressed in memory
+// and decoded in registers, 32 weights (one "run") at a time. Layouts are
+// those documented on QuantFormat (Sources/SlimCore/QuantFormat.swift).
+//
+// -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
+//       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1
+// -D W8A8=1 (int8 only): X arrives quantized per row (qgemm_quantize_rows),
+//       dot products accumulate in int32.
+// -D TM=tokens per work-item, -D LS=work-items sharing one output row.
+//
+// A run's weights are w = a * (u - z) + m with u its raw levels, so every
+// run contributes a * dot(x, u) + (m - a*z) * sum(x), and one loop serves
+// every format:
+//   int8: a = 1 (the row scale applies at the end)   int4: a = s, z = 8 or zero point
+//   Q8_0: a = d   Q4_0: a = d, z = 8   Q4_1: a = d, m = min
+
+#define RUN 32
+#if FMT == 0
+#define ROW_BYTES(K) (K)
+#elif FMT == 1
+#define ROW_BYTES(K) ((K) / 2)
+#elif FMT == 2
+#define ROW_BYTES(K) ((K) / 32 * 34)
+#elif FMT == 3
+#define ROW_BYTES(K) ((K) / 32 * 18)
+#else
+#define ROW_BYTES(K) ((K) / 32 * 20)
+#endif
+#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4)
+
+#if W8A8
+typedef char X_T;
+typedef int8 XV;
+typedef int ACC;  // int32 accumulation of int8 x int8 products
+#define LOAD_X8(p) convert_int8(vload8(0, p))
+#define CONVERT_XV(v) convert_int8(v)
+#else
+typedef float X_T;
+typedef float8 XV;
+typedef float ACC;
+#define LOAD_X8(p) vload8(0, p)
+#define CONVERT_XV(v) convert_float8(v)
+#endif
+
+// The 32 levels of run `r` of row `row` as four vectors, and the run's (a, z, m).
+__attribute__((always_inline)) inline void decode_run(__global const uchar *row, int r, int n, int K,
+                                                       __global const float *scales, __global const uchar *zeros,
+                                                       XV u[4], float *a, float *z, float *m) {
+#if FMT == 0 || FMT == 2
+#if FMT == 0
+    __global const char *q = (__global const char *)(row + r * RUN);
+    *a = 1.0f;
+#else
+    __global const uchar *blk = row + r * 34;
+    __global const char *q = (__global const char *)(blk + 2);
+    *a = vload_half(0, (__global const half *)blk);
+#endif
+    *z = 0.0f;
+    *m = 0.0f;
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));
+#else
+#if FMT == 1
+    const uchar16 bytes = vload16(0, row + r * 16);
+    const int g = n * (K / GROUP) + r * RUN / GROUP;
+    *a = scales[g];
+    *z = SYM ? 8.0f : (float)zeros[g];
+    *m = 0.0f;
+#elif FMT == 3
+    __global const uchar *blk = row + r * 18;
+    const uchar16 bytes = vload16(0, blk + 2);
+    *a = vload_half(0, (__global const half *)blk);
+    *z = 8.0f;
+    *m = 0.0f;
+#else
+    __global const uchar *blk = row + r * 20;
+    const uchar16 bytes = vload16(0, blk + 4);
+    *a = vload_half(0, (__global const half *)blk);
+    *z = 0.0f;
+    *m = vload_half(1, (__global const half *)blk);
+#endif
+    const uchar16 lo = bytes & (uchar16)(0x0F), hi = bytes >> (uchar16)(4);
+    u[0] = CONVERT_XV(lo.lo);
+    u[1] = CONVERT_XV(lo.hi);
+    u[2] = CONVERT_XV(hi.lo);
+    u[3] = CONVERT_XV(hi.hi);
+#endif
+}
+
+inline ACC hsum8(XV v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
+
+// acc[t] += a * dot(x_t, u) + b * sum(x_t) over one run, for `tokens` tokens
+// starting at X (rows ldx apart). W8A8 keeps the integer dot (a = 1, b = 0).
+__attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
+                                                       const XV u[4], float a, float b, ACC acc[TM]) {
+    for (int t = 0; t < TM; t++) {
+        if (t >= tokens) break;
+        __global const X_T *x = X + (size_t)t * ldx + k0;
+        XV p = LOAD_X8(x) * u[0];
+        p += LOAD_X8(x + 8) * u[1];
+        p += LOAD_X8(x + 16) * u[2];
+        p += LOAD_X8(x + 24) * u[3];
+#if W8A8
+        acc[t] += hsum8(p);
+#elif HAS_OFFSET
+        const float8 s = vload8(0, x) + vload8(0, x + 8) + vload8(0, x + 16) + vload8(0, x + 24);
+        acc[t] += a * hsum8(p) + b * hsum8(s);
+#else
+        acc[t] += a * hsum8(p);
+#endif
+    }
+}
+
+// The int8 format's last K % 32 columns, one at a time.
+__attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int ldx, int tokens, int K,
+                                                      __global const uchar *row, ACC acc[TM]) {
+#if FMT == 0
+    for (int k = K / RUN * RUN; k < K; k++)
+        for (int t = 0; t < TM && t < tokens; t++)
+            acc[t] += X[(size_t)t * ldx + k] * ((__global const char *)row)[k];
+#endif
+}
+
+// Y[t, n] for t < tokens: the per-row scale (int8; W8A8 also the per-token
+// activation scale) and the bias.
+__attribute__((always_inline)) inline void store_row(__global float *Y, int N, int n, int t0, int tokens,
+                                                      const ACC acc[TM], __global const float *scales,
+                                                      __global const float *x_scales, __global const float *bias) {
+    for (int t = 0; t < TM && t < tokens; t++) {
+        float v = (float)acc[t];
+#if FMT == 0
+        v *= scales[n];
+#endif
+#if W8A8
+        v *= x_scales[t0 + t];
+#endif
+        if (bias) v += bias[n];
+        Y[(size_t)(t0 + t) * N + n] = v;
+    }
+}
+
+// GEMV shape (decode, M <= TM): a work-group of LS work-items per output
+// row, splitting the runs of K between them and reducing in local memory.
+__kernel __attribute__((reqd_work_group_size(LS, 1, 1)))
+void qgemv(const int M, const int N, const int K, __global const X_T *X, __global const uchar *W,
+           __global const float *scales, __global const uchar *zeros, __global const float *x_scales,
+           __global const float *bias, __global float *Y) {
+    const int n = get_group_id(0), lid = get_local_id(0);
+    __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
+    ACC acc[TM];
+    for (int t = 0; t < TM; t++) acc[t] = 0;
+    for (int r = lid; r < K / RUN; r += LS) {
+        XV u[4];
+        float a, z, m;
+        decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
+        run_tokens(X, K, M, r * RUN, u, a, m - a * z, acc);
+    }
+    if (lid == 0) int8_tail(X, K, M, K, row, acc);
+#if LS > 1
+    __local ACC partial[LS][TM];
+    for (int t = 0; t < TM; t++) partial[lid][t] = acc[t];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = LS / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            for (int t = 0; t < TM; t++) partial[lid][t] += partial[lid + s][t];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int t = 0; t < TM; t++) acc[t] = partial[0][t];
+#endif
+    if (lid == 0) store_row(Y, N, n, 0, M, acc, scales, x_scales, bias);
+}
+
+// Blocked shape (M > TM): each work-item computes TM tokens of one output
+// row, decoding each run once for all of them; no local memory (the shape
+// CPU devices run well; dimension 0 walks rows so neighbours share X).
+__kernel void qgemm_blocked(const int M, const int N, const int K, __global const X_T *X, __global const uchar *W,
+                            __global const float *scales, __global const uchar *zeros, __global const float *x_scales,
+                            __global const float *bias, __global float *Y) {
+    const int n = get_global_id(0), t0 = get_global_id(1) * TM;
+    if (n >= N || t0 >= M) return;
+    __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
+    const int tokens = min(TM, M - t0);
+    __global const X_T *Xt = X + (size_t)t0 * K;
+    ACC acc[TM];
+    for (int t = 0; t < TM; t++) acc[t] = 0;
+    for (int r = 0; r < K / RUN; r++) {
+        XV u[4];
+        float a, z, m;
+        decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
+        run_tokens(Xt, K, tokens, r * RUN, u, a, m - a * z, acc);
+    }
+    int8_tail(Xt, K, tokens, K, row, acc);
+    store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
+}
+
+// W8A8's activation quantization, one row per work-item:
+// s = absmax / 127, q = round(x / s) (half away from zero).
+__kernel void qgemm_quantize_rows(const int K, __global const float *X, __global char *Q, __global float *S) {
+    const int m = get_global_id(0);
+    __global const float *x = X + (size_t)m * K;
+    float peak = 0.0f;
+    for (int k = 0; k < K; k++) peak = fmax(peak, fabs(x[k]));
+    const float s = peak / 127.0f, inv = s == 0.0f ? 0.0f : 1.0f / s;
+    for (int k = 0; k < K; k++) Q[(size_t)m * K + k] = (char)round(x[k] * inv);
+    S[m] = s;
+}
+
+// The fp32 values of W, one run of one row per work-item (int8 rows also
+// write their last K % 32 columns from the run that would follow them).
+#pragma OPENCL FP_CONTRACT OFF
+__kernel void qgemm_dequantize(const int N, const int K, __global const uchar *W, __global const float *scales,
+                               __global const uchar *zeros, __global float *out) {
+    const int r = get_global_id(0), n = get_global_id(1);
+    if (n >= N || r * RUN >= K) return;
+    __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
+    __global float *o = out + (size_t)n * K;
+#if FMT == 0
+    if (r == K / RUN) {  // the tail run
+        for (int k = r * RUN; k < K; k++) o[k] = scales[n] * ((__global const char *)row)[k];
+        return;
+    }
+#endif
+    XV u[4];
+    float a, z, m;
+    decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
+#if FMT == 0
+    a = scales[n];
+#endif
+    // Rounded exactly as QuantCodec decodes: one product, then the minimum, no fused multiply-add.
+    for (int v = 0; v < 4; v++) {
+        const float8 scaled = a * (convert_float8(u[v]) - z);
+        vstore8(m == 0.0f ? scaled : scaled + m, v, o + r * RUN);
+    }
+}

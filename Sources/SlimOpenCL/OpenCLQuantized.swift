@@ -1,0 +1,64 @@
+import SlimCore
+
+extension OpenCLBackend {
+    public func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
+        try requireOn(id, [w], op: "quantize")
+        return try quantizeOnHost(w, format: format)
+    }
+
+    public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {
+        try QuantizedMatmulShape.checkLayout(w)
+        try requireOn(id, w.tensors + [out], op: "dequantize")
+        guard out.elementCount == w.rows * w.columns, out.dtype == .f32 else {
+            throw SlimError.shapeMismatch(op: "dequantize \(w.format)", detail: "\(out.label) must hold \(w.rows)x\(w.columns) f32")
+        }
+        try launch("qgemm", "qgemm_dequantize", options: Self.formatOptions(w.format, w8a8: false) + " -D TM=1 -D LS=1",
+                   [.int(w.rows), .int(w.columns), .buffer(w.data), optional(w.scales), optional(w.zeros), .buffer(out)],
+                   global: [(w.columns + 31) / 32, w.rows], local: [1, 1])
+    }
+
+    /// `Y = X · Wᵀ (+ bias)` with W decoded in registers: the GEMV shape (a
+    /// work-group per output row) for up to 8 tokens, the blocked shape (8
+    /// tokens per work-item) beyond.
+    public func quantizedMatmul(_ x: Tensor, _ w: QuantizedTensor, bias: Tensor?, into y: Tensor,
+                                activations: ActivationPrecision) throws {
+        let s = try QuantizedMatmulShape(x: x, w: w, bias: bias, y: y, activations: activations)
+        try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
+        let w8a8 = activations == .int8PerRow
+        var operand = x, xScales: Tensor? = nil
+        if w8a8 {
+            operand = try allocate([s.m, s.k], dtype: .i8, name: "quantized activations")
+            xScales = try allocate([s.m], name: "activation scales")
+            try launch("qgemm", "qgemm_quantize_rows", options: Self.formatOptions(w.format, w8a8: true) + " -D TM=1 -D LS=1",
+                       [.int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)], global: [s.m], local: [1])
+        }
+        let tokensPerItem = 8
+        let arguments: [KernelArgument] = [
+            .int(s.m), .int(s.n), .int(s.k), .buffer(operand), .buffer(w.data), optional(w.scales), optional(w.zeros),
+            optional(xScales), optional(bias), .buffer(y),
+        ]
+        let base = Self.formatOptions(w.format, w8a8: w8a8) + " -D TM=\(tokensPerItem)"
+        if s.m <= tokensPerItem {
+            let ls = tuning.rowWorkGroup == 1 ? 1 : 64
+            try launch("qgemm", "qgemv", options: base + " -D LS=\(ls)", arguments, global: [s.n * ls], local: [ls])
+        } else {
+            let local = tuning.rowWorkGroup == 1 ? 1 : 64
+            try launch("qgemm", "qgemm_blocked", options: base + " -D LS=1", arguments,
+                       global: [s.n, (s.m + tokensPerItem - 1) / tokensPerItem], local: [local, 1])
+        }
+    }
+
+    private func optional(_ t: Tensor?) -> KernelArgument { t.map { .buffer($0) } ?? .null }
+
+    /// The `-D` options that select a format in qgemm.cl.
+    static func formatOptions(_ format: QuantFormat, w8a8: Bool) -> String {
+        let fmt: String = switch format {
+        case .int8PerChannel: "-D FMT=0"
+        case let .int4(g, symmetric): "-D FMT=1 -D GROUP=\(g) -D SYM=\(symmetric ? 1 : 0)"
+        case .q8_0: "-D FMT=2"
+        case .q4_0: "-D FMT=3"
+        case .q4_1: "-D FMT=4"
+        }
+        return fmt + " -D W8A8=\(w8a8 ? 1 : 0)"
+    }
+}
