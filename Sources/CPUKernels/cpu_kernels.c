@@ -43,16 +43,36 @@ static void int8_portable(const float *x, long xs, int tokens, const int8_t *w, 
     }
 }
 
-static void u4_portable(const float *x, long xs, int tokens, const uint8_t *q, long rs, int runs, const float *a,
-                        const float *b, const float *xsum, float *out, long os) {
+// The (a, b) of run r of a 4-bit row: w = a * u + b for levels u in 0...15.
+// Written once, instantiated with the portable fp16 decoder and with F16C's.
+#define DEFINE_U4_PARAMS(NAME, ATTR, HALF)                                                              \
+    ATTR static inline void NAME(const uint8_t *row, int r, int kind, int group_shift, const float *scales, \
+                                 const uint8_t *zeros, float *a, float *b) {                          \
+        switch (kind) {                                                                                \
+        case SLIM_U4_INT4_SYM: *a = scales[r >> group_shift]; *b = -8 * *a; break;                     \
+        case SLIM_U4_INT4_ASYM: *a = scales[r >> group_shift]; *b = -*a * zeros[r >> group_shift]; break; \
+        case SLIM_U4_Q4_0: *a = HALF(row + r * 18); *b = -8 * *a; break;                               \
+        default: *a = HALF(row + r * 20); *b = HALF(row + r * 20 + 2); break;                          \
+        }                                                                                              \
+    }
+DEFINE_U4_PARAMS(u4_params, , half_at)
+
+// Where run r's 16 bytes of nibbles start.
+static inline const uint8_t *u4_nibbles(const uint8_t *row, int r, int kind) {
+    return kind == SLIM_U4_Q4_0 ? row + r * 18 + 2 : kind == SLIM_U4_Q4_1 ? row + r * 20 + 4 : row + r * 16;
+}
+
+static void u4_portable(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
+                        const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
     for (int t = 0; t < tokens; t++) {
         float total = 0;
         for (int r = 0; r < runs; r++) {
             const float *xr = x + t * xs + r * 32;
-            const uint8_t *qr = q + r * rs;
-            float s = 0;
+            const uint8_t *qr = u4_nibbles(row, r, kind);
+            float a, b, s = 0;
+            u4_params(row, r, kind, group_shift, scales, zeros, &a, &b);
             for (int j = 0; j < 16; j++) s += xr[j] * (qr[j] & 0xF) + xr[j + 16] * (qr[j] >> 4);
-            total += a[r] * s + b[r] * xsum[t * runs + r];
+            total += a * s + b * xsum[t * runs + r];
         }
         out[t * os] = total;
     }
@@ -82,7 +102,7 @@ static void i8i8_portable(const int8_t *qx, long xs, int tokens, const int8_t *w
 
 // ---------------------------------------------------------------- AVX2
 #if HAVE_X86
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 AVX2 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -91,26 +111,44 @@ AVX2 static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+AVX2 static inline float half_f16c(const uint8_t *p) { return _cvtsh_ss((unsigned short)(p[0] | (p[1] << 8))); }
+DEFINE_U4_PARAMS(u4_params_avx2, AVX2, half_f16c)
+
 AVX2 static inline __m256 i8x8_to_float(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 
-AVX2 static void int8_avx2(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+// Each kernel is written once for a compile-time token count T (1...4) and
+// instantiated four times by the dispatchers below: with T constant, the
+// accumulators are registers, not a stack array. Several independent
+// accumulators per token hide the FMA latency (4 cycles, 2 pipes).
+#define INLINE __attribute__((always_inline)) inline
+
+AVX2 static INLINE void int8_t_avx2(const float *x, long xs, const int T, const int8_t *w, int k, float scale,
+                                    float *out, long os) {
+    __m256 acc[4][4];
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
     int i = 0;
+    for (; i + 32 <= k; i += 32) {
+        __m256 wv[4];
+        for (int j = 0; j < 4; j++) wv[j] = i8x8_to_float(w + i + 8 * j);
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < 4; j++) acc[t][j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * xs + i + 8 * j), wv[j], acc[t][j]);
+    }
     for (; i + 8 <= k; i += 8) {
         const __m256 wv = i8x8_to_float(w + i);
-        for (int t = 0; t < tokens; t++) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * xs + i), wv, acc[t]);
+        for (int t = 0; t < T; t++) acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * xs + i), wv, acc[t][0]);
     }
-    for (int t = 0; t < tokens; t++) {
-        float s = hsum(acc[t]);
+    for (int t = 0; t < T; t++) {
+        float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
         for (int j = i; j < k; j++) s += x[t * xs + j] * w[j];
         out[t * os] = scale * s;
     }
 }
 
 // Decodes 16 bytes of nibbles (32 weights) into four vectors of floats 0...15.
-AVX2 static inline void u4_decode(const uint8_t *q, __m256 u[4]) {
+AVX2 static INLINE void u4_decode(const uint8_t *q, __m256 u[4]) {
     const __m128i bytes = _mm_loadu_si128((const __m128i *)q);
     const __m128i mask = _mm_set1_epi8(0x0F);
     const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
@@ -120,62 +158,83 @@ AVX2 static inline void u4_decode(const uint8_t *q, __m256 u[4]) {
     u[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
 }
 
-AVX2 static void u4_avx2(const float *x, long xs, int tokens, const uint8_t *q, long rs, int runs, const float *a,
-                         const float *b, const float *xsum, float *out, long os) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    float offset[4] = {0, 0, 0, 0};
-    for (int r = 0; r < runs; r++) {
-        __m256 u[4];
-        u4_decode(q + r * rs, u);
-        const __m256 av = _mm256_set1_ps(a[r]);
-        for (int t = 0; t < tokens; t++) {
-            const float *xr = x + t * xs + r * 32;
-            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xr), u[0]);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8), u[1], p);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 16), u[2], p);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 24), u[3], p);
-            acc[t] = _mm256_fmadd_ps(av, p, acc[t]);
-            offset[t] += b[r] * xsum[t * runs + r];
-        }
+// acc[t][j] += a * dot(x, w) over one run: the run's dot product is a short
+// chain of its own (independent of other runs), and callers rotate j through
+// four accumulators with the run index unrolled by four, so j is a constant
+// (a variable index would put the accumulators on the stack) and consecutive
+// runs' FMAs do not wait on each other.
+AVX2 static INLINE void scaled_run(const float *x, long xs, const int T, const __m256 w[4], float a, const int j, __m256 acc[4][4]) {
+    const __m256 av = _mm256_set1_ps(a);
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * xs;
+        __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xt), w[0]);
+        __m256 q = _mm256_mul_ps(_mm256_loadu_ps(xt + 8), w[1]);
+        p = _mm256_fmadd_ps(_mm256_loadu_ps(xt + 16), w[2], p);
+        q = _mm256_fmadd_ps(_mm256_loadu_ps(xt + 24), w[3], q);
+        acc[t][j] = _mm256_fmadd_ps(av, _mm256_add_ps(p, q), acc[t][j]);
     }
-    for (int t = 0; t < tokens; t++) out[t * os] = hsum(acc[t]) + offset[t];
 }
 
-AVX2 static void q8_0_avx2(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int r = 0; r < runs; r++) {
-        const uint8_t *blk = blocks + r * 34;
-        const int8_t *q = (const int8_t *)(blk + 2);
-        const __m256 w0 = i8x8_to_float(q), w1 = i8x8_to_float(q + 8), w2 = i8x8_to_float(q + 16), w3 = i8x8_to_float(q + 24);
-        const __m256 d = _mm256_set1_ps(half_at(blk));
-        for (int t = 0; t < tokens; t++) {
-            const float *xr = x + t * xs + r * 32;
-            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(xr), w0);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8), w1, p);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 16), w2, p);
-            p = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 24), w3, p);
-            acc[t] = _mm256_fmadd_ps(d, p, acc[t]);
+AVX2 static INLINE float sum4(__m256 acc[4]) {
+    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+AVX2 static INLINE void u4_t_avx2(const float *x, long xs, const int T, const uint8_t *row, int runs, const int kind,
+                                  int group_shift, const float *scales, const uint8_t *zeros, const float *xsum,
+                                  float *out, long os) {
+    __m256 acc[4][4];
+    float offset[4][4] = {{0}};  // rotated like acc: a single running sum would be a latency chain
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
+    for (int r0 = 0; r0 < runs; r0 += 4) {
+        for (int j = 0; j < 4; j++) {
+            const int r = r0 + j;
+            if (r >= runs) break;
+            __m256 u[4];
+            float a, b;
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+            u4_decode(u4_nibbles(row, r, kind), u);
+            scaled_run(x + r * 32, xs, T, u, a, j, acc);
+            for (int t = 0; t < T; t++) offset[t][j] += b * xsum[t * runs + r];
         }
     }
-    for (int t = 0; t < tokens; t++) out[t * os] = hsum(acc[t]);
+    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
+}
+
+AVX2 static INLINE void q8_0_t_avx2(const float *x, long xs, const int T, const uint8_t *blocks, int runs, float *out, long os) {
+    __m256 acc[4][4];
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
+    for (int r0 = 0; r0 < runs; r0 += 4) {
+        for (int j = 0; j < 4; j++) {
+            const int r = r0 + j;
+            if (r >= runs) break;
+            const uint8_t *blk = blocks + r * 34;
+            const int8_t *q = (const int8_t *)(blk + 2);
+            const __m256 w[4] = {i8x8_to_float(q), i8x8_to_float(q + 8), i8x8_to_float(q + 16), i8x8_to_float(q + 24)};
+            scaled_run(x + r * 32, xs, T, w, half_f16c(blk), j, acc);
+        }
+    }
+    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]);
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
 // of x moves onto w (|x| * sign(x)·w); pairs then sum to int16 without
 // overflow (2 * 127 * 127 < 32767) and madd widens them to int32.
-AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
-    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+AVX2 static INLINE void i8i8_t_avx2(const int8_t *qx, long xs, const int T, const int8_t *w, int k, int32_t *out, long os) {
+    __m256i acc[4];
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
     int i = 0;
     for (; i + 32 <= k; i += 32) {
         const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i));
-        for (int t = 0; t < tokens; t++) {
+        for (int t = 0; t < T; t++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx + t * xs + i));
             const __m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wv, xv));
             acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(prod, ones));
         }
     }
-    for (int t = 0; t < tokens; t++) {
+    for (int t = 0; t < T; t++) {
         __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc[t]), _mm256_extracti128_si256(acc[t], 1));
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
@@ -185,9 +244,41 @@ AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *
     }
 }
 
+// One instantiation per token count.
+#define FOR_TOKENS(call)                          \
+    switch (tokens) {                             \
+    case 1: { const int T = 1; call; } break;     \
+    case 2: { const int T = 2; call; } break;     \
+    case 3: { const int T = 3; call; } break;     \
+    default: { const int T = 4; call; } break;    \
+    }
+
+AVX2 static void int8_avx2(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
+    FOR_TOKENS(int8_t_avx2(x, xs, T, w, k, scale, out, os))
+}
+// Instantiated per token count and per 4-bit kind, so the parameter fetch is specialised too.
+#define FOR_KINDS(call)                                             \
+    switch (kind) {                                                 \
+    case SLIM_U4_INT4_SYM: { const int K4 = SLIM_U4_INT4_SYM; call; } break;   \
+    case SLIM_U4_INT4_ASYM: { const int K4 = SLIM_U4_INT4_ASYM; call; } break; \
+    case SLIM_U4_Q4_0: { const int K4 = SLIM_U4_Q4_0; call; } break;           \
+    default: { const int K4 = SLIM_U4_Q4_1; call; } break;                     \
+    }
+
+AVX2 static void u4_avx2(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
+                         const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
+    FOR_KINDS(FOR_TOKENS(u4_t_avx2(x, xs, T, row, runs, K4, group_shift, scales, zeros, xsum, out, os)))
+}
+AVX2 static void q8_0_avx2(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {
+    FOR_TOKENS(q8_0_t_avx2(x, xs, T, blocks, runs, out, os))
+}
+AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
+    FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
+}
+
 static int have_avx2(void) {
     static int cached = -1;
-    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     return cached;
 }
 #else
@@ -201,12 +292,12 @@ void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k,
     int8_portable(x, xs, tokens, w, k, scale, out, os);
 }
 
-void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *q, long rs, int runs, const float *a, const float *b,
-                  const float *xsum, float *out, long os) {
+void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
+                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
 #if HAVE_X86
-    if (have_avx2()) { u4_avx2(x, xs, tokens, q, rs, runs, a, b, xsum, out, os); return; }
+    if (have_avx2()) { u4_avx2(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os); return; }
 #endif
-    u4_portable(x, xs, tokens, q, rs, runs, a, b, xsum, out, os);
+    u4_portable(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os);
 }
 
 void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {

@@ -67,37 +67,17 @@ extension CPUBackend {
         }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let format = w.format
-        let (rowBytes, runStride, nibbleOffset): (Int, Int, Int) = switch format {
-        case .q4_0: (runs * 18, 18, 2)
-        case .q4_1: (runs * 20, 20, 4)
-        default: (k / 2, 16, 0)
+        let (kind, rowBytes, groups): (Int, Int, Int) = switch w.format {
+        case let .int4(g, symmetric): (symmetric ? SLIM_U4_INT4_SYM : SLIM_U4_INT4_ASYM, k / 2, k / g)
+        case .q4_0: (SLIM_U4_Q4_0, runs * 18, 0)
+        default: (SLIM_U4_Q4_1, runs * 20, 0)
         }
         xsum.withUnsafeBufferPointer { sums in
             let sumsBase = sums.baseAddress!
-            parallelChunks(n, grain: 16) { rows in
-                var a = [Float](repeating: 0, count: runs), b = [Float](repeating: 0, count: runs)
-                for r in rows {
-                    let row = bytes + r * rowBytes
-                    for run in 0..<runs {
-                        switch format {
-                        case let .int4(g, symmetric):
-                            let gi = r * (k / g) + run * 32 / g
-                            a[run] = scales![gi]
-                            b[run] = -scales![gi] * Float(symmetric ? 8 : Int(zeros![gi]))
-                        case .q4_0:
-                            a[run] = slim_half_to_float(UInt16(row[run * 18]) | UInt16(row[run * 18 + 1]) << 8)
-                            b[run] = -8 * a[run]
-                        default:
-                            a[run] = slim_half_to_float(UInt16(row[run * 20]) | UInt16(row[run * 20 + 1]) << 8)
-                            b[run] = slim_half_to_float(UInt16(row[run * 20 + 2]) | UInt16(row[run * 20 + 3]) << 8)
-                        }
-                    }
-                    for t0 in stride(from: 0, to: m, by: 4) {
-                        slim_qrow_u4(xp + t0 * k, k, Int32(min(4, m - t0)), row + nibbleOffset, runStride, Int32(runs),
-                                     a, b, sumsBase + t0 * runs, yp + t0 * n + r, n)
-                    }
-                }
+            forRows(n, tokens: m) { r, t0, tc in
+                slim_qrow_u4(xp + t0 * k, k, Int32(tc), bytes + r * rowBytes, Int32(runs), Int32(kind),
+                             Int32(groups == 0 ? 0 : (runs / groups).trailingZeroBitCount), scales.map { $0 + r * groups },
+                             zeros.map { $0 + r * groups }, sumsBase + t0 * runs, yp + t0 * n + r, n)
             }
         }
     }

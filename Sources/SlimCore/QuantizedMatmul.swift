@@ -54,9 +54,14 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
         }
     }
 
-    /// Bytes of weights and activations one product moves, for GB/s figures.
-    public func bytesMoved(weightBytes: Int) -> Int { weightBytes + (m * k + m * n) * 4 }
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    /// Sizes without operands, for benchmarks.
+    public struct Dims: Sendable {
+        public let m: Int, n: Int, k: Int
+        public init(m: Int, n: Int, k: Int) { self.m = m; self.n = n; self.k = k }
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    }
 }
 
 extension QuantCodec {

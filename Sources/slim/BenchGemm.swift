@@ -29,12 +29,7 @@ struct BenchGemm: ParsableCommand {
             for s in shapes {
                 let result = try measure(backend, m: s[0], n: s[1], k: s[2])
                 results.append(result)
-                if !json {
-                    print(String(format: "%-7@ gemm %@  %9.3f ms  %7.1f GFLOP/s  %6.1f GB/s  %5.1f%% of %.0f GFLOP/s peak",
-                                 backend.id.kind.rawValue, "\(s[0])x\(s[1])x\(s[2])", result["median_ms"] as! Double,
-                                 result["gflops"] as! Double, result["gbps"] as! Double, result["pct_peak"] as! Double,
-                                 backend.peakGFLOPS))
-                }
+                if !json { print(benchLine(result)) }
             }
         }
         if json { try printJSON(results) }
@@ -53,13 +48,9 @@ struct BenchGemm: ParsableCommand {
             try backend.synchronize()
         }
         try spotCheck(backend.floats(c), a: aValues, b: bValues, m: m, n: n, k: k)
-        let gflops = GemmShape(m: m, n: n, k: k).flops / (ms / 1e3) / 1e9
         let bytes = Double((m * k + k * n + m * n) * 4)
-        return [
-            "backend": backend.id.kind.rawValue, "device": backend.id.name, "op": transposeB ? "gemm_nt" : "gemm",
-            "shape": "\(m)x\(n)x\(k)", "median_ms": ms, "gflops": gflops, "gbps": bytes / (ms / 1e3) / 1e9,
-            "peak_gflops": backend.peakGFLOPS, "pct_peak": 100 * gflops / backend.peakGFLOPS, "runs": runs,
-        ]
+        return benchRecord(backend, op: transposeB ? "gemm_nt" : "gemm", shape: "\(m)x\(n)x\(k)", ms: ms,
+                           flops: GemmShape(m: m, n: n, k: k).flops, bytes: bytes, runs: runs)
     }
 
     /// A benchmark of a wrong result is worthless: compare a few elements with float64 dot products.

@@ -11,13 +11,16 @@
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,
                     float *out, long out_stride);
 
-/// 4-bit rows (int4 groups, Q4_0, Q4_1) decoded per 32-weight run (16 bytes, runs
-/// `run_stride` bytes apart) to u in 0...15:
-/// out = sum over runs r of a[r] * dot(x_run, u_run) + b[r] * xsum[t][r], where the
-/// caller supplies a and b per run (scale and -scale*zero, or d and m) and the
-/// per-token run sums of x (xsum, `runs` values per token).
-void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *nibbles, long run_stride, int runs,
-                  const float *a, const float *b, const float *xsum, float *out, long out_stride);
+/// The 4-bit layouts slim_qrow_u4 reads.
+enum { SLIM_U4_INT4_SYM = 0, SLIM_U4_INT4_ASYM = 1, SLIM_U4_Q4_0 = 2, SLIM_U4_Q4_1 = 3 };
+
+/// 4-bit rows, decoded per 32-weight run to levels u in 0...15 with w = a * u + b:
+/// out = sum over runs of a * dot(x_run, u) + b * xsum[t][run]. `row` is the
+/// row's data; int4 rows take their group scales (and zero points, asymmetric)
+/// from `scales`/`zeros`, one per 2^`group_shift` runs; Q4_0/Q4_1 read theirs from
+/// the blocks. `xsum` holds the per-token run sums of x (`runs` values per token).
+void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
+                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long out_stride);
 
 /// Q8_0: blocks of an fp16 scale and 32 int8, `runs` blocks.
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
