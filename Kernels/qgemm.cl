@@ -88,24 +88,22 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 
 inline ACC hsum8(XV v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
 
-// acc[t] += a * dot(x_t, u) + b * sum(x_t) over one run, for `tokens` tokens
-// starting at X (rows ldx apart). W8A8 keeps the integer dot (a = 1, b = 0).
+// accv[t] += a * (x_t * u) + b * x_t lane-wise over one run, for `tokens`
+// tokens starting at X (rows ldx apart); lanes are summed once, at the end.
+// W8A8 keeps the integer products (a = 1, b = 0).
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
-                                                       const XV u[4], float a, float b, ACC acc[TM]) {
+                                                       const XV u[4], float a, float b, XV accv[TM]) {
     for (int t = 0; t < TM; t++) {
         if (t >= tokens) break;
         __global const X_T *x = X + (size_t)t * ldx + k0;
-        XV p = LOAD_X8(x) * u[0];
-        p += LOAD_X8(x + 8) * u[1];
-        p += LOAD_X8(x + 16) * u[2];
-        p += LOAD_X8(x + 24) * u[3];
+        const XV x0 = LOAD_X8(x), x1 = LOAD_X8(x + 8), x2 = LOAD_X8(x + 16), x3 = LOAD_X8(x + 24);
+        const XV p = (x0 * u[0] + x1 * u[1]) + (x2 * u[2] + x3 * u[3]);
 #if W8A8
-        acc[t] += hsum8(p);
+        accv[t] += p;
 #elif HAS_OFFSET
-        const float8 s = vload8(0, x) + vload8(0, x + 8) + vload8(0, x + 16) + vload8(0, x + 24);
-        acc[t] += a * hsum8(p) + b * hsum8(s);
+        accv[t] += a * p + b * ((x0 + x1) + (x2 + x3));
 #else
-        acc[t] += a * hsum8(p);
+        accv[t] += a * p;
 #endif
     }
 }
@@ -146,14 +144,16 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
            __global const float *bias, __global float *Y) {
     const int n = get_group_id(0), lid = get_local_id(0);
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
-    ACC acc[TM];
-    for (int t = 0; t < TM; t++) acc[t] = 0;
+    XV accv[TM];
+    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
     for (int r = lid; r < K / RUN; r += LS) {
         XV u[4];
         float a, z, m;
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
-        run_tokens(X, K, M, r * RUN, u, a, m - a * z, acc);
+        run_tokens(X, K, M, r * RUN, u, a, m - a * z, accv);
     }
+    ACC acc[TM];
+    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
     if (lid == 0) int8_tail(X, K, M, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
@@ -180,14 +180,16 @@ __kernel void qgemm_blocked(const int M, const int N, const int K, __global cons
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     const int tokens = min(TM, M - t0);
     __global const X_T *Xt = X + (size_t)t0 * K;
-    ACC acc[TM];
-    for (int t = 0; t < TM; t++) acc[t] = 0;
+    XV accv[TM];
+    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
     for (int r = 0; r < K / RUN; r++) {
         XV u[4];
         float a, z, m;
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
-        run_tokens(Xt, K, tokens, r * RUN, u, a, m - a * z, acc);
+        run_tokens(Xt, K, tokens, r * RUN, u, a, m - a * z, accv);
     }
+    ACC acc[TM];
+    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
     int8_tail(Xt, K, tokens, K, row, acc);
     store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
 }
