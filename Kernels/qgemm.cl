@@ -136,6 +136,22 @@ __attribute__((always_inline)) inline void store_row(__global float *Y, int N, i
     }
 }
 
+// Dot products of row n with `tokens` tokens over runs first_run, first_run + step, ...
+// (every run when step is 1), lanes summed at the end.
+__attribute__((always_inline)) inline void row_dots(__global const uchar *row, int n, int K, __global const X_T *X,
+                                                     int tokens, int first_run, int step, __global const float *scales,
+                                                     __global const uchar *zeros, ACC acc[TM]) {
+    XV accv[TM];
+    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
+    for (int r = first_run; r < K / RUN; r += step) {
+        XV u[4];
+        float a, z, m;
+        decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
+        run_tokens(X, K, tokens, r * RUN, u, a, m - a * z, accv);
+    }
+    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
+}
+
 // GEMV shape (decode, M <= TM): a work-group of LS work-items per output
 // row, splitting the runs of K between them and reducing in local memory.
 __kernel __attribute__((reqd_work_group_size(LS, 1, 1)))
@@ -144,16 +160,8 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
            __global const float *bias, __global float *Y) {
     const int n = get_group_id(0), lid = get_local_id(0);
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
-    XV accv[TM];
-    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
-    for (int r = lid; r < K / RUN; r += LS) {
-        XV u[4];
-        float a, z, m;
-        decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
-        run_tokens(X, K, M, r * RUN, u, a, m - a * z, accv);
-    }
     ACC acc[TM];
-    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
+    row_dots(row, n, K, X, M, lid, LS, scales, zeros, acc);
     if (lid == 0) int8_tail(X, K, M, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
@@ -180,16 +188,8 @@ __kernel void qgemm_blocked(const int M, const int N, const int K, __global cons
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     const int tokens = min(TM, M - t0);
     __global const X_T *Xt = X + (size_t)t0 * K;
-    XV accv[TM];
-    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
-    for (int r = 0; r < K / RUN; r++) {
-        XV u[4];
-        float a, z, m;
-        decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
-        run_tokens(Xt, K, tokens, r * RUN, u, a, m - a * z, accv);
-    }
     ACC acc[TM];
-    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
+    row_dots(row, n, K, Xt, tokens, 0, 1, scales, zeros, acc);
     int8_tail(Xt, K, tokens, K, row, acc);
     store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
 }

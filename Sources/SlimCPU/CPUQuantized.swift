@@ -8,11 +8,7 @@ extension CPUBackend {
     }
 
     public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {
-        try QuantizedMatmulShape.checkLayout(w)
-        try requireOn(id, w.tensors + [out], op: "dequantize")
-        guard out.elementCount == w.rows * w.columns, out.dtype == .f32 else {
-            throw SlimError.shapeMismatch(op: "dequantize \(w.format)", detail: "\(out.label) must hold \(w.rows)x\(w.columns) f32")
-        }
+        try checkDequantize(w, into: out, on: id)
         try write(try QuantCodec.decode(try encoded(w), rows: w.rows, columns: w.columns, format: w.format), to: out)
     }
 

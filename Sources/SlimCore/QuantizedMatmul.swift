@@ -64,6 +64,15 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
     }
 }
 
+/// The checks of a dequantization of `w` into `out` on `backend`.
+public func checkDequantize(_ w: QuantizedTensor, into out: Tensor, on backend: BackendID) throws(SlimError) {
+    try QuantizedMatmulShape.checkLayout(w)
+    try requireOn(backend, w.tensors + [out], op: "dequantize")
+    guard out.elementCount == w.rows * w.columns, out.dtype == .f32 else {
+        throw .shapeMismatch(op: "dequantize \(w.format)", detail: "\(out.label) must hold \(w.rows)x\(w.columns) f32")
+    }
+}
+
 extension QuantCodec {
     /// The dtype and shape of the `data` tensor of a `[rows, columns]` weight.
     public static func dataLayout(_ format: QuantFormat, rows: Int, columns: Int) -> (DType, Shape) {

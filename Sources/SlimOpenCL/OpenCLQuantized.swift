@@ -7,11 +7,7 @@ extension OpenCLBackend {
     }
 
     public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {
-        try QuantizedMatmulShape.checkLayout(w)
-        try requireOn(id, w.tensors + [out], op: "dequantize")
-        guard out.elementCount == w.rows * w.columns, out.dtype == .f32 else {
-            throw SlimError.shapeMismatch(op: "dequantize \(w.format)", detail: "\(out.label) must hold \(w.rows)x\(w.columns) f32")
-        }
+        try checkDequantize(w, into: out, on: id)
         try launch("qgemm", "qgemm_dequantize", options: Self.formatOptions(w.format, w8a8: false) + " -D TM=1 -D LS=1",
                    [.int(w.rows), .int(w.columns), .buffer(w.data), optional(w.scales), optional(w.zeros), .buffer(out)],
                    global: [(w.columns + 31) / 32, w.rows], local: [1, 1])
