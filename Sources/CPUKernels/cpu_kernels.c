@@ -276,6 +276,35 @@ AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
 }
 
+// w = a * u + b per run (4-bit), w = d * q (Q8_0), w = scale * q (int8).
+AVX2 static void dequant_row_avx2(const uint8_t *row, int k, int kind, int group_shift, float scale,
+                                  const float *scales, const uint8_t *zeros, float *out) {
+    if (kind == SLIM_ROW_INT8) {
+        const __m256 s = _mm256_set1_ps(scale);
+        int i = 0;
+        for (; i + 8 <= k; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(s, i8x8_to_float((const int8_t *)row + i)));
+        for (; i < k; i++) out[i] = scale * ((const int8_t *)row)[i];
+        return;
+    }
+    for (int r = 0; r < k / 32; r++) {
+        __m256 w[4];
+        __m256 a, b;
+        if (kind == SLIM_ROW_Q8_0) {
+            const int8_t *q = (const int8_t *)(row + r * 34 + 2);
+            for (int j = 0; j < 4; j++) w[j] = i8x8_to_float(q + 8 * j);
+            a = _mm256_set1_ps(half_f16c(row + r * 34));
+            b = _mm256_setzero_ps();
+        } else {
+            float fa, fb;
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &fa, &fb);
+            u4_decode(u4_nibbles(row, r, kind), w);
+            a = _mm256_set1_ps(fa);
+            b = _mm256_set1_ps(fb);
+        }
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + r * 32 + 8 * j, _mm256_fmadd_ps(a, w[j], b));
+    }
+}
+
 static int have_avx2(void) {
     static int cached = -1;
     if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -312,4 +341,29 @@ void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int 
     if (have_avx2()) { i8i8_avx2(qx, xs, tokens, w, k, out, os); return; }
 #endif
     i8i8_portable(qx, xs, tokens, w, k, out, os);
+}
+
+void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
+                      const uint8_t *zeros, float *out) {
+#if HAVE_X86
+    if (have_avx2()) { dequant_row_avx2(row, k, kind, group_shift, scale, scales, zeros, out); return; }
+#endif
+    if (kind == SLIM_ROW_INT8) {
+        for (int i = 0; i < k; i++) out[i] = scale * ((const int8_t *)row)[i];
+        return;
+    }
+    for (int r = 0; r < k / 32; r++) {
+        if (kind == SLIM_ROW_Q8_0) {
+            const float d = half_at(row + r * 34);
+            for (int j = 0; j < 32; j++) out[r * 32 + j] = d * ((const int8_t *)(row + r * 34 + 2))[j];
+            continue;
+        }
+        float a, b;
+        u4_params(row, r, kind, group_shift, scales, zeros, &a, &b);
+        const uint8_t *q = u4_nibbles(row, r, kind);
+        for (int j = 0; j < 16; j++) {
+            out[r * 32 + j] = a * (q[j] & 0xF) + b;
+            out[r * 32 + j + 16] = a * (q[j] >> 4) + b;
+        }
+    }
 }

@@ -1,5 +1,10 @@
 import CPUKernels
 import SlimCore
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
 
 extension CPUBackend {
     public func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
@@ -20,6 +25,11 @@ extension CPUBackend {
         try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
         let xp = x.hostFloats, yp = y.hostFloats, (m, n, k) = (s.m, s.n, s.k)
         let data = w.data.hostBytes, scales = w.scales?.hostFloats
+        if activations == .f32, m >= Self.tiledThreshold {
+            dequantizedTiles(xp, w, yp, m: m, n: n, k: k)
+            if let bias { try add(y, bias, into: y) }
+            return
+        }
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
             let q = data.assumingMemoryBound(to: Int8.self)
@@ -37,6 +47,35 @@ extension CPUBackend {
             try fourBit(xp, w, yp, m: m, n: n, k: k)
         }
         if let bias { try add(y, bias, into: y) }
+    }
+
+    /// From this many tokens, weight-only products decode cache-sized tiles of W
+    /// (about 2 MiB, never the whole weight) and multiply them with the platform
+    /// sgemm: with many tokens per weight, sgemm's blocking beats decoding in
+    /// registers, as in onnxruntime's MatMulNBits.
+    static let tiledThreshold = 24
+
+    private func dequantizedTiles(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
+                                  m: Int, n: Int, k: Int) {
+        let g = RowGeometry(w)
+        let tileRows = min(n, max(16, (2 << 20) / (4 * k)))
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
+        defer { tile.deallocate() }
+        let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
+        let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
+        for first in stride(from: 0, to: n, by: tileRows) {
+            let rows = min(tileRows, n - first)
+            parallelChunks(rows, grain: 8) { range in
+                for i in range {
+                    let r = first + i
+                    slim_dequant_row(bytes + r * g.rowBytes, Int32(k), Int32(g.kind), Int32(g.groupShift),
+                                     g.kind == SLIM_ROW_INT8 ? scales![r] : 0, scales.map { $0 + r * g.groups },
+                                     zeros.map { $0 + r * g.groups }, tile + i * k)
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
+                        xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
+        }
     }
 
     /// Calls `body(row, firstToken, tokenCount)` for every weight row and every
@@ -63,17 +102,13 @@ extension CPUBackend {
         }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let (kind, rowBytes, groups): (Int, Int, Int) = switch w.format {
-        case let .int4(g, symmetric): (symmetric ? SLIM_U4_INT4_SYM : SLIM_U4_INT4_ASYM, k / 2, k / g)
-        case .q4_0: (SLIM_U4_Q4_0, runs * 18, 0)
-        default: (SLIM_U4_Q4_1, runs * 20, 0)
-        }
+        let g = RowGeometry(w)
         xsum.withUnsafeBufferPointer { sums in
             let sumsBase = sums.baseAddress!
             forRows(n, tokens: m) { r, t0, tc in
-                slim_qrow_u4(xp + t0 * k, k, Int32(tc), bytes + r * rowBytes, Int32(runs), Int32(kind),
-                             Int32(groups == 0 ? 0 : (runs / groups).trailingZeroBitCount), scales.map { $0 + r * groups },
-                             zeros.map { $0 + r * groups }, sumsBase + t0 * runs, yp + t0 * n + r, n)
+                slim_qrow_u4(xp + t0 * k, k, Int32(tc), bytes + r * g.rowBytes, Int32(runs), Int32(g.kind),
+                             Int32(g.groupShift), scales.map { $0 + r * g.groups },
+                             zeros.map { $0 + r * g.groups }, sumsBase + t0 * runs, yp + t0 * n + r, n)
             }
         }
     }
@@ -93,6 +128,29 @@ extension CPUBackend {
         forRows(n, tokens: m) { r, t0, tc in
             slim_qrow_i8i8(qxBase + t0 * k, k, Int32(tc), q + r * k, Int32(k), dotBase + t0 * n + r, n)
             for t in t0 ..< t0 + tc { yp[t * n + r] = sxBase[t] * scales[r] * Float(dotBase[t * n + r]) }
+        }
+    }
+}
+
+/// Where a row of a quantized weight lives and how the C kernels read it.
+struct RowGeometry {
+    /// SLIM_ROW_INT8, SLIM_ROW_Q8_0 or a SLIM_U4_ kind.
+    let kind: Int
+    let rowBytes: Int
+    /// Scale groups per row (int4), 0 where the scales are inside the blocks.
+    let groups: Int
+    /// log2 of the 32-weight runs per scale group (int4).
+    let groupShift: Int
+
+    init(_ w: QuantizedTensor) {
+        let k = w.columns
+        switch w.format {
+        case .int8PerChannel: (kind, rowBytes, groups, groupShift) = (Int(SLIM_ROW_INT8), k, 0, 0)
+        case .q8_0: (kind, rowBytes, groups, groupShift) = (Int(SLIM_ROW_Q8_0), k / 32 * 34, 0, 0)
+        case let .int4(g, symmetric):
+            (kind, rowBytes, groups, groupShift) = (symmetric ? SLIM_U4_INT4_SYM : SLIM_U4_INT4_ASYM, k / 2, k / g, (g / 32).trailingZeroBitCount)
+        case .q4_0: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_0, k / 32 * 18, 0, 0)
+        case .q4_1: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_1, k / 32 * 20, 0, 0)
         }
     }
 }

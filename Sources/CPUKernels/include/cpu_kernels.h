@@ -30,6 +30,13 @@ void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *bl
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
                     int32_t *out, long out_stride);
 
+/// Decodes one weight row of K values to fp32 (a tile for the large-M path, which
+/// multiplies cache-sized tiles with the platform sgemm). `kind` is SLIM_ROW_INT8,
+/// SLIM_ROW_Q8_0 or one of the SLIM_U4_ kinds; `scale` is the int8 row scale.
+enum { SLIM_ROW_INT8 = 16, SLIM_ROW_Q8_0 = 17 };
+void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
+                      const uint8_t *zeros, float *out);
+
 /// Per-run sums of x (runs of 32) for `slim_qrow_u4`.
 void slim_run_sums(const float *x, int runs, float *sums);
 
