@@ -179,9 +179,11 @@ AVX2 static INLINE float sum4(__m256 acc[4]) {
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-AVX2 static INLINE void u4_t_avx2(const float *x, long xs, const int T, const uint8_t *row, int runs, const int kind,
-                                  int group_shift, const float *scales, const uint8_t *zeros, const float *xsum,
-                                  float *out, long os) {
+// Rows stored as runs of 32 weights with a scale each: the 4-bit kinds
+// (w = a * u + b, the b part through the per-run sums of x) and Q8_0 (w = d * q).
+AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const uint8_t *row, int runs, const int kind,
+                                    int group_shift, const float *scales, const uint8_t *zeros, const float *xsum,
+                                    float *out, long os) {
     __m256 acc[4][4];
     float offset[4][4] = {{0}};  // rotated like acc: a single running sum would be a latency chain
     for (int t = 0; t < T; t++)
@@ -190,32 +192,22 @@ AVX2 static INLINE void u4_t_avx2(const float *x, long xs, const int T, const ui
         for (int j = 0; j < 4; j++) {
             const int r = r0 + j;
             if (r >= runs) break;
-            __m256 u[4];
-            float a, b;
-            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-            u4_decode(u4_nibbles(row, r, kind), u);
-            scaled_run(x + r * 32, xs, T, u, a, j, acc);
-            for (int t = 0; t < T; t++) offset[t][j] += b * xsum[t * runs + r];
+            __m256 w[4];
+            float a, b = 0;
+            if (kind == SLIM_ROW_Q8_0) {
+                const int8_t *q = (const int8_t *)(row + r * 34 + 2);
+                for (int v = 0; v < 4; v++) w[v] = i8x8_to_float(q + 8 * v);
+                a = half_f16c(row + r * 34);
+            } else {
+                u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+                u4_decode(u4_nibbles(row, r, kind), w);
+            }
+            scaled_run(x + r * 32, xs, T, w, a, j, acc);
+            if (kind != SLIM_ROW_Q8_0)
+                for (int t = 0; t < T; t++) offset[t][j] += b * xsum[t * runs + r];
         }
     }
     for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
-}
-
-AVX2 static INLINE void q8_0_t_avx2(const float *x, long xs, const int T, const uint8_t *blocks, int runs, float *out, long os) {
-    __m256 acc[4][4];
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
-    for (int r0 = 0; r0 < runs; r0 += 4) {
-        for (int j = 0; j < 4; j++) {
-            const int r = r0 + j;
-            if (r >= runs) break;
-            const uint8_t *blk = blocks + r * 34;
-            const int8_t *q = (const int8_t *)(blk + 2);
-            const __m256 w[4] = {i8x8_to_float(q), i8x8_to_float(q + 8), i8x8_to_float(q + 16), i8x8_to_float(q + 24)};
-            scaled_run(x + r * 32, xs, T, w, half_f16c(blk), j, acc);
-        }
-    }
-    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]);
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
@@ -256,21 +248,19 @@ AVX2 static INLINE void i8i8_t_avx2(const int8_t *qx, long xs, const int T, cons
 AVX2 static void int8_avx2(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
     FOR_TOKENS(int8_t_avx2(x, xs, T, w, k, scale, out, os))
 }
-// Instantiated per token count and per 4-bit kind, so the parameter fetch is specialised too.
+// Instantiated per token count and per kind, so the decoding is specialised too.
 #define FOR_KINDS(call)                                             \
     switch (kind) {                                                 \
     case SLIM_U4_INT4_SYM: { const int K4 = SLIM_U4_INT4_SYM; call; } break;   \
     case SLIM_U4_INT4_ASYM: { const int K4 = SLIM_U4_INT4_ASYM; call; } break; \
     case SLIM_U4_Q4_0: { const int K4 = SLIM_U4_Q4_0; call; } break;           \
-    default: { const int K4 = SLIM_U4_Q4_1; call; } break;                     \
+    case SLIM_U4_Q4_1: { const int K4 = SLIM_U4_Q4_1; call; } break;           \
+    default: { const int K4 = SLIM_ROW_Q8_0; call; } break;                    \
     }
 
 AVX2 static void u4_avx2(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
                          const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
-    FOR_KINDS(FOR_TOKENS(u4_t_avx2(x, xs, T, row, runs, K4, group_shift, scales, zeros, xsum, out, os)))
-}
-AVX2 static void q8_0_avx2(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {
-    FOR_TOKENS(q8_0_t_avx2(x, xs, T, blocks, runs, out, os))
+    FOR_KINDS(FOR_TOKENS(runs_t_avx2(x, xs, T, row, runs, K4, group_shift, scales, zeros, xsum, out, os)))
 }
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
@@ -331,7 +321,7 @@ void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *row, int r
 
 void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {
 #if HAVE_X86
-    if (have_avx2()) { q8_0_avx2(x, xs, tokens, blocks, runs, out, os); return; }
+    if (have_avx2()) { u4_avx2(x, xs, tokens, blocks, runs, SLIM_ROW_Q8_0, 0, 0, 0, 0, out, os); return; }
 #endif
     q8_0_portable(x, xs, tokens, blocks, runs, out, os);
 }

@@ -8,8 +8,7 @@ import CBLAS
 
 extension CPUBackend {
     public func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
-        try requireOn(id, [w], op: "quantize")
-        return try quantizeOnHost(w, format: format)
+        try quantizeOnHost(w, format: format)
     }
 
     public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {

@@ -120,6 +120,7 @@ extension Backend {
     /// back, encoded by ``QuantCodec`` and uploaded. Quantizing is a one-time
     /// step before a model runs; both backends share this exact rounding.
     public func quantizeOnHost(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
+        try requireOn(id, [w], op: "quantize")
         try requireF32(w, op: "quantize")
         guard w.shape.rank == 2 else { throw SlimError.shapeMismatch(op: "quantize \(format)", detail: "\(w.label) must be [N, K]") }
         let e = try QuantCodec.encode(try floats(w), rows: w.shape[0], columns: w.shape[1], format: format)

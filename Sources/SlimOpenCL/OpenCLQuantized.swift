@@ -2,8 +2,7 @@ import SlimCore
 
 extension OpenCLBackend {
     public func quantize(_ w: Tensor, format: QuantFormat) throws -> QuantizedTensor {
-        try requireOn(id, [w], op: "quantize")
-        return try quantizeOnHost(w, format: format)
+        try quantizeOnHost(w, format: format)
     }
 
     public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {
