@@ -4,8 +4,9 @@
 //
 // -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
 //       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1
-// -D W8A8=1 (int8 only): X arrives quantized per row (qgemm_quantize_rows),
-//       dot products accumulate in int32.
+// -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
+//       products are integer, accumulated in int32 across the row for int8
+//       weights, and per run (scaled by the run's a) for the other formats.
 // -D TM=tokens per work-item, -D LS=work-items sharing one output row.
 //
 // A run's weights are w = a * (u - z) + m with u its raw levels, so every
@@ -31,15 +32,21 @@
 #if W8A8
 typedef char X_T;
 typedef int8 XV;
-typedef int ACC;  // int32 accumulation of int8 x int8 products
 #define LOAD_X8(p) convert_int8(vload8(0, p))
 #define CONVERT_XV(v) convert_int8(v)
 #else
 typedef float X_T;
 typedef float8 XV;
-typedef float ACC;
 #define LOAD_X8(p) vload8(0, p)
 #define CONVERT_XV(v) convert_float8(v)
+#endif
+#define INT_ACC (W8A8 && FMT == 0)  // int8 x int8 with one scale per row: int32 all the way
+#if INT_ACC
+typedef int8 ACCV;
+typedef int ACC;
+#else
+typedef float8 ACCV;
+typedef float ACC;
 #endif
 
 // The 32 levels of run `r` of row `row` as four vectors, and the run's (a, z, m).
@@ -86,20 +93,22 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 #endif
 }
 
-inline ACC hsum8(XV v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
+#define HSUM8(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3 + (v).s4 + (v).s5 + (v).s6 + (v).s7)
 
 // accv[t] += a * (x_t * u) + b * x_t lane-wise over one run, for `tokens`
 // tokens starting at X (rows ldx apart); lanes are summed once, at the end.
 // W8A8 keeps the integer products (a = 1, b = 0).
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
-                                                       const XV u[4], float a, float b, XV accv[TM]) {
+                                                       const XV u[4], float a, float b, ACCV accv[TM]) {
     for (int t = 0; t < TM; t++) {
         if (t >= tokens) break;
         __global const X_T *x = X + (size_t)t * ldx + k0;
         const XV x0 = LOAD_X8(x), x1 = LOAD_X8(x + 8), x2 = LOAD_X8(x + 16), x3 = LOAD_X8(x + 24);
         const XV p = (x0 * u[0] + x1 * u[1]) + (x2 * u[2] + x3 * u[3]);
-#if W8A8
+#if INT_ACC
         accv[t] += p;
+#elif W8A8
+        accv[t] += a * convert_float8(p) + b * convert_float8((x0 + x1) + (x2 + x3));
 #elif HAS_OFFSET
         accv[t] += a * p + b * ((x0 + x1) + (x2 + x3));
 #else
@@ -141,15 +150,15 @@ __attribute__((always_inline)) inline void store_row(__global float *Y, int N, i
 __attribute__((always_inline)) inline void row_dots(__global const uchar *row, int n, int K, __global const X_T *X,
                                                      int tokens, int first_run, int step, __global const float *scales,
                                                      __global const uchar *zeros, ACC acc[TM]) {
-    XV accv[TM];
-    for (int t = 0; t < TM; t++) accv[t] = (XV)(0);
+    ACCV accv[TM];
+    for (int t = 0; t < TM; t++) accv[t] = (ACCV)(0);
     for (int r = first_run; r < K / RUN; r += step) {
         XV u[4];
         float a, z, m;
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
         run_tokens(X, K, tokens, r * RUN, u, a, m - a * z, accv);
     }
-    for (int t = 0; t < TM; t++) acc[t] = hsum8(accv[t]);
+    for (int t = 0; t < TM; t++) acc[t] = HSUM8(accv[t]);
 }
 
 // GEMV shape (decode, M <= TM): a work-group of LS work-items per output

@@ -92,6 +92,37 @@ static void q8_0_portable(const float *x, long xs, int tokens, const uint8_t *bl
     }
 }
 
+void slim_run_sums_i8(const int8_t *qx, int runs, int32_t *sums) {
+    for (int r = 0; r < runs; r++) {
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += qx[r * 32 + i];
+        sums[r] = s;
+    }
+}
+
+static void runs_i8_portable(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
+                             int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+    for (int t = 0; t < tokens; t++) {
+        float total = 0;
+        for (int r = 0; r < runs; r++) {
+            const int8_t *x = qx + t * xs + r * 32;
+            int32_t dot = 0;
+            float a, b = 0;
+            if (kind == SLIM_ROW_Q8_0) {
+                const int8_t *q = (const int8_t *)(row + r * 34 + 2);
+                for (int j = 0; j < 32; j++) dot += x[j] * q[j];
+                a = half_at(row + r * 34);
+            } else {
+                const uint8_t *q = u4_nibbles(row, r, kind);
+                for (int j = 0; j < 16; j++) dot += x[j] * (q[j] & 0xF) + x[j + 16] * (q[j] >> 4);
+                u4_params(row, r, kind, group_shift, scales, zeros, &a, &b);
+            }
+            total += a * dot + b * qxsum[t * runs + r];
+        }
+        out[t * os] = total;
+    }
+}
+
 static void i8i8_portable(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     for (int t = 0; t < tokens; t++) {
         int32_t s = 0;
@@ -210,6 +241,48 @@ AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const 
     for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
 }
 
+// Runs of 32 weights times int8 activations: the 4-bit levels are unsigned,
+// so maddubs takes them directly (pair sums ≤ 2·15·127, no overflow); Q8_0
+// moves the sign of x onto q as the W8A8 kernel does. Each run's exact int32
+// dot becomes a float once, scaled by the run's a.
+AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, const int32_t *qxsum, const uint8_t *row,
+                                       int runs, const int kind, int group_shift, const float *scales,
+                                       const uint8_t *zeros, float *out, long os) {
+    __m256 acc[4][4];
+    float offset[4][4] = {{0}};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
+    for (int r0 = 0; r0 < runs; r0 += 4) {
+        for (int j = 0; j < 4; j++) {
+            const int r = r0 + j;
+            if (r >= runs) break;
+            float a, b = 0;
+            __m256i q;
+            if (kind == SLIM_ROW_Q8_0) {
+                q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
+                a = half_f16c(row + r * 34);
+            } else {
+                const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
+                const __m128i mask = _mm_set1_epi8(0x0F);
+                q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+                u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+            }
+            const __m256 av = _mm256_set1_ps(a);
+            for (int t = 0; t < T; t++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
+                const __m256i pairs = kind == SLIM_ROW_Q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
+                                                            : _mm256_maddubs_epi16(q, x);
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+                acc[t][j] = _mm256_fmadd_ps(av, dot, acc[t][j]);
+                if (kind != SLIM_ROW_Q8_0) offset[t][j] += b * (float)qxsum[t * runs + r];
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
+}
+
+
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
 // of x moves onto w (|x| * sign(x)·w); pairs then sum to int16 without
 // overflow (2 * 127 * 127 < 32767) and madd widens them to int32.
@@ -261,6 +334,11 @@ AVX2 static void int8_avx2(const float *x, long xs, int tokens, const int8_t *w,
 AVX2 static void u4_avx2(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
                          const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
     FOR_KINDS(FOR_TOKENS(runs_t_avx2(x, xs, T, row, runs, K4, group_shift, scales, zeros, xsum, out, os)))
+}
+
+AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
+                              int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+    FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, qxsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
@@ -356,4 +434,12 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
             out[r * 32 + j + 16] = a * (q[j] >> 4) + b;
         }
     }
+}
+
+void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
+                       int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+#if HAVE_X86
+    if (have_avx2()) { runs_i8_avx2(qx, xs, tokens, qxsum, row, runs, kind, group_shift, scales, zeros, out, os); return; }
+#endif
+    runs_i8_portable(qx, xs, tokens, qxsum, row, runs, kind, group_shift, scales, zeros, out, os);
 }

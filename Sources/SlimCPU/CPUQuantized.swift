@@ -37,6 +37,8 @@ extension CPUBackend {
             }
         case (.int8PerChannel, .int8PerRow):
             try w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, yp, m: m, n: n, k: k)
+        case (_, .int8PerRow):
+            runsInt8(xp, w, yp, m: m, n: n, k: k)
         case (.q8_0, _):
             let bytes = data.assumingMemoryBound(to: UInt8.self), rowBytes = k / 32 * 34
             forRows(n, tokens: m) { r, t0, tc in
@@ -112,21 +114,49 @@ extension CPUBackend {
         }
     }
 
-    /// W8A8: quantize each token row to int8, integer dot products, rescale.
-    private func w8a8(_ xp: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
-                      _ yp: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) throws {
+    /// Quantizes each token row to int8 (see `QuantizedMatmulShape`): the
+    /// activations of every int8-activation product.
+    private func quantizedActivations(_ xp: UnsafeMutablePointer<Float>, m: Int, k: Int)
+        -> (q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>) {
         let qx = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
         let sx = UnsafeMutableBufferPointer<Float>.allocate(capacity: m)
-        let dots = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * n)
-        defer { qx.deallocate(); sx.deallocate(); dots.deallocate() }
         for t in 0..<m {
             sx[t] = QuantCodec.quantizeActivationRow(UnsafeBufferPointer(start: xp + t * k, count: k),
                                                      into: UnsafeMutableBufferPointer(rebasing: qx[t * k ..< (t + 1) * k]))
         }
+        return (qx, sx)
+    }
+
+    /// W8A8: int8 activations times int8 weights, integer dot products, rescaled.
+    private func w8a8(_ xp: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
+                      _ yp: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) throws {
+        let (qx, sx) = quantizedActivations(xp, m: m, k: k)
+        let dots = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * n)
+        defer { qx.deallocate(); sx.deallocate(); dots.deallocate() }
         let qxBase = qx.baseAddress!, dotBase = dots.baseAddress!, sxBase = sx.baseAddress!
         forRows(n, tokens: m) { r, t0, tc in
             slim_qrow_i8i8(qxBase + t0 * k, k, Int32(tc), q + r * k, Int32(k), dotBase + t0 * n + r, n)
             for t in t0 ..< t0 + tc { yp[t * n + r] = sxBase[t] * scales[r] * Float(dotBase[t * n + r]) }
+        }
+    }
+
+    /// Int8 activations times Q8_0 or 4-bit runs (llama.cpp's and MatMulNBits'
+    /// fast path): exact integer dot products per run, each scaled once.
+    private func runsInt8(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
+                          m: Int, n: Int, k: Int) {
+        let runs = k / 32, g = RowGeometry(w)
+        let (qx, sx) = quantizedActivations(xp, m: m, k: k)
+        let sums = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * runs)
+        defer { qx.deallocate(); sx.deallocate(); sums.deallocate() }
+        for t in 0..<m { slim_run_sums_i8(qx.baseAddress! + t * k, Int32(runs), sums.baseAddress! + t * runs) }
+        let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
+        let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
+        let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!, sumBase = sums.baseAddress!
+        forRows(n, tokens: m) { r, t0, tc in
+            slim_qrow_runs_i8(qxBase + t0 * k, k, Int32(tc), sumBase + t0 * runs, bytes + r * g.rowBytes, Int32(runs),
+                              Int32(g.kind), Int32(g.groupShift), scales.map { $0 + r * g.groups },
+                              zeros.map { $0 + r * g.groups }, yp + t0 * n + r, n)
+            for t in t0 ..< t0 + tc { yp[t * n + r] *= sxBase[t] }
         }
     }
 }

@@ -3,10 +3,11 @@
 /// tokens), `W` a ``QuantizedTensor`` of `[N, K]`, `Y` fp32 with `M · N`
 /// elements and `N` innermost, `bias` `N` values.
 ///
-/// W8A8 (``ActivationPrecision/int8PerRow``) quantizes each row of `X` to int8
-/// with `sx = absmax / 127` and `qx = round(x / sx)` (half away from zero),
-/// multiplies in integers and rescales: `y = sx · sw · Σ qx · qw`. It needs
-/// int8 weights.
+/// ``ActivationPrecision/int8PerRow`` quantizes each row of `X` to int8 with
+/// `sx = absmax / 127` and `qx = round(x / sx)` (half away from zero) and
+/// multiplies in integers: `y = sx · Σ qx · w`, the integer dot products
+/// exact per row (int8 weights: W8A8) or per 32-weight run (the other formats,
+/// as llama.cpp and onnxruntime's MatMulNBits accuracy level 4 do).
 public struct QuantizedMatmulShape: Sendable, Equatable {
     public let m: Int, n: Int, k: Int
 
@@ -22,9 +23,6 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
         }
         if let bias, bias.elementCount != w.rows {
             throw .shapeMismatch(op: op, detail: "bias \(bias.shape) must have \(w.rows) elements")
-        }
-        if activations == .int8PerRow, w.format != .int8PerChannel {
-            throw .invalidArgument("\(op): W8A8 needs int8 weights, not \(w.format)")
         }
         try QuantizedMatmulShape.checkLayout(w)
         self.m = m

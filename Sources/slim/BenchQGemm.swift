@@ -11,6 +11,8 @@ struct BenchQGemm: ParsableCommand {
     var format: String = "int8"
     @Option(help: "MxNxK (M tokens, N outputs, K inputs); several separated by commas.") var shape: String = "1x4096x4096"
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?
+    @Option(help: "Activations: f32 (weight-only) or int8 (quantized per row, integer dot products; w8a8 implies it).")
+    var activations: String = "f32"
     @Option(help: "Cycle through this many different weight matrices, so they do not stay in cache (decode from memory).")
     var matrices = 1
     @Option(help: "Untimed runs first.") var warmup = 3
@@ -20,6 +22,7 @@ struct BenchQGemm: ParsableCommand {
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
         guard matrices >= 1 else { throw ValidationError("--matrices must be at least 1") }
+        guard ["f32", "int8"].contains(activations) else { throw ValidationError("--activations must be f32 or int8") }
         for s in shape.split(separator: ",") where Shape(parsing: String(s))?.rank != 3 {
             throw ValidationError("--shape \(s): expected MxNxK with positive sizes")
         }
@@ -42,8 +45,8 @@ struct BenchQGemm: ParsableCommand {
     }
 
     private func measure(_ backend: any Backend, format name: String, m: Int, n: Int, k: Int) throws -> [String: Any] {
-        let w8a8 = name == "w8a8"
-        let format = w8a8 ? QuantFormat.int8PerChannel : try QuantFormat(parsing: name)
+        let w8a8 = name == "w8a8" || activations == "int8"
+        let format = name == "w8a8" ? QuantFormat.int8PerChannel : try QuantFormat(parsing: name)
         try format.validate(rows: n, columns: k)
         var rng = SystemRandomNumberGenerator()
         var weights: [QuantizedTensor] = []
@@ -68,9 +71,11 @@ struct BenchQGemm: ParsableCommand {
         try backend.quantizedMatmul(x, weights[0], bias: nil, into: y, activations: activations)
         try spotCheck(try backend.floats(y), x: xValues, w: reference, m: m, n: n, k: k, loose: w8a8)
         let shape = QuantizedMatmulShape.Dims(m: m, n: n, k: k)
-        var record = benchRecord(backend, op: "qgemm_\(name)", shape: "\(m)x\(n)x\(k)", ms: ms, flops: shape.flops,
+        let label = w8a8 && name != "w8a8" ? name + "+a8" : name
+        var record = benchRecord(backend, op: "qgemm_\(label)", shape: "\(m)x\(n)x\(k)", ms: ms, flops: shape.flops,
                                  bytes: Double(weights[0].byteCount + (m * k + m * n) * 4), runs: runs)
         record["format"] = name
+        record["activations"] = w8a8 ? "int8" : "f32"
         record["weight_bytes"] = weights[0].byteCount
         record["matrices"] = matrices
         return record

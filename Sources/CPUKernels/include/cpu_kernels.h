@@ -26,6 +26,16 @@ void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row,
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
                     float *out, long out_stride);
 
+/// Rows of 32-weight runs (Q8_0 and the 4-bit kinds) times int8 activations:
+/// out[t] = sum over runs of a * dot(qx_run, q) + b * qxsum[t][run], with the
+/// integer dot products exact and (a, b) the run's scale and offset as in
+/// slim_qrow_u4. The caller multiplies by the activation scale.
+void slim_qrow_runs_i8(const int8_t *qx, long x_stride, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
+                       int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long out_stride);
+
+/// Per-run sums of int8 activations for slim_qrow_runs_i8.
+void slim_run_sums_i8(const int8_t *qx, int runs, int32_t *sums);
+
 /// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
                     int32_t *out, long out_stride);
