@@ -36,7 +36,7 @@ func benchRecord(_ backend: any Backend, op: String, shape: String, ms: Double, 
 /// The human-readable line of a benchmark record.
 func benchLine(_ r: [String: Any]) -> String {
     let backend = (r["backend"] as! String).padding(toLength: 7, withPad: " ", startingAt: 0)
-    let op = "\(r["op"]!) \(r["shape"]!)".padding(toLength: 28, withPad: " ", startingAt: 0)
+    let op = "\(r["op"]!) \(r["shape"]!)".padding(toLength: 36, withPad: " ", startingAt: 0)
     return backend + op + String(format: "%9.3f ms %8.1f GFLOP/s %7.1f GB/s %6.1f%% of %.0f GFLOP/s peak",
                                  r["median_ms"] as! Double, r["gflops"] as! Double, r["gbps"] as! Double,
                                  r["pct_peak"] as! Double, r["peak_gflops"] as! Double)
