@@ -3,9 +3,9 @@
 // Two kernel shapes of one op, chosen per device by the host (DeviceTuning):
 //   gemm_tiled   local-memory tiles and barriers, the GPU shape
 //                (-D TS=tile -D WPT=outputs per work-item, TS % WPT == 0)
-//   gemm_blocked no local memory; each work-item keeps an MR x (8*NV) block
-//                of C in float8 registers, the shape that PoCL's work-item
-//                loops vectorise well (-D MR=rows -D NV=float8 vectors per row)
+//   gemm_blocked no local memory; each work-item keeps an MR x VW block of C
+//                in MR vector registers, B packed into contiguous panels, the
+//                shape PoCL runs well (-D MR=rows -D VW=vector width -D PACKED_B)
 // Both: -D TRANS_A=0|1 -D TRANS_B=0|1. The epilogue flags are run-time
 // arguments so they do not multiply the number of programs to build.
 

@@ -210,6 +210,18 @@ AVX2 static INLINE float sum4(__m256 acc[4]) {
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
+// The run loops below visit r = 0 ... runs-1 in groups of four with j = r % 4,
+// so that after unrolling j is a constant accumulator index (see scaled_run).
+#define FOR_RUNS(runs)                                  \
+    for (int r0_ = 0; r0_ < (runs); r0_ += 4)           \
+        for (int j = 0; j < 4; j++)                     \
+            for (int r = r0_ + j, once_ = r < (runs); once_; once_ = 0)
+
+AVX2 static INLINE void zero_acc(__m256 acc[4][4], const int T) {
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
+}
+
 // Rows stored as runs of 32 weights with a scale each: the 4-bit kinds
 // (w = a * u + b, the b part through the per-run sums of x) and Q8_0 (w = d * q).
 AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const uint8_t *row, int runs, const int kind,
@@ -217,26 +229,21 @@ AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const 
                                     float *out, long os) {
     __m256 acc[4][4];
     float offset[4][4] = {{0}};  // rotated like acc: a single running sum would be a latency chain
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
-    for (int r0 = 0; r0 < runs; r0 += 4) {
-        for (int j = 0; j < 4; j++) {
-            const int r = r0 + j;
-            if (r >= runs) break;
-            __m256 w[4];
-            float a, b = 0;
-            if (kind == SLIM_ROW_Q8_0) {
-                const int8_t *q = (const int8_t *)(row + r * 34 + 2);
-                for (int v = 0; v < 4; v++) w[v] = i8x8_to_float(q + 8 * v);
-                a = half_f16c(row + r * 34);
-            } else {
-                u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-                u4_decode(u4_nibbles(row, r, kind), w);
-            }
-            scaled_run(x + r * 32, xs, T, w, a, j, acc);
-            if (kind != SLIM_ROW_Q8_0)
-                for (int t = 0; t < T; t++) offset[t][j] += b * xsum[t * runs + r];
+    zero_acc(acc, T);
+    FOR_RUNS(runs) {
+        __m256 w[4];
+        float a, b = 0;
+        if (kind == SLIM_ROW_Q8_0) {
+            const int8_t *q = (const int8_t *)(row + r * 34 + 2);
+            for (int v = 0; v < 4; v++) w[v] = i8x8_to_float(q + 8 * v);
+            a = half_f16c(row + r * 34);
+        } else {
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+            u4_decode(u4_nibbles(row, r, kind), w);
         }
+        scaled_run(x + r * 32, xs, T, w, a, j, acc);
+        if (kind != SLIM_ROW_Q8_0)
+            for (int t = 0; t < T; t++) offset[t][j] += b * xsum[t * runs + r];
     }
     for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
 }
@@ -251,32 +258,27 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
     __m256 acc[4][4];
     float offset[4][4] = {{0}};
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
-    for (int r0 = 0; r0 < runs; r0 += 4) {
-        for (int j = 0; j < 4; j++) {
-            const int r = r0 + j;
-            if (r >= runs) break;
-            float a, b = 0;
-            __m256i q;
-            if (kind == SLIM_ROW_Q8_0) {
-                q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
-                a = half_f16c(row + r * 34);
-            } else {
-                const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
-                const __m128i mask = _mm_set1_epi8(0x0F);
-                q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
-                u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-            }
-            const __m256 av = _mm256_set1_ps(a);
-            for (int t = 0; t < T; t++) {
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
-                const __m256i pairs = kind == SLIM_ROW_Q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
-                                                            : _mm256_maddubs_epi16(q, x);
-                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-                acc[t][j] = _mm256_fmadd_ps(av, dot, acc[t][j]);
-                if (kind != SLIM_ROW_Q8_0) offset[t][j] += b * (float)qxsum[t * runs + r];
-            }
+    zero_acc(acc, T);
+    FOR_RUNS(runs) {
+        float a, b = 0;
+        __m256i q;
+        if (kind == SLIM_ROW_Q8_0) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
+            a = half_f16c(row + r * 34);
+        } else {
+            const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
+            const __m128i mask = _mm_set1_epi8(0x0F);
+            q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+        }
+        const __m256 av = _mm256_set1_ps(a);
+        for (int t = 0; t < T; t++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
+            const __m256i pairs = kind == SLIM_ROW_Q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
+                                                        : _mm256_maddubs_epi16(q, x);
+            const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+            acc[t][j] = _mm256_fmadd_ps(av, dot, acc[t][j]);
+            if (kind != SLIM_ROW_Q8_0) offset[t][j] += b * (float)qxsum[t * runs + r];
         }
     }
     for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);

@@ -24,7 +24,7 @@ public struct DeviceTuning: Sendable, Equatable {
     public static let cpu = DeviceTuning(gemm: .blocked(rows: 8, width: 16), rowWorkGroup: 1, elementwiseWorkGroup: 64)
 
     /// The entry for a device: matched on its type, the GPU entry by default.
-    /// For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT` or `blocked:MR:NV` overrides the GEMM shape.
+    /// For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT` or `blocked:MR:VW` overrides the GEMM shape.
     public static func lookup(_ device: OpenCLDevice) -> DeviceTuning {
         var entry: DeviceTuning = device.type == .cpu ? .cpu : .gpu
         if let text = ProcessInfo.processInfo.environment["SLIM_GEMM_VARIANT"], let variant = GemmVariant(parsing: text) {
