@@ -3,7 +3,7 @@ import PackageDescription
 
 // Slim: compress transformer models and run them compressed, on OpenCL or the CPU.
 // Layers (each imports only those below it, see DESIGN.md):
-//   slim (CLI) → SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
+//   slim (CLI) → SlimModel, SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "SlimCore", targets: ["SlimCore"]),
         .library(name: "SlimCPU", targets: ["SlimCPU"]),
         .library(name: "SlimOpenCL", targets: ["SlimOpenCL"]),
+        .library(name: "SlimModel", targets: ["SlimModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,13 +31,15 @@ let package = Package(
         .executableTarget(
             name: "slim",
             dependencies: [
-                "SlimCore", "SlimCPU", "SlimOpenCL",
+                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .target(name: "SlimCore", dependencies: ["CPUProbe"], swiftSettings: strict),
         .target(name: "SlimCPU", dependencies: ["SlimCore", "CPUKernels"] + blasDependencies, swiftSettings: strict),
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
+        /// Model files (safetensors, GGUF, config.json), tokenizers and transformer blocks on the Backend ops.
+        .target(name: "SlimModel", dependencies: ["SlimCore"], swiftSettings: strict),
 
         // MARK: - Implementation details
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
@@ -57,12 +60,16 @@ let package = Package(
                     .embedInCode("elementwise.cl"),
                     .embedInCode("normalization.cl"),
                     .embedInCode("qgemm.cl"),
+                    .embedInCode("attention.cl"),
+                    .embedInCode("embedding.cl"),
                 ],
                 swiftSettings: strict),
 
         // MARK: - Tests
         .testTarget(name: "SlimCoreTests", dependencies: ["SlimCore"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
+                    swiftSettings: strict),
+        .testTarget(name: "SlimModelTests", dependencies: ["SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),
         /// Runs the `slim` executable end to end (it is built beside the tests).
         .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),

@@ -11,6 +11,8 @@ public enum KernelSource {
         "elementwise": PackageResources.elementwise_cl,
         "normalization": PackageResources.normalization_cl,
         "qgemm": PackageResources.qgemm_cl,
+        "attention": PackageResources.attention_cl,
+        "embedding": PackageResources.embedding_cl,
     ]
 
     /// Where the text came from, so a build error can name the file.

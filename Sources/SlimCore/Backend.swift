@@ -64,7 +64,8 @@ public protocol Backend: AnyObject, Sendable {
     func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, into out: Tensor) throws
 
     // MARK: Embeddings and positions
-    /// `out[i] = table[ids[i]]`, ids i32.
+    /// `out[i] = table[ids[i]]`, ids i32. An id outside the table gives a row of
+    /// NaN on every backend (never a read outside it); callers validate ids first.
     func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws
     /// Scatter-adds `dy` rows into `gradTable` at `ids`.
     func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws
@@ -76,12 +77,13 @@ public protocol Backend: AnyObject, Sendable {
     func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws
 
     // MARK: Attention
-    /// `O = softmax(Q·Kᵀ·scale + mask)·V` over the kept blocks of `layout`, writing
-    /// each row's log-sum-exp for the backward pass. Q, K, V, O are `[batch, heads, seq, dim]`.
-    func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, scale: Float,
-                   into o: Tensor, logSumExp: Tensor) throws
+    /// `O = softmax(Q·Kᵀ·scale + mask)·V` over the kept blocks of `layout`
+    /// (shapes and masking on ``AttentionShape``), writing each row's
+    /// log-sum-exp when `logSumExp` is given (the backward pass needs it).
+    func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
+                   into o: Tensor, logSumExp: Tensor?) throws
     func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
-                           gradOutput dO: Tensor, layout: BlockSparseLayout, scale: Float,
+                           gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                            into grads: AttentionGradients) throws
 
     // MARK: Optimizer
@@ -106,16 +108,13 @@ extension Backend {
     public func layerNormBackward(_ x: Tensor, gamma: Tensor, stats: NormStatistics, gradOutput dy: Tensor,
                                   into grads: LayerNormGradients) throws { throw notYet("layerNormBackward") }
     public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, into out: Tensor) throws { throw notYet("rmsNorm") }
-    public func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws { throw notYet("embedding") }
     public func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws {
         throw notYet("embeddingBackward")
     }
     public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int) throws { throw notYet("rope") }
     public func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws { throw notYet("reduceRows") }
-    public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, scale: Float,
-                          into o: Tensor, logSumExp: Tensor) throws { throw notYet("attention") }
     public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
-                                  gradOutput dO: Tensor, layout: BlockSparseLayout, scale: Float,
+                                  gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                                   into grads: AttentionGradients) throws { throw notYet("attentionBackward") }
     public func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws {
         throw notYet("adamW")

@@ -66,3 +66,16 @@ public func checkLayerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, out: Tensor
     try checkStatistics(stats, rows: x.shape.outerCount, op: op)
     try requireOn(backend, [x, gamma, beta, out] + (stats.map { [$0.mean, $0.rstd] } ?? []), op: op)
 }
+
+/// The checks of an embedding lookup: i32 ids, an f32 `[rows, width]` table,
+/// and an output of one table row per id.
+public func checkEmbedding(_ ids: Tensor, table: Tensor, out: Tensor, on backend: BackendID) throws(SlimError) {
+    let op = "embedding"
+    guard ids.dtype == .i32 else { throw .dtypeMismatch(op: op, detail: "ids \(ids.label) must be i32") }
+    try requireF32(table, op: op)
+    try requireF32(out, op: op)
+    guard table.shape.rank == 2, out.elementCount == ids.elementCount * table.shape[1], out.shape.innermost == table.shape[1] else {
+        throw .shapeMismatch(op: op, detail: "output \(out.label) must hold \(ids.elementCount) rows of \(table.shape.innermost) for table \(table.label)")
+    }
+    try requireOn(backend, [ids, table, out], op: op)
+}

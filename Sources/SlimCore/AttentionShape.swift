@@ -1,0 +1,75 @@
+/// What an attention op needs beyond Q, K, V and the layout.
+public struct AttentionOptions: Sendable {
+    /// Multiplies `Q·Kᵀ` before the softmax (usually `1/√headDim`).
+    public var scale: Float
+    /// Valid keys per sequence, i32 `[batch]`: keys at or after it are padding and
+    /// never attended to. `nil`: every sequence has all `keyLength` keys.
+    public var keyLengths: Tensor?
+
+    public init(scale: Float, keyLengths: Tensor? = nil) {
+        self.scale = scale
+        self.keyLengths = keyLengths
+    }
+}
+
+/// The sizes of one attention call, resolved and checked once for both backends.
+///
+/// Q and O are `[batch, queryLength, heads, headDim]` and K, V
+/// `[batch, keyLength, kvHeads, headDim]` — the layout a linear layer writes,
+/// so no transpose sits between the projections and the attention. `kvHeads`
+/// divides `heads` (grouped-query attention: query head `h` reads key/value
+/// head `h / (heads / kvHeads)`). The log-sum-exp, when asked for, is
+/// `[batch, heads, queryLength]`.
+///
+/// A query row sees key `j` when `layout` keeps `j`'s block for the row's block,
+/// `j < keyLengths[b]`, and, for a causal layout, `j ≤ i + causalOffset`. A row
+/// that sees no key outputs zeros and a log-sum-exp of −∞.
+public struct AttentionShape: Sendable, Equatable, CustomStringConvertible {
+    public let batch: Int, queryLength: Int, keyLength: Int
+    public let heads: Int, kvHeads: Int, headDim: Int
+
+    /// Query heads per key/value head.
+    public var groupSize: Int { heads / kvHeads }
+    /// Query row `i` sits at key position `i + causalOffset`: the keys of earlier
+    /// steps (a KV cache) come before the queries.
+    public var causalOffset: Int { keyLength - queryLength }
+    public var description: String {
+        "batch \(batch), \(queryLength) queries × \(keyLength) keys, \(heads)/\(kvHeads) heads of \(headDim)"
+    }
+
+    public init(batch: Int, queryLength: Int, keyLength: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        self.batch = batch; self.queryLength = queryLength; self.keyLength = keyLength
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+    }
+
+    public init(q: Tensor, k: Tensor, v: Tensor, o: Tensor, logSumExp: Tensor?, layout: BlockSparseLayout,
+                options: AttentionOptions, op: String = "attention") throws(SlimError) {
+        for t in [q, k, v, o] + (logSumExp.map { [$0] } ?? []) { try requireF32(t, op: op) }
+        guard q.shape.rank == 4, k.shape.rank == 4 else {
+            throw .shapeMismatch(op: op, detail: "Q \(q.shape) and K \(k.shape) must be [batch, seq, heads, headDim]")
+        }
+        let (b, lq, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let (lk, hk) = (k.shape[1], k.shape[2])
+        guard k.shape[0] == b, k.shape[3] == d, hk > 0, h % hk == 0 else {
+            throw .shapeMismatch(op: op, detail: "K \(k.shape) must be [\(b), keys, kvHeads dividing \(h), \(d)] for Q \(q.shape)")
+        }
+        guard v.shape == k.shape else { throw .shapeMismatch(op: op, detail: "V \(v.shape) must match K \(k.shape)") }
+        guard o.shape == q.shape else { throw .shapeMismatch(op: op, detail: "O \(o.shape) must match Q \(q.shape)") }
+        guard d > 0, d <= 256 else { throw .shapeMismatch(op: op, detail: "head dimension \(d) must be in 1...256") }
+        guard layout.queryLength == lq, layout.keyLength == lk else {
+            throw .shapeMismatch(op: op, detail: "layout is \(layout.queryLength)×\(layout.keyLength) but Q·Kᵀ is \(lq)×\(lk)")
+        }
+        if let lse = logSumExp, lse.elementCount != b * h * lq {
+            throw .shapeMismatch(op: op, detail: "log-sum-exp \(lse.label) must hold \(b)×\(h)×\(lq) values")
+        }
+        if let kl = options.keyLengths, kl.dtype != .i32 || kl.elementCount != b {
+            throw .shapeMismatch(op: op, detail: "key lengths \(kl.label) must be \(b) i32 values, one per sequence")
+        }
+        self.init(batch: b, queryLength: lq, keyLength: lk, heads: h, kvHeads: hk, headDim: d)
+    }
+
+    /// Multiply-adds of the kept blocks (Q·Kᵀ and P·V), counting masked elements inside kept blocks.
+    public func flops(keptBlocks: Int, blockSize: Int) -> Double {
+        4 * Double(batch * heads * keptBlocks) * Double(blockSize * blockSize) * Double(headDim)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import SlimCore
+import Testing
+
+/// One attention problem: sizes, layout, padding.
+struct AttentionCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let batch: Int, lq: Int, lk: Int, heads: Int, kvHeads: Int, dim: Int, block: Int
+    var causal = false
+    var keyLengths: [Int32]? = nil
+    /// Kept key blocks per query block; nil keeps all (dense).
+    var rows: [[Int]]? = nil
+    var testDescription: String { name }
+
+    func layout() throws -> BlockSparseLayout {
+        let qb = (lq + block - 1) / block, kb = (lk + block - 1) / block
+        return try BlockSparseLayout(queryLength: lq, keyLength: lk, blockSize: block,
+                                     rows: rows ?? Array(repeating: Array(0..<kb), count: qb), causal: causal)
+    }
+
+    static let all: [AttentionCase] = [
+        // Ragged: 37 is no multiple of the block or the key tile, and the second sequence is padded.
+        AttentionCase(name: "dense padded", batch: 2, lq: 37, lk: 37, heads: 3, kvHeads: 3, dim: 20, block: 16,
+                      keyLengths: [37, 23]),
+        AttentionCase(name: "causal GQA", batch: 1, lq: 50, lk: 50, heads: 4, kvHeads: 2, dim: 32, block: 16, causal: true),
+        // Some query blocks keep nothing (zeros, log-sum-exp −∞), others skip blocks.
+        AttentionCase(name: "block-sparse", batch: 2, lq: 70, lk: 61, heads: 2, kvHeads: 1, dim: 8, block: 16,
+                      rows: [[0, 3], [], [1, 2, 3], [0], [2]]),
+        // Decoding 5 new tokens after 35 cached ones: the causal diagonal is offset.
+        AttentionCase(name: "causal with cache", batch: 1, lq: 5, lk: 40, heads: 3, kvHeads: 1, dim: 64, block: 32, causal: true),
+        AttentionCase(name: "MiniLM-shaped", batch: 3, lq: 19, lk: 19, heads: 12, kvHeads: 12, dim: 32, block: 32,
+                      keyLengths: [19, 7, 12]),
+    ]
+}
+
+/// float64 attention with the masking rules of ``AttentionShape``.
+func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) throws -> (o: [Double], lse: [Double]) {
+    let layout = try c.layout()
+    var o = [Double](repeating: 0, count: q.count)
+    var lse = [Double](repeating: -.infinity, count: c.batch * c.heads * c.lq)
+    let scale = 1 / Double(c.dim).squareRoot()
+    for b in 0..<c.batch {
+        let valid = Int(c.keyLengths?[b] ?? Int32(c.lk))
+        for h in 0..<c.heads {
+            let kvh = h / (c.heads / c.kvHeads)
+            for i in 0..<c.lq {
+                let qb = i / c.block
+                let kept = layout.columns[Int(layout.rowStarts[qb])..<Int(layout.rowStarts[qb + 1])].map(Int.init)
+                let keys = (0..<c.lk).filter { j in
+                    kept.contains(j / c.block) && j < valid && (!c.causal || j <= i + c.lk - c.lq)
+                }
+                guard !keys.isEmpty else { continue }
+                let qo = ((b * c.lq + i) * c.heads + h) * c.dim
+                let scores = keys.map { j -> Double in
+                    let ko = ((b * c.lk + j) * c.kvHeads + kvh) * c.dim
+                    return (0..<c.dim).reduce(0.0) { $0 + Double(q[qo + $1]) * Double(k[ko + $1]) } * scale
+                }
+                let peak = scores.max()!
+                let weights = scores.map { exp($0 - peak) }
+                let sum = weights.reduce(0, +)
+                for (j, w) in zip(keys, weights) {
+                    let vo = ((b * c.lk + j) * c.kvHeads + kvh) * c.dim
+                    for e in 0..<c.dim { o[qo + e] += w / sum * Double(v[vo + e]) }
+                }
+                lse[(b * c.heads + h) * c.lq + i] = peak + log(sum)
+            }
+        }
+    }
+    return (o, lse)
+}
+
+@Suite struct AttentionConformance {
+    @Test(arguments: Subjects.all, AttentionCase.all)
+    func forwardMatchesFloat64(_ subject: Subject, _ c: AttentionCase) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let q = inputs.floats(c.batch * c.lq * c.heads * c.dim, scale: 2)
+        let k = inputs.floats(c.batch * c.lk * c.kvHeads * c.dim, scale: 2)
+        let v = inputs.floats(c.batch * c.lk * c.kvHeads * c.dim)
+        let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
+        let o = try poisoned(backend, qShape), lse = try poisoned(backend, [c.batch, c.heads, c.lq])
+        let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
+        try backend.attention(try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape),
+                              try backend.tensor(v, shape: kShape), layout: try c.layout(),
+                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths),
+                              into: o, logSumExp: lse)
+        let want = try referenceAttention(c, q: q, k: k, v: v)
+        // Scores of size ~4·√d, fp32 exp and sums of ≤ 64 terms: 1e-5 relative on O(1) outputs.
+        expectClose(try backend.floats(o), want.o, rtol: 1e-4, atol: 2e-5, "\(c.name) output, seed \(inputs.seed)")
+        let gotLSE = try backend.floats(lse)
+        let finite = want.lse.indices.filter { want.lse[$0].isFinite }
+        expectClose(finite.map { gotLSE[$0] }, finite.map { want.lse[$0] }, rtol: 1e-5, atol: 1e-5, "\(c.name) lse")
+        for i in want.lse.indices where !want.lse[i].isFinite {
+            #expect(gotLSE[i] == -.infinity, "\(c.name): a row that sees no key has log-sum-exp −∞, got \(gotLSE[i])")
+        }
+    }
+
+    @Test(arguments: Subjects.all)
+    func withoutLogSumExpAndBadOperands(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let c = AttentionCase.all[0]
+        let shape: Shape = [c.batch, c.lq, c.heads, c.dim]
+        let q = try backend.tensor(inputs.floats(shape.elementCount), shape: shape)
+        let o = try poisoned(backend, shape)
+        let options = AttentionOptions(scale: 0.3)
+        try backend.attention(q, q, q, layout: try c.layout(), options: options, into: o, logSumExp: nil)
+        let noPadding = AttentionCase(name: "", batch: c.batch, lq: c.lq, lk: c.lk, heads: c.heads, kvHeads: c.kvHeads,
+                                      dim: c.dim, block: c.block)
+        let values = try backend.floats(q)
+        // The reference scales by 1/√d: fold the requested 0.3 into Q instead.
+        let want = try referenceAttention(noPadding, q: values.map { $0 * 0.3 * Float(c.dim).squareRoot() }, k: values, v: values).o
+        expectClose(try backend.floats(o), want, rtol: 1e-4, atol: 2e-5, "attention without lse, seed \(inputs.seed)")
+
+        let badKV = try backend.allocate([c.batch, c.lk, 2, c.dim])  // 2 does not divide 3 heads
+        #expect(throws: SlimError.self) {
+            try backend.attention(q, badKV, badKV, layout: try c.layout(), options: options, into: o, logSumExp: nil)
+        }
+        let shortLayout = try BlockSparseLayout.dense(queryLength: c.lq - 1, keyLength: c.lk, blockSize: 16)
+        #expect(throws: SlimError.self) {
+            try backend.attention(q, q, q, layout: shortLayout, options: options, into: o, logSumExp: nil)
+        }
+        let floatLengths = try backend.allocate([c.batch])
+        #expect(throws: SlimError.self) {
+            try backend.attention(q, q, q, layout: try c.layout(), options: AttentionOptions(scale: 1, keyLengths: floatLengths),
+                                  into: o, logSumExp: nil)
+        }
+    }
+
+    @Test(arguments: Subjects.all)
+    func embeddingGathersRowsAndMarksBadIDs(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let rows = 53, width = 37
+        let table = inputs.floats(rows * width)
+        let ids: [Int32] = [5, 0, 52, 17, 17, -1, 53, 9]
+        let out = try poisoned(backend, [ids.count, width])
+        try backend.embedding(try backend.tensor(ids, shape: [ids.count], dtype: .i32),
+                              table: try backend.tensor(table, shape: [rows, width]), into: out)
+        let got = try backend.floats(out)
+        for (i, id) in ids.enumerated() {
+            let row = Array(got[i * width..<(i + 1) * width])
+            if (0..<Int32(rows)).contains(id) {
+                #expect(row == Array(table[Int(id) * width..<(Int(id) + 1) * width]), "row \(i) (id \(id))")
+            } else {
+                #expect(row.allSatisfy { $0.isNaN }, "id \(id) is outside the table: its row must be NaN")
+            }
+        }
+        let floatIDs = try backend.allocate([4]), tableTensor = try backend.tensor(table, shape: [rows, width])
+        let smallOut = try backend.allocate([4, width])
+        #expect(throws: SlimError.self) { try backend.embedding(floatIDs, table: tableTensor, into: smallOut) }
+    }
+}
