@@ -1,0 +1,74 @@
+import SlimCore
+
+/// `y = x·Wᵀ + b` with `W` stored `[out, in]` as PyTorch stores it, either in
+/// fp32 or in a quantized format that the quantized GEMM runs without expanding.
+public struct Linear: Sendable {
+    public enum Weights: Sendable {
+        case dense(Tensor)
+        case quantized(QuantizedTensor, activations: ActivationPrecision)
+    }
+
+    public let weights: Weights
+    public let bias: Tensor?
+    public let inFeatures: Int, outFeatures: Int
+
+    /// Reads `prefix.weight` (and `prefix.bias` when `hasBias`) from `store`,
+    /// quantizing the weight to `format` on `backend` when one is given.
+    public init(_ prefix: String, in inFeatures: Int, out outFeatures: Int, from store: some WeightStore,
+                on backend: any Backend, quantization: LinearQuantization? = nil, hasBias: Bool = true) throws {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let w = try store.upload(prefix + ".weight", shape: [outFeatures, inFeatures], to: backend)
+        if let q = quantization {
+            weights = .quantized(try backend.quantize(w, format: q.format), activations: q.activations)
+        } else {
+            weights = .dense(w)
+        }
+        bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
+    }
+
+    /// `y = epilogue(x·Wᵀ + b)` over the rows of `x`.
+    public func apply(_ x: Tensor, into y: Tensor, epilogue: GemmOptions.Epilogue = .none, on backend: any Backend) throws {
+        switch weights {
+        case let .dense(w):
+            try backend.gemm(x, w, into: y, options: GemmOptions(transposeB: true, bias: bias, epilogue: epilogue))
+        case let .quantized(w, activations):
+            try backend.quantizedMatmul(x, w, bias: bias, into: y, activations: activations)
+            if epilogue == .gelu { try backend.gelu(y, into: y) }
+        }
+    }
+
+    /// Bytes the weights occupy on the device (bias included).
+    public var byteCount: Int {
+        let w = switch weights {
+        case let .dense(t): t.byteCount
+        case let .quantized(q, _): q.byteCount
+        }
+        return w + (bias?.byteCount ?? 0)
+    }
+}
+
+/// How a model's linear layers are quantized when it is loaded.
+public struct LinearQuantization: Sendable, Equatable {
+    public var format: QuantFormat
+    public var activations: ActivationPrecision
+    public init(format: QuantFormat, activations: ActivationPrecision = .f32) {
+        self.format = format
+        self.activations = activations
+    }
+}
+
+/// The scale and shift of a layer norm.
+public struct LayerNormWeights: Sendable {
+    public let gamma: Tensor, beta: Tensor, epsilon: Float
+
+    public init(_ prefix: String, width: Int, epsilon: Float, from store: some WeightStore, on backend: any Backend) throws {
+        gamma = try store.upload(prefix + ".weight", shape: [width], to: backend)
+        beta = try store.upload(prefix + ".bias", shape: [width], to: backend)
+        self.epsilon = epsilon
+    }
+
+    public func apply(_ x: Tensor, into y: Tensor, on backend: any Backend) throws {
+        try backend.layerNorm(x, gamma: gamma, beta: beta, epsilon: epsilon, into: y, saving: nil)
+    }
+}

@@ -1,0 +1,29 @@
+import SlimCore
+
+/// The named weights of a model, wherever they are stored (a safetensors
+/// file, a GGUF file, a test's dictionary). Shapes are outermost first, as
+/// PyTorch writes them.
+public protocol WeightStore {
+    /// Where the weights come from, for error messages (usually a file path).
+    var origin: String { get }
+    func contains(_ name: String) -> Bool
+    func shape(of name: String) throws -> [Int]
+    /// The values as fp32, converted from the stored type.
+    func floats(_ name: String) throws -> [Float]
+}
+
+extension WeightStore {
+    /// The values of `name`, after checking its shape is `expected` (what the config implies).
+    func floats(_ name: String, shape expected: [Int]) throws -> [Float] {
+        let actual = try shape(of: name)
+        guard actual == expected else {
+            throw SlimError.malformedFile(path: origin, detail: "tensor '\(name)' is \(actual) but the config implies \(expected)")
+        }
+        return try floats(name)
+    }
+
+    /// Uploads `name` to `backend` as an fp32 tensor of the expected shape.
+    func upload(_ name: String, shape expected: [Int], to backend: any Backend) throws -> Tensor {
+        try backend.tensor(try floats(name, shape: expected), shape: Shape(expected), name: name)
+    }
+}
