@@ -375,14 +375,15 @@ AVX2 static void dequant_row_avx2(const uint8_t *row, int k, int kind, int group
     }
 }
 
-static int have_avx2(void) {
+int slim_cpu_has_avx2(void) {
     static int cached = -1;
     if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     return cached;
 }
 #else
-static int have_avx2(void) { return 0; }
+int slim_cpu_has_avx2(void) { return 0; }
 #endif
+static inline int have_avx2(void) { return slim_cpu_has_avx2(); }
 
 void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
 #if HAVE_X86

@@ -1,3 +1,4 @@
+import CPUKernels
 import SlimCore
 #if canImport(Glibc)
 import Glibc
@@ -5,11 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The exact GELU written through erfc, which stays accurate for negative x
-/// where `1 + erf(x/√2)` would cancel.
-@inline(__always) func geluExact(_ x: Float) -> Float {
-    0.5 * x * erfc(-x * 0.70710678118654752)
-}
 
 extension CPUBackend {
     public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
@@ -32,7 +28,7 @@ extension CPUBackend {
         try checkUnary(x, out: out, op: "gelu", on: id)
         let xp = x.hostFloats, op = out.hostFloats
         parallelChunks(x.elementCount, grain: 1 << 14) { r in
-            for i in r { op[i] = geluExact(xp[i]) }
+            slim_gelu(xp + r.lowerBound, op + r.lowerBound, r.count)
         }
     }
 

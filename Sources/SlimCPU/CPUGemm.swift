@@ -1,3 +1,4 @@
+import CPUKernels
 import SlimCore
 #if canImport(Accelerate)
 import Accelerate
@@ -7,40 +8,69 @@ import CBLAS
 
 extension CPUBackend {
     /// GEMM through the platform BLAS (OpenBLAS measured faster here than any
-    /// Swift kernel we wrote), then the bias and GELU epilogue in one parallel pass.
+    /// Swift kernel we wrote), run single-threaded on each core's share of C,
+    /// with the bias and GELU epilogue applied to that share while it is in cache.
+    ///
+    /// Splitting the work ourselves, rather than letting OpenBLAS thread,
+    /// keeps one thread pool: OpenBLAS's workers spin for milliseconds after
+    /// each call, and took the cores from every op that followed (MiniLM ran
+    /// at half speed).
     public func gemm(_ a: Tensor, _ b: Tensor, into c: Tensor, options: GemmOptions) throws {
         let s = try GemmShape(a: a, b: b, c: c, options: options)
         try requireOn(id, [a, b, c] + (options.bias.map { [$0] } ?? []), op: "gemm")
-        let (m, n, k) = (Int32(s.m), Int32(s.n), Int32(s.k))
-        let cp = c.hostFloats
-        if options.beta == 0 {
-            // BLAS multiplies C by beta; 0 · NaN would leak garbage from an unwritten C.
-            cp.update(repeating: 0, count: s.m * s.n)
-        }
-        if s.m == 1 {
-            // A single row is a matrix-vector product; OpenBLAS's sgemv streams B
-            // faster than its sgemm does for M = 1 (a decode step).
-            cblas_sgemv(CblasRowMajor, options.transposeB ? CblasNoTrans : CblasTrans,
-                        options.transposeB ? n : k, options.transposeB ? k : n, options.alpha,
-                        b.hostFloats, options.transposeB ? k : n, a.hostFloats, 1, options.beta, cp, 1)
+        PlatformBLAS.useOneThreadPerCall()
+        let (ap, bp, cp) = (a.hostFloats, b.hostFloats, c.hostFloats)
+        let bias = options.bias?.hostFloats, gelu: Int32 = options.epilogue == .gelu ? 1 : 0
+        let (ta, tb) = (options.transposeA, options.transposeB)
+        let cores = CPUInfo.current.cores
+        // Split C by rows when A's rows are contiguous and there are enough of them; else by columns.
+        if !ta && s.m >= 8 * cores {
+            parallelChunks(s.m, grain: (s.m + cores - 1) / cores) { rows in
+                let cr = cp + rows.lowerBound * s.n
+                multiply(m: rows.count, n: s.n, k: s.k, ap + rows.lowerBound * s.k, lda: s.k, ta: false,
+                         bp, ldb: tb ? s.k : s.n, tb: tb, cr, ldc: s.n, options)
+                if bias != nil || gelu != 0 { slim_bias_gelu(cr, Int32(rows.count), Int32(s.n), s.n, bias, gelu) }
+            }
         } else {
-            cblas_sgemm(CblasRowMajor,
-                        options.transposeA ? CblasTrans : CblasNoTrans,
-                        options.transposeB ? CblasTrans : CblasNoTrans,
-                        m, n, k, options.alpha,
-                        a.hostFloats, options.transposeA ? m : k,
-                        b.hostFloats, options.transposeB ? k : n,
-                        options.beta, cp, n)
-        }
-        guard options.bias != nil || options.epilogue != .none else { return }
-        let bias = options.bias?.hostFloats
-        let gelu = options.epilogue == .gelu
-        parallelChunks(s.m, grain: max(1, 16_384 / s.n)) { rows in
-            for r in rows {
-                let row = cp + r * s.n
-                if let bias { for j in 0..<s.n { row[j] += bias[j] } }
-                if gelu { for j in 0..<s.n { row[j] = geluExact(row[j]) } }
+            let grain = max(64, (s.n + cores - 1) / cores)
+            parallelChunks(s.n, grain: grain) { cols in
+                let j0 = cols.lowerBound
+                let cc = cp + j0
+                multiply(m: s.m, n: cols.count, k: s.k, ap, lda: ta ? s.m : s.k, ta: ta,
+                         bp + (tb ? j0 * s.k : j0), ldb: tb ? s.k : s.n, tb: tb, cc, ldc: s.n, options)
+                if bias != nil || gelu != 0 { slim_bias_gelu(cc, Int32(s.m), Int32(cols.count), s.n, bias.map { $0 + j0 }, gelu) }
             }
         }
     }
+
+    /// One BLAS call on a block of C (`ldc` apart), honouring alpha and beta.
+    private func multiply(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, ta: Bool,
+                          _ b: UnsafePointer<Float>, ldb: Int, tb: Bool, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                          _ options: GemmOptions) {
+        if options.beta == 0 {
+            // BLAS multiplies C by beta; 0 · NaN would leak garbage from an unwritten C.
+            for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) }
+        }
+        if m == 1 && !ta {
+            // A single row is a matrix-vector product; sgemv streams B faster
+            // than sgemm does for M = 1 (a decode step).
+            cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, Int32(tb ? n : k), Int32(tb ? k : n), options.alpha,
+                        b, Int32(ldb), a, 1, options.beta, c, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), options.alpha, a, Int32(lda), b, Int32(ldb), options.beta, c, Int32(ldc))
+        }
+    }
+}
+
+/// The platform BLAS's threading, set once per process.
+enum PlatformBLAS {
+    private static let oneThread: Void = {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(1)
+        #endif
+    }()
+
+    /// Makes every BLAS call single-threaded: the CPU backend spreads the work over the cores itself.
+    static func useOneThreadPerCall() { _ = oneThread }
 }

@@ -59,23 +59,27 @@ extension CPUBackend {
     private func dequantizedTiles(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
                                   m: Int, n: Int, k: Int) {
         let g = RowGeometry(w)
-        let tileRows = min(n, max(16, (2 << 20) / (4 * k)))
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
-        defer { tile.deallocate() }
+        // Each core decodes its own tiles (half its L2 or more) and multiplies them single-threaded.
+        let cores = CPUInfo.current.cores
+        let tileRows = min((n + cores - 1) / cores, max(16, (1 << 20) / (4 * k)))
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        for first in stride(from: 0, to: n, by: tileRows) {
-            let rows = min(tileRows, n - first)
-            parallelChunks(rows, grain: 8) { range in
-                for i in range {
+        PlatformBLAS.useOneThreadPerCall()
+        let tiles = (n + tileRows - 1) / tileRows
+        parallelChunks(tiles, grain: 1) { range in
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
+            defer { tile.deallocate() }
+            for t in range {
+                let first = t * tileRows, rows = min(tileRows, n - first)
+                for i in 0..<rows {
                     let r = first + i
                     slim_dequant_row(bytes + r * g.rowBytes, Int32(k), Int32(g.kind), Int32(g.groupShift),
                                      g.kind == SLIM_ROW_INT8 ? scales![r] : 0, scales.map { $0 + r * g.groups },
                                      zeros.map { $0 + r * g.groups }, tile + i * k)
                 }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
+                            xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
-                        xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
         }
     }
 
@@ -120,9 +124,11 @@ extension CPUBackend {
         -> (q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>) {
         let qx = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
         let sx = UnsafeMutableBufferPointer<Float>.allocate(capacity: m)
-        for t in 0..<m {
-            sx[t] = QuantCodec.quantizeActivationRow(UnsafeBufferPointer(start: xp + t * k, count: k),
-                                                     into: UnsafeMutableBufferPointer(rebasing: qx[t * k ..< (t + 1) * k]))
+        parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
+            for t in rows {
+                sx[t] = QuantCodec.quantizeActivationRow(UnsafeBufferPointer(start: xp + t * k, count: k),
+                                                         into: UnsafeMutableBufferPointer(rebasing: qx[t * k ..< (t + 1) * k]))
+            }
         }
         return (qx, sx)
     }

@@ -6,6 +6,7 @@
 // are chosen at run time; a portable version runs everywhere else. The weight
 // layouts are those documented on QuantFormat (SlimCore).
 #include <stdint.h>
+#include "cpu_activations.h"
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,

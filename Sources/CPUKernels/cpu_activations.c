@@ -1,0 +1,98 @@
+#include "cpu_activations.h"
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+// Φ(x) = erfc(-x/√2)/2, written with erfc of |x|/√2 on both sides so neither
+// tail cancels: x < 0 takes erfc(t)/2, x ≥ 0 takes 1 - erfc(t)/2.
+static inline float gelu_scalar(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
+
+#if HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// e^x for x in [-88, 88]: 2^n · p(r) with r = x - n·ln2, a degree-6 polynomial
+// (Cephes expf's coefficients); relative error ~1e-7.
+AVX2 static inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// erfc(t) for t ≥ 0 with fractional error < 1.2e-7 (the Chebyshev fit of
+// Numerical Recipes' erfcc): τ·exp(-t² + P(τ)), τ = 1/(1 + t/2).
+AVX2 static inline __m256 erfc_pos_avx2(__m256 t) {
+    const __m256 tau = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(t, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm256_fmadd_ps(p, tau, _mm256_set1_ps(c[i]));
+    return _mm256_mul_ps(tau, exp_avx2(_mm256_fnmadd_ps(t, t, p)));
+}
+
+AVX2 static inline __m256 gelu_avx2(__m256 x) {
+    const __m256 t = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+    const __m256 half_erfc = _mm256_mul_ps(_mm256_set1_ps(0.5f), erfc_pos_avx2(t));
+    const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc, negative);
+    return _mm256_mul_ps(x, phi);
+}
+
+AVX2 static void bias_gelu_avx2(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
+    for (int r = 0; r < rows; r++) {
+        float *row = y + r * ldc;
+        int j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m256 v = _mm256_loadu_ps(row + j);
+            if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+            if (gelu) v = gelu_avx2(v);
+            _mm256_storeu_ps(row + j, v);
+        }
+        for (; j < n; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            row[j] = gelu ? gelu_scalar(v) : v;
+        }
+    }
+}
+
+AVX2 static void gelu_avx2_array(const float *x, float *out, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu_avx2(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) out[i] = gelu_scalar(x[i]);
+}
+#endif
+
+void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) { bias_gelu_avx2(y, rows, n, ldc, bias, gelu); return; }
+#endif
+    for (int r = 0; r < rows; r++) {
+        float *row = y + r * ldc;
+        for (int j = 0; j < n; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            row[j] = gelu ? gelu_scalar(v) : v;
+        }
+    }
+}
+
+void slim_gelu(const float *x, float *out, long n) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) { gelu_avx2_array(x, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = gelu_scalar(x[i]);
+}
