@@ -23,8 +23,9 @@ extension CPUBackend {
         let bias = options.bias?.hostFloats, gelu: Int32 = options.epilogue == .gelu ? 1 : 0
         let (ta, tb) = (options.transposeA, options.transposeB)
         let cores = CPUInfo.current.cores
-        // Split C by rows when A's rows are contiguous and there are enough of them; else by columns.
-        if !ta && s.m >= 8 * cores {
+        // Split C along its longer side, so each core reads only its share of the
+        // larger operand (B's columns for a few tokens, A's rows for many).
+        if !ta && s.m >= 8 * cores && s.m >= s.n {
             parallelChunks(s.m, grain: (s.m + cores - 1) / cores) { rows in
                 let cr = cp + rows.lowerBound * s.n
                 multiply(m: rows.count, n: s.n, k: s.k, ap + rows.lowerBound * s.k, lda: s.k, ta: false,

@@ -36,7 +36,8 @@ extension CPUBackend {
                 slim_qrow_int8(xp + t0 * k, k, Int32(tc), q + r * k, Int32(k), scales![r], yp + t0 * n + r, n)
             }
         case (.int8PerChannel, .int8PerRow):
-            try w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, yp, m: m, n: n, k: k)
+            w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, bias: bias?.hostFloats, yp, m: m, n: n, k: k)
+            return
         case (_, .int8PerRow):
             runsInt8(xp, w, yp, m: m, n: n, k: k)
         case (.q8_0, _):
@@ -126,23 +127,24 @@ extension CPUBackend {
         let sx = UnsafeMutableBufferPointer<Float>.allocate(capacity: m)
         parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
             for t in rows {
-                sx[t] = QuantCodec.quantizeActivationRow(UnsafeBufferPointer(start: xp + t * k, count: k),
-                                                         into: UnsafeMutableBufferPointer(rebasing: qx[t * k ..< (t + 1) * k]))
+                sx[t] = slim_quantize_row_i8(xp + t * k, Int32(k), qx.baseAddress! + t * k)
             }
         }
         return (qx, sx)
     }
 
-    /// W8A8: int8 activations times int8 weights, integer dot products, rescaled.
+    /// W8A8: int8 activations times int8 weights, integer dot products,
+    /// rescaled; each core takes a share of the weight rows.
     private func w8a8(_ xp: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
-                      _ yp: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) throws {
+                      bias: UnsafeMutablePointer<Float>?, _ yp: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
         let (qx, sx) = quantizedActivations(xp, m: m, k: k)
-        let dots = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * n)
-        defer { qx.deallocate(); sx.deallocate(); dots.deallocate() }
-        let qxBase = qx.baseAddress!, dotBase = dots.baseAddress!, sxBase = sx.baseAddress!
-        forRows(n, tokens: m) { r, t0, tc in
-            slim_qrow_i8i8(qxBase + t0 * k, k, Int32(tc), q + r * k, Int32(k), dotBase + t0 * n + r, n)
-            for t in t0 ..< t0 + tc { yp[t * n + r] = sxBase[t] * scales[r] * Float(dotBase[t * n + r]) }
+        defer { qx.deallocate(); sx.deallocate() }
+        let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!
+        let cores = CPUInfo.current.cores
+        parallelChunks(n, grain: max(16, (n + cores - 1) / cores)) { rows in
+            let r0 = rows.lowerBound
+            slim_gemm_w8a8(qxBase, sxBase, Int32(m), q + r0 * k, scales + r0, Int32(rows.count), Int32(k),
+                           bias.map { $0 + r0 }, yp + r0, n)
         }
     }
 

@@ -7,6 +7,7 @@
 // layouts are those documented on QuantFormat (SlimCore).
 #include <stdint.h>
 #include "cpu_activations.h"
+#include "cpu_w8a8.h"
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,

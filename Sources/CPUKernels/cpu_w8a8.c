@@ -1,0 +1,142 @@
+#include "cpu_w8a8.h"
+#include "cpu_activations.h"
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+static float quantize_row_portable(const float *x, int k, int8_t *q) {
+    float peak = 0.0f;
+    for (int i = 0; i < k; i++) peak = fmaxf(peak, fabsf(x[i]));
+    const float scale = peak / 127.0f, inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    for (int i = 0; i < k; i++) q[i] = (int8_t)roundf(x[i] * inv);
+    return scale;
+}
+
+static void gemm_w8a8_portable(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
+                               const float *bias, float *y, long ldy) {
+    for (int r = 0; r < n; r++)
+        for (int t = 0; t < m; t++) {
+            int32_t s = 0;
+            for (int i = 0; i < k; i++) s += (int32_t)qx[(long)t * k + i] * w[(long)r * k + i];
+            y[t * ldy + r] = sx[t] * sw[r] * (float)s + (bias ? bias[r] : 0.0f);
+        }
+}
+
+#if HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE __attribute__((always_inline)) inline
+
+AVX2 static float quantize_row_avx2(const float *x, int k, int8_t *q) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 pv = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= k; i += 8) pv = _mm256_max_ps(pv, _mm256_and_ps(_mm256_loadu_ps(x + i), absmask));
+    __m128 p4 = _mm_max_ps(_mm256_castps256_ps128(pv), _mm256_extractf128_ps(pv, 1));
+    p4 = _mm_max_ps(p4, _mm_movehl_ps(p4, p4));
+    p4 = _mm_max_ss(p4, _mm_movehdup_ps(p4));
+    float peak = _mm_cvtss_f32(p4);
+    for (int j = i; j < k; j++) peak = fmaxf(peak, fabsf(x[j]));
+    const float scale = peak / 127.0f, inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    const __m256 vinv = _mm256_set1_ps(inv), half = _mm256_set1_ps(0.5f);
+    for (i = 0; i + 8 <= k; i += 8) {
+        // roundf exactly: truncate, then step away from zero when the dropped part is at least one half.
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv);
+        const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256 up = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(v, t), absmask), half, _CMP_GE_OQ);
+        const __m256 sign = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_andnot_ps(absmask, v));
+        const __m256i r = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, sign)));
+        const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(s16, s16));
+    }
+    for (; i < k; i++) q[i] = (int8_t)roundf(x[i] * inv);
+    return scale;
+}
+
+// Σ over lanes of four int32 accumulators, as four int32 in one register.
+AVX2 static INLINE __m128i sum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+    const __m256i abcd = _mm256_hadd_epi32(ab, cd);
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+// R weight rows (1 or 2) times T tokens (1...4) over k, written with the scales.
+// maddubs multiplies unsigned by signed bytes, so |w| meets x with w's sign
+// moved onto it; pairs of products stay within int16 (2·127·127 < 32768).
+AVX2 static INLINE void block_avx2(const int8_t *qx, const float *sx, const int T, const int8_t *w, const float *sw,
+                                   const int R, int k, const float *bias, float *y, long ldy) {
+    __m256i acc[2][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    int i = 0;
+    for (; i + 32 <= k; i += 32) {
+        __m256i x[4];
+        for (int t = 0; t < T; t++) x[t] = _mm256_loadu_si256((const __m256i *)(qx + (long)t * k + i));
+        for (int r = 0; r < R; r++) {
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (long)r * k + i));
+            const __m256i aw = _mm256_abs_epi8(wv);
+            for (int t = 0; t < T; t++) {
+                const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x[t], wv));
+                acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(p, ones));
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        int32_t dots[4];
+        _mm_storeu_si128((__m128i *)dots, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+        for (int t = 0; t < T; t++) {
+            int32_t s = dots[t];
+            for (int j = i; j < k; j++) s += (int32_t)qx[(long)t * k + j] * w[(long)r * k + j];
+            y[t * ldy + r] = sx[t] * sw[r] * (float)s + (bias ? bias[r] : 0.0f);
+        }
+    }
+}
+
+#define FOR_T(R, call)                                   \
+    switch (T_count) {                                   \
+    case 1: { const int T = 1; (void)T; call; } break;   \
+    case 2: { const int T = 2; (void)T; call; } break;   \
+    case 3: { const int T = 3; (void)T; call; } break;   \
+    default: { const int T = 4; (void)T; call; } break;  \
+    }
+
+AVX2 static void gemm_w8a8_avx2(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
+                                const float *bias, float *y, long ldy) {
+    // Token blocks of about 128 KiB stay in L2 while every weight row passes over them.
+    int block = (128 << 10) / (k > 0 ? k : 1);
+    block = block < 4 ? 4 : block / 4 * 4;
+    for (int t0 = 0; t0 < m; t0 += block)
+    for (int r = 0; r < n; r += 2) {
+        const int R = n - r >= 2 ? 2 : 1;
+        const int t_end = m < t0 + block ? m : t0 + block;
+        for (int t = t0; t < t_end; t += 4) {
+            const int T_count = t_end - t >= 4 ? 4 : t_end - t;
+            const int8_t *xt = qx + (long)t * k, *wr = w + (long)r * k;
+            float *yt = y + t * ldy + r;
+            const float *b = bias ? bias + r : 0;
+            if (R == 2) { FOR_T(2, block_avx2(xt, sx + t, T, wr, sw + r, 2, k, b, yt, ldy)) }
+            else { FOR_T(1, block_avx2(xt, sx + t, T, wr, sw + r, 1, k, b, yt, ldy)) }
+        }
+    }
+}
+#endif
+
+float slim_quantize_row_i8(const float *x, int k, int8_t *q) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) return quantize_row_avx2(x, k, q);
+#endif
+    return quantize_row_portable(x, k, q);
+}
+
+void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
+                    const float *bias, float *y, long ldy) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) { gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return; }
+#endif
+    gemm_w8a8_portable(qx, sx, m, w, sw, n, k, bias, y, ldy);
+}

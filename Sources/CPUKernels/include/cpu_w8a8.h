@@ -1,0 +1,18 @@
+#ifndef SLIM_CPU_W8A8_H
+#define SLIM_CPU_W8A8_H
+// W8A8 GEMM of the CPU backend: int8 activations (one scale per token) times
+// int8 weights (one scale per output row), exact int32 dot products.
+#include <stdint.h>
+
+/// Quantizes a row to int8 with scale max|x|/127, rounding half away from zero
+/// (QuantCodec.quantizeActivationRow, bit for bit). Returns the scale.
+float slim_quantize_row_i8(const float *x, int k, int8_t *q);
+
+/// y[t * ldy + r] = sx[t] * sw[r] * Σ_i qx[t * k + i] * w[r * k + i] (+ bias[r])
+/// for tokens t < m and weight rows r < n. Weight rows are taken two at a
+/// time against four tokens, so each weight row is read once per four tokens
+/// from L1 and each activation once per two rows.
+void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
+                    const float *bias, float *y, long ldy);
+
+#endif
