@@ -1,0 +1,33 @@
+import Foundation
+import SlimCore
+
+extension SentenceEmbedder {
+    /// Loads a sentence-transformers folder: `config.json`, `model.safetensors`,
+    /// the tokenizer files, `1_Pooling/config.json` and `modules.json` (a
+    /// `Normalize` module turns on L2 normalisation; without `modules.json`,
+    /// vectors are normalised as all-MiniLM-L6-v2's are).
+    public static func load(folder: URL, backend: any Backend, quantization: LinearQuantization? = nil) throws -> SentenceEmbedder {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw SlimError.io(path: folder.path, detail: "not a model folder (expected config.json, model.safetensors and tokenizer files)")
+        }
+        guard case let .bert(config) = try ModelConfig.load(folder.appendingPathComponent("config.json")) else {
+            throw SlimError.unsupported(op: "embed", backend: "model", reason: "\(folder.path) is not an encoder model")
+        }
+        let weights = TensorFileWeights(try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")))
+        let encoder = try BertEncoder(config: config, weights: weights, backend: backend, quantization: quantization)
+        let tokenizer = try WordPieceTokenizer(modelFolder: folder)
+        return SentenceEmbedder(encoder: encoder, tokenizer: tokenizer, pooling: try Pooling.load(folder: folder),
+                                normalize: try normalizes(folder: folder))
+    }
+
+    private static func normalizes(folder: URL) throws -> Bool {
+        let url = folder.appendingPathComponent("modules.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return true }
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+            throw SlimError.malformedFile(path: url.path, detail: "expected a JSON array of modules")
+        }
+        return modules.contains { ($0["type"] as? String)?.hasSuffix(".Normalize") == true }
+    }
+}

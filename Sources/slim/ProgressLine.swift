@@ -1,0 +1,38 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A one-line progress report with an ETA on stderr, redrawn in place — only
+/// when stderr is a terminal, so piped and logged runs stay clean.
+final class ProgressLine {
+    private let total: Int
+    private let unit: String
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var lastDraw: UInt64 = 0
+
+    init(total: Int, unit: String) {
+        self.total = total
+        self.unit = unit
+    }
+
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        // Redrawing more than ten times a second only costs time.
+        guard now - lastDraw > 100_000_000 || done == total else { return }
+        lastDraw = now
+        let elapsed = Double(now - start) / 1e9
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let line = String(format: "\r%d/%d %@  %.1f s elapsed, ETA %.1f s   ", done, total, unit, elapsed, eta)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// `slim embed` and `slim bench embed` on the real all-MiniLM-L6-v2 folder.
+@Suite(.serialized) struct EmbedCLI {
+    static var miniLM: String {
+        let env = ProcessInfo.processInfo.environment
+        let cache = env["SLIM_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/slim")
+        return cache + "/models/all-MiniLM-L6-v2"
+    }
+
+    @Test func embedJSONGivesUnitVectorsAndTokenIDs() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("slim-embed-\(getpid()).txt")
+        try "The cat sat on the mat.\n\n   \nHello, world.\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try slim(["embed", Self.miniLM, "A man is playing a guitar.", "--file", file.path, "--backend", "cpu", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["text"] as? String } == ["A man is playing a guitar.", "The cat sat on the mat.", "Hello, world."])
+        #expect(rows[0]["token_ids"] as? [Int] == [101, 1037, 2158, 2003, 2652, 1037, 2858, 1012, 102])
+        for row in rows {
+            let v = try #require(row["embedding"] as? [Double])
+            #expect(v.count == 384)
+            #expect(abs(v.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4, "embeddings are L2-normalised")
+        }
+        #expect(!r.stderr.contains("ETA"), "no progress line when stderr is not a terminal")
+    }
+
+    @Test func embedRejectsInvalidUTF8AndMissingModels() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("slim-bad-\(getpid()).txt")
+        try Data([0x61, 0x62, 0xFF, 0x63, 0x0A]).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let bad = try slim(["embed", Self.miniLM, "--file", file.path, "--backend", "cpu"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains(file.path) && bad.stderr.contains("UTF-8") && bad.stderr.contains("offset 2"), "\(bad.stderr)")
+        let missing = try slim(["embed", "/nonexistent/model", "hello", "--backend", "cpu"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/model"), "\(missing.stderr)")
+    }
+
+    @Test func benchEmbedJSONHasItsFields() throws {
+        let r = try slim(["bench", "embed", Self.miniLM, "--sentences", "8", "--batch-size", "4", "--runs", "1", "--backend", "cpu", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let row = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(row["backend"] as? String == "cpu")
+        #expect((row["sentences_per_s"] as? Double ?? 0) > 0)
+        #expect((row["median_ms"] as? Double ?? 0) > 0)
+    }
+}
