@@ -86,14 +86,22 @@ AVX2 static INLINE void block_avx2(const int8_t *qx, const float *sx, const int 
             }
         }
     }
+    // The epilogue runs once per 32·k/32 multiply-adds of each pair, so it is
+    // vectorised too: four token dots converted, scaled and biased at once.
+    const __m128 sx4 = T == 4 ? _mm_loadu_ps(sx) : _mm_setr_ps(sx[0], T > 1 ? sx[1] : 0, T > 2 ? sx[2] : 0, 0);
     for (int r = 0; r < R; r++) {
-        int32_t dots[4];
-        _mm_storeu_si128((__m128i *)dots, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
-        for (int t = 0; t < T; t++) {
-            int32_t s = dots[t];
-            for (int j = i; j < k; j++) s += (int32_t)qx[(long)t * k + j] * w[(long)r * k + j];
-            y[t * ldy + r] = sx[t] * sw[r] * (float)s + (bias ? bias[r] : 0.0f);
+        __m128i dots = sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+        if (i < k) {
+            int32_t tail[4] = {0, 0, 0, 0};
+            for (int t = 0; t < T; t++)
+                for (int j = i; j < k; j++) tail[t] += (int32_t)qx[(long)t * k + j] * w[(long)r * k + j];
+            dots = _mm_add_epi32(dots, _mm_loadu_si128((const __m128i *)tail));
         }
+        __m128 v = _mm_mul_ps(_mm_mul_ps(sx4, _mm_set1_ps(sw[r])), _mm_cvtepi32_ps(dots));
+        if (bias) v = _mm_add_ps(v, _mm_set1_ps(bias[r]));
+        float out[4];
+        _mm_storeu_ps(out, v);
+        for (int t = 0; t < T; t++) y[t * ldy + r] = out[t];
     }
 }
 
