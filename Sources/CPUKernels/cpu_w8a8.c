@@ -64,12 +64,12 @@ AVX2 static INLINE __m128i sum4(__m256i a, __m256i b, __m256i c, __m256i d) {
     return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
 }
 
-// R weight rows (1 or 2) times T tokens (1...4) over k, written with the scales.
+// R weight rows (1, 2 or 4) times T tokens (1...4) over k, written with the scales.
 // maddubs multiplies unsigned by signed bytes, so |w| meets x with w's sign
 // moved onto it; pairs of products stay within int16 (2·127·127 < 32768).
 AVX2 static INLINE void block_avx2(const int8_t *qx, const float *sx, const int T, const int8_t *w, const float *sw,
                                    const int R, int k, const float *bias, float *y, long ldy) {
-    __m256i acc[2][4];
+    __m256i acc[4][4];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
@@ -113,11 +113,29 @@ AVX2 static INLINE void block_avx2(const int8_t *qx, const float *sx, const int 
     default: { const int T = 4; (void)T; call; } break;  \
     }
 
+AVX2 static void gemm_w8a8_avx2_rows(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n,
+                                     int k, const float *bias, float *y, long ldy, int block);
+
 AVX2 static void gemm_w8a8_avx2(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
                                 const float *bias, float *y, long ldy) {
     // Token blocks of about 128 KiB stay in L2 while every weight row passes over them.
     int block = (128 << 10) / (k > 0 ? k : 1);
     block = block < 4 ? 4 : block / 4 * 4;
+    if (m <= 1) {
+        // Decoding: few tokens, so four weight rows per step keep more loads in flight.
+        int r = 0;
+        for (; r + 4 <= n; r += 4) {
+            const int T_count = m;
+            FOR_T(4, block_avx2(qx, sx, T, w + (long)r * k, sw + r, 4, k, bias ? bias + r : 0, y + r, ldy))
+        }
+        if (r < n) gemm_w8a8_avx2_rows(qx, sx, m, w + (long)r * k, sw + r, n - r, k, bias ? bias + r : 0, y + r, ldy, block);
+        return;
+    }
+    gemm_w8a8_avx2_rows(qx, sx, m, w, sw, n, k, bias, y, ldy, block);
+}
+
+AVX2 static void gemm_w8a8_avx2_rows(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n,
+                                     int k, const float *bias, float *y, long ldy, int block) {
     for (int t0 = 0; t0 < m; t0 += block)
     for (int r = 0; r < n; r += 2) {
         const int R = n - r >= 2 ? 2 : 1;
