@@ -67,3 +67,17 @@ void layernorm_rows(__global const float *x, __global const float *gamma, __glob
     for (int j = lid; j < width; j += LS) y[j] = (x[j] - mean) * rstd * gamma[j] + beta[j];
     if (lid == 0 && mean_out) { mean_out[row] = mean; rstd_out[row] = rstd; }
 }
+
+// y = x / sqrt(mean(x²) + eps) * weight per row (Llama's RMSNorm).
+__kernel __attribute__((reqd_work_group_size(LS, 1, 1)))
+void rmsnorm_rows(__global const float *x, __global const float *weight, __global float *y,
+                  const int width, const float eps) {
+    __local float scratch[LS];
+    const int lid = get_local_id(0);
+    x += (size_t)get_group_id(0) * width;
+    y += (size_t)get_group_id(0) * width;
+    float sq = 0.0f;
+    for (int j = lid; j < width; j += LS) sq += x[j] * x[j];
+    const float scale = 1.0f / sqrt(group_sum(sq, scratch) / width + eps);
+    for (int j = lid; j < width; j += LS) y[j] = x[j] * scale * weight[j];
+}

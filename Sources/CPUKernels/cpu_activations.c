@@ -70,6 +70,17 @@ AVX2 static void bias_gelu_avx2(float *y, int rows, int n, long ldc, const float
     }
 }
 
+AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, long n) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = exp_avx2(_mm256_sub_ps(zero, g));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 AVX2 static void gelu_avx2_array(const float *x, float *out, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu_avx2(_mm256_loadu_ps(x + i)));
@@ -95,4 +106,11 @@ void slim_gelu(const float *x, float *out, long n) {
     if (slim_cpu_has_avx2()) { gelu_avx2_array(x, out, n); return; }
 #endif
     for (long i = 0; i < n; i++) out[i] = gelu_scalar(x[i]);
+}
+
+void slim_swiglu(const float *gate, const float *up, float *out, long n) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) { swiglu_avx2(gate, up, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }

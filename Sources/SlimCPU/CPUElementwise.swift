@@ -32,6 +32,15 @@ extension CPUBackend {
         }
     }
 
+    public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws {
+        try checkUnary(gate, out: out, op: "swiglu", on: id)
+        try checkUnary(up, out: out, op: "swiglu", on: id)
+        let gp = gate.hostFloats, upp = up.hostFloats, op = out.hostFloats
+        parallelChunks(out.elementCount, grain: 1 << 14) { r in
+            slim_swiglu(gp + r.lowerBound, upp + r.lowerBound, op + r.lowerBound, r.count)
+        }
+    }
+
     /// `out = a ∘ b` with `b` repeating every `b.elementCount` elements of `a`.
     private func binary(_ a: Tensor, _ b: Tensor, _ out: Tensor, op name: String,
                         _ f: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) throws {

@@ -67,10 +67,14 @@ public protocol Backend: AnyObject, Sendable {
     /// `out[i] = table[ids[i]]`, ids i32. An id outside the table gives a row of
     /// NaN on every backend (never a read outside it); callers validate ids first.
     func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws
+    /// `out = silu(gate) · up` with `silu(g) = g / (1 + e^−g)` (Llama's gated MLP).
+    func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws
     /// Scatter-adds `dy` rows into `gradTable` at `ids`.
     func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws
-    /// Rotary position embedding in place on `[tokens, heads, headDim]`.
-    func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int) throws
+    /// Rotary position embedding in place on `[tokens, heads, headDim]`: the
+    /// first `rotaryDim` features of each head turn by `position · base^(−2i/rotaryDim)`.
+    /// `positions` holds one i32 per token.
+    func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws
 
     // MARK: Reductions
     /// Reduces over the last dimension: `out` has one element per row.
@@ -111,7 +115,8 @@ extension Backend {
     public func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws {
         throw notYet("embeddingBackward")
     }
-    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int) throws { throw notYet("rope") }
+    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws { throw notYet("rope") }
+    public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws { throw notYet("swiglu") }
     public func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws { throw notYet("reduceRows") }
     public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
                                   gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,

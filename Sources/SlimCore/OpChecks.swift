@@ -79,3 +79,17 @@ public func checkEmbedding(_ ids: Tensor, table: Tensor, out: Tensor, on backend
     }
     try requireOn(backend, [ids, table, out], op: op)
 }
+
+/// The checks of a rotary embedding on `[tokens, heads, headDim]` with one position per token.
+public func checkRope(_ x: Tensor, positions: Tensor, rotaryDim: Int, on backend: BackendID) throws(SlimError) {
+    let op = "rope"
+    try requireF32(x, op: op)
+    guard x.shape.rank == 3 else { throw .shapeMismatch(op: op, detail: "\(x.label) must be [tokens, heads, headDim]") }
+    guard positions.dtype == .i32, positions.elementCount == x.shape[0] else {
+        throw .shapeMismatch(op: op, detail: "positions \(positions.label) must be \(x.shape[0]) i32 values, one per token")
+    }
+    guard rotaryDim > 0, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
+        throw .invalidArgument("rope: rotary dimension \(rotaryDim) must be even and at most the head dimension \(x.shape[2])")
+    }
+    try requireOn(backend, [x, positions], op: op)
+}

@@ -1,3 +1,4 @@
+import Foundation
 // Value types that describe the arguments of the training and attention ops
 // of ``Backend``. Their ops land with their issues; the types are fixed now so
 // the protocol does not change shape later.
@@ -42,4 +43,18 @@ public struct AdamWStep: Sendable {
     /// Multiplies the gradient first (global-norm clipping computes it).
     public var gradientScale: Float = 1
     public init(learningRate: Float, step: Int) { self.learningRate = learningRate; self.step = step }
+}
+
+/// Which features a rotary embedding pairs up.
+public enum RopeStyle: String, Sendable, CaseIterable {
+    /// Features 2i and 2i+1 (llama.cpp's normal mode; GGUF Llama weights are permuted for it).
+    case interleaved
+    /// Features i and i + rotaryDim/2 (Hugging Face's `rotate_half`, GPT-NeoX).
+    case halves
+}
+
+/// `base^(−2i/rotaryDim)` for each pair i, computed in double so every backend
+/// starts from the same correctly rounded frequencies.
+public func ropeFrequencies(base: Float, rotaryDim: Int) -> [Float] {
+    (0..<rotaryDim / 2).map { Float(pow(Double(base), -2 * Double($0) / Double(rotaryDim))) }
 }

@@ -20,4 +20,13 @@ extension OpenCLBackend {
                     stats.map { .buffer($0.mean) } ?? .null, stats.map { .buffer($0.rstd) } ?? .null],
                    global: [rows * ls], local: [ls])
     }
+
+    public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, into out: Tensor) throws {
+        try checkRows(x, out: out, perFeature: [weight], op: "rmsNorm")
+        try requireOn(id, [x, weight, out], op: "rmsNorm")
+        let ls = tuning.rowWorkGroup
+        try launch("normalization", "rmsnorm_rows", options: "-D LS=\(ls)",
+                   [.buffer(x), .buffer(weight), .buffer(out), .int(x.shape.innermost), .float(epsilon)],
+                   global: [x.shape.outerCount * ls], local: [ls])
+    }
 }

@@ -13,4 +13,7 @@ void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int 
 /// out[i] = x[i]·Φ(x[i]) for n elements (x and out may alias).
 void slim_gelu(const float *x, float *out, long n);
 
+/// out[i] = g·up[i] / (1 + e^−g) with g = gate[i] (SiLU-gated product, Llama's MLP).
+void slim_swiglu(const float *gate, const float *up, float *out, long n);
+
 #endif

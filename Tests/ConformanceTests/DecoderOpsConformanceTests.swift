@@ -1,0 +1,74 @@
+import Foundation
+import SlimCore
+import Testing
+
+/// RMSNorm, rotary embeddings and the SiLU-gated product: the ops a Llama block adds.
+@Suite struct DecoderOpsConformance {
+    @Test(arguments: Subjects.all, [[1, 1], [7, 33], [3, 576], [2, 5, 257]])
+    func rmsNorm(_ subject: Subject, _ dims: [Int]) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let shape = Shape(dims), width = shape.innermost
+        let x = inputs.floats(shape.elementCount, scale: 3), w = inputs.floats(width)
+        let out = try poisoned(backend, shape)
+        try backend.rmsNorm(try backend.tensor(x, shape: shape), weight: try backend.tensor(w, shape: [width]),
+                            epsilon: 1e-5, into: out)
+        var want = [Double](repeating: 0, count: x.count)
+        for r in 0..<shape.outerCount {
+            let row = (0..<width).map { Double(x[r * width + $0]) }
+            let scale = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(width) + 1e-5).squareRoot()
+            for j in 0..<width { want[r * width + j] = row[j] * scale * Double(w[j]) }
+        }
+        expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-6, "rmsNorm seed \(inputs.seed)")
+    }
+
+    /// (heads, headDim, rotaryDim): full rotation, a partial one, and SmolLM2's heads.
+    static let ropeCases: [[Int]] = [[3, 10, 10], [2, 12, 8], [9, 64, 64]]
+
+    @Test(arguments: Subjects.all, ropeCases)
+    func ropeBothStyles(_ subject: Subject, _ c: [Int]) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let (heads, dim, rotary) = (c[0], c[1], c[2]), tokens = 7
+        let positions: [Int32] = [0, 1, 5, 17, 255, 511, 4000]
+        for style in RopeStyle.allCases {
+            let x = inputs.floats(tokens * heads * dim)
+            let t = try backend.tensor(x, shape: [tokens, heads, dim])
+            try backend.rope(t, positions: try backend.tensor(positions, shape: [tokens], dtype: .i32), base: 10000,
+                             rotaryDim: rotary, style: style)
+            var want = x.map(Double.init)
+            for tok in 0..<tokens {
+                for h in 0..<heads {
+                    let o = (tok * heads + h) * dim
+                    for i in 0..<rotary / 2 {
+                        let angle = Double(positions[tok]) * pow(10000.0, -2 * Double(i) / Double(rotary))
+                        let (a, b) = style == .interleaved ? (2 * i, 2 * i + 1) : (i, i + rotary / 2)
+                        want[o + a] = Double(x[o + a]) * cos(angle) - Double(x[o + b]) * sin(angle)
+                        want[o + b] = Double(x[o + a]) * sin(angle) + Double(x[o + b]) * cos(angle)
+                    }
+                }
+            }
+            // Angles up to 4000 rad carry the fp32 rounding of position × frequency (~2e-4 rad).
+            expectClose(try backend.floats(t), want, rtol: 0, atol: 1e-3, "rope \(style) seed \(inputs.seed)")
+            let near = want.indices.filter { $0 / (heads * dim) < 6 }  // positions ≤ 511: as a model uses them
+            let got = try backend.floats(t)
+            expectClose(near.map { got[$0] }, near.map { want[$0] }, rtol: 0, atol: 1e-4, "rope \(style) ≤ 511")
+        }
+        let t = try backend.allocate([2, heads, dim])
+        #expect(throws: SlimError.self) {
+            try backend.rope(t, positions: try backend.tensor([Int32(0), 1], shape: [2], dtype: .i32), base: 10000,
+                             rotaryDim: dim + 2, style: .halves)
+        }
+    }
+
+    @Test(arguments: Subjects.all, [1, 8, 1000, 4099])
+    func swiglu(_ subject: Subject, _ n: Int) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let g = inputs.floats(n, scale: 12), u = inputs.floats(n, scale: 3)
+        let out = try poisoned(backend, [n])
+        try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        let want = zip(g, u).map { Double($0) / (1 + exp(-Double($0))) * Double($1) }
+        expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
+    }
+}
