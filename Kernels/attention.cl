@@ -17,7 +17,7 @@ __kernel void attention_forward(
     __global float *o, __global float *lse,
     __global const int *row_starts, __global const int *columns, __global const int *key_lengths,
     const int lq, const int lk, const int heads, const int kv_heads, const int block,
-    const int causal, const float scale)
+    const int causal, const int causal_offset, const float scale)
 {
     __local float kt[KEY_TILE * HEAD_DIM];
     __local float vt[KEY_TILE * HEAD_DIM];
@@ -26,7 +26,7 @@ __kernel void attention_forward(
     const int i = qb * block + lid;
     const int kvh = h / (heads / kv_heads);
     const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
-    const int limit = (i < lq) ? (causal ? min(valid_keys, i + (lk - lq) + 1) : valid_keys) : 0;
+    const int limit = (i < lq) ? (causal ? min(valid_keys, i + causal_offset + 1) : valid_keys) : 0;
 
     float qr[HEAD_DIM], acc[HEAD_DIM];
     const size_t qoff = (((size_t)b * lq + min(i, lq - 1)) * heads + h) * HEAD_DIM;

@@ -31,6 +31,11 @@ public final class CPUBackend: Backend {
         destination.hostBytes.copyMemory(from: source.hostBytes, byteCount: source.byteCount)
     }
 
+    public func copyElements(_ source: Tensor, from: Int, to destination: Tensor, at: Int, count: Int) throws {
+        let size = try checkCopyElements(source, from: from, to: destination, at: at, count: count, on: id)
+        (destination.hostBytes + at * size).copyMemory(from: source.hostBytes + from * size, byteCount: count * size)
+    }
+
     /// CPU ops run synchronously: when one returns, its output is written.
     public func synchronize() throws {}
 }

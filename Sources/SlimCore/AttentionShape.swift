@@ -5,10 +5,15 @@ public struct AttentionOptions: Sendable {
     /// Valid keys per sequence, i32 `[batch]`: keys at or after it are padding and
     /// never attended to. `nil`: every sequence has all `keyLength` keys.
     public var keyLengths: Tensor?
+    /// The key position of query row 0 for causal masking (a KV cache holds
+    /// earlier tokens before the queries). `nil`: `keyLength − queryLength`,
+    /// the queries being the last tokens.
+    public var queryOffset: Int?
 
-    public init(scale: Float, keyLengths: Tensor? = nil) {
+    public init(scale: Float, keyLengths: Tensor? = nil, queryOffset: Int? = nil) {
         self.scale = scale
         self.keyLengths = keyLengths
+        self.queryOffset = queryOffset
     }
 }
 
@@ -32,14 +37,15 @@ public struct AttentionShape: Sendable, Equatable, CustomStringConvertible {
     public var groupSize: Int { heads / kvHeads }
     /// Query row `i` sits at key position `i + causalOffset`: the keys of earlier
     /// steps (a KV cache) come before the queries.
-    public var causalOffset: Int { keyLength - queryLength }
+    public let causalOffset: Int
     public var description: String {
         "batch \(batch), \(queryLength) queries × \(keyLength) keys, \(heads)/\(kvHeads) heads of \(headDim)"
     }
 
-    public init(batch: Int, queryLength: Int, keyLength: Int, heads: Int, kvHeads: Int, headDim: Int) {
+    public init(batch: Int, queryLength: Int, keyLength: Int, heads: Int, kvHeads: Int, headDim: Int, causalOffset: Int? = nil) {
         self.batch = batch; self.queryLength = queryLength; self.keyLength = keyLength
         self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.causalOffset = causalOffset ?? keyLength - queryLength
     }
 
     public init(q: Tensor, k: Tensor, v: Tensor, o: Tensor, logSumExp: Tensor?, layout: BlockSparseLayout,
@@ -65,7 +71,7 @@ public struct AttentionShape: Sendable, Equatable, CustomStringConvertible {
         if let kl = options.keyLengths, kl.dtype != .i32 || kl.elementCount != b {
             throw .shapeMismatch(op: op, detail: "key lengths \(kl.label) must be \(b) i32 values, one per sequence")
         }
-        self.init(batch: b, queryLength: lq, keyLength: lk, heads: h, kvHeads: hk, headDim: d)
+        self.init(batch: b, queryLength: lq, keyLength: lk, heads: h, kvHeads: hk, headDim: d, causalOffset: options.queryOffset)
     }
 
     /// Multiply-adds of the kept blocks (Q·Kᵀ and P·V), counting masked elements inside kept blocks.

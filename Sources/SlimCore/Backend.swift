@@ -25,6 +25,9 @@ public protocol Backend: AnyObject, Sendable {
     func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer) throws
     /// Copies one tensor into another of the same byte count on this backend.
     func copy(_ source: Tensor, to destination: Tensor) throws
+    /// Copies `count` elements of `source` starting at element `from` into
+    /// `destination` at element `to` (rows into a KV cache, a slice of rows out).
+    func copyElements(_ source: Tensor, from: Int, to destination: Tensor, at to: Int, count: Int) throws
     /// Waits until every queued op has finished.
     func synchronize() throws
 

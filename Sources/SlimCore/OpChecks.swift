@@ -93,3 +93,18 @@ public func checkRope(_ x: Tensor, positions: Tensor, rotaryDim: Int, on backend
     }
     try requireOn(backend, [x, positions], op: op)
 }
+
+/// The checks of a ranged copy: same byte-sized element type, both ranges inside their tensors.
+/// Returns the element size in bytes.
+public func checkCopyElements(_ source: Tensor, from: Int, to destination: Tensor, at: Int, count: Int,
+                              on backend: BackendID) throws(SlimError) -> Int {
+    let op = "copyElements"
+    try requireOn(backend, [source, destination], op: op)
+    guard source.dtype == destination.dtype, source.dtype.bitWidth % 8 == 0 else {
+        throw .dtypeMismatch(op: op, detail: "\(source.label) into \(destination.label): element types must match and be whole bytes")
+    }
+    guard count >= 0, from >= 0, at >= 0, from + count <= source.elementCount, at + count <= destination.elementCount else {
+        throw .shapeMismatch(op: op, detail: "\(count) elements from \(from) of \(source.label) to \(at) of \(destination.label) run outside a tensor")
+    }
+    return source.dtype.bitWidth / 8
+}

@@ -93,6 +93,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                            "clEnqueueCopyBuffer", "\(source.label) into \(destination.label)")
     }
 
+    public func copyElements(_ source: Tensor, from: Int, to destination: Tensor, at: Int, count: Int) throws {
+        let size = try checkCopyElements(source, from: from, to: destination, at: at, count: count, on: id)
+        guard count > 0 else { return }
+        try CLStatus.check(clEnqueueCopyBuffer(queue, source.clMem, destination.clMem, from * size, at * size, count * size, 0, nil, nil),
+                           "clEnqueueCopyBuffer", "\(count) elements of \(source.label) into \(destination.label)")
+    }
+
     /// Runs `body` with a device buffer of at least `elements` floats for an
     /// op's intermediate (packed GEMM panels), reused across ops. The lock is
     /// held while `body` enqueues, so two threads never interleave their use

@@ -10,6 +10,8 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
     var keyLengths: [Int32]? = nil
     /// Kept key blocks per query block; nil keeps all (dense).
     var rows: [[Int]]? = nil
+    /// Key position of query row 0 when causal; nil: the queries are the last keys.
+    var queryOffset: Int? = nil
     var testDescription: String { name }
 
     func layout() throws -> BlockSparseLayout {
@@ -28,6 +30,9 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
                       rows: [[0, 3], [], [1, 2, 3], [0], [2]]),
         // Decoding 5 new tokens after 35 cached ones: the causal diagonal is offset.
         AttentionCase(name: "causal with cache", batch: 1, lq: 5, lk: 40, heads: 3, kvHeads: 1, dim: 64, block: 32, causal: true),
+        // A KV cache of capacity 64 holding 20 tokens before 5 new queries: only 25 keys are valid.
+        AttentionCase(name: "cache with room", batch: 1, lq: 5, lk: 64, heads: 6, kvHeads: 2, dim: 16, block: 16, causal: true,
+                      keyLengths: [25], queryOffset: 20),
         AttentionCase(name: "MiniLM-shaped", batch: 3, lq: 19, lk: 19, heads: 12, kvHeads: 12, dim: 32, block: 32,
                       keyLengths: [19, 7, 12]),
     ]
@@ -47,7 +52,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
                 let qb = i / c.block
                 let kept = layout.columns[Int(layout.rowStarts[qb])..<Int(layout.rowStarts[qb + 1])].map(Int.init)
                 let keys = (0..<c.lk).filter { j in
-                    kept.contains(j / c.block) && j < valid && (!c.causal || j <= i + c.lk - c.lq)
+                    kept.contains(j / c.block) && j < valid && (!c.causal || j <= i + (c.queryOffset ?? c.lk - c.lq))
                 }
                 guard !keys.isEmpty else { continue }
                 let qo = ((b * c.lq + i) * c.heads + h) * c.dim
@@ -82,7 +87,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
         try backend.attention(try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape),
                               try backend.tensor(v, shape: kShape), layout: try c.layout(),
-                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths),
+                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset),
                               into: o, logSumExp: lse)
         let want = try referenceAttention(c, q: q, k: k, v: v)
         // Scores of size ~4·√d, fp32 exp and sums of ≤ 64 terms: 1e-5 relative on O(1) outputs.

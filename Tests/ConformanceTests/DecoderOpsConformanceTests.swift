@@ -72,3 +72,22 @@ import Testing
         expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
     }
 }
+
+@Suite struct CopyElementsConformance {
+    @Test(arguments: Subjects.all)
+    func copiesARangeAndLeavesTheRest(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let source = inputs.floats(37), before = inputs.floats(50)
+        let destination = try backend.tensor(before, shape: [50])
+        try backend.copyElements(try backend.tensor(source, shape: [37]), from: 5, to: destination, at: 11, count: 23)
+        var want = before
+        want.replaceSubrange(11..<34, with: source[5..<28])
+        #expect(try backend.floats(destination) == want)
+        let src = try backend.tensor(source, shape: [37])
+        #expect(throws: SlimError.self) { try backend.copyElements(src, from: 30, to: destination, at: 0, count: 8) }
+        #expect(throws: SlimError.self) { try backend.copyElements(src, from: 0, to: destination, at: 45, count: 8) }
+        let ints = try backend.tensor([Int32](repeating: 1, count: 50), shape: [50], dtype: .i32)
+        #expect(throws: SlimError.self) { try backend.copyElements(src, from: 0, to: ints, at: 0, count: 8) }
+    }
+}
