@@ -67,3 +67,57 @@ func slim(_ arguments: [String], environment: [String: String] = [:]) throws -> 
         #expect(shape.status != 0 && shape.stderr.contains("MxNxK"))
     }
 }
+
+/// `slim inspect` on the real SmolLM2 GGUF and MiniLM folder.
+@Suite(.serialized) struct InspectCLI {
+    static var models: String {
+        let env = ProcessInfo.processInfo.environment
+        let cache = env["SLIM_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/slim")
+        return cache + "/models"
+    }
+
+    @Test func ggufJSONListsEveryTensor() throws {
+        let r = try slim(["inspect", Self.models + "/SmolLM2-135M-Instruct.Q4_1.gguf", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["format"] as? String == "gguf" && json["architecture"] as? String == "llama")
+        // The counts llama.cpp's gguf-py reports for this file.
+        #expect(json["parameter_count"] as? Int == 134_515_008)
+        let tensors = try #require(json["tensors"] as? [[String: Any]])
+        #expect(tensors.count == 272)
+        #expect(Set(tensors.compactMap { $0["dtype"] as? String }) == ["q4_1", "q8_0", "f32"])
+        let embedding = try #require(tensors.first { $0["name"] as? String == "token_embd.weight" })
+        #expect(embedding["shape"] as? [Int] == [49152, 576] && embedding["bytes"] as? Int == 49152 * 576 / 32 * 34)
+        let config = try #require(json["config"] as? [String: Any])
+        #expect(config["llama.block_count"] as? Int == 30)
+        #expect((json["file_bytes"] as? Int ?? 0) > 90_000_000)
+    }
+
+    @Test func folderJSONReadsConfigAndSafeTensors() throws {
+        let r = try slim(["inspect", Self.models + "/all-MiniLM-L6-v2", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["format"] as? String == "safetensors" && json["architecture"] as? String == "bert")
+        #expect((json["parameter_count"] as? Int ?? 0) > 0)
+        #expect((json["config"] as? [String: Any])?["hidden_size"] as? Int == 384)
+        #expect((json["tensors"] as? [Any])?.count == 104)
+    }
+
+    @Test func humanOutputHasTheTableAndTotals() throws {
+        let r = try slim(["inspect", Self.models + "/SmolLM2-135M-Instruct.Q4_1.gguf"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for text in ["architecture: llama", "llama.block_count", "tensors (272):", "token_embd.weight", "parameters: 134,515,008"] {
+            #expect(r.stdout.contains(text), "missing '\(text)'")
+        }
+    }
+
+    @Test func missingOrForeignFilesFailNamingThePath() throws {
+        let missing = try slim(["inspect", "/nonexistent/model.gguf"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/model.gguf"), "\(missing.stderr)")
+        let config = Self.models + "/all-MiniLM-L6-v2/config.json"
+        let foreign = try slim(["inspect", config])
+        #expect(foreign.status != 0)
+        #expect(foreign.stderr.contains(config) && foreign.stderr.contains("not a GGUF file"), "\(foreign.stderr)")
+    }
+}

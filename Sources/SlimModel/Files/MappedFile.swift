@@ -16,6 +16,9 @@ public final class MappedFile: @unchecked Sendable {
     private let owned: UnsafeMutableRawBufferPointer?
 
     public var count: Int { bytes.count }
+    public var url: URL { URL(fileURLWithPath: path) }
+
+    public convenience init(url: URL) throws { try self.init(path: url.path) }
 
     public init(path: String) throws {
         self.path = path
@@ -57,7 +60,9 @@ public final class MappedFile: @unchecked Sendable {
 
 /// A bounds-checked little-endian cursor over a file's bytes: every read
 /// checks what is left first, so a corrupt length can neither read past the
-/// end nor make us allocate what the file cannot hold.
+/// end nor make us allocate what the file cannot hold. Descriptions of what
+/// is read are autoclosures: a GGUF header holds ~100k strings, and building
+/// a message for each would cost more than reading them.
 struct ByteReader {
     let file: MappedFile
     private(set) var offset: Int
@@ -73,34 +78,53 @@ struct ByteReader {
         .malformedFile(path: file.path, detail: "\(what) (at byte \(position ?? offset))")
     }
 
-    mutating func require(_ count: Int, for what: String) throws(SlimError) {
+    func require(_ count: Int, for what: @autoclosure () -> String) throws(SlimError) {
         guard count >= 0, count <= remaining else {
-            throw fail("\(what) needs \(count) bytes but only \(remaining) remain")
+            throw fail("\(what()) needs \(count) bytes but only \(remaining) remain")
         }
     }
 
-    mutating func read<T: FixedWidthInteger>(_: T.Type, _ what: String) throws(SlimError) -> T {
-        try require(MemoryLayout<T>.size, for: what)
+    mutating func read<T: FixedWidthInteger>(_: T.Type, _ what: @autoclosure () -> String) throws(SlimError) -> T {
+        try require(MemoryLayout<T>.size, for: what())
         let v = T(littleEndian: file.bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
         offset += MemoryLayout<T>.size
         return v
     }
 
-    mutating func readF32(_ what: String) throws(SlimError) -> Float { Float(bitPattern: try read(UInt32.self, what)) }
-    mutating func readF64(_ what: String) throws(SlimError) -> Double { Double(bitPattern: try read(UInt64.self, what)) }
+    mutating func readF32(_ what: @autoclosure () -> String) throws(SlimError) -> Float {
+        Float(bitPattern: try read(UInt32.self, what()))
+    }
+    mutating func readF64(_ what: @autoclosure () -> String) throws(SlimError) -> Double {
+        Double(bitPattern: try read(UInt64.self, what()))
+    }
+    /// One byte; any nonzero value is true, as llama.cpp reads it.
+    mutating func readBool(_ what: @autoclosure () -> String) throws(SlimError) -> Bool {
+        try read(UInt8.self, what()) != 0
+    }
 
-    mutating func bytes(_ count: Int, _ what: String) throws(SlimError) -> UnsafeRawBufferPointer {
-        try require(count, for: what)
+    /// A u64 count of items each at least `minimumBytes` long, checked against
+    /// what is left before anyone reserves room for that many.
+    mutating func readCount(_ what: @autoclosure () -> String, minimumBytes: Int) throws(SlimError) -> Int {
+        let start = offset
+        let n = try read(UInt64.self, what())
+        guard n <= UInt64(remaining / max(minimumBytes, 1)) else {
+            throw fail("\(what()) is \(n), but the \(remaining) bytes left hold at most \(remaining / max(minimumBytes, 1))", at: start)
+        }
+        return Int(n)
+    }
+
+    mutating func bytes(_ count: Int, _ what: @autoclosure () -> String) throws(SlimError) -> UnsafeRawBufferPointer {
+        try require(count, for: what())
         let slice = UnsafeRawBufferPointer(rebasing: file.bytes[offset..<offset + count])
         offset += count
         return slice
     }
 
     /// A UTF-8 string of `count` bytes; invalid UTF-8 is an error, not replacement characters.
-    mutating func string(_ count: Int, _ what: String) throws(SlimError) -> String {
+    mutating func string(_ count: Int, _ what: @autoclosure () -> String) throws(SlimError) -> String {
         let start = offset
-        let raw = try bytes(count, what)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("\(what) is not valid UTF-8", at: start) }
+        let raw = try bytes(count, what())
+        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("\(what()) is not valid UTF-8", at: start) }
         return s
     }
 }

@@ -23,8 +23,10 @@ public final class SafeTensorsFile: TensorFile {
         self.file = file
         var reader = ByteReader(file)
         let declared = try reader.read(UInt64.self, "header length")
-        guard declared >= 2, declared <= UInt64(min(reader.remaining, 100 << 20)) else {
-            throw reader.fail("header length \(declared) does not fit the \(file.count)-byte file", at: 0)
+        // The reference implementation caps headers at 100 MB too; a larger claim is corruption.
+        let limit = min(reader.remaining, 100_000_000)
+        guard declared >= 2, declared <= UInt64(limit) else {
+            throw reader.fail("header length \(declared) is not between 2 and \(limit) (the file has \(file.count) bytes)", at: 0)
         }
         let headerBytes = try reader.bytes(Int(declared), "header")
         let dataStart = reader.offset, dataSize = file.count - dataStart
@@ -34,8 +36,13 @@ public final class SafeTensorsFile: TensorFile {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
             throw reader.fail("header is not a JSON object", at: 8)
         }
-        if let duplicate = JSONKeys.firstDuplicateTopLevelKey(in: Array(text.utf8)) {
+        let keys = JSONKeys.topLevelKeys(in: headerBytes)
+        if let duplicate = JSONKeys.firstDuplicate(keys) {
             throw reader.fail("tensor '\(duplicate)' is listed twice", at: 8)
+        }
+        // Equal keys spelled with different escapes ("a" and "\u0061") collapse in the parser.
+        guard keys.count == object.count else {
+            throw reader.fail("the header lists \(keys.count) keys but only \(object.count) distinct names", at: 8)
         }
         var metadata: [String: String] = [:]
         var tensors: [StoredTensor] = []
@@ -92,20 +99,21 @@ public final class SafeTensorsFile: TensorFile {
 /// JSONSerialization keeps one of two equal keys silently; a model file that
 /// names a tensor twice is ambiguous, so the keys are scanned separately.
 enum JSONKeys {
-    /// The first key that appears twice at the top level of a JSON object text, if any.
-    static func firstDuplicateTopLevelKey(in text: [UInt8]) -> String? {
-        var seen = Set<[UInt8]>()
+    /// The raw bytes of each top-level key of a JSON object text, escapes left as written.
+    /// Only meaningful for text that already parsed as an object.
+    static func topLevelKeys(in text: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var keys: [UnsafeRawBufferPointer] = []
         var depth = 0, i = 0, expectingKey = false
         while i < text.count {
             let c = text[i]
             switch c {
-            case UInt8(ascii: "\""):
+            case quote:
                 let start = i + 1
                 i += 1
-                while i < text.count, text[i] != UInt8(ascii: "\"") { i += text[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                while i < text.count, text[i] != quote { i += text[i] == backslash ? 2 : 1 }
                 if depth == 1 && expectingKey {
-                    let key = Array(text[start..<min(i, text.count)])
-                    if !seen.insert(key).inserted { return String(decoding: key, as: UTF8.self) }
+                    keys.append(UnsafeRawBufferPointer(rebasing: text[start..<min(i, text.count)]))
                     expectingKey = false
                 }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
@@ -120,6 +128,12 @@ enum JSONKeys {
             }
             i += 1
         }
+        return keys
+    }
+
+    static func firstDuplicate(_ keys: [UnsafeRawBufferPointer]) -> String? {
+        var seen = Set<[UInt8]>()
+        for key in keys where !seen.insert(Array(key)).inserted { return String(decoding: key, as: UTF8.self) }
         return nil
     }
 }

@@ -17,6 +17,20 @@ public enum StoredKind: String, Sendable, CaseIterable {
         }
     }
 
+    /// The SlimCore element type with the same bytes, if there is one.
+    public var dtype: DType? {
+        switch self {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        case .i64: .i64
+        case .i32: .i32
+        case .i8: .i8
+        case .u8: .u8
+        case .f64, .i16, .bool, .q8_0, .q4_0, .q4_1: nil
+        }
+    }
+
     /// The quantized format of a GGUF block kind.
     public var quantFormat: QuantFormat? {
         switch self {
@@ -42,7 +56,8 @@ public enum StoredKind: String, Sendable, CaseIterable {
             return overflow ? nil : b
         }
         guard let format = quantFormat, let blockBytes = format.ggufBlockBytes else { return nil }
-        guard (shape.last ?? 0) % 32 == 0 else { return nil }
+        // A scalar is a row of one weight, not a whole block.
+        guard (shape.last ?? 1) % 32 == 0 else { return nil }
         return elements / 32 * blockBytes
     }
 }
@@ -56,6 +71,7 @@ public struct StoredTensor: Sendable, Equatable {
     /// The tensor's bytes, absolute in the file.
     public let byteRange: Range<Int>
 
+    /// Both readers check that this product does not overflow before they list a tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
@@ -69,6 +85,7 @@ public protocol TensorFile: AnyObject, Sendable {
 
 extension TensorFile {
     public var path: String { file.path }
+    public var url: URL { file.url }
     public var fileBytes: Int { file.count }
 
     public func tensor(named name: String) throws -> StoredTensor {
@@ -78,7 +95,7 @@ extension TensorFile {
         return t
     }
 
-    /// The tensor's bytes inside the mapping, no copy.
+    /// The tensor's bytes inside the mapping, no copy. `t` must be one of this file's tensors.
     public func bytes(of t: StoredTensor) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: file.bytes[t.byteRange])
     }
@@ -89,7 +106,7 @@ extension TensorFile {
         switch t.kind {
         case .f32:
             return [Float](unsafeUninitializedCapacity: n) { buffer, count in
-                _ = UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
                 count = n
             }
         case .f16:
@@ -99,10 +116,29 @@ extension TensorFile {
         case .f64:
             return (0..<n).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
         case .q8_0, .q4_0, .q4_1:
-            let columns = t.shape.last ?? 0, rows = columns == 0 ? 0 : n / columns
-            return try QuantCodec.decode(QuantCodec.Encoded(data: Array(raw)), rows: rows, columns: columns, format: t.kind.quantFormat!)
+            // Blocks run along the last (innermost) dimension, so every row is whole blocks.
+            guard n > 0, let format = t.kind.quantFormat else { return [] }
+            let columns = t.shape.last ?? 1
+            return try QuantCodec.decode(QuantCodec.Encoded(data: Array(raw)), rows: n / columns, columns: columns, format: format)
         default:
             throw SlimError.dtypeMismatch(op: "read \(path)", detail: "tensor '\(t.name)' holds \(t.kind) values, not floats")
+        }
+    }
+
+    /// The values of an integer or bool tensor, widened to Int64.
+    public func int64s(_ t: StoredTensor) throws -> [Int64] {
+        let raw = bytes(of: t), n = t.elementCount
+        func load<T: FixedWidthInteger>(_: T.Type) -> [Int64] {
+            (0..<n).map { Int64(T(littleEndian: raw.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * $0, as: T.self))) }
+        }
+        switch t.kind {
+        case .i64: return load(Int64.self)
+        case .i32: return load(Int32.self)
+        case .i16: return load(Int16.self)
+        case .i8: return load(Int8.self)
+        case .u8, .bool: return load(UInt8.self)
+        default:
+            throw SlimError.dtypeMismatch(op: "read \(path)", detail: "tensor '\(t.name)' holds \(t.kind) values, not integers")
         }
     }
 }
