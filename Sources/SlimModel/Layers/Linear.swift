@@ -12,6 +12,13 @@ public struct Linear: Sendable {
     public let bias: Tensor?
     public let inFeatures: Int, outFeatures: Int
 
+    public init(weights: Weights, bias: Tensor? = nil, in inFeatures: Int, out outFeatures: Int) {
+        self.weights = weights
+        self.bias = bias
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+    }
+
     /// Reads `prefix.weight` (and `prefix.bias` when `hasBias`) from `store`,
     /// quantizing the weight to `format` on `backend` when one is given.
     public init(_ prefix: String, in inFeatures: Int, out outFeatures: Int, from store: some WeightStore,

@@ -1,0 +1,87 @@
+import Foundation
+import SlimCore
+
+/// How the next token is picked from the logits.
+public struct Sampler: Sendable {
+    /// 0 is greedy (argmax).
+    public var temperature: Float
+    /// Nucleus sampling: the smallest set of tokens whose probability reaches `topP`.
+    public var topP: Float
+    private var state: UInt64
+
+    public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topP = topP
+        state = seed
+    }
+
+    public mutating func next(_ logits: ArraySlice<Float>) -> Int32 {
+        let base = logits.startIndex
+        guard temperature > 0 else {
+            var best = base
+            for i in logits.indices where logits[i] > logits[best] { best = i }
+            return Int32(best - base)
+        }
+        let peak = logits.max() ?? 0
+        var probabilities = logits.map { exp(Double(($0 - peak) / temperature)) }
+        let total = probabilities.reduce(0, +)
+        probabilities = probabilities.map { $0 / total }
+        let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        var kept: [Int] = [], mass = 0.0
+        for i in order {
+            kept.append(i)
+            mass += probabilities[i]
+            if mass >= Double(topP) { break }
+        }
+        var pick = uniform() * mass
+        for i in kept {
+            pick -= probabilities[i]
+            if pick <= 0 { return Int32(i) }
+        }
+        return Int32(kept.last ?? 0)
+    }
+
+    /// SplitMix64: reproducible from the seed on every platform.
+    private mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+}
+
+public struct GenerationStats: Sendable {
+    public let promptTokens: Int, generatedTokens: Int
+    public let promptSeconds: Double, generationSeconds: Double
+    public var promptTokensPerSecond: Double { Double(promptTokens) / max(promptSeconds, 1e-9) }
+    public var generationTokensPerSecond: Double { Double(generatedTokens) / max(generationSeconds, 1e-9) }
+}
+
+extension LlamaModel {
+    /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken`
+    /// with each as soon as it is chosen; stops early at a token in `stop`.
+    public func generate(prompt: [Int32], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int32> = [],
+                         onToken: (Int32) throws -> Void) throws -> GenerationStats {
+        guard !prompt.isEmpty else { throw SlimError.invalidArgument("the prompt tokenizes to nothing") }
+        guard maxTokens >= 0 else { throw SlimError.invalidArgument("max tokens must not be negative") }
+        var sampler = sampler
+        let cache = try makeCache(capacity: min(config.contextLength, prompt.count + max(maxTokens, 1)))
+        let promptStart = Date()
+        var hidden = try hiddenStates(prompt, cache: cache)
+        var logits = try backend.floats(try self.logits(hidden, rows: prompt.count - 1..<prompt.count))
+        let promptSeconds = Date().timeIntervalSince(promptStart)
+        let start = Date()
+        var produced = 0
+        while produced < maxTokens {
+            let token = sampler.next(logits[...])
+            produced += 1
+            try onToken(token)
+            if stop.contains(token) || produced == maxTokens { break }
+            hidden = try hiddenStates([token], cache: cache)
+            logits = try backend.floats(try self.logits(hidden, rows: 0..<1))
+        }
+        return GenerationStats(promptTokens: prompt.count, generatedTokens: produced, promptSeconds: promptSeconds,
+                               generationSeconds: Date().timeIntervalSince(start))
+    }
+}

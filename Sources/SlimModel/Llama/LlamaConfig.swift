@@ -1,0 +1,53 @@
+import Foundation
+import SlimCore
+
+/// The hyper-parameters of a Llama-architecture decoder (SmolLM2, Llama 2/3, …).
+public struct LlamaConfig: Sendable, Equatable {
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var intermediateSize: Int
+    public var contextLength: Int
+    public var ropeBase: Float
+    public var rotaryDim: Int
+    public var rmsEpsilon: Float
+
+    public var headDim: Int { hiddenSize / heads }
+    public var kvDim: Int { kvHeads * headDim }
+
+    /// Reads the `llama.*` keys of a GGUF file; the vocabulary size falls back to the token list.
+    public init(gguf: GGUFFile) throws {
+        guard gguf.architecture == "llama" else {
+            throw SlimError.unsupported(op: "load \(gguf.path)", backend: "model",
+                                        reason: "GGUF architecture '\(gguf.architecture ?? "none")'; Slim runs llama (and BERT from safetensors)")
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            if let v = gguf.metadata["llama." + key]?.int { return v }
+            if let value { return value }
+            throw SlimError.malformedFile(path: gguf.path, detail: "metadata key 'llama.\(key)' is missing or not an integer")
+        }
+        func float(_ key: String, default value: Double) -> Float { Float(gguf.metadata["llama." + key]?.double ?? value) }
+        hiddenSize = try int("embedding_length")
+        layers = try int("block_count")
+        heads = try int("attention.head_count")
+        kvHeads = try int("attention.head_count_kv", default: heads)
+        intermediateSize = try int("feed_forward_length")
+        contextLength = try int("context_length", default: 2048)
+        let tokens = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count
+        vocabSize = try int("vocab_size", default: tokens ?? -1)
+        ropeBase = float("rope.freq_base", default: 10000)
+        rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
+        rotaryDim = try int("rope.dimension_count", default: heads > 0 ? hiddenSize / heads : 0)
+        try validate(origin: gguf.path)
+    }
+
+    func validate(origin: String) throws {
+        let sizes = [vocabSize, hiddenSize, layers, heads, kvHeads, intermediateSize, contextLength, rotaryDim]
+        guard sizes.allSatisfy({ $0 > 0 }), hiddenSize % heads == 0, heads % kvHeads == 0,
+              rotaryDim <= headDim, rotaryDim % 2 == 0 else {
+            throw SlimError.malformedFile(path: origin, detail: "inconsistent Llama sizes: hidden \(hiddenSize), heads \(heads)/\(kvHeads), rotary \(rotaryDim)")
+        }
+    }
+}
