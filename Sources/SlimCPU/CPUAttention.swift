@@ -1,4 +1,10 @@
+import CPUKernels
 import SlimCore
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,53 +12,56 @@ import Darwin
 #endif
 
 extension CPUBackend {
-    /// Block-sparse attention, one query row at a time: the scores of the row's
-    /// visible keys go to a scratch row (its length grows with the kept blocks,
-    /// never with the whole key length squared), then softmax and `P·V`.
+    /// Block-sparse attention, FlashAttention-style on the CPU: for each query
+    /// block and each kept key block, the scores come from sgemm, an online
+    /// softmax (running max and sum) turns them into weights, and sgemm adds
+    /// the weighted values. Memory per core is one block of scores and one of
+    /// outputs: it grows with the block size, never with the sequence.
     public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                           into o: Tensor, logSumExp: Tensor?) throws {
         let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: logSumExp, layout: layout, options: options)
         try requireOn(id, [q, k, v, o] + [logSumExp, options.keyLengths].compactMap { $0 }, op: "attention")
+        PlatformBLAS.useOneThreadPerCall()
         let lengths = keyLengths(options.keyLengths, s)
         let (qp, kp, vp, op) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats)
         let lse = logSumExp?.hostFloats
         let bs = layout.blockSize, qBlocks = layout.queryBlocks, d = s.headDim
         let starts = layout.rowStarts, columns = layout.columns, scale = options.scale
+        let ldq = s.heads * d, ldk = s.kvHeads * d
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
-            var scores = [Float](repeating: 0, count: s.keyLength)
-            scores.withUnsafeMutableBufferPointer { scores in
-                for unit in units {
-                    let qb = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
-                    let kvh = h / s.groupSize
-                    let blocks = columns[Int(starts[qb])..<Int(starts[qb + 1])]
-                    for i in qb * bs..<min(s.queryLength, qb * bs + bs) {
-                        let qrow = qp + ((b * s.queryLength + i) * s.heads + h) * d
-                        let orow = op + ((b * s.queryLength + i) * s.heads + h) * d
-                        let limit = min(lengths[b], layout.causal ? i + s.causalOffset + 1 : s.keyLength)
-                        // Pass 1: the scaled scores of every visible key, and their maximum.
-                        var n = 0, peak = -Float.infinity
-                        for c in blocks {
-                            for j in Int(c) * bs..<max(Int(c) * bs, min(Int(c) * bs + bs, limit)) {
-                                let sc = dotProduct(qrow, kp + ((b * s.keyLength + j) * s.kvHeads + kvh) * d, d) * scale
-                                scores[n] = sc; n += 1; peak = max(peak, sc)
-                            }
-                        }
-                        orow.update(repeating: 0, count: d)
-                        let lseIndex = (b * s.heads + h) * s.queryLength + i
-                        guard n > 0 else { lse?[lseIndex] = -.infinity; continue }
-                        // Pass 2: the same keys in the same order, weighted into the output row.
-                        var sum: Float = 0
-                        n = 0
-                        for c in blocks {
-                            for j in Int(c) * bs..<max(Int(c) * bs, min(Int(c) * bs + bs, limit)) {
-                                let p = expf(scores[n] - peak); n += 1; sum += p
-                                axpy(p, vp + ((b * s.keyLength + j) * s.kvHeads + kvh) * d, orow, d)
-                            }
-                        }
-                        let inv = 1 / sum
-                        simdMap(0..<d, orow, orow) { $0 * inv }
-                        lse?[lseIndex] = peak + logf(sum)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: bs * d)
+            let peak = UnsafeMutablePointer<Float>.allocate(capacity: bs), sum = UnsafeMutablePointer<Float>.allocate(capacity: bs)
+            let limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
+            defer { scores.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate() }
+            for unit in units {
+                let qb = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
+                let kvh = h / s.groupSize, i0 = qb * bs, rows = min(bs, s.queryLength - i0)
+                let qrows = qp + ((b * s.queryLength + i0) * s.heads + h) * d
+                peak.update(repeating: -.infinity, count: rows)
+                sum.update(repeating: 0, count: rows)
+                acc.update(repeating: 0, count: rows * d)
+                for c in columns[Int(starts[qb])..<Int(starts[qb + 1])] {
+                    let j0 = Int(c) * bs, cols = min(bs, s.keyLength - j0)
+                    var anyVisible = false
+                    for r in 0..<rows {
+                        let end = min(lengths[b], layout.causal ? i0 + r + s.causalOffset + 1 : s.keyLength)
+                        limit[r] = Int32(max(0, min(cols, end - j0)))
+                        anyVisible = anyVisible || limit[r] > 0
                     }
+                    guard anyVisible else { continue }
+                    let kv = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
+                                qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))
+                    slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, limit, peak, sum, acc, Int32(d), d)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
+                                scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
+                }
+                for r in 0..<rows {
+                    let orow = op + ((b * s.queryLength + i0 + r) * s.heads + h) * d
+                    let inv: Float = sum[r] > 0 ? 1 / sum[r] : 0
+                    for e in 0..<d { orow[e] = acc[r * d + e] * inv }
+                    lse?[(b * s.heads + h) * s.queryLength + i0 + r] = sum[r] > 0 ? peak[r] + logf(sum[r]) : -.infinity
                 }
             }
         }
@@ -78,17 +87,4 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) 
     var sum = acc.sum()
     while i < n { sum += a[i] * b[i]; i += 1 }
     return sum
-}
-
-/// `y += alpha · x` over `n` elements.
-@inline(__always)
-func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 8 <= n {
-        let r = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        let w = UnsafeMutableRawPointer(y + i)
-        w.storeBytes(of: w.loadUnaligned(as: SIMD8<Float>.self) + alpha * r, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { y[i] += alpha * x[i]; i += 1 }
 }

@@ -1,0 +1,98 @@
+#include "cpu_attention.h"
+#include "cpu_activations.h"
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#if HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// e^x for x ≤ 0 (scores minus their maximum), Cephes' polynomial; relative error ~1e-7.
+AVX2 static inline __m256 exp_neg_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, const int *limit,
+                                    float *m, float *l, float *o, int d, long ldo) {
+    for (int r = 0; r < rows; r++) {
+        float *row = s + r * lds;
+        const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
+        float peak = m[r];
+        for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
+        if (peak == -INFINITY) {  // nothing visible yet: no weights, nothing to rescale
+            for (int j = 0; j < cols; j++) row[j] = 0.0f;
+            continue;
+        }
+        const float alpha = expf(m[r] - peak);
+        const __m256 vp = _mm256_set1_ps(peak);
+        __m256 acc = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 8 <= valid; j += 8) {
+            const __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), vp));
+            _mm256_storeu_ps(row + j, e);
+            acc = _mm256_add_ps(acc, e);
+        }
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        float sum = _mm_cvtss_f32(h);
+        for (; j < valid; j++) { row[j] = expf(row[j] - peak); sum += row[j]; }
+        for (; j < cols; j++) row[j] = 0.0f;
+        l[r] = l[r] * alpha + sum;
+        m[r] = peak;
+        if (alpha != 1.0f) {
+            float *orow = o + r * ldo;
+            for (int e = 0; e < d; e++) orow[e] *= alpha;
+        }
+    }
+}
+#endif
+
+static void softmax_block_portable(float *s, int rows, int cols, long lds, const int *limit,
+                                   float *m, float *l, float *o, int d, long ldo) {
+    for (int r = 0; r < rows; r++) {
+        float *row = s + r * lds;
+        const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
+        float peak = m[r];
+        for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
+        if (peak == -INFINITY) {
+            for (int j = 0; j < cols; j++) row[j] = 0.0f;
+            continue;
+        }
+        const float alpha = expf(m[r] - peak);
+        float sum = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            row[j] = j < valid ? expf(row[j] - peak) : 0.0f;
+            sum += row[j];
+        }
+        l[r] = l[r] * alpha + sum;
+        m[r] = peak;
+        for (int e = 0; e < d; e++) o[r * ldo + e] *= alpha;
+    }
+}
+
+void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *limit,
+                                  float *m, float *l, float *o, int d, long ldo) {
+#if HAVE_X86
+    if (slim_cpu_has_avx2()) { softmax_block_avx2(s, rows, cols, lds, limit, m, l, o, d, ldo); return; }
+#endif
+    softmax_block_portable(s, rows, cols, lds, limit, m, l, o, d, ldo);
+}
