@@ -446,3 +446,34 @@ void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxs
 #endif
     runs_i8_portable(qx, xs, tokens, qxsum, row, runs, kind, group_shift, scales, zeros, out, os);
 }
+
+// ---------------------------------------------------------------- row drivers
+#define FOR_ROW_TILES(first, count, tokens, body)                                  \
+    for (int tile = (first); tile < (first) + (count); tile += 16)               \
+        for (int t0 = 0; t0 < (tokens); t0 += 4)                                 \
+            for (int r = tile, tc = (tokens) - t0 < 4 ? (tokens) - t0 : 4;       \
+                 r < tile + 16 && r < (first) + (count); r++) { body; }
+
+void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
+                    int first, int count, int runs, int kind, int group_shift, const float *scales,
+                    const uint8_t *zeros, int groups, float *out, long os) {
+    FOR_ROW_TILES(first, count, tokens, {
+        const uint8_t *row = data + (long)r * row_bytes;
+        if (kind == SLIM_ROW_Q8_0)
+            slim_qrow_q8_0(x + t0 * xs, xs, tc, row, runs, out + t0 * os + r, os);
+        else
+            slim_qrow_u4(x + t0 * xs, xs, tc, row, runs, kind, group_shift, scales ? scales + (long)r * groups : 0,
+                         zeros ? zeros + (long)r * groups : 0, xsum + (long)t0 * runs, out + t0 * os + r, os);
+    })
+}
+
+void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const float *sx,
+                       const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
+                       const float *scales, const uint8_t *zeros, int groups, float *out, long os) {
+    FOR_ROW_TILES(first, count, tokens, {
+        slim_qrow_runs_i8(qx + t0 * xs, xs, tc, qxsum + (long)t0 * runs, data + (long)r * row_bytes, runs, kind,
+                          group_shift, scales ? scales + (long)r * groups : 0, zeros ? zeros + (long)r * groups : 0,
+                          out + t0 * os + r, os);
+        for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= sx[t];
+    })
+}

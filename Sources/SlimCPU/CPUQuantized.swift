@@ -40,13 +40,8 @@ extension CPUBackend {
             return
         case (_, .int8PerRow):
             runsInt8(xp, w, yp, m: m, n: n, k: k)
-        case (.q8_0, _):
-            let bytes = data.assumingMemoryBound(to: UInt8.self), rowBytes = k / 32 * 34
-            forRows(n, tokens: m) { r, t0, tc in
-                slim_qrow_q8_0(xp + t0 * k, k, Int32(tc), bytes + r * rowBytes, Int32(k / 32), yp + t0 * n + r, n)
-            }
-        case (.int4, _), (.q4_0, _), (.q4_1, _):
-            try fourBit(xp, w, yp, m: m, n: n, k: k)
+        case (.q8_0, _), (.int4, _), (.q4_0, _), (.q4_1, _):
+            runsFloat(xp, w, yp, m: m, n: n, k: k)
         }
         if let bias { try add(y, bias, into: y) }
     }
@@ -97,25 +92,21 @@ extension CPUBackend {
         }
     }
 
-    /// int4, Q4_0 and Q4_1: each run of 32 weights contributes `a · Σ x·u + b · Σ x`
-    /// (see `slim_qrow_u4`), with (a, b) from the format's scale, zero point or minimum.
-    private func fourBit(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
-                         m: Int, n: Int, k: Int) throws {
-        let runs = k / 32
-        var xsum = [Float](repeating: 0, count: m * runs)
-        xsum.withUnsafeMutableBufferPointer { sums in
-            for t in 0..<m { slim_run_sums(xp + t * k, Int32(runs), sums.baseAddress! + t * runs) }
-        }
+    /// Q8_0 and the 4-bit kinds with fp32 activations: each run of 32 weights
+    /// contributes `a · Σ x·u + b · Σ x` (see `slim_qrow_u4`), with (a, b) from
+    /// the format's scale, zero point or minimum.
+    private func runsFloat(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
+                           m: Int, n: Int, k: Int) {
+        let runs = k / 32, g = RowGeometry(w)
+        let xsum = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
+        defer { xsum.deallocate() }
+        for t in 0..<m { slim_run_sums(xp + t * k, Int32(runs), xsum.baseAddress! + t * runs) }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let g = RowGeometry(w)
-        xsum.withUnsafeBufferPointer { sums in
-            let sumsBase = sums.baseAddress!
-            forRows(n, tokens: m) { r, t0, tc in
-                slim_qrow_u4(xp + t0 * k, k, Int32(tc), bytes + r * g.rowBytes, Int32(runs), Int32(g.kind),
-                             Int32(g.groupShift), scales.map { $0 + r * g.groups },
-                             zeros.map { $0 + r * g.groups }, sumsBase + t0 * runs, yp + t0 * n + r, n)
-            }
+        let sums = xsum.baseAddress!
+        parallelChunks(n, grain: 16) { rows in
+            slim_rows_runs(xp, k, Int32(m), sums, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count), Int32(runs),
+                           Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n)
         }
     }
 
@@ -160,11 +151,9 @@ extension CPUBackend {
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
         let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!, sumBase = sums.baseAddress!
-        forRows(n, tokens: m) { r, t0, tc in
-            slim_qrow_runs_i8(qxBase + t0 * k, k, Int32(tc), sumBase + t0 * runs, bytes + r * g.rowBytes, Int32(runs),
-                              Int32(g.kind), Int32(g.groupShift), scales.map { $0 + r * g.groups },
-                              zeros.map { $0 + r * g.groups }, yp + t0 * n + r, n)
-            for t in t0 ..< t0 + tc { yp[t * n + r] *= sxBase[t] }
+        parallelChunks(n, grain: 16) { rows in
+            slim_rows_runs_i8(qxBase, k, Int32(m), sumBase, sxBase, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count),
+                              Int32(runs), Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n)
         }
     }
 }

@@ -53,6 +53,19 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
 /// Per-run sums of x (runs of 32) for `slim_qrow_u4`.
 void slim_run_sums(const float *x, int runs, float *sums);
 
+/// Row drivers: the row kernels above over rows [first, first + count) of a
+/// weight (`row_bytes` apart; int4 scales/zeros `groups` per row), tiles of
+/// 16 rows against groups of 4 tokens, so one call does a core's share with
+/// no per-row call from Swift. Runs-layout kinds (Q8_0 and the 4-bit kinds).
+/// f32 activations: `xsum` as for slim_qrow_u4 (unused for Q8_0).
+void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
+                    int first, int count, int runs, int kind, int group_shift, const float *scales,
+                    const uint8_t *zeros, int groups, float *out, long os);
+/// int8 activations, scaled by the per-token activation scales `sx` at the end.
+void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const float *sx,
+                       const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
+                       const float *scales, const uint8_t *zeros, int groups, float *out, long os);
+
 /// fp16 bits to float.
 float slim_half_to_float(uint16_t h);
 
