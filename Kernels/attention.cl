@@ -9,7 +9,7 @@
 // Q, O: [batch, lq, heads, d]; K, V: [batch, lk, kv_heads, d]. The layout is
 // compressed rows: query block qb keeps key blocks columns[row_starts[qb] ..
 // row_starts[qb + 1]). Every kept block is masked element by element (padding
-// past key_lengths[b], causal j > i + causal_offset), so the layout's partial
+// past key_lengths[b], causal j > i + causal_offset, outside a window), so the layout's partial
 // flags are only a hint the kernel does not need.
 
 __kernel void attention_forward(
@@ -17,7 +17,8 @@ __kernel void attention_forward(
     __global float *o, __global float *lse,
     __global const int *row_starts, __global const int *columns, __global const int *key_lengths,
     const int lq, const int lk, const int heads, const int kv_heads, const int block,
-    const int causal, const int causal_offset, const float scale)
+    const int causal, const int causal_offset, const int window_left, const int window_right,
+    const int global_tokens, const float scale)
 {
     __local float kt[KEY_TILE * HEAD_DIM];
     __local float vt[KEY_TILE * HEAD_DIM];
@@ -26,7 +27,12 @@ __kernel void attention_forward(
     const int i = qb * block + lid;
     const int kvh = h / (heads / kv_heads);
     const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
-    const int limit = (i < lq) ? (causal ? min(valid_keys, i + causal_offset + 1) : valid_keys) : 0;
+    const int pos = i + causal_offset;
+    // Keys lo <= j < limit are visible (global keys below lo too); window_left < 0: no window.
+    const bool windowed = window_left >= 0 && i >= global_tokens;
+    int limit = (i < lq) ? (causal ? min(valid_keys, pos + 1) : valid_keys) : 0;
+    if (windowed) limit = min(limit, pos + window_right + 1);
+    const int lo = windowed ? pos - window_left : 0;
 
     float qr[HEAD_DIM], acc[HEAD_DIM];
     const size_t qoff = (((size_t)b * lq + min(i, lq - 1)) * heads + h) * HEAD_DIM;
@@ -51,6 +57,7 @@ __kernel void attention_forward(
             barrier(CLK_LOCAL_MEM_FENCE);
             const int visible = min(KEY_TILE, limit - t0);
             for (int t = 0; t < visible; ++t) {
+                if (t0 + t < lo && t0 + t >= global_tokens) continue;
                 float s = 0.0f;
                 for (int e = 0; e < HEAD_DIM; ++e) s = fma(qr[e], kt[t * HEAD_DIM + e], s);
                 if (s > peak) {

@@ -30,11 +30,13 @@ AVX2 static inline __m256 exp_neg_avx2(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
-AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, const int *limit,
+AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                     float *m, float *l, float *o, int d, long ldo) {
     for (int r = 0; r < rows; r++) {
         float *row = s + r * lds;
         const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
+        // Keys under the window's lower edge (and not global) drop out like padding.
+        for (int j = global < 0 ? 0 : global; j < first[r] && j < valid; j++) row[j] = -INFINITY;
         float peak = m[r];
         for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
         if (peak == -INFINITY) {  // nothing visible yet: no weights, nothing to rescale
@@ -66,11 +68,13 @@ AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, cons
 }
 #endif
 
-static void softmax_block_portable(float *s, int rows, int cols, long lds, const int *limit,
+static void softmax_block_portable(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                    float *m, float *l, float *o, int d, long ldo) {
     for (int r = 0; r < rows; r++) {
         float *row = s + r * lds;
         const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
+        // Keys under the window's lower edge (and not global) drop out like padding.
+        for (int j = global < 0 ? 0 : global; j < first[r] && j < valid; j++) row[j] = -INFINITY;
         float peak = m[r];
         for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
         if (peak == -INFINITY) {
@@ -89,10 +93,10 @@ static void softmax_block_portable(float *s, int rows, int cols, long lds, const
     }
 }
 
-void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *limit,
+void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                   float *m, float *l, float *o, int d, long ldo) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { softmax_block_avx2(s, rows, cols, lds, limit, m, l, o, d, ldo); return; }
+    if (slim_cpu_has_avx2()) { softmax_block_avx2(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo); return; }
 #endif
-    softmax_block_portable(s, rows, cols, lds, limit, m, l, o, d, ldo);
+    softmax_block_portable(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo);
 }

@@ -32,8 +32,8 @@ extension CPUBackend {
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: bs * d)
             let peak = UnsafeMutablePointer<Float>.allocate(capacity: bs), sum = UnsafeMutablePointer<Float>.allocate(capacity: bs)
-            let limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
-            defer { scores.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate() }
+            let limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs), first = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
+            defer { scores.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate(); first.deallocate() }
             for unit in units {
                 let qb = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
                 let kvh = h / s.groupSize, i0 = qb * bs, rows = min(bs, s.queryLength - i0)
@@ -45,15 +45,17 @@ extension CPUBackend {
                     let j0 = Int(c) * bs, cols = min(bs, s.keyLength - j0)
                     var anyVisible = false
                     for r in 0..<rows {
-                        let end = min(lengths[b], layout.causal ? i0 + r + s.causalOffset + 1 : s.keyLength)
-                        limit[r] = Int32(max(0, min(cols, end - j0)))
-                        anyVisible = anyVisible || limit[r] > 0
+                        let (lo, hi) = visibleKeys(query: i0 + r, layout: layout, shape: s, validKeys: lengths[b])
+                        limit[r] = Int32(max(0, min(cols, hi - j0)))
+                        first[r] = Int32(max(0, min(cols, lo - j0)))
+                        anyVisible = anyVisible || (limit[r] > 0 && (first[r] < limit[r] || layout.globalTokens > j0))
                     }
                     guard anyVisible else { continue }
                     let kv = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
                                 qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))
-                    slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, limit, peak, sum, acc, Int32(d), d)
+                    slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0),
+                                                 peak, sum, acc, Int32(d), d)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
                                 scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
                 }
@@ -65,6 +67,18 @@ extension CPUBackend {
                 }
             }
         }
+    }
+
+    /// Keys `lo ..< hi` that query `i` may see (global keys below `lo` too): padding,
+    /// the causal diagonal and the window; the layout's kept blocks come on top.
+    private func visibleKeys(query i: Int, layout: BlockSparseLayout, shape s: AttentionShape, validKeys: Int) -> (Int, Int) {
+        let p = i + s.causalOffset
+        var hi = min(validKeys, layout.causal ? p + 1 : s.keyLength), lo = 0
+        if let w = layout.window, i >= layout.globalTokens {
+            hi = min(hi, p + w.right + 1)
+            lo = p - w.left
+        }
+        return (lo, hi)
     }
 
     /// Each sequence's number of valid keys, clamped to the key length.

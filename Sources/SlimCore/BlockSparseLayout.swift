@@ -14,13 +14,23 @@ public struct BlockSparseLayout: Sendable, Equatable {
     public let partial: [Bool]
     /// Whether partial blocks mask keys after the query position (causal) as well as past the end.
     public let causal: Bool
+    /// A token-level window inside the kept blocks (sliding-window layouts); nil: none.
+    public let window: AttentionWindow?
+    /// The first `globalTokens` queries and keys are exempt from the window.
+    public let globalTokens: Int
+    /// The transposed lists: the query blocks that keep key block `c` are
+    /// `transposedRows[transposedStarts[c] ..< transposedStarts[c + 1]]`,
+    /// ascending (the backward pass sweeps keys).
+    public let transposedStarts: [Int32]
+    public let transposedRows: [Int32]
 
     public var queryBlocks: Int { (queryLength + blockSize - 1) / blockSize }
     public var keyBlocks: Int { (keyLength + blockSize - 1) / blockSize }
     public var keptBlocks: Int { columns.count }
 
     /// Builds a layout from a kept-block list per query-block row, validating it.
-    public init(queryLength: Int, keyLength: Int, blockSize: Int, rows: [[Int]], causal: Bool = false) throws(SlimError) {
+    public init(queryLength: Int, keyLength: Int, blockSize: Int, rows: [[Int]], causal: Bool = false,
+                window: AttentionWindow? = nil, globalTokens: Int = 0) throws(SlimError) {
         guard (16...128).contains(blockSize), queryLength > 0, keyLength > 0 else {
             throw .invalidArgument("attention layout: block size \(blockSize) must be in 16...128 and lengths positive")
         }
@@ -47,7 +57,25 @@ public struct BlockSparseLayout: Sendable, Equatable {
         self.columns = cols
         self.partial = part
         self.causal = causal
+        self.window = window
+        self.globalTokens = globalTokens
+        var starts2 = [Int32](repeating: 0, count: kb + 1)
+        for c in cols { starts2[Int(c) + 1] += 1 }
+        for c in 0..<kb { starts2[c + 1] += starts2[c] }
+        var fill = starts2, trows = [Int32](repeating: 0, count: cols.count)
+        for r in 0..<qb {
+            for p in Int(starts[r])..<Int(starts[r + 1]) {
+                let c = Int(cols[p])
+                trows[Int(fill[c])] = Int32(r)
+                fill[c] += 1
+            }
+        }
+        transposedStarts = starts2
+        transposedRows = trows
     }
+
+    /// Bytes the layout occupies: proportional to the kept blocks.
+    public var byteCount: Int { 4 * (rowStarts.count + columns.count + transposedStarts.count + transposedRows.count) + partial.count }
 
     /// Every block kept: dense attention.
     public static func dense(queryLength: Int, keyLength: Int, blockSize: Int = 64) throws(SlimError) -> BlockSparseLayout {
@@ -56,4 +84,10 @@ public struct BlockSparseLayout: Sendable, Equatable {
         return try BlockSparseLayout(queryLength: queryLength, keyLength: keyLength, blockSize: blockSize,
                                      rows: Array(repeating: Array(0..<kb), count: qb))
     }
+}
+
+/// Keys a query sees around its own position, in tokens.
+public struct AttentionWindow: Sendable, Equatable {
+    public let left: Int, right: Int
+    public init(left: Int, right: Int) { self.left = left; self.right = right }
 }

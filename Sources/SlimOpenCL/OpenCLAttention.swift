@@ -14,7 +14,8 @@ extension OpenCLBackend {
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(o), logSumExp.map { .buffer($0) } ?? .null,
                     .buffer(rowStarts), .buffer(columns), options.keyLengths.map { .buffer($0) } ?? .null,
                     .int(s.queryLength), .int(s.keyLength), .int(s.heads), .int(s.kvHeads), .int(layout.blockSize),
-                    .int(layout.causal ? 1 : 0), .int(s.causalOffset), .float(options.scale)],
+                    .int(layout.causal ? 1 : 0), .int(s.causalOffset),
+                    .int(layout.window?.left ?? -1), .int(layout.window?.right ?? 0), .int(layout.globalTokens), .float(options.scale)],
                    global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
     }
 }

@@ -12,9 +12,12 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
     var rows: [[Int]]? = nil
     /// Key position of query row 0 when causal; nil: the queries are the last keys.
     var queryOffset: Int? = nil
+    /// A generated layout instead of `rows`/`causal`.
+    var pattern: (@Sendable () throws -> BlockSparseLayout)? = nil
     var testDescription: String { name }
 
     func layout() throws -> BlockSparseLayout {
+        if let pattern { return try pattern() }
         let qb = (lq + block - 1) / block, kb = (lk + block - 1) / block
         return try BlockSparseLayout(queryLength: lq, keyLength: lk, blockSize: block,
                                      rows: rows ?? Array(repeating: Array(0..<kb), count: qb), causal: causal)
@@ -33,6 +36,13 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
         // A KV cache of capacity 64 holding 20 tokens before 5 new queries: only 25 keys are valid.
         AttentionCase(name: "cache with room", batch: 1, lq: 5, lk: 64, heads: 6, kvHeads: 2, dim: 16, block: 16, causal: true,
                       keyLengths: [25], queryOffset: 20),
+        // A token window of 21 that ends inside blocks, plus 5 global tokens.
+        AttentionCase(name: "window + global", batch: 1, lq: 90, lk: 90, heads: 2, kvHeads: 2, dim: 16, block: 16,
+                      pattern: { try BlockSparseLayout.window(queryLength: 90, blockSize: 16, left: 13, right: 7).addingGlobalTokens(5) }),
+        AttentionCase(name: "causal window", batch: 2, lq: 77, lk: 77, heads: 2, kvHeads: 1, dim: 32, block: 16,
+                      keyLengths: [77, 50], pattern: { try BlockSparseLayout.window(queryLength: 77, blockSize: 16, left: 20, right: 0, causal: true) }),
+        AttentionCase(name: "bigbird", batch: 1, lq: 100, lk: 100, heads: 2, kvHeads: 2, dim: 8, block: 16,
+                      pattern: { try BlockSparseLayout.bigBird(length: 100, blockSize: 16, windowBlocks: 1, globalBlocks: 1, randomBlocks: 1, seed: 7) }),
         AttentionCase(name: "MiniLM-shaped", batch: 3, lq: 19, lk: 19, heads: 12, kvHeads: 12, dim: 32, block: 32,
                       keyLengths: [19, 7, 12]),
     ]
@@ -49,11 +59,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         for h in 0..<c.heads {
             let kvh = h / (c.heads / c.kvHeads)
             for i in 0..<c.lq {
-                let qb = i / c.block
-                let kept = layout.columns[Int(layout.rowStarts[qb])..<Int(layout.rowStarts[qb + 1])].map(Int.init)
-                let keys = (0..<c.lk).filter { j in
-                    kept.contains(j / c.block) && j < valid && (!c.causal || j <= i + (c.queryOffset ?? c.lk - c.lq))
-                }
+                let keys = (0..<c.lk).filter { j in j < valid && layout.sees(query: i, key: j, queryOffset: c.queryOffset) }
                 guard !keys.isEmpty else { continue }
                 let qo = ((b * c.lq + i) * c.heads + h) * c.dim
                 let scores = keys.map { j -> Double in

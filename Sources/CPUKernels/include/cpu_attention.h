@@ -4,11 +4,12 @@
 // S = scale·Q·Kᵀ comes from sgemm, this turns it into probabilities with an
 // online (running max and sum) softmax, and sgemm then adds P·V.
 
-/// For each of `rows` rows of `s` (`lds` apart, `cols` scores each): keys at
-/// or past `limit[r]` are masked; the running max `m[r]` and sum `l[r]` are
+/// For each of `rows` rows of `s` (`lds` apart, `cols` scores each): key j is
+/// visible when j < limit[r] and (j ≥ first[r] or j < global), all relative
+/// to the block (a window's lower edge; global keys are exempt); the running max `m[r]` and sum `l[r]` are
 /// updated; row r of `o` (`d` floats, `ldo` apart) is rescaled by
 /// exp(m_old − m_new); `s` is overwritten with exp(s − m_new), zero where masked.
-void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *limit,
+void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                   float *m, float *l, float *o, int d, long ldo);
 
 #endif
