@@ -71,7 +71,7 @@ extension CPUBackend {
 
     /// Keys `lo ..< hi` that query `i` may see (global keys below `lo` too): padding,
     /// the causal diagonal and the window; the layout's kept blocks come on top.
-    private func visibleKeys(query i: Int, layout: BlockSparseLayout, shape s: AttentionShape, validKeys: Int) -> (Int, Int) {
+    func visibleKeys(query i: Int, layout: BlockSparseLayout, shape s: AttentionShape, validKeys: Int) -> (Int, Int) {
         let p = i + s.causalOffset
         var hi = min(validKeys, layout.causal ? p + 1 : s.keyLength), lo = 0
         if let w = layout.window, i >= layout.globalTokens {
@@ -82,7 +82,7 @@ extension CPUBackend {
     }
 
     /// Each sequence's number of valid keys, clamped to the key length.
-    private func keyLengths(_ t: Tensor?, _ s: AttentionShape) -> [Int] {
+    func keyLengths(_ t: Tensor?, _ s: AttentionShape) -> [Int] {
         guard let t else { return Array(repeating: s.keyLength, count: s.batch) }
         let p = t.hostBytes.assumingMemoryBound(to: Int32.self)
         return (0..<s.batch).map { min(max(Int(p[$0]), 0), s.keyLength) }

@@ -79,3 +79,17 @@ public struct AttentionShape: Sendable, Equatable, CustomStringConvertible {
         4 * Double(batch * heads * keptBlocks) * Double(blockSize * blockSize) * Double(headDim)
     }
 }
+
+/// The checks of an attention backward pass; returns the shape of the forward it differentiates.
+public func checkAttentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ o: Tensor, _ lse: Tensor, _ dO: Tensor,
+                                   _ layout: BlockSparseLayout, _ options: AttentionOptions, _ grads: AttentionGradients,
+                                   on backend: BackendID) throws(SlimError) -> AttentionShape {
+    let op = "attentionBackward"
+    let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: lse, layout: layout, options: options, op: op)
+    guard dO.shape == q.shape, grads.dq.shape == q.shape, grads.dk.shape == k.shape, grads.dv.shape == v.shape else {
+        throw .shapeMismatch(op: op, detail: "dO and dQ must match Q \(q.shape), dK and dV must match K \(k.shape)")
+    }
+    for t in [dO, grads.dq, grads.dk, grads.dv] { try requireF32(t, op: op) }
+    try requireOn(backend, [q, k, v, o, lse, dO, grads.dq, grads.dk, grads.dv] + (options.keyLengths.map { [$0] } ?? []), op: op)
+    return s
+}

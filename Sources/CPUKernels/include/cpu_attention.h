@@ -12,4 +12,12 @@
 void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                   float *m, float *l, float *o, int d, long ldo);
 
+/// Backward pass: turns a score block into the probabilities of the forward
+/// pass, s = exp(s − lse[r]) where visible (as above), 0 elsewhere.
+void slim_attention_probabilities(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
+                                  const float *lse);
+
+/// dS = P ∘ (dP − delta[r]) in place in `dp`.
+void slim_attention_dscores(const float *p, float *dp, int rows, int cols, long ld, const float *delta);
+
 #endif

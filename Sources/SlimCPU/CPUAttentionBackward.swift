@@ -1,0 +1,110 @@
+import CPUKernels
+import SlimCore
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+extension CPUBackend {
+    /// The FlashAttention backward pass over the kept blocks: probabilities are
+    /// recomputed from the saved log-sum-exp, Δ = rowsum(dO ∘ O); one sweep over
+    /// key blocks (the transposed lists) writes dK and dV, one over query blocks
+    /// writes dQ. Each output block has one writer: no atomics, deterministic.
+    public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
+                                  gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
+                                  into grads: AttentionGradients) throws {
+        let s = try checkAttentionBackward(q, k, v, o, logSumExp, dO, layout, options, grads, on: id)
+        PlatformBLAS.useOneThreadPerCall()
+        let lengths = keyLengths(options.keyLengths, s)
+        let d = s.headDim, bs = layout.blockSize, ldq = s.heads * d, ldk = s.kvHeads * d
+        let (qp, kp, vp, op, dop) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats, dO.hostFloats)
+        let lse = logSumExp.hostFloats
+        let (dq, dk, dv) = (grads.dq.hostFloats, grads.dk.hostFloats, grads.dv.hostFloats)
+        let scale = options.scale
+        // Δ_i = Σ_e dO_ie · O_ie, laid out like the log-sum-exp.
+        let delta = UnsafeMutablePointer<Float>.allocate(capacity: s.batch * s.heads * s.queryLength)
+        defer { delta.deallocate() }
+        parallelChunks(s.batch * s.queryLength, grain: 16) { range in
+            for bi in range {
+                let b = bi / s.queryLength, i = bi % s.queryLength
+                for h in 0..<s.heads {
+                    let at = ((b * s.queryLength + i) * s.heads + h) * d
+                    delta[(b * s.heads + h) * s.queryLength + i] = dotProduct(dop + at, op + at, d)
+                }
+            }
+        }
+
+        /// Probabilities P and score gradients dS of query block r against key block c for head h.
+        func block(_ b: Int, _ h: Int, _ r: Int, _ c: Int, _ p: UnsafeMutablePointer<Float>, _ ds: UnsafeMutablePointer<Float>,
+                   _ first: UnsafeMutablePointer<Int32>, _ limit: UnsafeMutablePointer<Int32>) -> (rows: Int, cols: Int, q: Int, kv: Int, row0: Int) {
+            let i0 = r * bs, rows = min(bs, s.queryLength - i0), j0 = c * bs, cols = min(bs, s.keyLength - j0)
+            let kvh = h / s.groupSize
+            for t in 0..<rows {
+                let (lo, hi) = visibleKeys(query: i0 + t, layout: layout, shape: s, validKeys: lengths[b])
+                limit[t] = Int32(max(0, min(cols, hi - j0)))
+                first[t] = Int32(max(0, min(cols, lo - j0)))
+            }
+            let qo = ((b * s.queryLength + i0) * s.heads + h) * d, kvo = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
+            let row0 = (b * s.heads + h) * s.queryLength + i0
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
+                        qp + qo, Int32(ldq), kp + kvo, Int32(ldk), 0, p, Int32(bs))
+            slim_attention_probabilities(p, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0), lse + row0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), 1,
+                        dop + qo, Int32(ldq), vp + kvo, Int32(ldk), 0, ds, Int32(bs))
+            slim_attention_dscores(p, ds, Int32(rows), Int32(cols), bs, delta + row0)
+            return (rows, cols, qo, kvo, row0)
+        }
+
+        func scratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void) {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs), ds = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
+            let first = UnsafeMutablePointer<Int32>.allocate(capacity: bs), limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
+            defer { p.deallocate(); ds.deallocate(); first.deallocate(); limit.deallocate() }
+            body(p, ds, first, limit)
+        }
+
+        // dK, dV: one writer per (sequence, key/value head, key block), summing over the head group.
+        let kBlocks = layout.keyBlocks
+        parallelChunks(s.batch * s.kvHeads * kBlocks, grain: 1) { units in
+            scratch { p, ds, first, limit in
+                for unit in units {
+                    let c = unit % kBlocks, kvh = (unit / kBlocks) % s.kvHeads, b = unit / (kBlocks * s.kvHeads)
+                    let j0 = c * bs, cols = min(bs, s.keyLength - j0)
+                    let kvo = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
+                    for t in 0..<cols {
+                        (dk + kvo + t * ldk).update(repeating: 0, count: d)
+                        (dv + kvo + t * ldk).update(repeating: 0, count: d)
+                    }
+                    for h in kvh * s.groupSize..<(kvh + 1) * s.groupSize {
+                        for r in layout.transposedRows[Int(layout.transposedStarts[c])..<Int(layout.transposedStarts[c + 1])] {
+                            let g = block(b, h, Int(r), c, p, ds, first, limit)
+                            // dV += Pᵀ·dO, dK += scale · dSᵀ·Q
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), 1,
+                                        p, Int32(bs), dop + g.q, Int32(ldq), 1, dv + kvo, Int32(ldk))
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), scale,
+                                        ds, Int32(bs), qp + g.q, Int32(ldq), 1, dk + kvo, Int32(ldk))
+                        }
+                    }
+                }
+            }
+        }
+
+        // dQ: one writer per (sequence, head, query block).
+        let qBlocks = layout.queryBlocks
+        parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
+            scratch { p, ds, first, limit in
+                for unit in units {
+                    let r = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
+                    let i0 = r * bs, rows = min(bs, s.queryLength - i0)
+                    let qo = ((b * s.queryLength + i0) * s.heads + h) * d
+                    for t in 0..<rows { (dq + qo + t * ldq).update(repeating: 0, count: d) }
+                    for c in layout.keptColumns(ofRow: r) {
+                        let g = block(b, h, r, c, p, ds, first, limit)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(d), Int32(g.cols), scale,
+                                    ds, Int32(bs), kp + g.kv, Int32(ldk), 1, dq + qo, Int32(ldq))
+                    }
+                }
+            }
+        }
+    }
+}
