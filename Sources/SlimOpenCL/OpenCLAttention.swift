@@ -5,17 +5,57 @@ extension OpenCLBackend {
                           into o: Tensor, logSumExp: Tensor?) throws {
         let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: logSumExp, layout: layout, options: options)
         try requireOn(id, [q, k, v, o] + [logSumExp, options.keyLengths].compactMap { $0 }, op: "attention")
-        // Two tiles of KEY_TILE rows must fit the 32 KiB of local memory every OpenCL device has.
-        let keyTile = s.headDim > 128 ? 8 : 16
-        let rowStarts = try tensor(layout.rowStarts, shape: [layout.rowStarts.count], dtype: .i32, name: "layout.rowStarts")
-        let columns = try tensor(layout.columns.isEmpty ? [0] : layout.columns, shape: [max(layout.columns.count, 1)],
-                                 dtype: .i32, name: "layout.columns")
-        try launch("attention", "attention_forward", options: "-D HEAD_DIM=\(s.headDim) -D KEY_TILE=\(keyTile)",
+        let rows = try layoutRows(layout)
+        try launch("attention", "attention_forward", options: buildOptions(s),
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(o), logSumExp.map { .buffer($0) } ?? .null,
-                    .buffer(rowStarts), .buffer(columns), options.keyLengths.map { .buffer($0) } ?? .null,
-                    .int(s.queryLength), .int(s.keyLength), .int(s.heads), .int(s.kvHeads), .int(layout.blockSize),
-                    .int(layout.causal ? 1 : 0), .int(s.causalOffset),
-                    .int(layout.window?.left ?? -1), .int(layout.window?.right ?? 0), .int(layout.globalTokens), .float(options.scale)],
+                    .buffer(rows.starts), .buffer(rows.columns), options.keyLengths.map { .buffer($0) } ?? .null]
+                       + maskArguments(s, layout, options),
                    global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
+    }
+
+    /// Δ, then dK/dV over key blocks (the transposed lists), then dQ over query blocks.
+    public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
+                                  gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
+                                  into grads: AttentionGradients) throws {
+        let s = try checkAttentionBackward(q, k, v, o, logSumExp, dO, layout, options, grads, on: id)
+        let build = buildOptions(s)
+        let delta = try allocate([s.batch, s.heads, s.queryLength], name: "attention delta")
+        try launch("attention", "attention_delta", options: build,
+                   [.buffer(o), .buffer(dO), .buffer(delta), .int(s.queryLength), .int(s.heads)],
+                   global: [s.queryLength, s.heads, s.batch], local: [1, 1, 1])
+        let lengths: KernelArgument = options.keyLengths.map { .buffer($0) } ?? .null
+        let mask = maskArguments(s, layout, options)
+        let transposed = try int32Buffer(layout.transposedStarts, "layout.transposedStarts")
+        let transposedRows = try int32Buffer(layout.transposedRows, "layout.transposedRows")
+        try launch("attention", "attention_backward_kv", options: build,
+                   [.buffer(q), .buffer(k), .buffer(v), .buffer(dO), .buffer(logSumExp), .buffer(delta),
+                    .buffer(grads.dk), .buffer(grads.dv), .buffer(transposed), .buffer(transposedRows), lengths] + mask,
+                   global: [layout.keyBlocks * layout.blockSize, s.kvHeads, s.batch], local: [layout.blockSize, 1, 1])
+        let rows = try layoutRows(layout)
+        try launch("attention", "attention_backward_q", options: build,
+                   [.buffer(q), .buffer(k), .buffer(v), .buffer(dO), .buffer(logSumExp), .buffer(delta),
+                    .buffer(grads.dq), .buffer(rows.starts), .buffer(rows.columns), lengths] + mask,
+                   global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
+    }
+
+    /// Two tiles of KEY_TILE rows must fit the 32 KiB of local memory every OpenCL device has.
+    private func buildOptions(_ s: AttentionShape) -> String {
+        "-D HEAD_DIM=\(s.headDim) -D KEY_TILE=\(s.headDim > 128 ? 8 : 16)"
+    }
+
+    /// The sizes and element-mask parameters every attention kernel takes after its buffers.
+    private func maskArguments(_ s: AttentionShape, _ layout: BlockSparseLayout, _ options: AttentionOptions) -> [KernelArgument] {
+        [.int(s.queryLength), .int(s.keyLength), .int(s.heads), .int(s.kvHeads), .int(layout.blockSize),
+         .int(layout.causal ? 1 : 0), .int(s.causalOffset), .int(layout.window?.left ?? -1), .int(layout.window?.right ?? 0),
+         .int(layout.globalTokens), .float(options.scale)]
+    }
+
+    private func layoutRows(_ layout: BlockSparseLayout) throws -> (starts: Tensor, columns: Tensor) {
+        (try int32Buffer(layout.rowStarts, "layout.rowStarts"), try int32Buffer(layout.columns, "layout.columns"))
+    }
+
+    /// A device copy of a layout list (never empty: OpenCL has no zero-sized buffers).
+    private func int32Buffer(_ values: [Int32], _ name: String) throws -> Tensor {
+        try tensor(values.isEmpty ? [0] : values, shape: [max(values.count, 1)], dtype: .i32, name: name)
     }
 }
