@@ -47,3 +47,21 @@ import Testing
         #expect((row["median_ms"] as? Double ?? 0) > 0)
     }
 }
+
+@Suite struct BenchAttentionCLI {
+    @Test func jsonHasTheFieldsOnEveryBackend() throws {
+        let backends = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" ? "cpu,opencl" : "cpu"
+        let r = try slim(["bench", "attention", "--layout", "window:40", "--seq", "200", "--heads", "2", "--dim", "32",
+                          "--block", "32", "--backward", "--runs", "1", "--warmup", "0", "--backend", backends, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == backends.split(separator: ",").count)
+        for row in rows {
+            for key in ["backend", "layout", "seq", "median_ms", "gflops", "peak_bytes", "backward_ms"] {
+                #expect(row[key] != nil, "missing \(key) in \(row)")
+            }
+        }
+        let bad = try slim(["bench", "attention", "--layout", "zigzag:3", "--seq", "100", "--backend", "cpu"])
+        #expect(bad.status != 0 && bad.stderr.contains("zigzag"))
+    }
+}
