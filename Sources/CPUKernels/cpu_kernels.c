@@ -477,3 +477,10 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxs
         for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= sx[t];
     })
 }
+
+void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
+                    int first, int count, float *out, long os) {
+    FOR_ROW_TILES(first, count, tokens, {
+        slim_qrow_int8(x + t0 * xs, xs, tc, w + (long)r * k, k, scales[r], out + t0 * os + r, os);
+    })
+}

@@ -31,9 +31,9 @@ extension CPUBackend {
         }
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
-            let q = data.assumingMemoryBound(to: Int8.self)
-            forRows(n, tokens: m) { r, t0, tc in
-                slim_qrow_int8(xp + t0 * k, k, Int32(tc), q + r * k, Int32(k), scales![r], yp + t0 * n + r, n)
+            let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!
+            parallelChunks(n, grain: 16) { rows in
+                slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n)
             }
         case (.int8PerChannel, .int8PerRow):
             w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, bias: bias?.hostFloats, yp, m: m, n: n, k: k)
@@ -75,19 +75,6 @@ extension CPUBackend {
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
                             xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
-            }
-        }
-    }
-
-    /// Calls `body(row, firstToken, tokenCount)` for every weight row and every
-    /// group of up to four tokens, rows spread over the cores. Rows go in tiles
-    /// of 16 so a tile's weights stay in cache while every token passes over them.
-    private func forRows(_ n: Int, tokens m: Int, _ body: (Int, Int, Int) -> Void) {
-        parallelChunks(n, grain: 16) { rows in
-            for tile in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
-                for t0 in stride(from: 0, to: m, by: 4) {
-                    for r in tile ..< min(tile + 16, rows.upperBound) { body(r, t0, min(4, m - t0)) }
-                }
             }
         }
     }

@@ -61,6 +61,9 @@ void slim_run_sums(const float *x, int runs, float *sums);
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
                     const uint8_t *zeros, int groups, float *out, long os);
+/// int8 rows (one scale per row) with fp32 activations.
+void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
+                    int first, int count, float *out, long os);
 /// int8 activations, scaled by the per-token activation scales `sx` at the end.
 void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const float *sx,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
