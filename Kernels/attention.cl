@@ -32,7 +32,7 @@ __kernel void attention_forward(
     __global const int *row_starts, __global const int *columns, __global const int *key_lengths,
     const int lq, const int lk, const int heads, const int kv_heads, const int block,
     const int causal, const int causal_offset, const int window_left, const int window_right,
-    const int global_tokens, const float scale)
+    const int global_tokens, const float scale, const int head_stride)
 {
     __local float kt[KEY_TILE * HEAD_DIM];
     __local float vt[KEY_TILE * HEAD_DIM];
@@ -43,6 +43,7 @@ __kernel void attention_forward(
     const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
     int lo;
     const int limit = visible_keys(i, lq, valid_keys, causal, causal_offset, window_left, window_right, global_tokens, &lo);
+    row_starts += h * head_stride;  // per-head layouts: each head's row list, offsets into the shared columns
 
     float qr[HEAD_DIM], acc[HEAD_DIM];
     const size_t qoff = (((size_t)b * lq + min(i, lq - 1)) * heads + h) * HEAD_DIM;
@@ -112,7 +113,7 @@ __kernel void attention_backward_kv(
     __global const int *t_starts, __global const int *t_rows, __global const int *key_lengths,
     const int lq, const int lk, const int heads, const int kv_heads, const int block,
     const int causal, const int causal_offset, const int window_left, const int window_right,
-    const int global_tokens, const float scale)
+    const int global_tokens, const float scale, const int head_stride)
 {
     __local float qt[KEY_TILE * HEAD_DIM], dot_[KEY_TILE * HEAD_DIM], lse_t[KEY_TILE], delta_t[KEY_TILE];
     const int c = get_group_id(0), kvh = get_group_id(1), b = get_group_id(2);
@@ -124,7 +125,8 @@ __kernel void attention_backward_kv(
     for (int e = 0; e < HEAD_DIM; ++e) { kr[e] = k[kv_at + e]; vr[e] = v[kv_at + e]; dkr[e] = 0.0f; dvr[e] = 0.0f; }
     const int group = heads / kv_heads;
     for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int p = t_starts[c]; p < t_starts[c + 1]; ++p) {
+        __global const int *ts = t_starts + h * head_stride;
+        for (int p = ts[c]; p < ts[c + 1]; ++p) {
             const int q0 = t_rows[p] * block, q_end = min(q0 + block, lq);
             for (int i0 = q0; i0 < q_end; i0 += KEY_TILE) {
                 barrier(CLK_LOCAL_MEM_FENCE);
@@ -173,10 +175,11 @@ __kernel void attention_backward_q(
     __global const int *row_starts, __global const int *columns, __global const int *key_lengths,
     const int lq, const int lk, const int heads, const int kv_heads, const int block,
     const int causal, const int causal_offset, const int window_left, const int window_right,
-    const int global_tokens, const float scale)
+    const int global_tokens, const float scale, const int head_stride)
 {
     __local float kt[KEY_TILE * HEAD_DIM], vt[KEY_TILE * HEAD_DIM];
     const int qb = get_group_id(0), h = get_group_id(1), b = get_group_id(2);
+    row_starts += h * head_stride;
     const int lid = get_local_id(0), ls = get_local_size(0);
     const int i = qb * block + lid;
     const int kvh = h / (heads / kv_heads);

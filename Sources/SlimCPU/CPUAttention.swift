@@ -26,7 +26,7 @@ extension CPUBackend {
         let (qp, kp, vp, op) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats)
         let lse = logSumExp?.hostFloats
         let bs = layout.blockSize, qBlocks = layout.queryBlocks, d = s.headDim
-        let starts = layout.rowStarts, columns = layout.columns, scale = options.scale
+        let scale = options.scale
         let ldq = s.heads * d, ldk = s.kvHeads * d
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
@@ -41,7 +41,8 @@ extension CPUBackend {
                 peak.update(repeating: -.infinity, count: rows)
                 sum.update(repeating: 0, count: rows)
                 acc.update(repeating: 0, count: rows * d)
-                for c in columns[Int(starts[qb])..<Int(starts[qb + 1])] {
+                let lay = options.layout(head: h, layout)
+                for c in lay.columns[Int(lay.rowStarts[qb])..<Int(lay.rowStarts[qb + 1])] {
                     let j0 = Int(c) * bs, cols = min(bs, s.keyLength - j0)
                     var anyVisible = false
                     for r in 0..<rows {

@@ -76,7 +76,8 @@ extension CPUBackend {
                         (dv + kvo + t * ldk).update(repeating: 0, count: d)
                     }
                     for h in kvh * s.groupSize..<(kvh + 1) * s.groupSize {
-                        for r in layout.transposedRows[Int(layout.transposedStarts[c])..<Int(layout.transposedStarts[c + 1])] {
+                        let lay = options.layout(head: h, layout)
+                        for r in lay.transposedRows[Int(lay.transposedStarts[c])..<Int(lay.transposedStarts[c + 1])] {
                             let g = block(b, h, Int(r), c, p, ds, first, limit)
                             // dV += Pᵀ·dO, dK += scale · dSᵀ·Q
                             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), 1,
@@ -98,7 +99,7 @@ extension CPUBackend {
                     let i0 = r * bs, rows = min(bs, s.queryLength - i0)
                     let qo = ((b * s.queryLength + i0) * s.heads + h) * d
                     for t in 0..<rows { (dq + qo + t * ldq).update(repeating: 0, count: d) }
-                    for c in layout.keptColumns(ofRow: r) {
+                    for c in options.layout(head: h, layout).keptColumns(ofRow: r) {
                         let g = block(b, h, r, c, p, ds, first, limit)
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(d), Int32(g.cols), scale,
                                     ds, Int32(bs), kp + g.kv, Int32(ldk), 1, dq + qo, Int32(ldq))

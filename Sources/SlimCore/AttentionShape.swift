@@ -9,12 +9,20 @@ public struct AttentionOptions: Sendable {
     /// earlier tokens before the queries). `nil`: `keyLength − queryLength`,
     /// the queries being the last tokens.
     public var queryOffset: Int?
+    /// A layout per query head (head h uses `headLayouts[h]` instead of the
+    /// call's layout); each must match the call's lengths, block size and
+    /// element masks. `nil`: every head uses the call's layout.
+    public var headLayouts: [BlockSparseLayout]?
 
-    public init(scale: Float, keyLengths: Tensor? = nil, queryOffset: Int? = nil) {
+    public init(scale: Float, keyLengths: Tensor? = nil, queryOffset: Int? = nil, headLayouts: [BlockSparseLayout]? = nil) {
         self.scale = scale
         self.keyLengths = keyLengths
         self.queryOffset = queryOffset
+        self.headLayouts = headLayouts
     }
+
+    /// The layout head `h` attends with.
+    public func layout(head h: Int, _ shared: BlockSparseLayout) -> BlockSparseLayout { headLayouts?[h] ?? shared }
 }
 
 /// The sizes of one attention call, resolved and checked once for both backends.
@@ -64,6 +72,14 @@ public struct AttentionShape: Sendable, Equatable, CustomStringConvertible {
         guard d > 0, d <= 256 else { throw .shapeMismatch(op: op, detail: "head dimension \(d) must be in 1...256") }
         guard layout.queryLength == lq, layout.keyLength == lk else {
             throw .shapeMismatch(op: op, detail: "layout is \(layout.queryLength)×\(layout.keyLength) but Q·Kᵀ is \(lq)×\(lk)")
+        }
+        if let perHead = options.headLayouts {
+            guard perHead.count == h, perHead.allSatisfy({
+                $0.queryLength == lq && $0.keyLength == lk && $0.blockSize == layout.blockSize && $0.causal == layout.causal
+                    && $0.window == layout.window && $0.globalTokens == layout.globalTokens
+            }) else {
+                throw .shapeMismatch(op: op, detail: "\(perHead.count) head layouts for \(h) heads: each must match the call's lengths, block size and masks")
+            }
         }
         if let lse = logSumExp, lse.elementCount != b * h * lq {
             throw .shapeMismatch(op: op, detail: "log-sum-exp \(lse.label) must hold \(b)×\(h)×\(lq) values")

@@ -5,11 +5,11 @@ extension OpenCLBackend {
                           into o: Tensor, logSumExp: Tensor?) throws {
         let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: logSumExp, layout: layout, options: options)
         try requireOn(id, [q, k, v, o] + [logSumExp, options.keyLengths].compactMap { $0 }, op: "attention")
-        let rows = try layoutRows(layout)
+        let rows = try lists(layout, options, transposed: false)
         try launch("attention", "attention_forward", options: buildOptions(s),
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(o), logSumExp.map { .buffer($0) } ?? .null,
-                    .buffer(rows.starts), .buffer(rows.columns), options.keyLengths.map { .buffer($0) } ?? .null]
-                       + maskArguments(s, layout, options),
+                    .buffer(rows.starts), .buffer(rows.entries), options.keyLengths.map { .buffer($0) } ?? .null]
+                       + maskArguments(s, layout, options) + [.int(rows.headStride)],
                    global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
     }
 
@@ -25,16 +25,16 @@ extension OpenCLBackend {
                    global: [s.queryLength, s.heads, s.batch], local: [1, 1, 1])
         let lengths: KernelArgument = options.keyLengths.map { .buffer($0) } ?? .null
         let mask = maskArguments(s, layout, options)
-        let transposed = try int32Buffer(layout.transposedStarts, "layout.transposedStarts")
-        let transposedRows = try int32Buffer(layout.transposedRows, "layout.transposedRows")
+        let transposed = try lists(layout, options, transposed: true)
         try launch("attention", "attention_backward_kv", options: build,
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(dO), .buffer(logSumExp), .buffer(delta),
-                    .buffer(grads.dk), .buffer(grads.dv), .buffer(transposed), .buffer(transposedRows), lengths] + mask,
+                    .buffer(grads.dk), .buffer(grads.dv), .buffer(transposed.starts), .buffer(transposed.entries), lengths]
+                       + mask + [.int(transposed.headStride)],
                    global: [layout.keyBlocks * layout.blockSize, s.kvHeads, s.batch], local: [layout.blockSize, 1, 1])
-        let rows = try layoutRows(layout)
+        let rows = try lists(layout, options, transposed: false)
         try launch("attention", "attention_backward_q", options: build,
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(dO), .buffer(logSumExp), .buffer(delta),
-                    .buffer(grads.dq), .buffer(rows.starts), .buffer(rows.columns), lengths] + mask,
+                    .buffer(grads.dq), .buffer(rows.starts), .buffer(rows.entries), lengths] + mask + [.int(rows.headStride)],
                    global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
     }
 
@@ -50,8 +50,20 @@ extension OpenCLBackend {
          .int(layout.globalTokens), .float(options.scale)]
     }
 
-    private func layoutRows(_ layout: BlockSparseLayout) throws -> (starts: Tensor, columns: Tensor) {
-        (try int32Buffer(layout.rowStarts, "layout.rowStarts"), try int32Buffer(layout.columns, "layout.columns"))
+    /// The compressed rows (or, transposed, columns) on the device. With a layout
+    /// per head they are concatenated: head h's starts begin at h · headStride
+    /// and point into one shared list of entries.
+    private func lists(_ layout: BlockSparseLayout, _ options: AttentionOptions, transposed: Bool) throws
+        -> (starts: Tensor, entries: Tensor, headStride: Int) {
+        let layouts = options.headLayouts ?? [layout]
+        var starts: [Int32] = [], entries: [Int32] = []
+        for l in layouts {
+            let (s, e) = transposed ? (l.transposedStarts, l.transposedRows) : (l.rowStarts, l.columns)
+            starts += s.map { $0 + Int32(entries.count) }
+            entries += e
+        }
+        let stride = options.headLayouts == nil ? 0 : (transposed ? layout.keyBlocks : layout.queryBlocks) + 1
+        return (try int32Buffer(starts, "layout starts"), try int32Buffer(entries, "layout entries"), stride)
     }
 
     /// A device copy of a layout list (never empty: OpenCL has no zero-sized buffers).

@@ -10,15 +10,16 @@ struct ReferenceAttention {
 
     var scale: Double { 1 / Double(c.dim).squareRoot() }
 
-    func keys(_ b: Int, _ i: Int) -> [Int] {
+    func keys(_ b: Int, _ i: Int, _ h: Int) -> [Int] {
         let valid = Int(c.keyLengths?[b] ?? Int32(c.lk))
-        return (0..<c.lk).filter { j in j < valid && layout.sees(query: i, key: j, queryOffset: c.queryOffset) }
+        let lay = (try? c.layout(head: h)) ?? layout
+        return (0..<c.lk).filter { j in j < valid && lay.sees(query: i, key: j, queryOffset: c.queryOffset) }
     }
     func qi(_ b: Int, _ i: Int, _ h: Int) -> Int { ((b * c.lq + i) * c.heads + h) * c.dim }
     func kj(_ b: Int, _ j: Int, _ h: Int) -> Int { ((b * c.lk + j) * c.kvHeads + h / (c.heads / c.kvHeads)) * c.dim }
 
     func probabilities(_ b: Int, _ i: Int, _ h: Int) -> [(Int, Double)] {
-        let js = keys(b, i)
+        let js = keys(b, i, h)
         guard !js.isEmpty else { return [] }
         let s = js.map { j in (0..<c.dim).reduce(0.0) { $0 + q[qi(b, i, h) + $1] * k[kj(b, j, h) + $1] } * scale }
         let peak = s.max()!, e = s.map { exp($0 - peak) }, total = e.reduce(0, +)
@@ -53,7 +54,7 @@ struct ReferenceAttention {
 }
 
 @Suite struct AttentionBackwardConformance {
-    static let cases = AttentionCase.all.filter { ["dense padded", "causal GQA", "block-sparse", "cache with room", "window + global"].contains($0.name) }
+    static let cases = AttentionCase.all.filter { ["dense padded", "causal GQA", "block-sparse", "cache with room", "window + global", "per-head layouts"].contains($0.name) }
 
     @Test(arguments: Subjects.all, cases)
     func gradientsMatchFloat64(_ subject: Subject, _ c: AttentionCase) throws {
@@ -65,7 +66,7 @@ struct ReferenceAttention {
         let layout = try c.layout()
         let options = AttentionOptions(scale: 1 / Float(c.dim).squareRoot(),
                                        keyLengths: try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) },
-                                       queryOffset: c.queryOffset)
+                                       queryOffset: c.queryOffset, headLayouts: try c.perHead?())
         let (tq, tk, tv) = (try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape), try backend.tensor(v, shape: kShape))
         let o = try poisoned(backend, qShape), lse = try poisoned(backend, [c.batch, c.heads, c.lq])
         try backend.attention(tq, tk, tv, layout: layout, options: options, into: o, logSumExp: lse)

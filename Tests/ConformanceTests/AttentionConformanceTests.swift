@@ -14,7 +14,11 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
     var queryOffset: Int? = nil
     /// A generated layout instead of `rows`/`causal`.
     var pattern: (@Sendable () throws -> BlockSparseLayout)? = nil
+    /// A different layout per head (passed as `AttentionOptions.headLayouts`).
+    var perHead: (@Sendable () throws -> [BlockSparseLayout])? = nil
     var testDescription: String { name }
+
+    func layout(head h: Int) throws -> BlockSparseLayout { try perHead?()[h] ?? layout() }
 
     func layout() throws -> BlockSparseLayout {
         if let pattern { return try pattern() }
@@ -43,6 +47,13 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
                       keyLengths: [77, 50], pattern: { try BlockSparseLayout.window(queryLength: 77, blockSize: 16, left: 20, right: 0, causal: true) }),
         AttentionCase(name: "bigbird", batch: 1, lq: 100, lk: 100, heads: 2, kvHeads: 2, dim: 8, block: 16,
                       pattern: { try BlockSparseLayout.bigBird(length: 100, blockSize: 16, windowBlocks: 1, globalBlocks: 1, randomBlocks: 1, seed: 7) }),
+        // Causal layouts whose kept blocks differ per head (all blocks, the diagonal only, a window).
+        AttentionCase(name: "per-head layouts", batch: 1, lq: 70, lk: 70, heads: 3, kvHeads: 1, dim: 16, block: 16, causal: true,
+                      perHead: { [try .causal(queryLength: 70, blockSize: 16),
+                                  try .custom(queryLength: 70, keyLength: 70, blockSize: 16,
+                                              blockMask: (0..<5).map { r in (0..<5).map { $0 == r } }, causal: true),
+                                  try .custom(queryLength: 70, keyLength: 70, blockSize: 16,
+                                              blockMask: (0..<5).map { r in (0..<5).map { $0 <= r && $0 >= r - 1 } }, causal: true)] }),
         AttentionCase(name: "MiniLM-shaped", batch: 3, lq: 19, lk: 19, heads: 12, kvHeads: 12, dim: 32, block: 32,
                       keyLengths: [19, 7, 12]),
     ]
@@ -50,7 +61,6 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
 
 /// float64 attention with the masking rules of ``AttentionShape``.
 func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) throws -> (o: [Double], lse: [Double]) {
-    let layout = try c.layout()
     var o = [Double](repeating: 0, count: q.count)
     var lse = [Double](repeating: -.infinity, count: c.batch * c.heads * c.lq)
     let scale = 1 / Double(c.dim).squareRoot()
@@ -58,6 +68,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         let valid = Int(c.keyLengths?[b] ?? Int32(c.lk))
         for h in 0..<c.heads {
             let kvh = h / (c.heads / c.kvHeads)
+            let layout = try c.layout(head: h)
             for i in 0..<c.lq {
                 let keys = (0..<c.lk).filter { j in j < valid && layout.sees(query: i, key: j, queryOffset: c.queryOffset) }
                 guard !keys.isEmpty else { continue }
@@ -93,7 +104,8 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
         try backend.attention(try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape),
                               try backend.tensor(v, shape: kShape), layout: try c.layout(),
-                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset),
+                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset,
+                                                        headLayouts: try c.perHead?()),
                               into: o, logSumExp: lse)
         let want = try referenceAttention(c, q: q, k: k, v: v)
         // Scores of size ~4·√d, fp32 exp and sums of ≤ 64 terms: 1e-5 relative on O(1) outputs.
