@@ -3,7 +3,7 @@ import PackageDescription
 
 // Slim: compress transformer models and run them compressed, on OpenCL or the CPU.
 // Layers (each imports only those below it, see DESIGN.md):
-//   slim (CLI) → SlimModel, SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
+//   slim (CLI) → SlimCompress → SlimModel, SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "SlimCPU", targets: ["SlimCPU"]),
         .library(name: "SlimOpenCL", targets: ["SlimOpenCL"]),
         .library(name: "SlimModel", targets: ["SlimModel"]),
+        .library(name: "SlimCompress", targets: ["SlimCompress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "slim",
             dependencies: [
-                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel",
+                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel", "SlimCompress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -40,6 +41,8 @@ let package = Package(
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
         /// Model files (safetensors, GGUF, config.json), tokenizers and transformer blocks on the Backend ops.
         .target(name: "SlimModel", dependencies: ["SlimCore"], swiftSettings: strict),
+        /// Compression methods over a model's weights, the compressed folder format, evaluation.
+        .target(name: "SlimCompress", dependencies: ["SlimModel", "SlimCore"], swiftSettings: strict),
 
         // MARK: - Implementation details
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
@@ -69,7 +72,7 @@ let package = Package(
         .testTarget(name: "SlimCoreTests", dependencies: ["SlimCore"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
                     swiftSettings: strict),
-        .testTarget(name: "SlimModelTests", dependencies: ["SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "SlimModelTests", dependencies: ["SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),
         /// Runs the `slim` executable end to end (it is built beside the tests).
         .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),

@@ -65,3 +65,26 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("zigzag"))
     }
 }
+
+@Suite(.serialized) struct CompressCLI {
+    @Test func compressThenEvalReportsFidelityAndSize() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-int8-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let c = try slim(["compress", EmbedCLI.miniLM, "-o", out, "--quant", "int8", "--json"])
+        #expect(c.status == 0, "\(c.stderr)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(c.stdout.utf8)) as? [String: Any])
+        #expect((card["size_ratio"] as? Double ?? 1) <= 0.3)
+        let again = try slim(["compress", EmbedCLI.miniLM, "-o", out, "--quant", "int8"])
+        #expect(again.status != 0 && again.stderr.contains("--overwrite"), "an existing output is refused: \(again.stderr)")
+
+        let e = try slim(["eval", EmbedCLI.miniLM, out, "--backend", "cpu", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        for key in ["mean_cosine", "min_cosine", "spearman_original", "spearman_compressed", "bytes_original", "bytes_compressed", "size_ratio"] {
+            #expect(r[key] != nil, "missing \(key)")
+        }
+        #expect((r["mean_cosine"] as? Double ?? 0) >= 0.999)
+        let embed = try slim(["embed", out, "The cat sat on the mat.", "--backend", "cpu", "--json"])
+        #expect(embed.status == 0, "the compressed folder embeds: \(embed.stderr)")
+    }
+}

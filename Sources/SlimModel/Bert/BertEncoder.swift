@@ -7,7 +7,7 @@ import SlimCore
 public struct BertEncoder: Sendable {
     public let config: BertConfig
     public let backend: any Backend
-    let wordEmbeddings: Tensor, positionEmbeddings: Tensor, typeEmbeddings: Tensor
+    let wordEmbeddings: WordTable, positionEmbeddings: Tensor, typeEmbeddings: Tensor
     let embeddingNorm: LayerNormWeights
     let layers: [BertLayer]
 
@@ -19,7 +19,15 @@ public struct BertEncoder: Sendable {
         let h = c.hiddenSize
         config = c
         self.backend = backend
-        wordEmbeddings = try store.upload(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabSize, h], to: backend)
+        let words = prefix + "embeddings.word_embeddings.weight"
+        if let p = try store.packed(words) {
+            guard p.rows == c.vocabSize, p.columns == h else {
+                throw SlimError.malformedFile(path: store.origin, detail: "packed '\(words)' is \(p.rows)x\(p.columns), the config implies \(c.vocabSize)x\(h)")
+            }
+            wordEmbeddings = .packed(p)
+        } else {
+            wordEmbeddings = .device(try store.upload(words, shape: [c.vocabSize, h], to: backend))
+        }
         positionEmbeddings = try store.upload(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, h], to: backend)
         typeEmbeddings = try store.upload(prefix + "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, h], to: backend)
         embeddingNorm = try LayerNormWeights(prefix + "embeddings.LayerNorm", width: h, epsilon: c.layerNormEpsilon,
@@ -44,7 +52,13 @@ public struct BertEncoder: Sendable {
         let positions = (0..<rows).map { Int32($0 % batch.sequence) }
         let x = try backend.allocate([rows, c.hiddenSize], name: "hidden")
         let sum = try backend.allocate([rows, c.hiddenSize], name: "embedding sum")
-        try backend.embedding(try backend.tensor(batch.ids, shape: [rows], dtype: .i32), table: wordEmbeddings, into: sum)
+        switch wordEmbeddings {
+        case let .device(table):
+            try backend.embedding(try backend.tensor(batch.ids, shape: [rows], dtype: .i32), table: table, into: sum)
+        case let .packed(table):
+            // A compressed table stays compressed: only the rows of this batch are decoded.
+            try backend.write(try batch.ids.flatMap { try table.row(Int($0)) }, to: sum)
+        }
         try backend.embedding(try backend.tensor(positions, shape: [rows], dtype: .i32), table: positionEmbeddings, into: x)
         try backend.add(sum, x, into: sum)
         try backend.embedding(try backend.tensor(batch.tokenTypes, shape: [rows], dtype: .i32), table: typeEmbeddings, into: x)
@@ -57,9 +71,15 @@ public struct BertEncoder: Sendable {
         return x
     }
 
+    /// Every linear layer, block by block (query, key, value, output, intermediate, down).
+    public var linearLayers: [Linear] {
+        layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.intermediate, $0.down] }
+    }
+
     /// Bytes of weights on the device.
     public var weightBytes: Int {
-        [wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNorm.gamma, embeddingNorm.beta].reduce(0) { $0 + $1.byteCount }
+        wordEmbeddings.byteCount
+            + [positionEmbeddings, typeEmbeddings, embeddingNorm.gamma, embeddingNorm.beta].reduce(0) { $0 + $1.byteCount }
             + layers.reduce(0) { total, l in
                 total + [l.query, l.key, l.value, l.output, l.intermediate, l.down].reduce(0) { $0 + $1.byteCount }
                     + 4 * l.attentionNorm.gamma.byteCount
@@ -81,5 +101,18 @@ public struct EncoderBatch: Sendable {
         lengths = sequences.map(\.count)
         ids = sequences.flatMap { $0 + Array(repeating: padID, count: longest - $0.count) }
         tokenTypes = Array(repeating: 0, count: ids.count)
+    }
+}
+
+/// The word-embedding table: on the device in fp32, or packed on the host.
+enum WordTable: Sendable {
+    case device(Tensor)
+    case packed(PackedWeight)
+
+    var byteCount: Int {
+        switch self {
+        case let .device(t): t.byteCount
+        case let .packed(p): p.encoded.data.count + 4 * p.encoded.scales.count + p.encoded.zeros.count
+        }
     }
 }

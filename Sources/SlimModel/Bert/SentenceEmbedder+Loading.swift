@@ -14,7 +14,9 @@ extension SentenceEmbedder {
         guard case let .bert(config) = try ModelConfig.load(folder.appendingPathComponent("config.json")) else {
             throw SlimError.unsupported(op: "embed", backend: "model", reason: "\(folder.path) is not an encoder model")
         }
-        let weights = TensorFileWeights(try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")))
+        // A compressed folder's config.json names its packed layers; a plain one names none.
+        let weights = try PackedWeightStore(file: try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")),
+                                            config: folder.appendingPathComponent("config.json"))
         let encoder = try BertEncoder(config: config, weights: weights, backend: backend, quantization: quantization)
         let tokenizer = try WordPieceTokenizer(modelFolder: folder)
         return SentenceEmbedder(encoder: encoder, tokenizer: tokenizer, pooling: try Pooling.load(folder: folder),

@@ -25,6 +25,16 @@ public struct Linear: Sendable {
                 on backend: any Backend, quantization: LinearQuantization? = nil, hasBias: Bool = true) throws {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
+        if let p = try store.packed(prefix + ".weight") {
+            // Stored compressed: uploaded as it is, never expanded.
+            guard p.rows == outFeatures, p.columns == inFeatures else {
+                throw SlimError.malformedFile(path: store.origin, detail: "packed '\(prefix).weight' is \(p.rows)x\(p.columns) but the config implies \(outFeatures)x\(inFeatures)")
+            }
+            let q = try backend.upload(p.encoded, rows: p.rows, columns: p.columns, format: p.format, name: prefix + ".weight")
+            weights = .quantized(q, activations: quantization?.activations ?? .f32)
+            bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
+            return
+        }
         let w = try store.upload(prefix + ".weight", shape: [outFeatures, inFeatures], to: backend)
         if let q = quantization {
             weights = .quantized(try backend.quantize(w, format: q.format), activations: q.activations)

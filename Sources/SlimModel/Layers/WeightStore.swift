@@ -10,6 +10,8 @@ public protocol WeightStore {
     func shape(of name: String) throws -> [Int]
     /// The values as fp32, converted from the stored type.
     func floats(_ name: String) throws -> [Float]
+    /// The weight in its packed form when the store keeps it compressed; nil otherwise.
+    func packed(_ name: String) throws -> PackedWeight?
 }
 
 extension WeightStore {

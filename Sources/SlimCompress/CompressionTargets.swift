@@ -1,0 +1,17 @@
+import SlimModel
+
+/// Which weights of a BERT encoder compression touches: every linear layer of
+/// every block, and the word-embedding table (int8 per row, the largest
+/// tensor of a small encoder). Norms, biases and the position and type
+/// embeddings stay fp32: they are small and sensitive.
+enum CompressionTargets {
+    static func bertLinears(_ c: BertConfig, prefix: String = "") -> [String] {
+        (0..<c.layers).flatMap { i -> [String] in
+            let p = "\(prefix)encoder.layer.\(i)."
+            return ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                    "intermediate.dense", "output.dense"].map { p + $0 + ".weight" }
+        }
+    }
+
+    static func bertWordEmbeddings(prefix: String = "") -> String { prefix + "embeddings.word_embeddings.weight" }
+}

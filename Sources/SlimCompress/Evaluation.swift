@@ -1,0 +1,115 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// How a compressed encoder compares with its original: embedding fidelity,
+/// the Lee document-similarity benchmark for both, size and speed.
+public struct EvaluationReport: Sendable {
+    public let texts: Int
+    public let meanCosine: Double, minCosine: Double
+    public let spearmanOriginal: Double?, spearmanCompressed: Double?
+    public let bytesOriginal: Int, bytesCompressed: Int
+    public let textsPerSecondOriginal: Double, textsPerSecondCompressed: Double
+
+    public var json: [String: Any] {
+        var o: [String: Any] = [
+            "texts": texts, "mean_cosine": meanCosine, "min_cosine": minCosine, "bytes_original": bytesOriginal,
+            "bytes_compressed": bytesCompressed, "size_ratio": Double(bytesCompressed) / Double(max(bytesOriginal, 1)),
+            "texts_per_s_original": textsPerSecondOriginal, "texts_per_s_compressed": textsPerSecondCompressed,
+        ]
+        o["spearman_original"] = spearmanOriginal
+        o["spearman_compressed"] = spearmanCompressed
+        return o
+    }
+}
+
+public enum Evaluation {
+    /// The Lee corpus of gensim's test data: 50 news documents and the mean of
+    /// human similarity ratings for every pair.
+    public struct LeeBenchmark: Sendable {
+        public let documents: [String]
+        public let ratings: [[Double]]
+
+        public init(folder: URL) throws {
+            // gensim ships lee.cor in Latin-1 (a £ sign), not UTF-8.
+            let corpus = folder.appendingPathComponent("lee.cor")
+            guard let data = FileManager.default.contents(atPath: corpus.path),
+                  let text = (try? TextInput.decodeUTF8(data, origin: corpus.path)) ?? String(data: data, encoding: .isoLatin1) else {
+                throw SlimError.io(path: corpus.path, detail: "cannot read the Lee corpus")
+            }
+            documents = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+            let table = try TextInput.lines(ofFile: folder.appendingPathComponent("similarities0-1.txt").path)
+            ratings = table.map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { Double($0) } }
+            guard documents.count == ratings.count, ratings.allSatisfy({ $0.count == documents.count }) else {
+                throw SlimError.malformedFile(path: folder.path, detail: "\(documents.count) Lee documents but a \(ratings.count)-row rating table")
+            }
+        }
+
+        /// Spearman correlation of the model's cosine similarities with the human ratings, over all pairs.
+        public func spearman(_ vectors: [[Float]]) -> Double {
+            var model: [Double] = [], human: [Double] = []
+            for i in 0..<documents.count {
+                for j in i + 1..<documents.count {
+                    model.append(cosine(vectors[i], vectors[j]))
+                    human.append(max(ratings[i][j], ratings[j][i]))
+                }
+            }
+            return Evaluation.spearman(model, human)
+        }
+    }
+
+    public static var leeFolder: URL { CacheDirectory.root.appendingPathComponent("data/lee", isDirectory: true) }
+
+    /// Compares two loaded embedders on `texts` (and on the Lee benchmark when `lee` is given).
+    public static func compare(original: SentenceEmbedder, compressed: SentenceEmbedder, texts: [String],
+                               lee: LeeBenchmark?, bytesOriginal: Int, bytesCompressed: Int) throws -> EvaluationReport {
+        func timed(_ e: SentenceEmbedder, _ t: [String]) throws -> ([[Float]], Double) {
+            let start = Date()
+            let v = try e.embed(t).map(\.vector)
+            return (v, Double(t.count) / max(Date().timeIntervalSince(start), 1e-9))
+        }
+        let (a, rateA) = try timed(original, texts), (b, rateB) = try timed(compressed, texts)
+        let cosines = zip(a, b).map { cosine($0, $1) }
+        var spearmanA: Double?, spearmanB: Double?
+        if let lee {
+            spearmanA = lee.spearman(try original.embed(lee.documents).map(\.vector))
+            spearmanB = lee.spearman(try compressed.embed(lee.documents).map(\.vector))
+        }
+        return EvaluationReport(texts: texts.count, meanCosine: cosines.reduce(0, +) / Double(max(cosines.count, 1)),
+                                minCosine: cosines.min() ?? 0, spearmanOriginal: spearmanA, spearmanCompressed: spearmanB,
+                                bytesOriginal: bytesOriginal, bytesCompressed: bytesCompressed,
+                                textsPerSecondOriginal: rateA, textsPerSecondCompressed: rateB)
+    }
+
+    public static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for (x, y) in zip(a, b) { dot += Double(x) * Double(y); na += Double(x) * Double(x); nb += Double(y) * Double(y) }
+        return dot / max((na * nb).squareRoot(), .leastNormalMagnitude)
+    }
+
+    /// Spearman's rank correlation: Pearson's over ranks, ties taking their mean rank.
+    public static func spearman(_ x: [Double], _ y: [Double]) -> Double {
+        pearson(ranks(x), ranks(y))
+    }
+
+    static func ranks(_ v: [Double]) -> [Double] {
+        let order = v.indices.sorted { v[$0] < v[$1] }
+        var r = [Double](repeating: 0, count: v.count), i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
+            for k in i...j { r[order[k]] = Double(i + j) / 2 + 1 }
+            i = j + 1
+        }
+        return r
+    }
+
+    static func pearson(_ x: [Double], _ y: [Double]) -> Double {
+        let n = Double(x.count), mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for (a, b) in zip(x, y) { sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my) }
+        return sxy / max((sxx * syy).squareRoot(), .leastNormalMagnitude)
+    }
+}
+
+private func cosine(_ a: [Float], _ b: [Float]) -> Double { Evaluation.cosine(a, b) }

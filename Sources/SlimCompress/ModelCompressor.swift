@@ -1,0 +1,127 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// What one compression run did, for the model card.
+public struct CompressionReport: Sendable {
+    public struct Layer: Sendable {
+        public let name: String
+        public let format: String
+        /// ‖W − Ŵ‖ / ‖W‖ over the layer.
+        public let relativeError: Double
+    }
+    public let source: String
+    public let sourceSHA256: String
+    public let method: String
+    public let format: String
+    public let layers: [Layer]
+    public let bytesBefore: Int
+    public let bytesAfter: Int
+    public let seconds: Double
+}
+
+/// Compresses a sentence-transformers BERT folder into a folder Slim loads
+/// directly: packed weights in `model.safetensors`, `config.json` with a
+/// `quantization_config`, the other files copied, and a model card.
+public struct ModelCompressor {
+    public enum Method: String, Sendable, CaseIterable { case rtn }
+
+    public let format: QuantFormat
+    public let method: Method
+
+    public init(format: QuantFormat, method: Method = .rtn) {
+        self.format = format
+        self.method = method
+    }
+
+    /// Writes the compressed folder to `output` (refused if it exists, unless
+    /// `overwrite`): everything goes to a temporary folder beside it first,
+    /// renamed into place only when complete. The source is only read.
+    public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
+                         progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
+        let start = Date()
+        let fm = FileManager.default
+        if fm.fileExists(atPath: output.path) && !overwrite {
+            throw SlimError.io(path: output.path, detail: "the output folder exists; pass --overwrite to replace it")
+        }
+        let configURL = source.appendingPathComponent("config.json")
+        guard case let .bert(config) = try ModelConfig.load(configURL) else {
+            throw SlimError.unsupported(op: "compress", backend: "model", reason: "\(source.path) is not a BERT encoder")
+        }
+        let weightsURL = source.appendingPathComponent("model.safetensors")
+        let file = try SafeTensorsFile(contentsOf: weightsURL)
+        let prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
+        let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
+        let table = CompressionTargets.bertWordEmbeddings(prefix: prefix)
+        let total = file.tensors.count
+
+        var entries: [SafeTensorsWriter.Entry] = []
+        var layers: [CompressionReport.Layer] = []
+        var packedFormats: [String: String] = [:]
+        for (index, t) in file.tensors.enumerated() {
+            progress?(index, total, t.name)
+            let target: QuantFormat? = linears.contains(t.name) ? format : (t.name == table ? .int8PerChannel : nil)
+            guard let target, t.shape.count == 2 else {
+                entries.append(.init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t))))
+                continue
+            }
+            let (rows, columns) = (t.shape[0], t.shape[1])
+            do { try target.validate(rows: rows, columns: columns, name: t.name) } catch {
+                throw SlimError.invalidArgument("\(t.name) [\(rows), \(columns)] cannot be stored as \(target): \(error)")
+            }
+            let w = try file.floats(t)
+            let encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+            let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
+            layers.append(.init(name: t.name, format: target.description, relativeError: relativeError(w, restored)))
+            packedFormats[t.name] = target.description
+            entries.append(.init(name: PackedNames.data(t.name), kind: .u8, shape: [rows, encoded.data.count / rows],
+                                 data: Data(encoded.data)))
+            if !encoded.scales.isEmpty {
+                entries.append(.init(name: PackedNames.scales(t.name), kind: .f32, shape: [encoded.scales.count],
+                                     data: encoded.scales.withUnsafeBytes { Data($0) }))
+            }
+            if !encoded.zeros.isEmpty {
+                entries.append(.init(name: PackedNames.zeros(t.name), kind: .u8, shape: [encoded.zeros.count], data: Data(encoded.zeros)))
+            }
+        }
+        progress?(total, total, "writing")
+
+        let staging = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: staging)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            // Tokenizer, pooling and sentence-transformers files come along unchanged.
+            for name in try fm.contentsOfDirectory(atPath: source.path) where !["model.safetensors", "config.json"].contains(name)
+                && !name.hasPrefix(".") && !["pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"].contains(name) {
+                try fm.copyItem(at: source.appendingPathComponent(name), to: staging.appendingPathComponent(name))
+            }
+            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"],
+                                        to: staging.appendingPathComponent("model.safetensors"))
+            var configObject = (try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any]) ?? [:]
+            configObject["quantization_config"] = [
+                "quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": packedFormats,
+            ] as [String: Any]
+            try JSONSerialization.data(withJSONObject: configObject, options: [.prettyPrinted, .sortedKeys])
+                .write(to: staging.appendingPathComponent("config.json"))
+            let report = CompressionReport(
+                source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed", method: method.rawValue,
+                format: format.description, layers: layers, bytesBefore: file.fileBytes,
+                bytesAfter: (try fm.attributesOfItem(atPath: staging.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0,
+                seconds: Date().timeIntervalSince(start))
+            try ModelCard(report: report).write(to: staging)
+            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
+            try fm.moveItem(at: staging, to: output)
+            return report
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+    }
+
+    private func relativeError(_ w: [Float], _ r: [Float]) -> Double {
+        var err = 0.0, norm = 0.0
+        for (a, b) in zip(w, r) { err += Double(a - b) * Double(a - b); norm += Double(a) * Double(a) }
+        return (err / max(norm, .leastNormalMagnitude)).squareRoot()
+    }
+}

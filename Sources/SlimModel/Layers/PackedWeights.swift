@@ -1,0 +1,97 @@
+import Foundation
+import SlimCore
+
+/// A weight stored compressed: the quantized bytes, scales and zero points
+/// of one `[rows, columns]` matrix, as QuantCodec lays them out.
+public struct PackedWeight: Sendable {
+    public let format: QuantFormat
+    public let rows: Int, columns: Int
+    public let encoded: QuantCodec.Encoded
+}
+
+extension PackedWeight {
+    /// Row `r` decoded to fp32 (an embedding lookup reads a few rows of a packed table).
+    public func row(_ r: Int) throws -> [Float] {
+        let rowBytes = encoded.data.count / max(rows, 1)
+        let groups = encoded.scales.count / max(rows, 1), zeroGroups = encoded.zeros.count / max(rows, 1)
+        let one = QuantCodec.Encoded(data: Array(encoded.data[r * rowBytes..<(r + 1) * rowBytes]),
+                                     scales: Array(encoded.scales[r * groups..<(r + 1) * groups]),
+                                     zeros: Array(encoded.zeros[r * zeroGroups..<(r + 1) * zeroGroups]))
+        return try QuantCodec.decode(one, rows: 1, columns: columns, format: format)
+    }
+}
+
+/// How a compressed folder names a packed weight's parts in its safetensors file.
+public enum PackedNames {
+    public static func data(_ weight: String) -> String { weight + ".qdata" }
+    public static func scales(_ weight: String) -> String { weight + ".scales" }
+    public static func zeros(_ weight: String) -> String { weight + ".zeros" }
+}
+
+extension WeightStore {
+    public func packed(_ name: String) throws -> PackedWeight? { nil }
+}
+
+/// The weights of a compressed folder: packed tensors for the layers its
+/// `config.json` `quantization_config.layers` names, plain tensors for the rest.
+public struct PackedWeightStore: WeightStore {
+    public let file: any TensorFile
+    /// Weight name (`….weight`) → format.
+    public let formats: [String: QuantFormat]
+
+    public init(file: any TensorFile, config url: URL) throws {
+        self.file = file
+        let o = try JSONFile.object(at: url)
+        guard let q = o["quantization_config"] as? [String: Any], let layers = q["layers"] as? [String: String] else {
+            formats = [:]
+            return
+        }
+        var map: [String: QuantFormat] = [:]
+        for (name, format) in layers {
+            do { map[name] = try QuantFormat(parsing: format) } catch {
+                throw SlimError.malformedFile(path: url.path, detail: "quantization_config layer '\(name)': unknown format '\(format)'")
+            }
+        }
+        formats = map
+    }
+
+    public var origin: String { file.path }
+    public func contains(_ name: String) -> Bool { formats[name] != nil || file.tensors.contains { $0.name == name } }
+    public func shape(of name: String) throws -> [Int] {
+        if let p = try packed(name) { return [p.rows, p.columns] }
+        return try file.tensor(named: name).shape
+    }
+    public func floats(_ name: String) throws -> [Float] {
+        if let p = try packed(name) { return try QuantCodec.decode(p.encoded, rows: p.rows, columns: p.columns, format: p.format) }
+        return try file.floats(try file.tensor(named: name))
+    }
+
+    public func packed(_ name: String) throws -> PackedWeight? {
+        guard let format = formats[name] else { return nil }
+        let data = try file.tensor(named: PackedNames.data(name))
+        guard data.shape.count == 2 else {
+            throw SlimError.malformedFile(path: file.path, detail: "packed tensor '\(data.name)' must be [rows, bytes per row]")
+        }
+        let (rows, rowBytes) = (data.shape[0], data.shape[1])
+        // The row length follows from the bytes per row of the format.
+        let columns = switch format {
+        case .int8PerChannel: rowBytes
+        case .int4: rowBytes * 2
+        case .q8_0, .q4_0, .q4_1: rowBytes / format.ggufBlockBytes! * 32
+        }
+        let scales = try file.tensors.contains { $0.name == PackedNames.scales(name) } ? file.floats(try file.tensor(named: PackedNames.scales(name))) : []
+        let zeros = file.tensors.first { $0.name == PackedNames.zeros(name) }.map { Array(file.bytes(of: $0)) } ?? []
+        let groups: Int? = switch format {
+        case .int8PerChannel: rows
+        case let .int4(g, _): rows * columns / max(g, 1)
+        default: nil
+        }
+        let symmetric = if case let .int4(_, sym) = format { sym } else { true }
+        guard data.kind == .u8, scales.count == (groups ?? 0), zeros.count == (symmetric ? 0 : groups ?? 0),
+              (try? format.validate(rows: rows, columns: columns)) != nil else {
+            throw SlimError.malformedFile(path: file.path, detail: "packed \(format) weight '\(name)': \(rows)x\(rowBytes) u8 data with \(scales.count) scales and \(zeros.count) zero points do not fit the format")
+        }
+        let encoded = QuantCodec.Encoded(data: Array(file.bytes(of: data)), scales: scales, zeros: zeros)
+        return PackedWeight(format: format, rows: rows, columns: columns, encoded: encoded)
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import SlimCompress
+import SlimCore
+import SlimModel
+
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
+
+    @Argument(help: "A sentence-transformers BERT folder.") var model: String
+    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
+    @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
+    @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
+    @Option(help: "rtn (round to nearest).") var method: String = "rtn"
+    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    enum Symmetry: String, EnumerableFlag { case sym, asym }
+
+    func validate() throws {
+        guard ModelCompressor.Method(rawValue: method) != nil else {
+            throw ValidationError("--method \(method): supported: \(ModelCompressor.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = try format()
+    }
+
+    func format() throws -> QuantFormat {
+        let f = try QuantFormat(parsing: quant)
+        if case let .int4(g, _) = f { return .int4(groupSize: g, symmetric: symmetry == .sym) }
+        guard f != .q4_1 else { throw ValidationError("--quant q4_1 is not a compression target yet; use q4_0 or int4-g32 --asym") }
+        return f
+    }
+
+    func run() throws {
+        let compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
+        let progress = ProgressLine(total: 1, unit: "tensors")
+        var bar: ProgressLine?
+        let report = try compressor.compress(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
+            bar?.update(done)
+        }
+        (bar ?? progress).finish()
+        let card = ModelCard(report: report)
+        if json { try printJSON(card.json) } else {
+            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
+                         model, output, report.method, report.format, report.bytesBefore, report.bytesAfter,
+                         Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), report.seconds, output))
+        }
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Compare a compressed encoder with its original: embedding cosine, Lee similarity Spearman, size, speed.")
+
+    @Argument(help: "The original model folder.") var original: String
+    @Argument(help: "The compressed model folder.") var compressed: String
+    @Option(help: "Held-out texts, one per line (default: the 50 Lee corpus documents).") var data: String?
+    @OptionGroup var backendOption: BackendOption
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let backend = try backendOption.open()
+        let a = try SentenceEmbedder.load(folder: URL(fileURLWithPath: original), backend: backend)
+        let b = try SentenceEmbedder.load(folder: URL(fileURLWithPath: compressed), backend: backend)
+        let lee = try? Evaluation.LeeBenchmark(folder: Evaluation.leeFolder)
+        guard let texts = try data.map(TextInput.lines(ofFile:)) ?? lee?.documents, !texts.isEmpty else {
+            throw ValidationError("no held-out texts: pass --data FILE (the Lee corpus was not found; run scripts/setup.sh)")
+        }
+        func size(_ folder: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: folder + "/model.safetensors"))?[.size] as? Int) ?? 0
+        }
+        let r = try Evaluation.compare(original: a, compressed: b, texts: texts, lee: lee,
+                                       bytesOriginal: size(original), bytesCompressed: size(compressed))
+        if json { try printJSON(r.json) } else {
+            print(String(format: "cosine to the original over %d texts: mean %.5f, min %.5f", r.texts, r.meanCosine, r.minCosine))
+            if let so = r.spearmanOriginal, let sc = r.spearmanCompressed {
+                print(String(format: "Lee similarity Spearman: original %.4f, compressed %.4f", so, sc))
+            }
+            print(String(format: "size: %d → %d bytes (%.3fx); speed: %.1f → %.1f texts/s", r.bytesOriginal, r.bytesCompressed,
+                         Double(r.bytesCompressed) / Double(max(r.bytesOriginal, 1)), r.textsPerSecondOriginal, r.textsPerSecondCompressed))
+        }
+    }
+}

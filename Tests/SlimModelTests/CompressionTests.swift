@@ -1,0 +1,70 @@
+import Foundation
+import SlimCompress
+import SlimCore
+import SlimCPU
+import SlimModel
+import SlimOpenCL
+import Testing
+
+/// Round-to-nearest compression of the real MiniLM into Slim's compressed folder,
+/// loaded back on both backends.
+@Suite(.serialized) struct CompressionTests {
+    static func temporaryFolder(_ tag: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("slim-\(tag)-\(UUID().uuidString)")
+    }
+
+    @Test func int8FolderLoadsAndEmbedsCloseToTheOriginalOnBothBackends() throws {
+        let source = try TestAssets.miniLM, out = Self.temporaryFolder("int8")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let before = try FileManager.default.attributesOfItem(atPath: source.appendingPathComponent("model.safetensors").path)
+        let report = try ModelCompressor(format: .int8PerChannel).compress(source, to: out, hashSource: false)
+        #expect(Double(report.bytesAfter) <= 0.3 * Double(report.bytesBefore), "int8 folder \(report.bytesAfter) of \(report.bytesBefore) bytes")
+        #expect(report.layers.count == 6 * 6 + 1, "every linear layer and the word embeddings")
+        for name in ["config.json", "model.safetensors", "MODEL_CARD.md", "model_card.json", "vocab.txt", "tokenizer.json", "1_Pooling/config.json"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name) in the folder")
+        }
+        let after = try FileManager.default.attributesOfItem(atPath: source.appendingPathComponent("model.safetensors").path)
+        #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date, "the source is never modified")
+
+        let golden = try MiniLMGoldenTests.golden()
+        var backends: [any Backend] = [CPUBackend()]
+        if let device = try OpenCLBackend.preferredDevice() { backends.append(try OpenCLBackend(device: device)) }
+        for backend in backends {
+            let embedder = try SentenceEmbedder.load(folder: out, backend: backend)
+            let packed = embedder.encoder.linearLayers.allSatisfy { if case .quantized = $0.weights { true } else { false } }
+            #expect(packed, "the compressed folder loads packed, never expanded")
+            let cosines = zip(try embedder.embed(golden.sentences), golden.embeddings).map { cosine($0.vector, $1) }
+            let mean = cosines.reduce(0, +) / Double(cosines.count), worst = cosines.min() ?? 0
+            print("int8 RTN folder on \(backend.id): mean cosine \(mean), worst \(worst)")
+            #expect(mean >= 0.999 && worst >= 0.998, "\(backend.id): mean cosine \(mean), worst \(worst) to the original embeddings")
+        }
+    }
+
+    @Test func existingOutputIsRefusedUnlessOverwrite() throws {
+        let source = try TestAssets.miniLM, out = Self.temporaryFolder("exists")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: out) }
+        #expect(throws: SlimError.self) { try ModelCompressor(format: .q8_0).compress(source, to: out, hashSource: false) }
+        _ = try ModelCompressor(format: .q8_0).compress(source, to: out, overwrite: true, hashSource: false)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))
+    }
+
+    @Test func groupSizeThatDoesNotDivideTheLayerIsAnError() throws {
+        let out = Self.temporaryFolder("badgroup")
+        defer { try? FileManager.default.removeItem(at: out) }
+        do {
+            _ = try ModelCompressor(format: .int4(groupSize: 256, symmetric: true)).compress(try TestAssets.miniLM, to: out, hashSource: false)
+            Issue.record("groups of 256 cannot tile rows of 384")
+        } catch let e as SlimError {
+            #expect(e.description.contains("encoder.layer.0"), "\(e)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing is left behind")
+    }
+
+    @Test func spearmanRanksTiesByTheirMean() {
+        #expect(Evaluation.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+        #expect(abs(Evaluation.spearman([1, 2, 3, 4], [4, 3, 2, 1]) + 1) < 1e-12)
+        // Ranks with a tie: [1, 2.5, 2.5, 4] against [1, 2, 3, 4]: r = 0.9486833.
+        #expect(abs(Evaluation.spearman([1, 5, 5, 9], [1, 2, 3, 4]) - 0.9486832980505138) < 1e-9)
+    }
+}
