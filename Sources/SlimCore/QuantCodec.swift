@@ -88,6 +88,26 @@ public enum QuantCodec {
     }
 
     /// One GGUF block of 32 weights.
+    /// Packs integer levels a method chose itself (GPTQ) in `format`'s layout:
+    /// int8 levels in −127...127 with one scale per row; int4 levels in 0...15
+    /// (w = scale · (level − 8) symmetric, scale · (level − zero) asymmetric)
+    /// with one scale (and zero) per group.
+    public static func encode(levels: [Int], rows: Int, columns k: Int, format: QuantFormat, scales: [Float],
+                              zeros: [UInt8] = []) throws(SlimError) -> Encoded {
+        try format.validate(rows: rows, columns: k)
+        guard levels.count == rows * k else {
+            throw .shapeMismatch(op: "pack \(format)", detail: "\(levels.count) levels for a \(rows)x\(k) weight")
+        }
+        switch format {
+        case .int8PerChannel:
+            return Encoded(data: levels.map { UInt8(bitPattern: Int8(clamping: $0)) }, scales: scales)
+        case .int4:
+            return Encoded(data: packNibbles(levels.map { min(15, max(0, $0)) }), scales: scales, zeros: zeros)
+        case .q8_0, .q4_0, .q4_1:
+            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "GGUF blocks are written by encode(_:rows:columns:format:)")
+        }
+    }
+
     static func ggufBlock(_ x: [Float], _ format: QuantFormat) -> [UInt8] {
         switch format {
         case .q8_0:

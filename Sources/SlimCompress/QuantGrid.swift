@@ -1,0 +1,35 @@
+import SlimCore
+
+/// The grid one row (int8) or one group (int4) of weights is rounded to, with
+/// the same rules as `QuantCodec.encode`, so a method that picks its own
+/// levels (GPTQ) writes weights every kernel reads the same way.
+struct QuantGrid {
+    let scale: Float
+    let zero: Int
+    let lo: Int, hi: Int
+    /// Levels are stored with this offset (int4 symmetric: +8).
+    let offset: Int
+
+    static func fit(_ values: ArraySlice<Float>, format: QuantFormat) -> QuantGrid {
+        switch format {
+        case .int4(_, false):
+            let lo = min(values.min() ?? 0, 0), hi = max(values.max() ?? 0, 0)
+            let scale = (hi - lo) / 15
+            let zero = scale == 0 ? 0 : min(15, max(0, Int((-lo / scale).rounded())))
+            return QuantGrid(scale: scale, zero: zero, lo: 0, hi: 15, offset: 0)
+        case .int4:
+            return QuantGrid(scale: (values.map(abs).max() ?? 0) / 7, zero: 8, lo: 0, hi: 15, offset: 8)
+        default:  // int8 per channel
+            return QuantGrid(scale: (values.map(abs).max() ?? 0) / 127, zero: 0, lo: -127, hi: 127, offset: 0)
+        }
+    }
+
+    /// The stored level of `x`.
+    func level(_ x: Float) -> Int {
+        guard scale != 0 else { return zero }
+        return min(hi, max(lo, Int((x / scale).rounded()) + zero))
+    }
+
+    /// The weight a level stands for.
+    func value(_ level: Int) -> Float { scale * Float(level - zero) }
+}
