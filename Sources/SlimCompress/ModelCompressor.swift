@@ -18,16 +18,20 @@ public struct CompressionReport: Sendable {
     public let bytesBefore: Int
     public let bytesAfter: Int
     public let seconds: Double
+    /// What the method was calibrated on ("none" for round-to-nearest).
+    public let calibration: String
 }
 
 /// Compresses a sentence-transformers BERT folder into a folder Slim loads
 /// directly: packed weights in `model.safetensors`, `config.json` with a
 /// `quantization_config`, the other files copied, and a model card.
 public struct ModelCompressor {
-    public enum Method: String, Sendable, CaseIterable { case rtn }
+    public enum Method: String, Sendable, CaseIterable { case rtn, gptq }
 
     public let format: QuantFormat
     public let method: Method
+    /// Calibration texts (GPTQ) and the backend that runs the original model over them.
+    public var calibration: (texts: [String], backend: any Backend, source: String)?
 
     public init(format: QuantFormat, method: Method = .rtn) {
         self.format = format
@@ -54,6 +58,12 @@ public struct ModelCompressor {
         let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
         let table = CompressionTargets.bertWordEmbeddings(prefix: prefix)
         let total = file.tensors.count
+        var hessians: [String: [Double]] = [:]
+        if method == .gptq {
+            guard let calibration else { throw SlimError.invalidArgument("GPTQ needs calibration texts") }
+            let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
+            hessians = try Calibration.hessians(original, texts: calibration.texts)
+        }
 
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
@@ -70,7 +80,12 @@ public struct ModelCompressor {
                 throw SlimError.invalidArgument("\(t.name) [\(rows), \(columns)] cannot be stored as \(target): \(error)")
             }
             let w = try file.floats(t)
-            let encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+            let encoded: QuantCodec.Encoded
+            if method == .gptq, linears.contains(t.name), let h = hessians[Calibration.sharedInput(t.name)] {
+                encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+            } else {
+                encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+            }
             let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
             layers.append(.init(name: t.name, format: target.description, relativeError: relativeError(w, restored)))
             packedFormats[t.name] = target.description
@@ -108,7 +123,9 @@ public struct ModelCompressor {
                 source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed", method: method.rawValue,
                 format: format.description, layers: layers, bytesBefore: file.fileBytes,
                 bytesAfter: (try fm.attributesOfItem(atPath: staging.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0,
-                seconds: Date().timeIntervalSince(start))
+                seconds: Date().timeIntervalSince(start),
+                calibration: method == .rtn ? "none (round-to-nearest needs no data)"
+                    : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")")
             try ModelCard(report: report).write(to: staging)
             if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
             try fm.moveItem(at: staging, to: output)

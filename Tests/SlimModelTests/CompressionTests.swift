@@ -68,3 +68,25 @@ import Testing
         #expect(abs(Evaluation.spearman([1, 5, 5, 9], [1, 2, 3, 4]) - 0.9486832980505138) < 1e-9)
     }
 }
+
+@Suite struct CalibrationTests {
+    @Test func fortunesSplitIntoEntriesAndHessiansCoverEveryLinearInput() throws {
+        let texts = try Calibration.samples(from: Calibration.defaultFile, count: 3)
+        #expect(texts.count == 3 && texts.allSatisfy { !$0.isEmpty && !$0.contains("%") })
+        let embedder = try SentenceEmbedder.load(folder: try TestAssets.miniLM, backend: CPUBackend())
+        let h = try Calibration.hessians(embedder, texts: texts)
+        #expect(h.count == 6 * 4, "per block: Q/K/V's shared input, attention output, intermediate, down")
+        let down = try #require(h["encoder.layer.0.output.dense.weight"])
+        #expect(down.count == 1536 * 1536)
+        let k = 1536
+        #expect((0..<k).allSatisfy { down[$0 * k + $0] >= 0 }, "2·XᵀX has a non-negative diagonal")
+        #expect(abs(down[3 * k + 7] - down[7 * k + 3]) <= 1e-3 * max(1, abs(down[3 * k + 7])), "and is symmetric")
+    }
+
+    @Test func emptyCalibrationFileIsAnError() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-empty-\(UUID().uuidString).txt")
+        try "\n\n%\n%\n".write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(throws: SlimError.self) { try Calibration.samples(from: url, count: 8) }
+    }
+}

@@ -38,7 +38,7 @@ public struct BertEncoder: Sendable {
     }
 
     /// The last hidden states `[batch·sequence, hidden]` of a padded batch, on the backend.
-    public func hiddenStates(_ batch: EncoderBatch) throws -> Tensor {
+    public func hiddenStates(_ batch: EncoderBatch, observer: LinearInputObserver? = nil) throws -> Tensor {
         let c = config, rows = batch.batch * batch.sequence
         guard batch.sequence <= c.maxPositions else {
             throw SlimError.invalidArgument("sequence of \(batch.sequence) tokens exceeds the model's \(c.maxPositions) positions")
@@ -67,7 +67,7 @@ public struct BertEncoder: Sendable {
 
         let keyLengths = try backend.tensor(batch.lengths.map { Int32($0) }, shape: [batch.batch], dtype: .i32, name: "key lengths")
         let scratch = try BertScratch(batch: batch.batch, sequence: batch.sequence, config: c, keyLengths: keyLengths, on: backend)
-        for layer in layers { try layer.forward(x, scratch, on: backend) }
+        for layer in layers { try layer.forward(x, scratch, on: backend, observer: observer) }
         return x
     }
 

@@ -24,17 +24,24 @@ struct BertLayer: Sendable {
     }
 
     /// Updates `x` (`[batch·seq, hidden]`) in place, using `s` for intermediates.
-    func forward(_ x: Tensor, _ s: BertScratch, on backend: any Backend) throws {
+    func forward(_ x: Tensor, _ s: BertScratch, on backend: any Backend, observer: LinearInputObserver? = nil) throws {
+        // A calibration run sees each linear layer's input (Q, K and V share one).
+        try observer?(query.name, x)
+        try observer?(key.name, x)
+        try observer?(value.name, x)
         try query.apply(x, into: s.q, on: backend)
         try key.apply(x, into: s.k, on: backend)
         try value.apply(x, into: s.v, on: backend)
         try backend.attention(try s.q.reshaped(s.heads), try s.k.reshaped(s.heads), try s.v.reshaped(s.heads),
                               layout: s.layout, options: s.attentionOptions, into: try s.context.reshaped(s.heads),
                               logSumExp: nil)
+        try observer?(output.name, s.context)
         try output.apply(s.context, into: s.q, on: backend)
         try backend.add(s.q, x, into: s.q)
         try attentionNorm.apply(s.q, into: x, on: backend)
+        try observer?(intermediate.name, x)
         try intermediate.apply(x, into: s.wide, epilogue: .gelu, on: backend)
+        try observer?(down.name, s.wide)
         try down.apply(s.wide, into: s.q, on: backend)
         try backend.add(s.q, x, into: s.q)
         try outputNorm.apply(s.q, into: x, on: backend)
@@ -63,3 +70,6 @@ struct BertScratch {
         attentionOptions = AttentionOptions(scale: 1 / Float(c.headDim).squareRoot(), keyLengths: keyLengths)
     }
 }
+
+/// Called with a linear layer's weight name and its input `[tokens, inFeatures]` before the layer runs.
+public typealias LinearInputObserver = (String, Tensor) throws -> Void

@@ -11,8 +11,11 @@ public struct Linear: Sendable {
     public let weights: Weights
     public let bias: Tensor?
     public let inFeatures: Int, outFeatures: Int
+    /// The weight's name in its file (`….weight`), for calibration and reports.
+    public let name: String
 
-    public init(weights: Weights, bias: Tensor? = nil, in inFeatures: Int, out outFeatures: Int) {
+    public init(weights: Weights, bias: Tensor? = nil, in inFeatures: Int, out outFeatures: Int, name: String = "") {
+        self.name = name
         self.weights = weights
         self.bias = bias
         self.inFeatures = inFeatures
@@ -25,6 +28,7 @@ public struct Linear: Sendable {
                 on backend: any Backend, quantization: LinearQuantization? = nil, hasBias: Bool = true) throws {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
+        name = prefix + ".weight"
         if let p = try store.packed(prefix + ".weight") {
             // Stored compressed: uploaded as it is, never expanded.
             guard p.rows == outFeatures, p.columns == inFeatures else {

@@ -1,0 +1,64 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// Calibration data and the statistics methods like GPTQ need from it.
+public enum Calibration {
+    /// The fortunes text of the asset cache (Debian's fortunes-min), Slim's default calibration data.
+    public static var defaultFile: URL { CacheDirectory.root.appendingPathComponent("data/fortunes/wisdom") }
+
+    /// Up to `count` texts from `file`: fortune entries (separated by `%` lines) or, without them, non-empty lines.
+    public static func samples(from file: URL, count: Int) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw SlimError.io(path: file.path, detail: "cannot read the calibration file")
+        }
+        let text = try TextInput.decodeUTF8(data, origin: file.path)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var entries: [String] = []
+        if lines.contains("%") {
+            var current: [String] = []
+            for line in lines + ["%"] {
+                if line == "%" {
+                    let entry = current.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+                    if !entry.isEmpty { entries.append(entry) }
+                    current = []
+                } else {
+                    current.append(line.trimmingCharacters(in: .whitespaces))
+                }
+            }
+        } else {
+            entries = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard !entries.isEmpty else { throw SlimError.malformedFile(path: file.path, detail: "no calibration text in the file") }
+        return Array(entries.prefix(max(1, count)))
+    }
+
+    /// H = 2·XᵀX of every linear layer's inputs over `texts`, run one at a time
+    /// (no padding rows). Q, K and V share their input, and so one Hessian.
+    public static func hessians(_ embedder: SentenceEmbedder, texts: [String],
+                                progress: ((Int, Int) -> Void)? = nil) throws -> [String: [Double]] {
+        let backend = embedder.encoder.backend
+        var sums: [String: Tensor] = [:]
+        for (index, text) in texts.enumerated() {
+            let batch = EncoderBatch(sequences: [embedder.tokenizer.encode(text)], padID: embedder.tokenizer.padID)
+            _ = try embedder.encoder.hiddenStates(batch) { name, x in
+                let key = sharedInput(name)
+                guard key == name else { return }  // K and V reuse Q's
+                let k = x.shape.innermost
+                let h = try sums[key] ?? backend.tensor([Float](repeating: 0, count: k * k), shape: [k, k], name: "H " + key)
+                sums[key] = h
+                try backend.gemm(x, x, into: h, options: GemmOptions(transposeA: true, alpha: 2, beta: 1))
+            }
+            progress?(index + 1, texts.count)
+        }
+        var result: [String: [Double]] = [:]
+        for (key, h) in sums { result[key] = try backend.floats(h).map(Double.init) }
+        return result
+    }
+
+    /// The weight whose input a linear layer shares (Q for K and V).
+    static func sharedInput(_ name: String) -> String {
+        name.replacingOccurrences(of: ".attention.self.key.weight", with: ".attention.self.query.weight")
+            .replacingOccurrences(of: ".attention.self.value.weight", with: ".attention.self.query.weight")
+    }
+}
