@@ -7,6 +7,8 @@ public struct ModelCard {
     public let report: CompressionReport
     /// Evaluation figures, when `slim eval` has been run (name → value).
     public var evaluation: [String: Double] = [:]
+    /// The cards of the steps that produced the source (prune, then quantize).
+    public var history: [[String: Any]] = []
 
     public init(report: CompressionReport) { self.report = report }
 
@@ -17,7 +19,7 @@ public struct ModelCard {
             "size_ratio": Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), "seconds": report.seconds,
             "calibration": report.calibration,
             "layers": report.layers.map { ["name": $0.name, "format": $0.format, "relative_error": $0.relativeError] },
-            "evaluation": evaluation, "slim_version": "0.1.0",
+            "evaluation": evaluation, "slim_version": "0.1.0", "history": history,
         ]
     }
 
@@ -28,13 +30,16 @@ public struct ModelCard {
         # Compressed with Slim
 
         - Source: `\(report.source)` (model.safetensors sha256 `\(report.sourceSHA256)`)
-        - Method: \(report.method), format \(report.format) for the linear layers; word embeddings int8 per row; norms, biases and position embeddings fp32
+        - Method: \(report.method), \(report.format) for the linear layers\(report.method.hasPrefix("prune") ? "; everything else unchanged" : "; word embeddings int8 per row; norms, biases and position embeddings fp32")
         - Size: \(report.bytesBefore) → \(report.bytesAfter) bytes (\(String(format: "%.3f", Double(report.bytesAfter) / Double(max(report.bytesBefore, 1))))x)
         - Calibration: \(report.calibration)
         - Time: \(String(format: "%.1f", report.seconds)) s
         - Weight reconstruction error ‖W − Ŵ‖/‖W‖: mean \(String(format: "%.4f", mean)), worst \(String(format: "%.4f", worst?.relativeError ?? 0)) (\(worst?.name ?? "-"))
 
         """
+        for step in history {
+            md += "- Earlier step: \(step["method"] ?? "?") \(step["format"] ?? "") on `\(step["source_model"] ?? "?")`\n"
+        }
         if !evaluation.isEmpty {
             md += "\n## Evaluation\n\n" + evaluation.keys.sorted().map { "- \($0): \(String(format: "%.5f", evaluation[$0]!))" }.joined(separator: "\n") + "\n"
         }

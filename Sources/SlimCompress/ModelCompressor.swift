@@ -44,11 +44,11 @@ public struct ModelCompressor {
     public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        let fm = FileManager.default
-        if fm.fileExists(atPath: output.path) && !overwrite {
-            throw SlimError.io(path: output.path, detail: "the output folder exists; pass --overwrite to replace it")
-        }
+        try CompressedFolder.checkOutput(output, overwrite: overwrite)
         let configURL = source.appendingPathComponent("config.json")
+        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
+            throw SlimError.invalidArgument("\(source.path) is already quantized; compress the original (pruned or low-rank folders chain)")
+        }
         guard case let .bert(config) = try ModelConfig.load(configURL) else {
             throw SlimError.unsupported(op: "compress", backend: "model", reason: "\(source.path) is not a BERT encoder")
         }
@@ -101,44 +101,22 @@ public struct ModelCompressor {
         }
         progress?(total, total, "writing")
 
-        let staging = output.deletingLastPathComponent()
-            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-            // Tokenizer, pooling and sentence-transformers files come along unchanged.
-            for name in try fm.contentsOfDirectory(atPath: source.path) where !["model.safetensors", "config.json"].contains(name)
-                && !name.hasPrefix(".") && !["pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"].contains(name) {
-                try fm.copyItem(at: source.appendingPathComponent(name), to: staging.appendingPathComponent(name))
-            }
-            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"],
-                                        to: staging.appendingPathComponent("model.safetensors"))
-            var configObject = (try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any]) ?? [:]
-            configObject["quantization_config"] = [
-                "quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": packedFormats,
-            ] as [String: Any]
-            try JSONSerialization.data(withJSONObject: configObject, options: [.prettyPrinted, .sortedKeys])
-                .write(to: staging.appendingPathComponent("config.json"))
-            let report = CompressionReport(
+        return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "quantization_config",
+                                          configValue: ["quant_method": "slim", "method": method.rawValue,
+                                                        "format": format.description, "layers": packedFormats]) { bytesAfter in
+            CompressionReport(
                 source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed", method: method.rawValue,
-                format: format.description, layers: layers, bytesBefore: file.fileBytes,
-                bytesAfter: (try fm.attributesOfItem(atPath: staging.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0,
+                format: format.description, layers: layers, bytesBefore: file.fileBytes, bytesAfter: bytesAfter,
                 seconds: Date().timeIntervalSince(start),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
                     : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")")
-            try ModelCard(report: report).write(to: staging)
-            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
-            try fm.moveItem(at: staging, to: output)
-            return report
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
+}
 
-    private func relativeError(_ w: [Float], _ r: [Float]) -> Double {
-        var err = 0.0, norm = 0.0
-        for (a, b) in zip(w, r) { err += Double(a - b) * Double(a - b); norm += Double(a) * Double(a) }
-        return (err / max(norm, .leastNormalMagnitude)).squareRoot()
-    }
+/// ‖W − Ŵ‖ / ‖W‖.
+func relativeError(_ w: [Float], _ r: [Float]) -> Double {
+    var err = 0.0, norm = 0.0
+    for (a, b) in zip(w, r) { err += Double(a - b) * Double(a - b); norm += Double(a) * Double(a) }
+    return (err / max(norm, .leastNormalMagnitude)).squareRoot()
 }

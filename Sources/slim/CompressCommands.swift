@@ -59,6 +59,46 @@ struct CompressCommand: ParsableCommand {
     }
 }
 
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Zero the least important weights of a model's linear layers (N:M or unstructured), writing a folder Slim loads and compresses further.")
+
+    @Argument(help: "A sentence-transformers BERT folder (fp32, or already pruned).") var model: String
+    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
+    @Option(help: "2:4, 4:8 (N of every M inputs kept) or unstructured:FRACTION (the fraction removed).") var pattern: String = "2:4"
+    @Option(help: "magnitude (|W|) or wanda (|W|·‖X‖ per input, calibrated).") var method: String = "magnitude"
+    @Option(help: "Calibration text (wanda). Default: the fortunes text.") var calib: String?
+    @Option(help: "Calibration samples (wanda).") var samples = 128
+    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @Flag(help: "Print the report as JSON.") var json = false
+    @OptionGroup var backendOption: BackendOption
+
+    func validate() throws {
+        _ = try PruningPattern(parsing: pattern)
+        guard PruningMethod(rawValue: method) != nil else { throw ValidationError("--method must be magnitude or wanda") }
+    }
+
+    func run() throws {
+        var pruner = ModelPruner(pattern: try PruningPattern(parsing: pattern), method: PruningMethod(rawValue: method)!)
+        if pruner.method == .wanda {
+            let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
+            pruner.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
+        }
+        var bar: ProgressLine?
+        let report = try pruner.prune(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
+            bar?.update(done)
+        }
+        bar?.finish()
+        if json { try printJSON(ModelCard(report: report).json) } else {
+            let mean = report.layers.map(\.relativeError).reduce(0, +) / Double(max(report.layers.count, 1))
+            print(String(format: "%@ → %@: %@ %@, mean relative weight error %.4f, %.1f s; model card in %@/MODEL_CARD.md",
+                         model, output, report.method, report.format, mean, report.seconds, output))
+        }
+    }
+}
+
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",

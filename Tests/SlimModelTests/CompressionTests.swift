@@ -1,5 +1,5 @@
 import Foundation
-import SlimCompress
+@testable import SlimCompress
 import SlimCore
 import SlimCPU
 import SlimModel
@@ -88,5 +88,45 @@ import Testing
         try "\n\n%\n%\n".write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: SlimError.self) { try Calibration.samples(from: url, count: 8) }
+    }
+}
+
+@Suite struct PruningTests {
+    @Test func nOfMKeepsTheLargestInEveryRun() throws {
+        var w: [Float] = [0.1, -3, 2, 0.5, 4, 0.2, -0.3, 1]
+        try Pruner(pattern: .nOfM(n: 2, m: 4), method: .magnitude).prune(&w, rows: 1, columns: 8, inputNorms: nil)
+        #expect(w == [0, -3, 2, 0, 4, 0, 0, 1])
+    }
+
+    @Test func wandaWeighsByInputNormsPerRow() throws {
+        // Column 0 carries big inputs: its small weights survive Wanda but not magnitude.
+        let w: [Float] = [0.1, 1, 2, 3, 0.2, 3, 2, 1]
+        var wanda = w, magnitude = w
+        try Pruner(pattern: .unstructured(0.5), method: .wanda).prune(&wanda, rows: 2, columns: 4, inputNorms: [100, 1, 1, 1])
+        try Pruner(pattern: .unstructured(0.5), method: .magnitude).prune(&magnitude, rows: 2, columns: 4, inputNorms: nil)
+        #expect(wanda == [0.1, 0, 0, 3, 0.2, 3, 0, 0])
+        #expect(magnitude == [0, 0, 2, 3, 0, 3, 2, 0])
+        #expect(throws: SlimError.self) { try Pruner(pattern: .unstructured(0.5), method: .wanda).prune(&wanda, rows: 2, columns: 4, inputNorms: nil) }
+    }
+
+    @Test func patternsParse() throws {
+        #expect(try PruningPattern(parsing: "2:4") == .nOfM(n: 2, m: 4))
+        #expect(try PruningPattern(parsing: "unstructured:0.5") == .unstructured(0.5))
+        for bad in ["4:2", "unstructured:1.5", "half"] { #expect(throws: SlimError.self) { try PruningPattern(parsing: bad) } }
+    }
+
+    @Test func prunedMiniLMLoadsAndChainsIntoQuantization() throws {
+        let pruned = CompressionTests.temporaryFolder("pruned"), quantized = CompressionTests.temporaryFolder("pruned-int8")
+        defer { try? FileManager.default.removeItem(at: pruned); try? FileManager.default.removeItem(at: quantized) }
+        let report = try ModelPruner(pattern: .nOfM(n: 2, m: 4), method: .magnitude).prune(try TestAssets.miniLM, to: pruned, hashSource: false)
+        #expect(report.layers.count == 36)
+        let file = try SafeTensorsFile(contentsOf: pruned.appendingPathComponent("model.safetensors"))
+        let w = try file.floats(try file.tensor(named: "encoder.layer.3.intermediate.dense.weight"))
+        #expect(stride(from: 0, to: w.count, by: 4).allSatisfy { g in (g..<g + 4).filter { w[$0] != 0 }.count <= 2 }, "2 of every 4 kept")
+        _ = try ModelCompressor(format: .int8PerChannel).compress(pruned, to: quantized, hashSource: false)
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: quantized.appendingPathComponent("model_card.json"))) as? [String: Any])
+        #expect((card["history"] as? [[String: Any]])?.first?["method"] as? String == "prune-magnitude", "the card keeps the pruning step")
+        let embedder = try SentenceEmbedder.load(folder: quantized, backend: CPUBackend())
+        #expect(try embedder.embed(["The cat sat on the mat."])[0].vector.count == 384)
     }
 }

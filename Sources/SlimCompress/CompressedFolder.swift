@@ -1,0 +1,60 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// Writing a compressed model folder: the source's tokenizer and
+/// sentence-transformers files copied, new weights, `config.json` with a
+/// description of what was done, and the model card. Everything is staged in
+/// a hidden folder beside the output and renamed into place when complete.
+enum CompressedFolder {
+    static func checkOutput(_ output: URL, overwrite: Bool) throws {
+        if FileManager.default.fileExists(atPath: output.path) && !overwrite {
+            throw SlimError.io(path: output.path, detail: "the output folder exists; pass --overwrite to replace it")
+        }
+    }
+
+    static func write(from source: URL, to output: URL, entries: [SafeTensorsWriter.Entry], configKey: String,
+                      configValue: [String: Any], report: (Int) throws -> CompressionReport) throws -> CompressionReport {
+        let fm = FileManager.default
+        let staging = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: staging)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            let skipped: Set<String> = ["model.safetensors", "config.json", "MODEL_CARD.md", "model_card.json", "pytorch_model.bin",
+                                        "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
+            for name in try fm.contentsOfDirectory(atPath: source.path) where !skipped.contains(name) && !name.hasPrefix(".") {
+                try fm.copyItem(at: source.appendingPathComponent(name), to: staging.appendingPathComponent(name))
+            }
+            let weights = staging.appendingPathComponent("model.safetensors")
+            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"], to: weights)
+            var config = try JSONFileObject.read(source.appendingPathComponent("config.json"))
+            config[configKey] = configValue
+            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+                .write(to: staging.appendingPathComponent("config.json"))
+            let result = try report((try fm.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)
+            var card = ModelCard(report: result)
+            // A chained step (quantizing a pruned model) keeps the earlier steps' cards.
+            if let earlier = try? JSONFileObject.read(source.appendingPathComponent("model_card.json")) {
+                card.history = ((earlier["history"] as? [[String: Any]]) ?? []) + [earlier.filter { $0.key != "history" }]
+            }
+            try card.write(to: staging)
+            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
+            try fm.moveItem(at: staging, to: output)
+            return result
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+    }
+}
+
+enum JSONFileObject {
+    static func read(_ url: URL) throws -> [String: Any] {
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw SlimError.malformedFile(path: url.path, detail: "not a readable JSON object")
+        }
+        return o
+    }
+}
