@@ -42,7 +42,7 @@ let package = Package(
         /// Model files (safetensors, GGUF, config.json), tokenizers and transformer blocks on the Backend ops.
         .target(name: "SlimModel", dependencies: ["SlimCore"], swiftSettings: strict),
         /// Compression methods over a model's weights, the compressed folder format, evaluation.
-        .target(name: "SlimCompress", dependencies: ["SlimModel", "SlimCore"], swiftSettings: strict),
+        .target(name: "SlimCompress", dependencies: ["SlimModel", "SlimCore"] + blasDependencies, swiftSettings: strict),
 
         // MARK: - Implementation details
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).

@@ -1,3 +1,8 @@
 // OpenBLAS's CBLAS interface (Debian: libopenblas-dev). Also exposes
 // openblas_get_num_threads/openblas_get_config for `slim devices`.
 #include <cblas.h>
+
+// LAPACK's symmetric eigensolver, which OpenBLAS also ships: the low-rank
+// compression takes singular vectors from the Gram matrix of each weight.
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+             double *work, const int *lwork, int *iwork, const int *liwork, int *info);

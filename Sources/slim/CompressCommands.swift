@@ -99,6 +99,39 @@ struct PruneCommand: ParsableCommand {
     }
 }
 
+struct LowRankCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lowrank", abstract: "Replace each linear weight by two truncated-SVD factors (run as two GEMMs).")
+
+    @Argument(help: "A sentence-transformers BERT folder (fp32 or pruned).") var model: String
+    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
+    @Option(help: "Fraction of each layer's parameters the two factors keep.") var keep: Double?
+    @Option(help: "A fixed rank for every layer instead of --keep.") var rank: Int?
+    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        guard (keep == nil) != (rank == nil) else { throw ValidationError("give exactly one of --keep and --rank") }
+        if let keep, !(keep > 0 && keep < 1) { throw ValidationError("--keep must be in (0, 1)") }
+        if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
+    }
+
+    func run() throws {
+        let tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
+        var bar: ProgressLine?
+        let report = try tool.factorize(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
+            bar?.update(done)
+        }
+        bar?.finish()
+        if json { try printJSON(ModelCard(report: report).json) } else {
+            let mean = report.layers.map(\.relativeError).reduce(0, +) / Double(max(report.layers.count, 1))
+            print(String(format: "%@ → %@: svd %@, %d → %d bytes, mean relative weight error %.4f, %.1f s",
+                         model, output, report.format, report.bytesBefore, report.bytesAfter, mean, report.seconds))
+        }
+    }
+}
+
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",

@@ -130,3 +130,36 @@ import Testing
         #expect(try embedder.embed(["The cat sat on the mat."])[0].vector.count == 384)
     }
 }
+
+@Suite struct LowRankTests {
+    /// An exactly rank-3 matrix comes back exactly from rank 3, tall and wide, and loses
+    /// what Eckart–Young says at rank 2.
+    @Test(arguments: [(40, 24), (24, 40)])
+    func exactRankIsRecovered(_ size: (Int, Int)) throws {
+        let (n, k) = size
+        var state: UInt64 = 5
+        func uniform() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(state >> 11) / Double(1 << 53)) * 2 - 1
+        }
+        let u = (0..<n * 3).map { _ in uniform() }, v = (0..<3 * k).map { _ in uniform() }
+        var w = [Float](repeating: 0, count: n * k)
+        for i in 0..<n { for j in 0..<k { for c in 0..<3 { w[i * k + j] += u[i * 3 + c] * v[c * k + j] * Float(4 - c) } } }
+        let f = try LowRankFactors(w, rows: n, columns: k, rank: 3)
+        #expect(relativeError(w, f.product) < 1e-5, "\(n)x\(k): rank 3 reproduces a rank-3 matrix")
+        let f2 = try LowRankFactors(w, rows: n, columns: k, rank: 2)
+        let e2 = relativeError(w, f2.product)
+        #expect(e2 > 0.01 && e2 < 0.9, "rank 2 drops the smallest direction: \(e2)")
+        #expect(LowRankFactors.rank(keeping: 0.5, rows: 384, columns: 1536) == 153)
+    }
+
+    @Test func factorizedMiniLMLoadsAndRunsTwoGEMMs() throws {
+        let out = CompressionTests.temporaryFolder("lowrank")
+        defer { try? FileManager.default.removeItem(at: out) }
+        _ = try ModelLowRank(size: .rank(8)).factorize(try TestAssets.miniLM, to: out, hashSource: false)
+        let embedder = try SentenceEmbedder.load(folder: out, backend: CPUBackend())
+        let lowRank = embedder.encoder.linearLayers.allSatisfy { if case .lowRank = $0.weights { true } else { false } }
+        #expect(lowRank, "every linear layer runs as its two factors")
+        #expect(try embedder.embed(["Hello, world."])[0].vector.count == 384)
+    }
+}

@@ -6,6 +6,8 @@ public struct Linear: Sendable {
     public enum Weights: Sendable {
         case dense(Tensor)
         case quantized(QuantizedTensor, activations: ActivationPrecision)
+        /// W ≈ A·B: A `[out, rank]`, B `[rank, in]`, run as two GEMMs.
+        case lowRank(a: Tensor, b: Tensor)
     }
 
     public let weights: Weights
@@ -29,6 +31,15 @@ public struct Linear: Sendable {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         name = prefix + ".weight"
+        if let f = try store.factors(prefix + ".weight") {
+            guard f.a.count == outFeatures * f.rank, f.b.count == f.rank * inFeatures else {
+                throw SlimError.malformedFile(path: store.origin, detail: "low-rank factors of '\(prefix).weight' do not make \(outFeatures)x\(inFeatures)")
+            }
+            weights = .lowRank(a: try backend.tensor(f.a, shape: [outFeatures, f.rank], name: prefix + ".weight.a"),
+                               b: try backend.tensor(f.b, shape: [f.rank, inFeatures], name: prefix + ".weight.b"))
+            bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
+            return
+        }
         if let p = try store.packed(prefix + ".weight") {
             // Stored compressed: uploaded as it is, never expanded.
             guard p.rows == outFeatures, p.columns == inFeatures else {
@@ -56,6 +67,10 @@ public struct Linear: Sendable {
         case let .quantized(w, activations):
             try backend.quantizedMatmul(x, w, bias: bias, into: y, activations: activations)
             if epilogue == .gelu { try backend.gelu(y, into: y) }
+        case let .lowRank(a, b):
+            let inner = try backend.allocate([x.shape.outerCount, b.shape[0]], name: name + " low-rank inner")
+            try backend.gemm(x, b, into: inner, options: GemmOptions(transposeB: true))
+            try backend.gemm(inner, a, into: y, options: GemmOptions(transposeB: true, bias: bias, epilogue: epilogue))
         }
     }
 
@@ -64,6 +79,7 @@ public struct Linear: Sendable {
         let w = switch weights {
         case let .dense(t): t.byteCount
         case let .quantized(q, _): q.byteCount
+        case let .lowRank(a, b): a.byteCount + b.byteCount
         }
         return w + (bias?.byteCount ?? 0)
     }

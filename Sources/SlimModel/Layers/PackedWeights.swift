@@ -26,10 +26,14 @@ public enum PackedNames {
     public static func data(_ weight: String) -> String { weight + ".qdata" }
     public static func scales(_ weight: String) -> String { weight + ".scales" }
     public static func zeros(_ weight: String) -> String { weight + ".zeros" }
+    /// Low-rank factors: W ≈ A·B.
+    public static func factorA(_ weight: String) -> String { weight + ".lowrank_a" }
+    public static func factorB(_ weight: String) -> String { weight + ".lowrank_b" }
 }
 
 extension WeightStore {
     public func packed(_ name: String) throws -> PackedWeight? { nil }
+    public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? { nil }
 }
 
 /// The weights of a compressed folder: packed tensors for the layers its
@@ -56,9 +60,22 @@ public struct PackedWeightStore: WeightStore {
     }
 
     public var origin: String { file.path }
-    public func contains(_ name: String) -> Bool { formats[name] != nil || file.tensors.contains { $0.name == name } }
+    public func contains(_ name: String) -> Bool {
+        formats[name] != nil || file.tensors.contains { $0.name == name || $0.name == PackedNames.factorA(name) }
+    }
+
+    public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? {
+        guard let a = file.tensors.first(where: { $0.name == PackedNames.factorA(name) }) else { return nil }
+        let b = try file.tensor(named: PackedNames.factorB(name))
+        guard a.shape.count == 2, b.shape.count == 2, a.shape[1] == b.shape[0] else {
+            throw SlimError.malformedFile(path: file.path, detail: "low-rank factors of '\(name)' are \(a.shape) and \(b.shape)")
+        }
+        return (try file.floats(a), try file.floats(b), a.shape[1])
+    }
     public func shape(of name: String) throws -> [Int] {
         if let p = try packed(name) { return [p.rows, p.columns] }
+        if let a = file.tensors.first(where: { $0.name == PackedNames.factorA(name) }),
+           let b = file.tensors.first(where: { $0.name == PackedNames.factorB(name) }) { return [a.shape[0], b.shape.last ?? 0] }
         return try file.tensor(named: name).shape
     }
     public func floats(_ name: String) throws -> [Float] {

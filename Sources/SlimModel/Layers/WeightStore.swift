@@ -12,6 +12,8 @@ public protocol WeightStore {
     func floats(_ name: String) throws -> [Float]
     /// The weight in its packed form when the store keeps it compressed; nil otherwise.
     func packed(_ name: String) throws -> PackedWeight?
+    /// The weight as two low-rank factors `a` `[rows, rank]` and `b` `[rank, columns]`, when stored so.
+    func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)?
 }
 
 extension WeightStore {

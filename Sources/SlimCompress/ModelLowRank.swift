@@ -1,0 +1,61 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// Replaces every linear weight of a BERT folder by two low-rank factors
+/// (truncated SVD), kept as fp32 tensors `….lowrank_a` / `….lowrank_b`.
+public struct ModelLowRank {
+    /// Either a fraction of each layer's parameters to keep, or a fixed rank.
+    public enum Size: Sendable { case keep(Double), rank(Int) }
+    public let size: Size
+
+    public init(size: Size) { self.size = size }
+
+    public func factorize(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
+                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
+        let start = Date()
+        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let configURL = source.appendingPathComponent("config.json")
+        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
+            throw SlimError.invalidArgument("\(source.path) is quantized; factorize the fp32 model")
+        }
+        guard case let .bert(config) = try ModelConfig.load(configURL) else {
+            throw SlimError.unsupported(op: "lowrank", backend: "model", reason: "\(source.path) is not a BERT encoder")
+        }
+        let file = try SafeTensorsFile(contentsOf: source.appendingPathComponent("model.safetensors"))
+        let prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
+        let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
+        var entries: [SafeTensorsWriter.Entry] = []
+        var layers: [CompressionReport.Layer] = []
+        var ranks: [String: Int] = [:]
+        for (index, t) in file.tensors.enumerated() {
+            progress?(index, file.tensors.count, t.name)
+            guard linears.contains(t.name), t.shape.count == 2 else {
+                entries.append(.init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t))))
+                continue
+            }
+            let (n, k) = (t.shape[0], t.shape[1])
+            let rank = switch size {
+            case let .keep(f): LowRankFactors.rank(keeping: f, rows: n, columns: k)
+            case let .rank(r): min(r, min(n, k))
+            }
+            let w = try file.floats(t)
+            let f = try LowRankFactors(w, rows: n, columns: k, rank: rank)
+            layers.append(.init(name: t.name, format: "rank \(f.rank)", relativeError: relativeError(w, f.product)))
+            ranks[t.name] = f.rank
+            entries.append(.init(name: PackedNames.factorA(t.name), kind: .f32, shape: [n, f.rank], data: f.a.withUnsafeBytes { Data($0) }))
+            entries.append(.init(name: PackedNames.factorB(t.name), kind: .f32, shape: [f.rank, k], data: f.b.withUnsafeBytes { Data($0) }))
+        }
+        let description = switch size {
+        case let .keep(f): "keep \(f) of the parameters"
+        case let .rank(r): "rank \(r)"
+        }
+        return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "lowrank_config",
+                                          configValue: ["method": "svd", "size": description, "layers": ranks]) { bytesAfter in
+            CompressionReport(source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed",
+                              method: "svd", format: description, layers: layers, bytesBefore: file.fileBytes,
+                              bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
+                              calibration: "none (truncated SVD of the weights)")
+        }
+    }
+}
