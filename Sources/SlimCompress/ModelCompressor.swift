@@ -26,7 +26,7 @@ public struct CompressionReport: Sendable {
 /// directly: packed weights in `model.safetensors`, `config.json` with a
 /// `quantization_config`, the other files copied, and a model card.
 public struct ModelCompressor {
-    public enum Method: String, Sendable, CaseIterable { case rtn, gptq }
+    public enum Method: String, Sendable, CaseIterable { case rtn, gptq, awq }
 
     public let format: QuantFormat
     public let method: Method
@@ -59,8 +59,8 @@ public struct ModelCompressor {
         let table = CompressionTargets.bertWordEmbeddings(prefix: prefix)
         let total = file.tensors.count
         var hessians: [String: [Double]] = [:]
-        if method == .gptq {
-            guard let calibration else { throw SlimError.invalidArgument("GPTQ needs calibration texts") }
+        if method != .rtn {
+            guard let calibration else { throw SlimError.invalidArgument("\(method.rawValue) needs calibration texts") }
             let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
             hessians = try Calibration.hessians(original, texts: calibration.texts)
         }
@@ -80,13 +80,25 @@ public struct ModelCompressor {
                 throw SlimError.invalidArgument("\(t.name) [\(rows), \(columns)] cannot be stored as \(target): \(error)")
             }
             let w = try file.floats(t)
-            let encoded: QuantCodec.Encoded
-            if method == .gptq, linears.contains(t.name), let h = hessians[Calibration.sharedInput(t.name)] {
+            var encoded: QuantCodec.Encoded
+            var inputScale: [Float]?
+            let h = linears.contains(t.name) ? hessians[Calibration.sharedInput(t.name)] : nil
+            switch (method, h) {
+            case let (.gptq, h?):
                 encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
-            } else {
+            case let (.awq, h?):
+                let r = try AWQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+                (encoded, inputScale) = (r.encoded, r.inputScale)
+            default:
                 encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
             }
-            let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
+            var restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
+            if let inputScale {
+                // The layer computes (x ∘ 1/s)·Ŵ'ᵀ: its effective weight is Ŵ' ∘ 1/s.
+                restored = restored.indices.map { restored[$0] * inputScale[$0 % columns] }
+                entries.append(.init(name: PackedNames.inputScale(t.name), kind: .f32, shape: [columns],
+                                     data: inputScale.withUnsafeBytes { Data($0) }))
+            }
             layers.append(.init(name: t.name, format: target.description, relativeError: relativeError(w, restored)))
             packedFormats[t.name] = target.description
             entries.append(.init(name: PackedNames.data(t.name), kind: .u8, shape: [rows, encoded.data.count / rows],

@@ -13,7 +13,7 @@ struct CompressCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
-    @Option(help: "rtn (round to nearest) or gptq (error-compensating, calibrated).") var method: String = "rtn"
+    @Option(help: "rtn (round to nearest), gptq (error-compensating) or awq (activation-aware scales); gptq and awq calibrate.") var method: String = "rtn"
     @Option(help: "Calibration text (gptq): fortune entries separated by % lines, or one text per line. Default: the fortunes text.")
     var calib: String?
     @Option(help: "Calibration samples (gptq).") var samples = 128
@@ -39,7 +39,7 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
-        if compressor.method == .gptq {
+        if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
         }

@@ -21,6 +21,10 @@ import Testing
             return h
         }
 
+        init(n: Int, k: Int, samples: Int, w: [Float], x: [Float]) {
+            self.n = n; self.k = k; self.samples = samples; self.w = w; self.x = x
+        }
+
         init(n: Int, k: Int, samples: Int, seed: UInt64) {
             var g = SplitMix(state: seed)
             self.n = n; self.k = k; self.samples = samples
@@ -78,5 +82,25 @@ import Testing
             try GPTQ(format: .q4_1).quantize([Float](repeating: 1, count: 64), rows: 2, columns: 32,
                                               hessian: [Double](repeating: 0, count: 32 * 32))
         }
+    }
+}
+
+@Suite struct AWQTests {
+    /// Inputs with a few loud channels (as transformer activations have): scaling those
+    /// weights up before rounding must lower the output error below round-to-nearest.
+    @Test func protectsTheChannelsWithLargeActivations() throws {
+        let p = GPTQTests.Problem(n: 32, k: 128, samples: 200, seed: 3)
+        let loud = Set([3, 17, 64, 100])
+        let x = p.x.enumerated().map { loud.contains($0.offset % p.k) ? $0.element * 20 : $0.element }
+        let problem = GPTQTests.Problem(n: p.n, k: p.k, samples: p.samples, w: p.w, x: x)
+        let format = QuantFormat.int4(groupSize: 32, symmetric: true)
+        let awq = try AWQ(format: format).quantize(problem.w, rows: problem.n, columns: problem.k, hessian: problem.hessian)
+        let restored = try QuantCodec.decode(awq.encoded, rows: problem.n, columns: problem.k, format: format)
+        let effective = restored.indices.map { restored[$0] * awq.inputScale[$0 % problem.k] }
+        let rtn = try QuantCodec.decode(try QuantCodec.encode(problem.w, rows: problem.n, columns: problem.k, format: format),
+                                        rows: problem.n, columns: problem.k, format: format)
+        let (ea, er) = (problem.outputError(effective), problem.outputError(rtn))
+        print("AWQ α \(awq.alpha): output error \(ea), RTN \(er)")
+        #expect(awq.alpha > 0 && ea < er, "AWQ \(ea) (α \(awq.alpha)) should beat RTN \(er)")
     }
 }

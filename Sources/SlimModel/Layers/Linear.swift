@@ -15,6 +15,8 @@ public struct Linear: Sendable {
     public let inFeatures: Int, outFeatures: Int
     /// The weight's name in its file (`….weight`), for calibration and reports.
     public let name: String
+    /// Multipliers of the input channels applied before the product (AWQ's 1/s); nil: none.
+    public private(set) var inputScale: Tensor?
 
     public init(weights: Weights, bias: Tensor? = nil, in inFeatures: Int, out outFeatures: Int, name: String = "") {
         self.name = name
@@ -47,6 +49,12 @@ public struct Linear: Sendable {
             }
             let q = try backend.upload(p.encoded, rows: p.rows, columns: p.columns, format: p.format, name: prefix + ".weight")
             weights = .quantized(q, activations: quantization?.activations ?? .f32)
+            if let s = try store.inputScale(prefix + ".weight") {
+                guard s.count == inFeatures else {
+                    throw SlimError.malformedFile(path: store.origin, detail: "'\(prefix).weight.input_scale' has \(s.count) values for \(inFeatures) inputs")
+                }
+                inputScale = try backend.tensor(s, shape: [inFeatures], name: prefix + ".weight.input_scale")
+            }
             bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
             return
         }
@@ -61,6 +69,12 @@ public struct Linear: Sendable {
 
     /// `y = epilogue(x·Wᵀ + b)` over the rows of `x`.
     public func apply(_ x: Tensor, into y: Tensor, epilogue: GemmOptions.Epilogue = .none, on backend: any Backend) throws {
+        var x = x
+        if let inputScale {
+            let scaled = try backend.allocate(x.shape, name: name + " scaled input")
+            try backend.mul(x, inputScale, into: scaled)
+            x = scaled
+        }
         switch weights {
         case let .dense(w):
             try backend.gemm(x, w, into: y, options: GemmOptions(transposeB: true, bias: bias, epilogue: epilogue))

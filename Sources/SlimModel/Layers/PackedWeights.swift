@@ -26,6 +26,8 @@ public enum PackedNames {
     public static func data(_ weight: String) -> String { weight + ".qdata" }
     public static func scales(_ weight: String) -> String { weight + ".scales" }
     public static func zeros(_ weight: String) -> String { weight + ".zeros" }
+    /// AWQ: per-input multipliers applied to the activations before the product.
+    public static func inputScale(_ weight: String) -> String { weight + ".input_scale" }
     /// Low-rank factors: W ≈ A·B.
     public static func factorA(_ weight: String) -> String { weight + ".lowrank_a" }
     public static func factorB(_ weight: String) -> String { weight + ".lowrank_b" }
@@ -34,6 +36,7 @@ public enum PackedNames {
 extension WeightStore {
     public func packed(_ name: String) throws -> PackedWeight? { nil }
     public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? { nil }
+    public func inputScale(_ name: String) throws -> [Float]? { nil }
 }
 
 /// The weights of a compressed folder: packed tensors for the layers its
@@ -62,6 +65,10 @@ public struct PackedWeightStore: WeightStore {
     public var origin: String { file.path }
     public func contains(_ name: String) -> Bool {
         formats[name] != nil || file.tensors.contains { $0.name == name || $0.name == PackedNames.factorA(name) }
+    }
+
+    public func inputScale(_ name: String) throws -> [Float]? {
+        try file.tensors.first { $0.name == PackedNames.inputScale(name) }.map { try file.floats($0) }
     }
 
     public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? {

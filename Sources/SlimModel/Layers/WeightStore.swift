@@ -14,6 +14,8 @@ public protocol WeightStore {
     func packed(_ name: String) throws -> PackedWeight?
     /// The weight as two low-rank factors `a` `[rows, rank]` and `b` `[rank, columns]`, when stored so.
     func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)?
+    /// Per-input multipliers for the activations (AWQ), when the weight was stored scaled.
+    func inputScale(_ name: String) throws -> [Float]?
 }
 
 extension WeightStore {
