@@ -1,89 +1,113 @@
-/// BERT's normaliser and pre-tokeniser (Hugging Face `BertNormalizer` +
-/// `BertPreTokenizer`): clean control characters, space out CJK ideographs,
-/// strip accents, lower-case, then split on whitespace and punctuation.
-public struct BasicTokenizer: Sendable {
-    public var lowercase: Bool
-    public var stripAccents: Bool
-    public var splitCJK: Bool
+import Foundation
 
-    public init(lowercase: Bool = true, stripAccents: Bool? = nil, splitCJK: Bool = true) {
-        self.lowercase = lowercase
-        // tokenizers: strip_accents null means "do what lowercase does".
-        self.stripAccents = stripAccents ?? lowercase
+/// BERT's normaliser and pre-tokeniser, as tokenizers' `BertNormalizer` and
+/// `BertPreTokenizer` run them: clean control characters and white space,
+/// space out CJK ideographs, strip accents, lower-case, then split on white
+/// space and punctuation.
+///
+/// Text is handled as Unicode scalars throughout, as tokenizers handles
+/// `char`s: Swift's grapheme clusters would glue an accent to its letter.
+public struct BasicTokenizer: Sendable, Equatable {
+    public var cleanText: Bool
+    public var splitCJK: Bool
+    public var stripAccents: Bool
+    public var lowercase: Bool
+
+    /// `stripAccents` nil follows `lowercase`, as tokenizers reads `strip_accents: null`.
+    public init(cleanText: Bool = true, splitCJK: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
+        self.cleanText = cleanText
         self.splitCJK = splitCJK
+        self.stripAccents = stripAccents ?? lowercase
+        self.lowercase = lowercase
     }
 
-    /// The words of `text`, normalised, punctuation as words of its own.
+    /// The words of `text`, normalised, each punctuation character a word of its own.
     public func words(_ text: String) -> [String] {
+        let normalized = normalize(text.unicodeScalars)
         var words: [String] = []
-        var current = String.UnicodeScalarView()
-        func flush() {
-            if !current.isEmpty { words.append(String(current)); current = String.UnicodeScalarView() }
-        }
-        for scalar in normalize(text) {
-            if Self.isWhitespace(scalar) {
-                flush()
-            } else if Self.isPunctuation(scalar) {
-                flush()
-                words.append(String(scalar))
-            } else {
-                current.append(scalar)
-            }
-        }
-        flush()
+        forEachWord(in: normalized[...]) { words.append(String(String.UnicodeScalarView($0))); return true }
         return words
     }
 
-    /// Cleaning, CJK spacing, accent stripping and lower-casing, in the order of `BertNormalizer`.
-    func normalize(_ text: String) -> String.UnicodeScalarView {
-        var cleaned = String.UnicodeScalarView()
-        for s in text.unicodeScalars {
-            if s.value == 0 || s.value == 0xFFFD || Self.isControl(s) { continue }
-            if splitCJK && Self.isCJK(s) {
-                cleaned.append(" "); cleaned.append(s); cleaned.append(" ")
+    /// The normalised scalars of `text`, in `BertNormalizer`'s order: clean,
+    /// CJK, accents, case.
+    func normalize(_ text: some Sequence<Unicode.Scalar>) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(text.underestimatedCount)
+        // Below U+00C0 nothing decomposes and nothing is a mark, so ASCII text skips NFD.
+        var mayDecompose = false
+        for s in text {
+            if cleanText {
+                if s.value == 0 || s.value == 0xFFFD || BertCharacters.isControl(s) { continue }
+                if BertCharacters.isWhitespace(s) { out.append(" "); continue }
+            }
+            mayDecompose = mayDecompose || s.value >= 0xC0
+            if splitCJK && BertCharacters.isChinese(s) {
+                out.append(" "); out.append(s); out.append(" ")
             } else {
-                cleaned.append(Self.isWhitespace(s) ? " " : s)
+                out.append(s)
             }
         }
-        var result = String(cleaned)
-        if stripAccents {
-            let decomposed = result.decomposedStringWithCanonicalMapping.unicodeScalars
-            result = String(String.UnicodeScalarView(decomposed.filter { $0.properties.generalCategory != .nonspacingMark }))
+        if stripAccents && mayDecompose {
+            out = Self.decomposed(out).filter { !BertCharacters.isNonspacingMark($0) }
         }
-        if lowercase { result = result.lowercased() }
-        return result.unicodeScalars
+        if lowercase { out = Self.lowercased(out) }
+        return out
     }
 
-    static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
-        s == " " || s == "\t" || s == "\n" || s == "\r" || s.properties.isWhitespace
+    /// Calls `body` with each word of normalised text until it returns false.
+    func forEachWord(in text: ArraySlice<Unicode.Scalar>, _ body: (ArraySlice<Unicode.Scalar>) -> Bool) {
+        var start = text.startIndex
+        for i in text.indices {
+            let s = text[i]
+            if BertCharacters.isWhitespace(s) {
+                if start < i, !body(text[start..<i]) { return }
+                start = i + 1
+            } else if BertCharacters.isPunctuation(s) {
+                if start < i, !body(text[start..<i]) { return }
+                if !body(text[i...i]) { return }
+                start = i + 1
+            }
+        }
+        if start < text.endIndex { _ = body(text[start...]) }
     }
 
-    static func isControl(_ s: Unicode.Scalar) -> Bool {
-        if s == "\t" || s == "\n" || s == "\r" { return false }
-        switch s.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
-        default: return false
+    /// NFD by Foundation, except that a character newer than tokenizers' NFD
+    /// tables stays as it is and ends the run of text decomposed (and
+    /// reordered) before it.
+    private static func decomposed(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(text.count + text.count / 4)
+        var runStart = 0
+        func flushRun(upTo end: Int) {
+            let run = text[runStart..<end]
+            if run.contains(where: { $0.value >= 0xC0 }) {
+                out.append(contentsOf: String(String.UnicodeScalarView(run)).decomposedStringWithCanonicalMapping.unicodeScalars)
+            } else {
+                out.append(contentsOf: run)
+            }
         }
+        for (i, s) in text.enumerated() where !BertCharacters.knownToNFD(s) {
+            flushRun(upTo: i)
+            out.append(s)
+            runStart = i + 1
+        }
+        flushRun(upTo: text.count)
+        return out
     }
 
-    static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
-        switch s.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
-        default: return false
+    /// Scalar by scalar, as Rust's `char::to_lowercase`: no final-sigma rule,
+    /// and U+0130 becomes two scalars.
+    private static func lowercased(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(text.count)
+        for s in text {
+            if s.value < 0x80 {
+                out.append((0x41...0x5A).contains(s.value) ? Unicode.Scalar(UInt8(s.value + 0x20)) : s)
+            } else {
+                out.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)
+            }
         }
-    }
-
-    /// The CJK Unified Ideograph blocks of BERT's `_is_chinese_char`.
-    static func isCJK(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
-        case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
-             0x2B740...0x2B81F, 0x2B820...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F: return true
-        default: return false
-        }
+        return out
     }
 }
-
-import Foundation
