@@ -75,12 +75,6 @@ public struct WordPieceTokenizer: TextTokenizer {
         ids.map { id in addedTokens.first { $0.id == id }?.content ?? vocabulary.token(of: id) ?? "[?\(id)]" }
     }
 
-    /// Same as `tokens(_:)`.
-    public func tokenStrings(_ text: String) -> [String] { tokens(text) }
-
-    /// Same as `decode(ids:)`.
-    public func decode(_ ids: [Int32]) -> [String] { decode(ids: ids) }
-
     /// The text's token ids, without `[CLS]` and `[SEP]`, appended to `ids`
     /// until it holds `limit`: tokens past the truncation are never needed.
     private func appendTokens(of text: String, to ids: inout [Int32], limit: Int) {
