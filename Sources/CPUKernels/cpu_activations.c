@@ -1,5 +1,6 @@
 #include "cpu_activations.h"
 #include <math.h>
+#include "simd_math.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -15,24 +16,6 @@ static inline float gelu_scalar(float x) { return 0.5f * x * erfcf(-x * 0.707106
 #if HAVE_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// e^x for x in [-88, 88]: 2^n · p(r) with r = x - n·ln2, a degree-6 polynomial
-// (Cephes expf's coefficients); relative error ~1e-7.
-AVX2 static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
 
 // erfc(t) for t ≥ 0 with fractional error < 1.2e-7 (the Chebyshev fit of
 // Numerical Recipes' erfcc): τ·exp(-t² + P(τ)), τ = 1/(1 + t/2).
@@ -42,7 +25,7 @@ AVX2 static inline __m256 erfc_pos_avx2(__m256 t) {
                               -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
     __m256 p = _mm256_set1_ps(c[0]);
     for (int i = 1; i < 10; i++) p = _mm256_fmadd_ps(p, tau, _mm256_set1_ps(c[i]));
-    return _mm256_mul_ps(tau, exp_avx2(_mm256_fnmadd_ps(t, t, p)));
+    return _mm256_mul_ps(tau, slim_exp_avx2(_mm256_fnmadd_ps(t, t, p)));
 }
 
 AVX2 static inline __m256 gelu_avx2(__m256 x) {
@@ -75,7 +58,7 @@ AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, lon
     long i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 g = _mm256_loadu_ps(gate + i);
-        const __m256 e = exp_avx2(_mm256_sub_ps(zero, g));
+        const __m256 e = slim_exp_avx2(_mm256_sub_ps(zero, g));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
     }
     for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];

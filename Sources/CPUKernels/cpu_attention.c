@@ -1,6 +1,7 @@
 #include "cpu_attention.h"
 #include "cpu_activations.h"
 #include <math.h>
+#include "simd_math.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -12,23 +13,6 @@
 #if HAVE_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// e^x for x ≤ 0 (scores minus their maximum), Cephes' polynomial; relative error ~1e-7.
-AVX2 static inline __m256 exp_neg_avx2(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
 
 AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
                                     float *m, float *l, float *o, int d, long ldo) {
@@ -48,7 +32,7 @@ AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, cons
         __m256 acc = _mm256_setzero_ps();
         int j = 0;
         for (; j + 8 <= valid; j += 8) {
-            const __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), vp));
+            const __m256 e = slim_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + j), vp));
             _mm256_storeu_ps(row + j, e);
             acc = _mm256_add_ps(acc, e);
         }

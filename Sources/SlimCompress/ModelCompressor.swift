@@ -45,18 +45,8 @@ public struct ModelCompressor {
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
-        let configURL = source.appendingPathComponent("config.json")
-        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
-            throw SlimError.invalidArgument("\(source.path) is already quantized; compress the original (pruned or low-rank folders chain)")
-        }
-        guard case let .bert(config) = try ModelConfig.load(configURL) else {
-            throw SlimError.unsupported(op: "compress", backend: "model", reason: "\(source.path) is not a BERT encoder")
-        }
-        let weightsURL = source.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(contentsOf: weightsURL)
-        let prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
-        let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
-        let table = CompressionTargets.bertWordEmbeddings(prefix: prefix)
+        let model = try BertSource(source, step: "compress"), file = model.file
+        let linears = model.linears, table = model.wordEmbeddings
         let total = file.tensors.count
         var hessians: [String: [Double]] = [:]
         if method != .rtn {
@@ -72,7 +62,7 @@ public struct ModelCompressor {
             progress?(index, total, t.name)
             let target: QuantFormat? = linears.contains(t.name) ? format : (t.name == table ? .int8PerChannel : nil)
             guard let target, t.shape.count == 2 else {
-                entries.append(.init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t))))
+                entries.append(model.unchanged(t))
                 continue
             }
             let (rows, columns) = (t.shape[0], t.shape[1])
@@ -117,7 +107,7 @@ public struct ModelCompressor {
                                           configValue: ["quant_method": "slim", "method": method.rawValue,
                                                         "format": format.description, "layers": packedFormats]) { bytesAfter in
             CompressionReport(
-                source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed", method: method.rawValue,
+                source: source.path, sourceSHA256: model.sha256(hashSource), method: method.rawValue,
                 format: format.description, layers: layers, bytesBefore: file.fileBytes, bytesAfter: bytesAfter,
                 seconds: Date().timeIntervalSince(start),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"

@@ -15,23 +15,14 @@ public struct ModelLowRank {
                           progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
-        let configURL = source.appendingPathComponent("config.json")
-        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
-            throw SlimError.invalidArgument("\(source.path) is quantized; factorize the fp32 model")
-        }
-        guard case let .bert(config) = try ModelConfig.load(configURL) else {
-            throw SlimError.unsupported(op: "lowrank", backend: "model", reason: "\(source.path) is not a BERT encoder")
-        }
-        let file = try SafeTensorsFile(contentsOf: source.appendingPathComponent("model.safetensors"))
-        let prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
-        let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
+        let model = try BertSource(source, step: "factorize"), file = model.file
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
         var ranks: [String: Int] = [:]
         for (index, t) in file.tensors.enumerated() {
             progress?(index, file.tensors.count, t.name)
-            guard linears.contains(t.name), t.shape.count == 2 else {
-                entries.append(.init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t))))
+            guard model.linears.contains(t.name), t.shape.count == 2 else {
+                entries.append(model.unchanged(t))
                 continue
             }
             let (n, k) = (t.shape[0], t.shape[1])
@@ -52,7 +43,7 @@ public struct ModelLowRank {
         }
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "lowrank_config",
                                           configValue: ["method": "svd", "size": description, "layers": ranks]) { bytesAfter in
-            CompressionReport(source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed",
+            CompressionReport(source: source.path, sourceSHA256: model.sha256(hashSource),
                               method: "svd", format: description, layers: layers, bytesBefore: file.fileBytes,
                               bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                               calibration: "none (truncated SVD of the weights)")

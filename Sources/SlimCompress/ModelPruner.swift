@@ -20,16 +20,7 @@ public struct ModelPruner {
                       progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
-        let configURL = source.appendingPathComponent("config.json")
-        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
-            throw SlimError.invalidArgument("\(source.path) is quantized; prune the fp32 model, then quantize")
-        }
-        guard case let .bert(config) = try ModelConfig.load(configURL) else {
-            throw SlimError.unsupported(op: "prune", backend: "model", reason: "\(source.path) is not a BERT encoder")
-        }
-        let file = try SafeTensorsFile(contentsOf: source.appendingPathComponent("model.safetensors"))
-        let prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
-        let linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
+        let model = try BertSource(source, step: "prune"), file = model.file
         var norms: [String: [Double]] = [:]
         if method == .wanda {
             guard let calibration else { throw SlimError.invalidArgument("Wanda needs calibration texts") }
@@ -43,8 +34,8 @@ public struct ModelPruner {
         var layers: [CompressionReport.Layer] = []
         for (index, t) in file.tensors.enumerated() {
             progress?(index, file.tensors.count, t.name)
-            guard linears.contains(t.name), t.shape.count == 2, t.kind == .f32 || t.kind == .f16 || t.kind == .bf16 else {
-                entries.append(.init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t))))
+            guard model.linears.contains(t.name), t.shape.count == 2, [.f32, .f16, .bf16].contains(t.kind) else {
+                entries.append(model.unchanged(t))
                 continue
             }
             let original = try file.floats(t)
@@ -58,7 +49,7 @@ public struct ModelPruner {
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "sparsity_config",
                                           configValue: ["pattern": pattern.description, "method": method.rawValue,
                                                         "sparsity": pattern.sparsity, "layers": layerNames]) { bytesAfter in
-            CompressionReport(source: source.path, sourceSHA256: hashSource ? SHA256.hex(file.file.bytes) : "not computed",
+            CompressionReport(source: source.path, sourceSHA256: model.sha256(hashSource),
                               method: "prune-\(method.rawValue)", format: pattern.description, layers: layers,
                               bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                               calibration: method == .magnitude ? "none (magnitude needs no data)"

@@ -43,13 +43,11 @@ struct CompressCommand: ParsableCommand {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
         }
-        let progress = ProgressLine(total: 1, unit: "tensors")
-        var bar: ProgressLine?
+        let bar = ProgressLine(unit: "tensors")
         let report = try compressor.compress(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
-            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
-            bar?.update(done)
+            bar.update(done, of: total)
         }
-        (bar ?? progress).finish()
+        bar.finish()
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
@@ -85,12 +83,11 @@ struct PruneCommand: ParsableCommand {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             pruner.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
         }
-        var bar: ProgressLine?
+        let bar = ProgressLine(unit: "tensors")
         let report = try pruner.prune(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
-            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
-            bar?.update(done)
+            bar.update(done, of: total)
         }
-        bar?.finish()
+        bar.finish()
         if json { try printJSON(ModelCard(report: report).json) } else {
             let mean = report.layers.map(\.relativeError).reduce(0, +) / Double(max(report.layers.count, 1))
             print(String(format: "%@ → %@: %@ %@, mean relative weight error %.4f, %.1f s; model card in %@/MODEL_CARD.md",
@@ -118,12 +115,11 @@ struct LowRankCommand: ParsableCommand {
 
     func run() throws {
         let tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
-        var bar: ProgressLine?
+        let bar = ProgressLine(unit: "tensors")
         let report = try tool.factorize(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
-            if bar == nil { bar = ProgressLine(total: total, unit: "tensors") }
-            bar?.update(done)
+            bar.update(done, of: total)
         }
-        bar?.finish()
+        bar.finish()
         if json { try printJSON(ModelCard(report: report).json) } else {
             let mean = report.layers.map(\.relativeError).reduce(0, +) / Double(max(report.layers.count, 1))
             print(String(format: "%@ → %@: svd %@, %d → %d bytes, mean relative weight error %.4f, %.1f s",

@@ -8,15 +8,21 @@ import Darwin
 /// A one-line progress report with an ETA on stderr, redrawn in place — only
 /// when stderr is a terminal, so piped and logged runs stay clean.
 final class ProgressLine {
-    private let total: Int
+    private var total: Int
     private let unit: String
     private let start = DispatchTime.now().uptimeNanoseconds
     private let enabled = isatty(STDERR_FILENO) == 1
     private var lastDraw: UInt64 = 0
 
-    init(total: Int, unit: String) {
+    init(total: Int = 0, unit: String) {
         self.total = total
         self.unit = unit
+    }
+
+    /// For work that learns its total as it goes (a callback of `done` of `total`).
+    func update(_ done: Int, of total: Int) {
+        self.total = total
+        update(done)
     }
 
     func update(_ done: Int) {
