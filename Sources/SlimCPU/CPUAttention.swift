@@ -43,15 +43,18 @@ extension CPUBackend {
                 acc.update(repeating: 0, count: rows * d)
                 let lay = options.layout(head: h, layout)
                 for c in lay.columns[Int(lay.rowStarts[qb])..<Int(lay.rowStarts[qb + 1])] {
-                    let j0 = Int(c) * bs, cols = min(bs, s.keyLength - j0)
-                    var anyVisible = false
+                    let j0 = Int(c) * bs
+                    var cols = 0, anyVisible = false
                     for r in 0..<rows {
                         let (lo, hi) = visibleKeys(query: i0 + r, layout: layout, shape: s, validKeys: lengths[b])
-                        limit[r] = Int32(max(0, min(cols, hi - j0)))
-                        first[r] = Int32(max(0, min(cols, lo - j0)))
+                        limit[r] = Int32(max(0, min(bs, s.keyLength - j0, hi - j0)))
+                        first[r] = Int32(max(0, min(Int(limit[r]), lo - j0)))
+                        cols = max(cols, Int(limit[r]))
                         anyVisible = anyVisible || (limit[r] > 0 && (first[r] < limit[r] || layout.globalTokens > j0))
                     }
-                    guard anyVisible else { continue }
+                    // Keys past every row's limit (padding, a cache's unused tail) are never read:
+                    // their memory may hold anything, and 0 · NaN would still be NaN.
+                    guard anyVisible, cols > 0 else { continue }
                     let kv = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
                                 qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))

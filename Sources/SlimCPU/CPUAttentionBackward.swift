@@ -38,13 +38,18 @@ extension CPUBackend {
         /// Probabilities P and score gradients dS of query block r against key block c for head h.
         func block(_ b: Int, _ h: Int, _ r: Int, _ c: Int, _ p: UnsafeMutablePointer<Float>, _ ds: UnsafeMutablePointer<Float>,
                    _ first: UnsafeMutablePointer<Int32>, _ limit: UnsafeMutablePointer<Int32>) -> (rows: Int, cols: Int, q: Int, kv: Int, row0: Int) {
-            let i0 = r * bs, rows = min(bs, s.queryLength - i0), j0 = c * bs, cols = min(bs, s.keyLength - j0)
+            let i0 = r * bs, rows = min(bs, s.queryLength - i0), j0 = c * bs
             let kvh = h / s.groupSize
+            var cols = 0
             for t in 0..<rows {
                 let (lo, hi) = visibleKeys(query: i0 + t, layout: layout, shape: s, validKeys: lengths[b])
-                limit[t] = Int32(max(0, min(cols, hi - j0)))
-                first[t] = Int32(max(0, min(cols, lo - j0)))
+                limit[t] = Int32(max(0, min(bs, s.keyLength - j0, hi - j0)))
+                first[t] = Int32(max(0, min(Int(limit[t]), lo - j0)))
+                cols = max(cols, Int(limit[t]))
             }
+            // Keys no row sees are never read (see the forward pass).
+            let qo0 = ((b * s.queryLength + i0) * s.heads + h) * d, kvo0 = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
+            guard cols > 0 else { return (rows, 0, qo0, kvo0, (b * s.heads + h) * s.queryLength + i0) }
             let qo = ((b * s.queryLength + i0) * s.heads + h) * d, kvo = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
             let row0 = (b * s.heads + h) * s.queryLength + i0
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
@@ -79,6 +84,7 @@ extension CPUBackend {
                         let lay = options.layout(head: h, layout)
                         for r in lay.transposedRows[Int(lay.transposedStarts[c])..<Int(lay.transposedStarts[c + 1])] {
                             let g = block(b, h, Int(r), c, p, ds, first, limit)
+                            if g.cols == 0 { continue }
                             // dV += Pᵀ·dO, dK += scale · dSᵀ·Q
                             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), 1,
                                         p, Int32(bs), dop + g.q, Int32(ldq), 1, dv + kvo, Int32(ldk))
@@ -101,6 +107,7 @@ extension CPUBackend {
                     for t in 0..<rows { (dq + qo + t * ldq).update(repeating: 0, count: d) }
                     for c in options.layout(head: h, layout).keptColumns(ofRow: r) {
                         let g = block(b, h, r, c, p, ds, first, limit)
+                        if g.cols == 0 { continue }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(d), Int32(g.cols), scale,
                                     ds, Int32(bs), kp + g.kv, Int32(ldk), 1, dq + qo, Int32(ldq))
                     }

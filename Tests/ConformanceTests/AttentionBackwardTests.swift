@@ -61,8 +61,8 @@ struct ReferenceAttention {
         let backend = subject.backend
         var inputs = Inputs()
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
-        let q = inputs.floats(qShape.elementCount, scale: 2), k = inputs.floats(kShape.elementCount, scale: 2)
-        let v = inputs.floats(kShape.elementCount), dO = inputs.floats(qShape.elementCount)
+        let q = inputs.floats(qShape.elementCount, scale: 2), k = c.poisonPadding(inputs.floats(kShape.elementCount, scale: 2))
+        let v = c.poisonPadding(inputs.floats(kShape.elementCount)), dO = inputs.floats(qShape.elementCount)
         let layout = try c.layout()
         let options = AttentionOptions(scale: 1 / Float(c.dim).squareRoot(),
                                        keyLengths: try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) },

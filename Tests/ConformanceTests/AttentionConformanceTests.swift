@@ -20,6 +20,16 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
 
     func layout(head h: Int) throws -> BlockSparseLayout { try perHead?()[h] ?? layout() }
 
+    /// NaN in the keys and values past each sequence's length (padding, a
+    /// cache's unused tail): a kernel that reads them, even times zero, fails.
+    func poisonPadding(_ values: [Float]) -> [Float] {
+        guard let lengths = keyLengths else { return values }
+        var out = values
+        let row = kvHeads * dim
+        for b in 0..<batch { for j in Int(lengths[b])..<lk { for e in 0..<row { out[(b * lk + j) * row + e] = .nan } } }
+        return out
+    }
+
     func layout() throws -> BlockSparseLayout {
         if let pattern { return try pattern() }
         let qb = (lq + block - 1) / block, kb = (lk + block - 1) / block
@@ -97,8 +107,8 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         let backend = subject.backend
         var inputs = Inputs()
         let q = inputs.floats(c.batch * c.lq * c.heads * c.dim, scale: 2)
-        let k = inputs.floats(c.batch * c.lk * c.kvHeads * c.dim, scale: 2)
-        let v = inputs.floats(c.batch * c.lk * c.kvHeads * c.dim)
+        let k = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim, scale: 2))
+        let v = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim))
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
         let o = try poisoned(backend, qShape), lse = try poisoned(backend, [c.batch, c.heads, c.lq])
         let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
