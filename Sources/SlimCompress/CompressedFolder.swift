@@ -14,7 +14,7 @@ enum CompressedFolder {
     }
 
     static func write(from source: URL, to output: URL, entries: [SafeTensorsWriter.Entry], configKey: String,
-                      configValue: [String: Any], report: (Int) throws -> CompressionReport) throws -> CompressionReport {
+                      configValue: [String: Any], configUpdates: [String: Any] = [:], report: (Int) throws -> CompressionReport) throws -> CompressionReport {
         let fm = FileManager.default
         let staging = output.deletingLastPathComponent()
             .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
@@ -30,6 +30,8 @@ enum CompressedFolder {
             try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"], to: weights)
             var config = try JSONFileObject.read(source.appendingPathComponent("config.json"))
             config[configKey] = configValue
+            // Structured pruning changes the architecture's own fields (pruned_heads, per-layer widths).
+            for (key, value) in configUpdates { config[key] = value }
             try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
                 .write(to: staging.appendingPathComponent("config.json"))
             let result = try report((try fm.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)

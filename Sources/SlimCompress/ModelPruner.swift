@@ -3,8 +3,10 @@ import SlimCore
 import SlimModel
 
 /// Prunes a BERT folder's linear layers and writes a folder of the same
-/// (dense) format with the pruned weights zeroed: any Slim command loads it,
-/// and `slim compress` can quantize it next (prune, then quantize).
+/// (dense) format: N:M and unstructured patterns zero the pruned weights;
+/// `neurons:F` and `heads:F` remove whole MLP neurons or attention heads, so
+/// the tensors shrink (StructuredPruning.swift). Any Slim command loads the
+/// result, and `slim compress` can quantize it next (prune, then quantize).
 public struct ModelPruner {
     public let pattern: PruningPattern
     public let method: PruningMethod
@@ -21,14 +23,17 @@ public struct ModelPruner {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
         let model = try BertSource(source, step: "prune"), file = model.file
+        switch pattern {
+        case let .neurons(f):
+            return try pruneStructured(.neurons, fraction: f, model: model, to: output, start: start, hashSource: hashSource, progress: progress)
+        case let .heads(f):
+            return try pruneStructured(.heads, fraction: f, model: model, to: output, start: start, hashSource: hashSource, progress: progress)
+        case .unstructured, .nOfM: break
+        }
         var norms: [String: [Double]] = [:]
-        if method == .wanda {
-            guard let calibration else { throw SlimError.invalidArgument("Wanda needs calibration texts") }
-            let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
-            for (name, h) in try Calibration.hessians(original, texts: calibration.texts) {
-                let k = Int(Double(h.count).squareRoot())
-                norms[name] = (0..<k).map { (max(h[$0 * k + $0], 0) / 2).squareRoot() }  // H = 2XᵀX: ‖X_j‖ = √(H_jj / 2)
-            }
+        for (name, h) in try calibrationHessians(source) ?? [:] {
+            let k = Int(Double(h.count).squareRoot())
+            norms[name] = (0..<k).map { (max(h[$0 * k + $0], 0) / 2).squareRoot() }  // H = 2XᵀX: ‖X_j‖ = √(H_jj / 2)
         }
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
@@ -41,7 +46,7 @@ public struct ModelPruner {
             let original = try file.floats(t)
             var w = original
             try Pruner(pattern: pattern, method: method).prune(&w, rows: t.shape[0], columns: t.shape[1],
-                                                              inputNorms: norms[Calibration.sharedInput(t.name)])
+                                                              inputNorms: method == .wanda ? norms[Calibration.sharedInput(t.name)] : nil)
             layers.append(.init(name: t.name, format: pattern.description, relativeError: relativeError(original, w)))
             entries.append(.init(name: t.name, kind: .f32, shape: t.shape, data: w.withUnsafeBytes { Data($0) }))
         }
@@ -55,5 +60,22 @@ public struct ModelPruner {
                               calibration: method == .magnitude ? "none (magnitude needs no data)"
                                   : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?")")
         }
+    }
+
+    /// Wanda: H = 2XᵀX of every linear layer's input over the calibration texts,
+    /// run through the source model; nil for magnitude pruning.
+    func calibrationHessians(_ source: URL) throws -> [String: [Double]]? {
+        guard method == .wanda else { return nil }
+        guard let calibration else { throw SlimError.invalidArgument("Wanda needs calibration texts") }
+        let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
+        return try Calibration.hessians(original, texts: calibration.texts)
+    }
+
+    /// The Hessian of `name`'s input, checked to be `[width, width]`.
+    static func hessian(_ all: [String: [Double]], _ name: String, width: Int) throws -> [Double] {
+        guard let h = all[name], h.count == width * width else {
+            throw SlimError.invalidArgument("calibration gave no \(width)x\(width) input statistics for '\(name)'")
+        }
+        return h
     }
 }

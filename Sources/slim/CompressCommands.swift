@@ -60,12 +60,15 @@ struct CompressCommand: ParsableCommand {
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Zero the least important weights of a model's linear layers (N:M or unstructured), writing a folder Slim loads and compresses further.")
+        abstract: "Prune a model's linear layers: zero the least important weights (N:M, unstructured) or remove whole MLP neurons or attention heads (smaller, faster tensors), writing a folder Slim loads and compresses further.")
 
     @Argument(help: "A sentence-transformers BERT folder (fp32, or already pruned).") var model: String
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
-    @Option(help: "2:4, 4:8 (N of every M inputs kept) or unstructured:FRACTION (the fraction removed).") var pattern: String = "2:4"
-    @Option(help: "magnitude (|W|) or wanda (|W|·‖X‖ per input, calibrated).") var method: String = "magnitude"
+    @Option(help: ArgumentHelp("2:4, 4:8 (N of every M inputs kept), unstructured:F, neurons:F or heads:F (F: the fraction removed).",
+                               discussion: "neurons:F removes F of each layer's MLP neurons, heads:F F of its attention heads; the tensors shrink and config.json records pruned_heads (as Hugging Face does) and slim_intermediate_sizes."))
+    var pattern: String = "2:4"
+    @Option(help: "magnitude (|W|; structured: weight norms) or wanda (|W|·‖X‖ per input; structured: each unit's output norm on calibration data).")
+    var method: String = "magnitude"
     @Option(help: "Calibration text (wanda). Default: the fortunes text.") var calib: String?
     @Option(help: "Calibration samples (wanda).") var samples = 128
     @Flag(help: "Replace an existing output folder.") var overwrite = false
@@ -90,8 +93,9 @@ struct PruneCommand: ParsableCommand {
         bar.finish()
         if json { try printJSON(ModelCard(report: report).json) } else {
             let mean = report.layers.map(\.relativeError).reduce(0, +) / Double(max(report.layers.count, 1))
-            print(String(format: "%@ → %@: %@ %@, mean relative weight error %.4f, %.1f s; model card in %@/MODEL_CARD.md",
-                         model, output, report.method, report.format, mean, report.seconds, output))
+            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), mean relative weight error %.4f, %.1f s; model card in %@/MODEL_CARD.md",
+                         model, output, report.method, report.format, report.bytesBefore, report.bytesAfter,
+                         Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), mean, report.seconds, output))
         }
     }
 }

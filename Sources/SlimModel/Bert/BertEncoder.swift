@@ -76,6 +76,9 @@ public struct BertEncoder: Sendable {
         layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.intermediate, $0.down] }
     }
 
+    /// The attention heads and MLP width of each block (narrower than the config's after structured pruning).
+    public var layerWidths: [(heads: Int, intermediate: Int)] { layers.map { ($0.heads, $0.intermediateSize) } }
+
     /// Bytes of weights on the device.
     public var weightBytes: Int {
         wordEmbeddings.byteCount

@@ -8,19 +8,39 @@ struct BertLayer: Sendable {
     let intermediate: Linear, down: Linear
     let outputNorm: LayerNormWeights
 
+    /// Attention heads this layer keeps and its MLP width: fewer than the
+    /// config's after structured pruning.
+    let heads: Int, intermediateSize: Int
+
     init(index: Int, prefix: String, config c: BertConfig, from store: some WeightStore, on backend: any Backend,
          quantization: LinearQuantization?) throws {
         let p = "\(prefix)encoder.layer.\(index)."
         let h = c.hiddenSize, q = quantization
-        query = try Linear(p + "attention.self.query", in: h, out: h, from: store, on: backend, quantization: q)
-        key = try Linear(p + "attention.self.key", in: h, out: h, from: store, on: backend, quantization: q)
-        value = try Linear(p + "attention.self.value", in: h, out: h, from: store, on: backend, quantization: q)
-        output = try Linear(p + "attention.output.dense", in: h, out: h, from: store, on: backend, quantization: q)
+        heads = c.heads(inLayer: index)
+        intermediateSize = try Self.intermediateSize(p + "intermediate.dense.weight", layer: index, config: c, store: store)
+        let attention = heads * c.headDim
+        query = try Linear(p + "attention.self.query", in: h, out: attention, from: store, on: backend, quantization: q)
+        key = try Linear(p + "attention.self.key", in: h, out: attention, from: store, on: backend, quantization: q)
+        value = try Linear(p + "attention.self.value", in: h, out: attention, from: store, on: backend, quantization: q)
+        output = try Linear(p + "attention.output.dense", in: attention, out: h, from: store, on: backend, quantization: q)
         attentionNorm = try LayerNormWeights(p + "attention.output.LayerNorm", width: h, epsilon: c.layerNormEpsilon,
                                              from: store, on: backend)
-        intermediate = try Linear(p + "intermediate.dense", in: h, out: c.intermediateSize, from: store, on: backend, quantization: q)
-        down = try Linear(p + "output.dense", in: c.intermediateSize, out: h, from: store, on: backend, quantization: q)
+        intermediate = try Linear(p + "intermediate.dense", in: h, out: intermediateSize, from: store, on: backend, quantization: q)
+        down = try Linear(p + "output.dense", in: intermediateSize, out: h, from: store, on: backend, quantization: q)
         outputNorm = try LayerNormWeights(p + "output.LayerNorm", width: h, epsilon: c.layerNormEpsilon, from: store, on: backend)
+    }
+
+    /// The MLP width of a layer: `slim_intermediate_sizes` when the config lists
+    /// it, else read from the weight (structured pruning narrows it), at most the
+    /// config's `intermediate_size`. Linear then checks every tensor against it.
+    private static func intermediateSize(_ weight: String, layer: Int, config c: BertConfig, store: some WeightStore) throws -> Int {
+        if let sizes = c.intermediateSizes { return sizes[layer] }
+        guard store.contains(weight) else { return c.intermediateSize }  // Linear reports the missing tensor
+        let shape = try store.shape(of: weight)
+        guard shape.count == 2, (1...c.intermediateSize).contains(shape[0]) else {
+            throw SlimError.malformedFile(path: store.origin, detail: "tensor '\(weight)' is \(shape) but the config implies [n ≤ \(c.intermediateSize), \(c.hiddenSize)]")
+        }
+        return shape[0]
     }
 
     /// Updates `x` (`[batch·seq, hidden]`) in place, using `s` for intermediates.
@@ -29,45 +49,71 @@ struct BertLayer: Sendable {
         try observer?(query.name, x)
         try observer?(key.name, x)
         try observer?(value.name, x)
-        try query.apply(x, into: s.q, on: backend)
-        try key.apply(x, into: s.k, on: backend)
-        try value.apply(x, into: s.v, on: backend)
-        try backend.attention(try s.q.reshaped(s.heads), try s.k.reshaped(s.heads), try s.v.reshaped(s.heads),
-                              layout: s.layout, options: s.attentionOptions, into: try s.context.reshaped(s.heads),
+        let a = try s.attention(heads: heads), wide = try s.wide(intermediateSize)
+        try query.apply(x, into: a.q, on: backend)
+        try key.apply(x, into: a.k, on: backend)
+        try value.apply(x, into: a.v, on: backend)
+        try backend.attention(try a.q.reshaped(a.heads), try a.k.reshaped(a.heads), try a.v.reshaped(a.heads),
+                              layout: s.layout, options: s.attentionOptions, into: try a.context.reshaped(a.heads),
                               logSumExp: nil)
-        try observer?(output.name, s.context)
-        try output.apply(s.context, into: s.q, on: backend)
-        try backend.add(s.q, x, into: s.q)
-        try attentionNorm.apply(s.q, into: x, on: backend)
+        try observer?(output.name, a.context)
+        try output.apply(a.context, into: s.sum, on: backend)
+        try backend.add(s.sum, x, into: s.sum)
+        try attentionNorm.apply(s.sum, into: x, on: backend)
         try observer?(intermediate.name, x)
-        try intermediate.apply(x, into: s.wide, epilogue: .gelu, on: backend)
-        try observer?(down.name, s.wide)
-        try down.apply(s.wide, into: s.q, on: backend)
-        try backend.add(s.q, x, into: s.q)
-        try outputNorm.apply(s.q, into: x, on: backend)
+        try intermediate.apply(x, into: wide, epilogue: .gelu, on: backend)
+        try observer?(down.name, wide)
+        try down.apply(wide, into: s.sum, on: backend)
+        try backend.add(s.sum, x, into: s.sum)
+        try outputNorm.apply(s.sum, into: x, on: backend)
     }
 }
 
-/// The activations one forward pass needs, allocated once per batch shape.
-struct BertScratch {
-    let q: Tensor, k: Tensor, v: Tensor, context: Tensor, wide: Tensor
-    /// `[batch, seq, heads, headDim]`: how attention sees a `[batch·seq, hidden]` activation.
-    let heads: Shape
+/// The activations one forward pass needs, allocated once per batch shape
+/// (and, in a pruned model, once per distinct layer width).
+final class BertScratch {
+    /// Q, K, V and the attention context of a layer with some number of heads.
+    struct Attention {
+        let q: Tensor, k: Tensor, v: Tensor, context: Tensor
+        /// `[batch, seq, heads, headDim]`: how attention sees a `[batch·seq, heads·headDim]` activation.
+        let heads: Shape
+    }
+
+    /// `[batch·seq, hidden]`: a layer's sum before each layer norm.
+    let sum: Tensor
     let layout: BlockSparseLayout
     let attentionOptions: AttentionOptions
+    private let batch: Int, sequence: Int, headDim: Int
+    private let backend: any Backend
+    private var attentions: [Int: Attention] = [:], wides: [Int: Tensor] = [:]
 
     init(batch: Int, sequence: Int, config c: BertConfig, keyLengths: Tensor, on backend: any Backend) throws {
-        let rows = batch * sequence
-        q = try backend.allocate([rows, c.hiddenSize], name: "query")
-        k = try backend.allocate([rows, c.hiddenSize], name: "key")
-        v = try backend.allocate([rows, c.hiddenSize], name: "value")
-        context = try backend.allocate([rows, c.hiddenSize], name: "context")
-        wide = try backend.allocate([rows, c.intermediateSize], name: "intermediate")
-        heads = [batch, sequence, c.heads, c.headDim]
+        self.batch = batch
+        self.sequence = sequence
+        self.backend = backend
+        headDim = c.headDim
+        sum = try backend.allocate([batch * sequence, c.hiddenSize], name: "sum")
         // One block per query row group; short sentences need a single block.
         let block = min(64, max(16, (sequence + 15) / 16 * 16))
         layout = try BlockSparseLayout.dense(queryLength: sequence, keyLength: sequence, blockSize: block)
         attentionOptions = AttentionOptions(scale: 1 / Float(c.headDim).squareRoot(), keyLengths: keyLengths)
+    }
+
+    func attention(heads: Int) throws -> Attention {
+        if let a = attentions[heads] { return a }
+        let shape: Shape = [batch * sequence, heads * headDim]
+        let a = Attention(q: try backend.allocate(shape, name: "query"), k: try backend.allocate(shape, name: "key"),
+                          v: try backend.allocate(shape, name: "value"), context: try backend.allocate(shape, name: "context"),
+                          heads: [batch, sequence, heads, headDim])
+        attentions[heads] = a
+        return a
+    }
+
+    func wide(_ width: Int) throws -> Tensor {
+        if let t = wides[width] { return t }
+        let t = try backend.allocate([batch * sequence, width], name: "intermediate")
+        wides[width] = t
+        return t
     }
 }
 

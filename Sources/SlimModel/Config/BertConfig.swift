@@ -11,14 +11,28 @@ public struct BertConfig: Sendable, Equatable {
     public var maxPositions: Int
     public var typeVocabSize: Int
     public var layerNormEpsilon: Float
+    /// Heads removed from each layer (Hugging Face's `pruned_heads`: layer → indices
+    /// among the original `heads`). A pruned layer's Q, K and V have
+    /// `heads(inLayer:) · headDim` rows, the kept heads in their original order.
+    public var prunedHeads: [Int: [Int]]
+    /// The MLP width of each layer after structured pruning (Slim's
+    /// `slim_intermediate_sizes`); nil: every layer as wide as `intermediateSize`
+    /// or, for a model pruned elsewhere, as wide as its weights.
+    public var intermediateSizes: [Int]?
 
+    /// The width of one head; pruning removes heads, never narrows them.
     public var headDim: Int { hiddenSize / heads }
 
+    /// The attention heads layer `layer` keeps.
+    public func heads(inLayer layer: Int) -> Int { heads - (prunedHeads[layer]?.count ?? 0) }
+
     public init(vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int, intermediateSize: Int,
-                maxPositions: Int, typeVocabSize: Int, layerNormEpsilon: Float) {
+                maxPositions: Int, typeVocabSize: Int, layerNormEpsilon: Float,
+                prunedHeads: [Int: [Int]] = [:], intermediateSizes: [Int]? = nil) {
         self.vocabSize = vocabSize; self.hiddenSize = hiddenSize; self.layers = layers; self.heads = heads
         self.intermediateSize = intermediateSize; self.maxPositions = maxPositions
         self.typeVocabSize = typeVocabSize; self.layerNormEpsilon = layerNormEpsilon
+        self.prunedHeads = prunedHeads; self.intermediateSizes = intermediateSizes
     }
 
     init(_ o: [String: Any], file: URL) throws {
@@ -40,5 +54,36 @@ public struct BertConfig: Sendable, Equatable {
         guard sizes.allSatisfy({ $0 > 0 }), hiddenSize % heads == 0 else {
             throw SlimError.malformedFile(path: file.path, detail: "sizes must be positive and hidden_size \(hiddenSize) a multiple of num_attention_heads \(heads)")
         }
+        prunedHeads = try Self.prunedHeads(o["pruned_heads"], layers: layers, heads: heads, file: file)
+        if let sizes = o["slim_intermediate_sizes"] {
+            guard let list = sizes as? [NSNumber], list.count == layers,
+                  list.allSatisfy({ $0.doubleValue == $0.doubleValue.rounded() && $0.intValue > 0 }) else {
+                throw SlimError.malformedFile(path: file.path, detail: "'slim_intermediate_sizes' must list \(layers) positive integers, one per layer")
+            }
+            intermediateSizes = list.map(\.intValue)
+        } else {
+            intermediateSizes = nil
+        }
+    }
+
+    /// `{"layer": [head, …]}` as Hugging Face writes `pruned_heads` (string keys in JSON).
+    private static func prunedHeads(_ value: Any?, layers: Int, heads: Int, file: URL) throws -> [Int: [Int]] {
+        guard let value else { return [:] }
+        func bad(_ why: String) -> SlimError { .malformedFile(path: file.path, detail: "'pruned_heads': \(why)") }
+        guard let object = value as? [String: Any] else { throw bad("expected {\"layer\": [head indices]}") }
+        var result: [Int: [Int]] = [:]
+        for (key, list) in object {
+            guard let layer = Int(key), (0..<layers).contains(layer) else { throw bad("'\(key)' is not a layer in 0..<\(layers)") }
+            guard let numbers = list as? [NSNumber], numbers.allSatisfy({ $0.doubleValue == $0.doubleValue.rounded() }) else {
+                throw bad("layer \(layer): expected a list of head indices")
+            }
+            let indices = Set(numbers.map(\.intValue))
+            guard indices.allSatisfy({ (0..<heads).contains($0) }), indices.count == numbers.count else {
+                throw bad("layer \(layer): head indices \(numbers) must be distinct and in 0..<\(heads)")
+            }
+            guard indices.count < heads else { throw bad("layer \(layer) would keep none of its \(heads) heads") }
+            if !indices.isEmpty { result[layer] = indices.sorted() }
+        }
+        return result
     }
 }
