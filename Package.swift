@@ -65,6 +65,7 @@ let package = Package(
                     .embedInCode("qgemm.cl"),
                     .embedInCode("attention.cl"),
                     .embedInCode("embedding.cl"),
+                    .embedInCode("training.cl"),
                 ],
                 swiftSettings: strict),
 

@@ -13,6 +13,7 @@ public enum KernelSource {
         "qgemm": PackageResources.qgemm_cl,
         "attention": PackageResources.attention_cl,
         "embedding": PackageResources.embedding_cl,
+        "training": PackageResources.training_cl,
     ]
 
     /// Where the text came from, so a build error can name the file.

@@ -96,6 +96,19 @@ public protocol Backend: AnyObject, Sendable {
     // MARK: Optimizer
     /// One AdamW update of `param` in place, its moments in `state`.
     func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws
+
+    // MARK: Losses (row kernels; the losses are composed in Losses.swift)
+    /// Per row of `logits` softened to `z = logits / temperature` with `p = softmax(z)`:
+    /// against teacher logits (`q = softmax(teacher / temperature)`) writes
+    /// `loss[r] = KL(q ‖ p)` and `gradient = gradientScale · (p − q)`; against
+    /// labels writes `loss[r] = −log p[label]` and `gradient = gradientScale · (p − onehot)`.
+    /// The gradient is with respect to `z`; pass `gradient: nil` for the loss alone.
+    func softmaxLossRows(_ logits: Tensor, target: SoftmaxTarget, temperature: Float, loss: Tensor,
+                         gradient: Tensor?, gradientScale: Float) throws
+    /// `cosine[r] = a_r·b_r / (‖a_r‖ ‖b_r‖)` (each norm at least ``cosineNormFloor``), and
+    /// when given, `gradA = gradientScale · ∂cosine_r/∂a_r` and likewise `gradB`.
+    func cosineSimilarityRows(_ a: Tensor, _ b: Tensor, into cosine: Tensor, gradA: Tensor?, gradB: Tensor?,
+                              gradientScale: Float) throws
 }
 
 // Ops whose issues have not landed yet: a backend that does not implement one
@@ -127,4 +140,8 @@ extension Backend {
     public func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws {
         throw notYet("adamW")
     }
+    public func softmaxLossRows(_ logits: Tensor, target: SoftmaxTarget, temperature: Float, loss: Tensor,
+                                gradient: Tensor?, gradientScale: Float) throws { throw notYet("softmaxLossRows") }
+    public func cosineSimilarityRows(_ a: Tensor, _ b: Tensor, into cosine: Tensor, gradA: Tensor?, gradB: Tensor?,
+                                     gradientScale: Float) throws { throw notYet("cosineSimilarityRows") }
 }
