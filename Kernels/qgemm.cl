@@ -7,6 +7,8 @@
 // -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
 //       products are integer, accumulated in int32 across the row for int8
 //       weights, and per run (scaled by the run's a) for the other formats.
+// -D XBLOCK=1 (with W8A8): X quantized per run of 32 instead (qgemm_quantize_blocks),
+//       one fp16-rounded scale per run, applied per run (llama.cpp's Q8_0/Q8_1 activations).
 // -D TM=tokens per work-item, -D LS=work-items sharing one output row.
 //
 // A run's weights are w = a * (u - z) + m with u its raw levels, so every
@@ -40,7 +42,10 @@ typedef float8 XV;
 #define LOAD_X8(p) vload8(0, p)
 #define CONVERT_XV(v) convert_float8(v)
 #endif
-#define INT_ACC (W8A8 && FMT == 0)  // int8 x int8 with one scale per row: int32 all the way
+#ifndef XBLOCK
+#define XBLOCK 0
+#endif
+#define INT_ACC (W8A8 && FMT == 0 && !XBLOCK)  // int8 x int8 with one scale per row: int32 all the way
 #if INT_ACC
 typedef int8 ACCV;
 typedef int ACC;
@@ -99,7 +104,8 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 // tokens starting at X (rows ldx apart); lanes are summed once, at the end.
 // W8A8 keeps the integer products (a = 1, b = 0).
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
-                                                       const XV u[4], float a, float b, ACCV accv[TM]) {
+                                                       __global const float *x_scales, const XV u[4], float a, float b,
+                                                       ACCV accv[TM]) {
     for (int t = 0; t < TM; t++) {
         if (t >= tokens) break;
         __global const X_T *x = X + (size_t)t * ldx + k0;
@@ -108,7 +114,12 @@ __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int
 #if INT_ACC
         accv[t] += p;
 #elif W8A8
-        accv[t] += a * convert_float8(p) + b * convert_float8((x0 + x1) + (x2 + x3));
+#if XBLOCK
+        const float d = x_scales[(size_t)t * (ldx / RUN) + k0 / RUN];
+#else
+        const float d = 1.0f;
+#endif
+        accv[t] += (a * d) * convert_float8(p) + (b * d) * convert_float8((x0 + x1) + (x2 + x3));
 #elif HAS_OFFSET
         accv[t] += a * p + b * ((x0 + x1) + (x2 + x3));
 #else
@@ -137,7 +148,7 @@ __attribute__((always_inline)) inline void store_row(__global float *Y, int N, i
 #if FMT == 0
         v *= scales[n];
 #endif
-#if W8A8
+#if W8A8 && !XBLOCK
         v *= x_scales[t0 + t];
 #endif
         if (bias) v += bias[n];
@@ -149,14 +160,15 @@ __attribute__((always_inline)) inline void store_row(__global float *Y, int N, i
 // (every run when step is 1), lanes summed at the end.
 __attribute__((always_inline)) inline void row_dots(__global const uchar *row, int n, int K, __global const X_T *X,
                                                      int tokens, int first_run, int step, __global const float *scales,
-                                                     __global const uchar *zeros, ACC acc[TM]) {
+                                                     __global const uchar *zeros, __global const float *x_scales,
+                                                     ACC acc[TM]) {
     ACCV accv[TM];
     for (int t = 0; t < TM; t++) accv[t] = (ACCV)(0);
     for (int r = first_run; r < K / RUN; r += step) {
         XV u[4];
         float a, z, m;
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
-        run_tokens(X, K, tokens, r * RUN, u, a, m - a * z, accv);
+        run_tokens(X, K, tokens, r * RUN, x_scales, u, a, m - a * z, accv);
     }
     for (int t = 0; t < TM; t++) acc[t] = HSUM8(accv[t]);
 }
@@ -170,7 +182,7 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     const int n = get_group_id(0), lid = get_local_id(0);
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     ACC acc[TM];
-    row_dots(row, n, K, X, M, lid, LS, scales, zeros, acc);
+    row_dots(row, n, K, X, M, lid, LS, scales, zeros, x_scales, acc);
     if (lid == 0) int8_tail(X, K, M, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
@@ -198,7 +210,9 @@ __kernel void qgemm_blocked(const int M, const int N, const int K, __global cons
     const int tokens = min(TM, M - t0);
     __global const X_T *Xt = X + (size_t)t0 * K;
     ACC acc[TM];
-    row_dots(row, n, K, Xt, tokens, 0, 1, scales, zeros, acc);
+    // Per-run activation scales start at this work-item's first token too.
+    __global const float *xs = XBLOCK && x_scales ? x_scales + (size_t)t0 * (K / RUN) : x_scales;
+    row_dots(row, n, K, Xt, tokens, 0, 1, scales, zeros, xs, acc);
     int8_tail(Xt, K, tokens, K, row, acc);
     store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
 }
@@ -213,6 +227,22 @@ __kernel void qgemm_quantize_rows(const int K, __global const float *X, __global
     const float s = peak / 127.0f, inv = s == 0.0f ? 0.0f : 1.0f / s;
     for (int k = 0; k < K; k++) Q[(size_t)m * K + k] = (char)round(x[k] * inv);
     S[m] = s;
+}
+
+// The per-block activation quantization (XBLOCK), one run of one row per
+// work-item: s = absmax / 127 over the run, q = round(x / s), and the scale
+// kept as its fp16 rounding (what llama.cpp stores in a Q8_0/Q8_1 block).
+__kernel void qgemm_quantize_blocks(const int K, __global const float *X, __global char *Q, __global float *S) {
+    const int r = get_global_id(0), m = get_global_id(1);
+    if (r * RUN >= K) return;
+    __global const float *x = X + (size_t)m * K + r * RUN;
+    float peak = 0.0f;
+    for (int k = 0; k < RUN; k++) peak = fmax(peak, fabs(x[k]));
+    const float s = peak / 127.0f, inv = s == 0.0f ? 0.0f : 1.0f / s;
+    for (int k = 0; k < RUN; k++) Q[(size_t)m * K + r * RUN + k] = (char)round(x[k] * inv);
+    ushort bits;
+    vstore_half_rte(s, 0, (__private half *)&bits);
+    S[(size_t)m * (K / RUN) + r] = vload_half(0, (__private const half *)&bits);
 }
 
 // The fp32 values of W, one run of one row per work-item (int8 rows also

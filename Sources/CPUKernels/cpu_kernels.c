@@ -92,32 +92,25 @@ static void q8_0_portable(const float *x, long xs, int tokens, const uint8_t *bl
     }
 }
 
-void slim_run_sums_i8(const int8_t *qx, int runs, int32_t *sums) {
-    for (int r = 0; r < runs; r++) {
-        int32_t s = 0;
-        for (int i = 0; i < 32; i++) s += qx[r * 32 + i];
-        sums[r] = s;
-    }
-}
-
-static void runs_i8_portable(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
-                             int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+static void runs_i8_portable(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
+                             int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
+                             long os) {
     for (int t = 0; t < tokens; t++) {
         float total = 0;
         for (int r = 0; r < runs; r++) {
             const int8_t *x = qx + t * xs + r * 32;
             int32_t dot = 0;
             float a, b = 0;
-            if (kind == SLIM_ROW_Q8_0) {
-                const int8_t *q = (const int8_t *)(row + r * 34 + 2);
+            if (kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8) {
+                const int8_t *q = (const int8_t *)(kind == SLIM_ROW_INT8 ? row + r * 32 : row + r * 34 + 2);
                 for (int j = 0; j < 32; j++) dot += x[j] * q[j];
-                a = half_at(row + r * 34);
+                a = kind == SLIM_ROW_INT8 ? 1.0f : half_at(row + r * 34);
             } else {
                 const uint8_t *q = u4_nibbles(row, r, kind);
                 for (int j = 0; j < 16; j++) dot += x[j] * (q[j] & 0xF) + x[j + 16] * (q[j] >> 4);
                 u4_params(row, r, kind, group_shift, scales, zeros, &a, &b);
             }
-            total += a * dot + b * qxsum[t * runs + r];
+            total += a * xd[t * runs + r] * dot + b * xsum[t * runs + r];
         }
         out[t * os] = total;
     }
@@ -252,8 +245,8 @@ AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const 
 // so maddubs takes them directly (pair sums ≤ 2·15·127, no overflow); Q8_0
 // moves the sign of x onto q as the W8A8 kernel does. Each run's exact int32
 // dot becomes a float once, scaled by the run's a.
-AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, const int32_t *qxsum, const uint8_t *row,
-                                       int runs, const int kind, int group_shift, const float *scales,
+AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                       const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
                                        const uint8_t *zeros, float *out, long os) {
     __m256 acc[4][4];
     float offset[4][4] = {{0}};
@@ -262,7 +255,10 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
     FOR_RUNS(runs) {
         float a, b = 0;
         __m256i q;
-        if (kind == SLIM_ROW_Q8_0) {
+        if (kind == SLIM_ROW_INT8) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
+            a = 1.0f;
+        } else if (kind == SLIM_ROW_Q8_0) {
             q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
             a = half_f16c(row + r * 34);
         } else {
@@ -271,14 +267,14 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
             q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
             u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
         }
-        const __m256 av = _mm256_set1_ps(a);
         for (int t = 0; t < T; t++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
-            const __m256i pairs = kind == SLIM_ROW_Q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
-                                                        : _mm256_maddubs_epi16(q, x);
+            const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
+            const __m256i pairs = signed_w ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
+                                           : _mm256_maddubs_epi16(q, x);
             const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-            acc[t][j] = _mm256_fmadd_ps(av, dot, acc[t][j]);
-            if (kind != SLIM_ROW_Q8_0) offset[t][j] += b * (float)qxsum[t * runs + r];
+            acc[t][j] = _mm256_fmadd_ps(_mm256_set1_ps(a * xd[t * runs + r]), dot, acc[t][j]);
+            if (!signed_w) offset[t][j] += b * xsum[t * runs + r];
         }
     }
     for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
@@ -338,9 +334,15 @@ AVX2 static void u4_avx2(const float *x, long xs, int tokens, const uint8_t *row
     FOR_KINDS(FOR_TOKENS(runs_t_avx2(x, xs, T, row, runs, K4, group_shift, scales, zeros, xsum, out, os)))
 }
 
-AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
-                              int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
-    FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, qxsum, row, runs, K4, group_shift, scales, zeros, out, os)))
+AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
+                              int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
+                              long os) {
+    if (kind == SLIM_ROW_INT8) {
+        const int K4 = SLIM_ROW_INT8;
+        FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os))
+        return;
+    }
+    FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
@@ -439,12 +441,12 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
     }
 }
 
-void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
-                       int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
+                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
 #if HAVE_X86
-    if (have_avx2()) { runs_i8_avx2(qx, xs, tokens, qxsum, row, runs, kind, group_shift, scales, zeros, out, os); return; }
+    if (have_avx2()) { runs_i8_avx2(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return; }
 #endif
-    runs_i8_portable(qx, xs, tokens, qxsum, row, runs, kind, group_shift, scales, zeros, out, os);
+    runs_i8_portable(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
 }
 
 // ---------------------------------------------------------------- row drivers
@@ -467,14 +469,15 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
     })
 }
 
-void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const float *sx,
+void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os) {
     FOR_ROW_TILES(first, count, tokens, {
-        slim_qrow_runs_i8(qx + t0 * xs, xs, tc, qxsum + (long)t0 * runs, data + (long)r * row_bytes, runs, kind,
-                          group_shift, scales ? scales + (long)r * groups : 0, zeros ? zeros + (long)r * groups : 0,
-                          out + t0 * os + r, os);
-        for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= sx[t];
+        slim_qrow_runs_i8(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, data + (long)r * row_bytes,
+                          runs, kind, group_shift, scales ? scales + (long)r * groups : 0,
+                          zeros ? zeros + (long)r * groups : 0, out + t0 * os + r, os);
+        if (kind == SLIM_ROW_INT8)
+            for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= scales[r];
     })
 }
 

@@ -166,3 +166,17 @@ void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, c
 #endif
     gemm_w8a8_portable(qx, sx, m, w, sw, n, k, bias, y, ldy);
 }
+
+void slim_quantize_runs_i8(const float *x, int k, int per_run, int8_t *q, float *xd, float *xsum) {
+    const int runs = k / 32;
+    const float row_scale = per_run ? 0.0f : slim_quantize_row_i8(x, k, q);
+    for (int r = 0; r < runs; r++) {
+        float d = row_scale;
+        // Quantized with the exact scale, rescaled with the stored (fp16) one, as llama.cpp does.
+        if (per_run) d = (float)(_Float16)slim_quantize_row_i8(x + r * 32, 32, q + r * 32);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) sum += q[r * 32 + i];
+        xd[r] = d;
+        xsum[r] = d * (float)sum;
+    }
+}

@@ -38,8 +38,8 @@ extension CPUBackend {
         case (.int8PerChannel, .int8PerRow):
             w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, bias: bias?.hostFloats, yp, m: m, n: n, k: k)
             return
-        case (_, .int8PerRow):
-            runsInt8(xp, w, yp, m: m, n: n, k: k)
+        case (_, .int8PerRow), (_, .int8PerBlock):
+            runsInt8(xp, w, yp, m: m, n: n, k: k, perBlock: activations == .int8PerBlock)
         case (.q8_0, _), (.int4, _), (.q4_0, _), (.q4_1, _):
             runsFloat(xp, w, yp, m: m, n: n, k: k)
         }
@@ -126,20 +126,27 @@ extension CPUBackend {
         }
     }
 
-    /// Int8 activations times Q8_0 or 4-bit runs (llama.cpp's and MatMulNBits'
-    /// fast path): exact integer dot products per run, each scaled once.
+    /// Int8 activations times runs of 32 weights (llama.cpp's and MatMulNBits'
+    /// fast path): exact integer dot products per run, each scaled once by the
+    /// run's weight scale times its activation scale (one per row, or one per
+    /// run with `perBlock`).
     private func runsInt8(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
-                          m: Int, n: Int, k: Int) {
+                          m: Int, n: Int, k: Int, perBlock: Bool) {
         let runs = k / 32, g = RowGeometry(w)
-        let (qx, sx) = quantizedActivations(xp, m: m, k: k)
-        let sums = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * runs)
-        defer { qx.deallocate(); sx.deallocate(); sums.deallocate() }
-        for t in 0..<m { slim_run_sums_i8(qx.baseAddress! + t * k, Int32(runs), sums.baseAddress! + t * runs) }
+        let qx = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
+        let xd = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
+        let xsum = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
+        defer { qx.deallocate(); xd.deallocate(); xsum.deallocate() }
+        let qxBase = qx.baseAddress!, xdBase = xd.baseAddress!, xsumBase = xsum.baseAddress!
+        parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
+            for t in rows {
+                slim_quantize_runs_i8(xp + t * k, Int32(k), perBlock ? 1 : 0, qxBase + t * k, xdBase + t * runs, xsumBase + t * runs)
+            }
+        }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!, sumBase = sums.baseAddress!
         parallelChunks(n, grain: 16) { rows in
-            slim_rows_runs_i8(qxBase, k, Int32(m), sumBase, sxBase, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count),
+            slim_rows_runs_i8(qxBase, k, Int32(m), xdBase, xsumBase, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count),
                               Int32(runs), Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n)
         }
     }

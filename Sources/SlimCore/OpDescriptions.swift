@@ -22,8 +22,12 @@ public struct AttentionGradients: Sendable {
 
 public enum Reduction: String, Sendable, CaseIterable { case sum, mean, max, sumOfSquares }
 
-/// Whether a quantized GEMM keeps activations in fp32 or quantizes them per row to int8 (W8A8).
-public enum ActivationPrecision: String, Sendable { case f32, int8PerRow }
+/// Whether a quantized GEMM keeps activations in fp32 or quantizes them to
+/// int8 for integer dot products (W8A8): with one scale per row (token), or
+/// with one per block of 32 along K, rounded to fp16, as llama.cpp quantizes
+/// activations for its Q8_0/Q4_0/Q4_1 products (K a multiple of 32; far
+/// less error than a row scale when a few features are large).
+public enum ActivationPrecision: String, Sendable, CaseIterable { case f32, int8PerRow, int8PerBlock }
 
 /// AdamW's first and second moments, each shaped like the parameter.
 public struct AdamWState: Sendable {

@@ -8,6 +8,9 @@
 /// multiplies in integers: `y = sx · Σ qx · w`, the integer dot products
 /// exact per row (int8 weights: W8A8) or per 32-weight run (the other formats,
 /// as llama.cpp and onnxruntime's MatMulNBits accuracy level 4 do).
+/// ``ActivationPrecision/int8PerBlock`` does the same per run of 32 columns,
+/// each with its own scale rounded to fp16: `y = Σ_runs sx_run · Σ qx · w`
+/// (K must be a multiple of 32).
 public struct QuantizedMatmulShape: Sendable, Equatable {
     public let m: Int, n: Int, k: Int
 
@@ -25,6 +28,9 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
             throw .shapeMismatch(op: op, detail: "bias \(bias.shape) must have \(w.rows) elements")
         }
         try QuantizedMatmulShape.checkLayout(w)
+        if activations == .int8PerBlock, w.columns % 32 != 0 {
+            throw .shapeMismatch(op: op, detail: "int8 activations per block of 32 need K a multiple of 32, not \(w.columns)")
+        }
         self.m = m
         self.n = w.rows
         self.k = w.columns

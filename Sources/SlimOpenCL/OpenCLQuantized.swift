@@ -7,7 +7,7 @@ extension OpenCLBackend {
 
     public func dequantize(_ w: QuantizedTensor, into out: Tensor) throws {
         try checkDequantize(w, into: out, on: id)
-        try launch("qgemm", "qgemm_dequantize", options: Self.formatOptions(w.format, w8a8: false) + " -D TM=1 -D LS=1",
+        try launch("qgemm", "qgemm_dequantize", options: Self.formatOptions(w.format, activations: .f32) + " -D TM=1 -D LS=1",
                    [.int(w.rows), .int(w.columns), .buffer(w.data), optional(w.scales), optional(w.zeros), .buffer(out)],
                    global: [(w.columns + 31) / 32, w.rows], local: [1, 1])
     }
@@ -19,20 +19,25 @@ extension OpenCLBackend {
                                 activations: ActivationPrecision) throws {
         let s = try QuantizedMatmulShape(x: x, w: w, bias: bias, y: y, activations: activations)
         try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
-        let w8a8 = activations == .int8PerRow
+        let w8a8 = activations != .f32, perBlock = activations == .int8PerBlock
         var operand = x, xScales: Tensor? = nil
         if w8a8 {
             operand = try allocate([s.m, s.k], dtype: .i8, name: "quantized activations")
-            xScales = try allocate([s.m], name: "activation scales")
-            try launch("qgemm", "qgemm_quantize_rows", options: Self.formatOptions(w.format, w8a8: true) + " -D TM=1 -D LS=1",
-                       [.int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)], global: [s.m], local: [1])
+            xScales = try allocate([s.m * (perBlock ? s.k / 32 : 1)], name: "activation scales")
+            let options = Self.formatOptions(w.format, activations: activations) + " -D TM=1 -D LS=1"
+            let arguments: [KernelArgument] = [.int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)]
+            if perBlock {
+                try launch("qgemm", "qgemm_quantize_blocks", options: options, arguments, global: [s.k / 32, s.m], local: [1, 1])
+            } else {
+                try launch("qgemm", "qgemm_quantize_rows", options: options, arguments, global: [s.m], local: [1])
+            }
         }
         let tokensPerItem = 8
         let arguments: [KernelArgument] = [
             .int(s.m), .int(s.n), .int(s.k), .buffer(operand), .buffer(w.data), optional(w.scales), optional(w.zeros),
             optional(xScales), optional(bias), .buffer(y),
         ]
-        let base = Self.formatOptions(w.format, w8a8: w8a8) + " -D TM=\(tokensPerItem)"
+        let base = Self.formatOptions(w.format, activations: activations) + " -D TM=\(tokensPerItem)"
         if s.m <= tokensPerItem {
             let ls = tuning.rowWorkGroup == 1 ? 1 : 64
             try launch("qgemm", "qgemv", options: base + " -D LS=\(ls)", arguments, global: [s.n * ls], local: [ls])
@@ -46,7 +51,7 @@ extension OpenCLBackend {
     private func optional(_ t: Tensor?) -> KernelArgument { t.map { .buffer($0) } ?? .null }
 
     /// The `-D` options that select a format in qgemm.cl.
-    static func formatOptions(_ format: QuantFormat, w8a8: Bool) -> String {
+    static func formatOptions(_ format: QuantFormat, activations: ActivationPrecision) -> String {
         let fmt: String = switch format {
         case .int8PerChannel: "-D FMT=0"
         case let .int4(g, symmetric): "-D FMT=1 -D GROUP=\(g) -D SYM=\(symmetric ? 1 : 0)"
@@ -54,6 +59,6 @@ extension OpenCLBackend {
         case .q4_0: "-D FMT=3"
         case .q4_1: "-D FMT=4"
         }
-        return fmt + " -D W8A8=\(w8a8 ? 1 : 0)"
+        return fmt + " -D W8A8=\(activations == .f32 ? 0 : 1) -D XBLOCK=\(activations == .int8PerBlock ? 1 : 0)"
     }
 }

@@ -64,3 +64,15 @@ func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }
+
+extension ActivationPrecision {
+    /// `--activations f32|int8-row|int8-block` (`int8` is `int8-row`).
+    init(option: String) throws {
+        switch option {
+        case "f32": self = .f32
+        case "int8", "int8-row": self = .int8PerRow
+        case "int8-block": self = .int8PerBlock
+        default: throw ValidationError("--activations \(option): use f32, int8-row or int8-block")
+        }
+    }
+}

@@ -9,19 +9,19 @@ struct EmbeddingModelOptions: ParsableArguments {
     var model: String
     @Option(help: "Quantize the linear layers when loading: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1.")
     var quantize: String?
-    @Option(help: "With --quantize: f32 (weight-only) or int8 (activations quantized per token, integer dot products).")
+    @Option(help: "With --quantize: f32 (weight-only), int8 or int8-row (activations quantized per token, integer dot products), int8-block (per 32 values).")
     var activations: String = "f32"
     @OptionGroup var backendOption: BackendOption
 
     func validate() throws {
-        guard ["f32", "int8"].contains(activations) else { throw ValidationError("--activations must be f32 or int8") }
+        _ = try ActivationPrecision(option: activations)
         if let quantize { _ = try QuantFormat(parsing: quantize) }
     }
 
     func load() throws -> SentenceEmbedder {
         let backend = try backendOption.open()
         let quantization = try quantize.map {
-            LinearQuantization(format: try QuantFormat(parsing: $0), activations: activations == "int8" ? .int8PerRow : .f32)
+            LinearQuantization(format: try QuantFormat(parsing: $0), activations: try ActivationPrecision(option: activations))
         }
         return try SentenceEmbedder.load(folder: URL(fileURLWithPath: model), backend: backend, quantization: quantization)
     }

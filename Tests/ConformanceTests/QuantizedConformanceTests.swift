@@ -131,7 +131,8 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// Int8 activations with every weight format (W8A8 for int8 weights).
+    /// Int8 activations with every weight format (W8A8 for int8 weights), one
+    /// scale per row or one per block of 32 (fp16-rounded, as llama.cpp's Q8 blocks).
     @Test(arguments: Subjects.all, QuantCase.all)
     func int8ActivationsMatchFloat64OfQuantizedOperands(_ subject: Subject, _ c: QuantCase) throws {
         let backend = subject.backend
@@ -139,27 +140,41 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
         let (n, k) = (29, c.k)
         let w = try backend.quantize(try backend.tensor(inputs.floats(n * k), shape: [n, k]), format: c.format)
         let deq = try QuantCodec.decode(try backend.encoded(w), rows: n, columns: k, format: c.format)
-        for m in [1, 3, 9, 64] {
-            let x = inputs.floats(m * k, scale: 3)
-            let y = try poisoned(backend, [m, n])
-            try backend.quantizedMatmul(try backend.tensor(x, shape: [m, k]), w, bias: nil, into: y, activations: .int8PerRow)
-            var want = [Double](repeating: 0, count: m * n)
-            for t in 0..<m {
-                var qx = [Int8](repeating: 0, count: k)
-                let sx = x[t * k ..< (t + 1) * k].withUnsafeBufferPointer { row in
-                    qx.withUnsafeMutableBufferPointer { QuantCodec.quantizeActivationRow(row, into: $0) }
+        for precision in [ActivationPrecision.int8PerRow, .int8PerBlock] {
+            let block = precision == .int8PerBlock ? 32 : k
+            for m in [1, 3, 9, 64] {
+                let x = inputs.floats(m * k, scale: 3)
+                let y = try poisoned(backend, [m, n])
+                let xt = try backend.tensor(x, shape: [m, k])
+                guard k % block == 0 else {
+                    #expect(throws: SlimError.self, "K \(k) is not a multiple of 32") {
+                        try backend.quantizedMatmul(xt, w, bias: nil, into: y, activations: precision)
+                    }
+                    break
                 }
-                for r in 0..<n {
-                    var dot = 0.0
-                    for j in 0..<k { dot += Double(qx[j]) * Double(deq[r * k + j]) }
-                    want[t * n + r] = Double(sx) * dot
+                try backend.quantizedMatmul(xt, w, bias: nil, into: y, activations: precision)
+                var want = [Double](repeating: 0, count: m * n)
+                for t in 0..<m {
+                    for b in stride(from: 0, to: k, by: block) {
+                        var qx = [Int8](repeating: 0, count: block)
+                        var sx = x[t * k + b ..< t * k + b + block].withUnsafeBufferPointer { run in
+                            qx.withUnsafeMutableBufferPointer { QuantCodec.quantizeActivationRow(run, into: $0) }
+                        }
+                        if precision == .int8PerBlock { sx = Float(Float16(sx)) }
+                        for r in 0..<n {
+                            var dot = 0.0
+                            for j in 0..<block { dot += Double(qx[j]) * Double(deq[r * k + b + j]) }
+                            want[t * n + r] += Double(sx) * dot
+                        }
+                    }
                 }
+                // Integer dot products are exact; the per-run (or per-row) scales and
+                // the final rescale round in fp32: NMSE ≤ 1e-7 as for weight-only.
+                let got = try backend.floats(y)
+                let error = nmse(got, want)
+                #expect(got.allSatisfy { $0.isFinite } && error <= 1e-7,
+                        "\(c.format) \(precision) M=\(m): NMSE \(error) (seed \(inputs.seed))")
             }
-            // Integer dot products are exact; the per-run (or per-row) scales and
-            // the final rescale round in fp32: NMSE ≤ 1e-7 as for weight-only.
-            let got = try backend.floats(y)
-            let error = nmse(got, want)
-            #expect(got.allSatisfy { $0.isFinite } && error <= 1e-7, "\(c.format) int8 activations M=\(m): NMSE \(error) (seed \(inputs.seed))")
         }
     }
 

@@ -29,15 +29,14 @@ void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row,
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
                     float *out, long out_stride);
 
-/// Rows of 32-weight runs (Q8_0 and the 4-bit kinds) times int8 activations:
-/// out[t] = sum over runs of a * dot(qx_run, q) + b * qxsum[t][run], with the
+/// Rows of 32-weight runs (int8 rows, Q8_0 and the 4-bit kinds) times int8
+/// activations with a scale per run (see slim_quantize_runs_i8):
+/// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the
 /// integer dot products exact and (a, b) the run's scale and offset as in
-/// slim_qrow_u4. The caller multiplies by the activation scale.
-void slim_qrow_runs_i8(const int8_t *qx, long x_stride, int tokens, const int32_t *qxsum, const uint8_t *row, int runs,
-                       int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long out_stride);
-
-/// Per-run sums of int8 activations for slim_qrow_runs_i8.
-void slim_run_sums_i8(const int8_t *qx, int runs, int32_t *sums);
+/// slim_qrow_u4 (a = 1 for int8 rows: the caller applies the row scale).
+void slim_qrow_runs_i8(const int8_t *qx, long x_stride, int tokens, const float *xd, const float *xsum, const uint8_t *row,
+                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
+                       long out_stride);
 
 /// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
@@ -64,8 +63,9 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
 /// int8 rows (one scale per row) with fp32 activations.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
                     int first, int count, float *out, long os);
-/// int8 activations, scaled by the per-token activation scales `sx` at the end.
-void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const int32_t *qxsum, const float *sx,
+/// int8 activations with per-run scales `xd` and scaled run sums `xsum`
+/// (`runs` of each per token); int8 rows (SLIM_ROW_INT8) take their row scale from `scales`.
+void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os);
 

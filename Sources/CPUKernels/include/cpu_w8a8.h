@@ -8,6 +8,13 @@
 /// (QuantCodec.quantizeActivationRow, bit for bit). Returns the scale.
 float slim_quantize_row_i8(const float *x, int k, int8_t *q);
 
+/// Quantizes a row of `k` values for the run kernels (slim_rows_runs_i8):
+/// with `per_run`, each run of 32 gets its own scale, max|x|/127 rounded to
+/// fp16 as llama.cpp's Q8_0/Q8_1 activation blocks store it (k a multiple of
+/// 32); otherwise the whole row shares one. Writes each run's scale `xd` and
+/// `xsum` = scale · Σ q over the run.
+void slim_quantize_runs_i8(const float *x, int k, int per_run, int8_t *q, float *xd, float *xsum);
+
 /// y[t * ldy + r] = sx[t] * sw[r] * Σ_i qx[t * k + i] * w[r * k + i] (+ bias[r])
 /// for tokens t < m and weight rows r < n. Weight rows are taken two at a
 /// time against four tokens, so each weight row is read once per four tokens

@@ -17,11 +17,14 @@ extension LlamaModel {
     /// each from scratch, and scores the second half of each chunk (every
     /// position sees at least `context/2` tokens of history):
     /// PPL = exp(mean negative log-likelihood of the scored tokens).
-    public func perplexity(tokens: [Int32], context: Int = 512, chunks: Int? = nil,
+    /// With `bos` (a model whose tokenizer adds BOS), each chunk's first token
+    /// is replaced by it, as llama.cpp does.
+    public func perplexity(tokens: [Int32], context: Int = 512, chunks: Int? = nil, bos: Int32? = nil,
                            progress: ((Int, Int) -> Void)? = nil) throws -> PerplexityResult {
         guard context >= 16, context <= config.contextLength else {
             throw SlimError.invalidArgument("--ctx \(context): the model takes 16...\(config.contextLength)")
         }
+        if let chunks, chunks < 1 { throw SlimError.invalidArgument("--chunks \(chunks): at least 1") }
         let available = tokens.count / context
         guard available >= 1 else {
             throw SlimError.invalidArgument("the text has \(tokens.count) tokens; perplexity needs at least one chunk of \(context)")
@@ -32,7 +35,8 @@ extension LlamaModel {
         var running: [Double] = []
         let start = Date()
         for chunk in 0..<count {
-            let ids = Array(tokens[chunk * context..<(chunk + 1) * context])
+            var ids = Array(tokens[chunk * context..<(chunk + 1) * context])
+            if let bos { ids[0] = bos }
             let hidden = try hiddenStates(ids)
             let logits = try backend.floats(try self.logits(hidden, rows: first..<context - 1))
             let vocab = config.vocabSize

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import SlimCore
+import SlimModel
+
+/// Options that load a decoder LLM from a GGUF file, shared by `perplexity` and `generate`.
+struct DecoderModelOptions: ParsableArguments {
+    @Argument(help: "A Llama-architecture .gguf file (SmolLM2, Llama 2/3 …).") var model: String
+    @Option(help: """
+        Activations of the quantized products: int8-block (per 32 values with an fp16 scale, integer dot products,         as llama.cpp computes), int8-row (one scale per token: fastest, least exact) or f32.
+        """)
+    var activations: String = "int8-block"
+    @OptionGroup var backendOption: BackendOption
+
+    func validate() throws { _ = try ActivationPrecision(option: activations) }
+
+    func load() throws -> (LlamaModel, BPETokenizer) {
+        let gguf = try GGUFFile(contentsOf: URL(fileURLWithPath: model))
+        let tokenizer = try BPETokenizer(gguf: gguf)
+        let llama = try LlamaModel(gguf: gguf, backend: try backendOption.open(),
+                                   activations: try ActivationPrecision(option: activations))
+        guard tokenizer.vocabularySize == llama.config.vocabSize else {
+            throw SlimError.malformedFile(path: model, detail: "the tokenizer has \(tokenizer.vocabularySize) tokens, the model \(llama.config.vocabSize)")
+        }
+        return (llama, tokenizer)
+    }
+}
+
+struct PerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Perplexity of a decoder on a text, measured as llama-perplexity does.",
+        discussion: """
+            The text is tokenized whole, cut into consecutive chunks of --ctx tokens, each chunk is \
+            evaluated from scratch, and only the second half of each chunk is scored: \
+            PPL = exp(mean negative log-likelihood).
+            """)
+
+    @OptionGroup var options: DecoderModelOptions
+    @Option(help: "A UTF-8 text file.") var file: String
+    @Option(help: "Tokens per chunk.") var ctx = 512
+    @Option(help: "Evaluate only the first N chunks.") var chunks: Int?
+    @Flag(help: "Print {ppl, tokens_scored, tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
+        let text = try TextInput.decodeUTF8(data, origin: file)
+        let (llama, tokenizer) = try options.load()
+        let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
+        let bar = ProgressLine(unit: "chunks")
+        let result = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks,
+                                          bos: tokenizer.addBOS ? tokenizer.bosID : nil) { bar.update($0, of: $1) }
+        bar.finish()
+        if json {
+            try printJSON(["ppl": result.perplexity, "tokens_scored": result.tokensScored, "tokens_per_s": result.tokensPerSecond,
+                           "running_ppl": result.running, "chunks": result.running.count, "ctx": ctx, "text_tokens": tokens.count])
+            return
+        }
+        print(result.running.enumerated().map { String(format: "[%d]%.4f", $0.offset + 1, $0.element) }.joined(separator: ","))
+        print(String(format: "PPL = %.4f over %d scored tokens (%d chunks of %d; the text has %d tokens), %.1f tokens/s",
+                     result.perplexity, result.tokensScored, result.running.count, ctx, tokens.count, result.tokensPerSecond))
+    }
+}
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a prompt with a decoder, streaming the text as it is produced.")
+
+    @OptionGroup var options: DecoderModelOptions
+    @Argument(help: "The prompt (control tokens such as <|im_start|> are recognised).") var prompt: String
+    @Option(help: "Tokens to generate at most (generation also stops at the end-of-text token).") var maxTokens = 64
+    @Option(help: "0 is greedy.") var temperature: Float = 0
+    @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability.") var topP: Float = 1
+    @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
+    @Flag(help: "Print {prompt, text, token_ids, prompt_tokens, generated_tokens, prompt_tokens_per_s, tokens_per_s} as JSON at the end instead of streaming.")
+    var json = false
+
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
+        guard temperature >= 0, topP > 0, topP <= 1 else { throw ValidationError("--temperature ≥ 0 and 0 < --top-p ≤ 1") }
+    }
+
+    func run() throws {
+        let (llama, tokenizer) = try options.load()
+        let promptIDs = tokenizer.encode(prompt)
+        var stream = UTF8Stream()
+        var produced: [Int32] = []
+        var text = ""
+        if !json { writeOut(prompt) }
+        let stats = try llama.generate(prompt: promptIDs, maxTokens: maxTokens,
+                                       sampler: Sampler(temperature: temperature, topP: topP, seed: seed),
+                                       stop: Set([tokenizer.eosID].compactMap { $0 })) { token in
+            produced.append(token)
+            let piece = stream.append(tokenizer.bytes(of: token))
+            text += piece
+            if !json { writeOut(piece) }
+        }
+        let rest = stream.finish()
+        text += rest
+        if json {
+            try printJSON(["prompt": prompt, "text": text, "token_ids": produced.map(Int.init), "prompt_tokens": stats.promptTokens,
+                           "generated_tokens": stats.generatedTokens, "prompt_tokens_per_s": stats.promptTokensPerSecond,
+                           "tokens_per_s": stats.generationTokensPerSecond])
+            return
+        }
+        writeOut(rest + "\n")
+        printError(String(format: "prompt: %d tokens, %.1f tokens/s; generated: %d tokens, %.1f tokens/s",
+                          stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens, stats.generationTokensPerSecond))
+    }
+
+    /// Unbuffered, so each piece shows as soon as it is chosen.
+    private func writeOut(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+}

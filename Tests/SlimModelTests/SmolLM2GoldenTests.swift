@@ -1,0 +1,59 @@
+import Foundation
+import SlimCore
+import SlimCPU
+import SlimModel
+import SlimOpenCL
+import Testing
+
+/// SmolLM2 against what llama.cpp printed for the same GGUF file
+/// (`../shared/reference/smollm2-golden.json`): perplexity on the fortunes
+/// text and a greedy continuation, with the activations quantized per block
+/// of 32 as llama.cpp quantizes them.
+@Suite(.serialized) struct SmolLM2GoldenTests {
+    struct Golden: Decodable {
+        struct Perplexity: Decodable { let file: String; let sha256: String; let n_ctx: Int; let running_ppl_after_each_chunk: [Double] }
+        struct Greedy: Decodable { let prompt: String; let max_new_tokens: Int; let text: String }
+        let perplexity: Perplexity
+        let greedy: [Greedy]
+    }
+
+    static func golden() throws -> Golden {
+        let url = try TestAssets.require(ModelAssets.reference("smollm2-golden.json"), "smollm2-golden.json")
+        return try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+    }
+
+    func model(_ backend: any Backend) throws -> (LlamaModel, BPETokenizer) {
+        let gguf = try GGUFFile(contentsOf: try TestAssets.smolLM2)
+        return (try LlamaModel(gguf: gguf, backend: backend, activations: .int8PerBlock), try BPETokenizer(gguf: gguf))
+    }
+
+    /// The bound: within 0.5% of llama.cpp's running perplexity after
+    /// the chunks run (two on the CPU, one on PoCL, which is slow).
+    @Test(arguments: [("cpu", 2), ("opencl", 1)])
+    func perplexityWithinHalfAPercentOfLlamaCpp(_ backendName: String, _ chunks: Int) throws {
+        let backend: any Backend
+        if backendName == "cpu" { backend = CPUBackend() } else {
+            guard let device = try OpenCLBackend.preferredDevice() else { return }
+            backend = try OpenCLBackend(device: device)
+        }
+        let golden = try Self.golden()
+        let data = try Data(contentsOf: URL(fileURLWithPath: golden.perplexity.file.components(separatedBy: " ")[0]))
+        #expect(SHA256.hex(data) == golden.perplexity.sha256, "the fortunes file differs from the reference's")
+        let (llama, tokenizer) = try model(backend)
+        let tokens = tokenizer.encode(try TextInput.decodeUTF8(data, origin: "wisdom"), parseSpecial: false)
+        let result = try llama.perplexity(tokens: tokens, context: golden.perplexity.n_ctx, chunks: chunks)
+        let want = golden.perplexity.running_ppl_after_each_chunk[chunks - 1]
+        #expect(result.tokensScored == chunks * (golden.perplexity.n_ctx / 2 - 1))
+        #expect(abs(result.perplexity / want - 1) <= 0.005, "\(backendName): PPL \(result.perplexity) vs llama.cpp \(want)")
+    }
+
+    @Test func greedyContinuationEqualsLlamaCpp() throws {
+        let (llama, tokenizer) = try model(CPUBackend())
+        for g in try Self.golden().greedy {
+            var ids: [Int32] = []
+            _ = try llama.generate(prompt: tokenizer.encode(g.prompt), maxTokens: g.max_new_tokens) { ids.append($0) }
+            #expect(ids.count == g.max_new_tokens)
+            #expect(g.prompt + tokenizer.decode(ids) == g.text)
+        }
+    }
+}
