@@ -28,8 +28,11 @@ public struct Linear: Sendable {
 
     /// Reads `prefix.weight` (and `prefix.bias` when `hasBias`) from `store`,
     /// quantizing the weight to `format` on `backend` when one is given.
+    /// A weight the store keeps packed runs with `quantization`'s activations,
+    /// else with `packedActivations`.
     public init(_ prefix: String, in inFeatures: Int, out outFeatures: Int, from store: some WeightStore,
-                on backend: any Backend, quantization: LinearQuantization? = nil, hasBias: Bool = true) throws {
+                on backend: any Backend, quantization: LinearQuantization? = nil, hasBias: Bool = true,
+                packedActivations: ActivationPrecision = .f32) throws {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         name = prefix + ".weight"
@@ -48,7 +51,7 @@ public struct Linear: Sendable {
                 throw SlimError.malformedFile(path: store.origin, detail: "packed '\(prefix).weight' is \(p.rows)x\(p.columns) but the config implies \(outFeatures)x\(inFeatures)")
             }
             let q = try backend.upload(p.encoded, rows: p.rows, columns: p.columns, format: p.format, name: prefix + ".weight")
-            weights = .quantized(q, activations: quantization?.activations ?? .f32)
+            weights = .quantized(q, activations: quantization?.activations ?? packedActivations)
             if let s = try store.inputScale(prefix + ".weight") {
                 guard s.count == inFeatures else {
                     throw SlimError.malformedFile(path: store.origin, detail: "'\(prefix).weight.input_scale' has \(s.count) values for \(inFeatures) inputs")

@@ -7,21 +7,25 @@ struct LlamaBlock: Sendable {
     let query: Linear, key: Linear, value: Linear, output: Linear
     let gate: Linear, up: Linear, down: Linear
 
-    init(index i: Int, config c: LlamaConfig, weights w: StoredWeights, activations: ActivationPrecision,
-         requantize: QuantFormat?) throws {
-        let p = "blk.\(i)."
-        attentionNorm = try w.floats(p + "attn_norm.weight", shape: [c.hiddenSize])
-        ffnNorm = try w.floats(p + "ffn_norm.weight", shape: [c.hiddenSize])
-        func linear(_ name: String, _ out: Int, _ inFeatures: Int) throws -> Linear {
-            try w.linear(p + name + ".weight", out: out, in: inFeatures, activations: activations, requantize: requantize)
+    init(index i: Int, config c: LlamaConfig, store: some WeightStore, names: LlamaTensorNames, on backend: any Backend,
+         activations: ActivationPrecision, requantize: QuantFormat?) throws {
+        func norm(_ part: LlamaTensorNames.Part) throws -> Tensor {
+            try store.upload(names.block(i, part) + ".weight", shape: [c.hiddenSize], to: backend)
         }
-        query = try linear("attn_q", c.hiddenSize, c.hiddenSize)
-        key = try linear("attn_k", c.kvDim, c.hiddenSize)
-        value = try linear("attn_v", c.kvDim, c.hiddenSize)
-        output = try linear("attn_output", c.hiddenSize, c.hiddenSize)
-        gate = try linear("ffn_gate", c.intermediateSize, c.hiddenSize)
-        up = try linear("ffn_up", c.intermediateSize, c.hiddenSize)
-        down = try linear("ffn_down", c.hiddenSize, c.intermediateSize)
+        func linear(_ part: LlamaTensorNames.Part, _ out: Int, _ inFeatures: Int) throws -> Linear {
+            try Linear(names.block(i, part), in: inFeatures, out: out, from: store, on: backend,
+                       quantization: requantize.map { LinearQuantization(format: $0, activations: activations) },
+                       hasBias: false, packedActivations: activations)
+        }
+        attentionNorm = try norm(.attentionNorm)
+        ffnNorm = try norm(.ffnNorm)
+        query = try linear(.query, c.hiddenSize, c.hiddenSize)
+        key = try linear(.key, c.kvDim, c.hiddenSize)
+        value = try linear(.value, c.kvDim, c.hiddenSize)
+        output = try linear(.attentionOutput, c.hiddenSize, c.hiddenSize)
+        gate = try linear(.gate, c.intermediateSize, c.hiddenSize)
+        up = try linear(.up, c.intermediateSize, c.hiddenSize)
+        down = try linear(.down, c.hiddenSize, c.intermediateSize)
     }
 }
 

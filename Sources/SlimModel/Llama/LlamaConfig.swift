@@ -51,3 +51,37 @@ public struct LlamaConfig: Sendable, Equatable {
         }
     }
 }
+
+extension LlamaConfig {
+    /// Reads a Hugging Face `config.json` of `model_type` "llama".
+    public init(huggingFace url: URL) throws {
+        let o = try JSONFile.object(at: url)
+        guard o["model_type"] as? String == "llama" else {
+            throw SlimError.unsupported(op: "load \(url.path)", backend: "model",
+                                        reason: "model_type '\(o["model_type"] as? String ?? "none")' is not a Llama decoder")
+        }
+        if let scaling = o["rope_scaling"], !(scaling is NSNull) {
+            throw SlimError.unsupported(op: "load \(url.path)", backend: "model", reason: "rope_scaling \(scaling) is not implemented")
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int { try JSONFile.int(o, key, file: url, default: value) }
+        hiddenSize = try int("hidden_size")
+        layers = try int("num_hidden_layers")
+        heads = try int("num_attention_heads")
+        kvHeads = try int("num_key_value_heads", default: heads)
+        intermediateSize = try int("intermediate_size")
+        contextLength = try int("max_position_embeddings", default: 2048)
+        vocabSize = try int("vocab_size")
+        ropeBase = Float(try JSONFile.double(o, "rope_theta", file: url, default: 10000))
+        rmsEpsilon = Float(try JSONFile.double(o, "rms_norm_eps", file: url, default: 1e-6))
+        rotaryDim = try int("head_dim", default: heads > 0 ? hiddenSize / heads : 0)
+        try validate(origin: url.path)
+    }
+
+    /// The Hugging Face `config.json` keys of this configuration.
+    public var huggingFace: [String: Any] {
+        ["model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": hiddenSize, "num_hidden_layers": layers,
+         "num_attention_heads": heads, "num_key_value_heads": kvHeads, "intermediate_size": intermediateSize,
+         "max_position_embeddings": contextLength, "vocab_size": vocabSize, "rope_theta": Double(ropeBase),
+         "rms_norm_eps": Double(rmsEpsilon), "head_dim": headDim, "hidden_act": "silu", "torch_dtype": "float32"]
+    }
+}

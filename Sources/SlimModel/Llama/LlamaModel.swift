@@ -13,23 +13,42 @@ public struct LlamaModel: Sendable {
     /// The output projection; the token embedding itself when the file has no `output.weight`.
     let output: Linear
 
-    /// Loads a GGUF file. `activations: .int8PerRow` quantizes activations per
-    /// token for integer dot products (as llama.cpp does); `requantize` puts
-    /// float weights into that format.
+    /// How the checkpoint names its tensors and orders its rotary features.
+    public let names: LlamaTensorNames
+
+    /// Loads a GGUF file. `activations: .int8PerBlock` quantizes activations
+    /// per block of 32 for integer dot products (as llama.cpp does);
+    /// `requantize` puts float weights into that format.
     public init(gguf: GGUFFile, backend: any Backend, activations: ActivationPrecision = .f32,
                 requantize: QuantFormat? = nil) throws {
-        let c = try LlamaConfig(gguf: gguf)
+        try self.init(config: try LlamaConfig(gguf: gguf), store: TensorFileWeightStore(file: gguf), file: gguf, names: .gguf,
+                      backend: backend, activations: activations, requantize: requantize)
+    }
+
+    /// Loads a Hugging Face Llama folder (`config.json`, `model.safetensors`),
+    /// plain or compressed by Slim (packed weights stay packed).
+    public init(folder: URL, backend: any Backend, activations: ActivationPrecision = .f32,
+                requantize: QuantFormat? = nil) throws {
+        let configURL = folder.appendingPathComponent("config.json")
+        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        try self.init(config: try LlamaConfig(huggingFace: configURL), store: try PackedWeightStore(file: file, config: configURL),
+                      file: file, names: .huggingFace, backend: backend, activations: activations, requantize: requantize)
+    }
+
+    init(config c: LlamaConfig, store: some WeightStore, file: any TensorFile, names: LlamaTensorNames, backend: any Backend,
+         activations: ActivationPrecision, requantize: QuantFormat?) throws {
         config = c
         self.backend = backend
-        let weights = StoredWeights(file: gguf, backend: backend)
-        embedding = try TokenEmbedding(file: gguf, name: "token_embd.weight", vocabSize: c.vocabSize, width: c.hiddenSize)
+        self.names = names
+        embedding = try TokenEmbedding(store: store, file: file, name: names.tokenEmbedding + ".weight", vocabSize: c.vocabSize, width: c.hiddenSize)
         blocks = try (0..<c.layers).map {
-            try LlamaBlock(index: $0, config: c, weights: weights, activations: activations, requantize: requantize)
+            try LlamaBlock(index: $0, config: c, store: store, names: names, on: backend, activations: activations, requantize: requantize)
         }
-        outputNorm = try weights.floats("output_norm.weight", shape: [c.hiddenSize])
-        let tied = !gguf.tensors.contains { $0.name == "output.weight" }
-        output = try weights.linear(tied ? "token_embd.weight" : "output.weight", out: c.vocabSize, in: c.hiddenSize,
-                                    activations: activations, requantize: requantize)
+        outputNorm = try store.upload(names.outputNorm + ".weight", shape: [c.hiddenSize], to: backend)
+        let tied = !store.contains(names.output + ".weight")
+        output = try Linear(tied ? names.tokenEmbedding : names.output, in: c.hiddenSize, out: c.vocabSize, from: store, on: backend,
+                            quantization: requantize.map { LinearQuantization(format: $0, activations: activations) },
+                            hasBias: false, packedActivations: activations)
     }
 
     /// A cache for `capacity` tokens of context.
@@ -43,7 +62,8 @@ public struct LlamaModel: Sendable {
     /// Runs `ids` through every block and the final norm: `[ids.count, hidden]`.
     /// With a cache, the tokens follow those already in it and are appended;
     /// without one they are a sequence of their own.
-    public func hiddenStates(_ ids: [Int32], cache: KVCache? = nil) throws -> Tensor {
+    /// `observer` sees the input of every linear layer (calibration), by weight name.
+    public func hiddenStates(_ ids: [Int32], cache: KVCache? = nil, observer: LinearInputObserver? = nil) throws -> Tensor {
         let c = config, n = ids.count, start = cache?.count ?? 0
         guard n > 0 else { throw SlimError.invalidArgument("no tokens to run") }
         guard start + n <= (cache?.capacity ?? c.contextLength) else {
@@ -56,11 +76,12 @@ public struct LlamaModel: Sendable {
         let attention = try attentionPlan(tokens: n, start: start, cache: cache)
         for (l, block) in blocks.enumerated() {
             try b.rmsNorm(x, weight: block.attentionNorm, epsilon: c.rmsEpsilon, into: s.normed)
+            try observer?(block.query.name, s.normed)
             try block.query.apply(s.normed, into: s.q, on: b)
             try block.key.apply(s.normed, into: s.k, on: b)
             try block.value.apply(s.normed, into: s.v, on: b)
-            try b.rope(try s.q.reshaped([n, c.heads, c.headDim]), positions: positions, base: c.ropeBase, rotaryDim: c.rotaryDim, style: .interleaved)
-            try b.rope(try s.k.reshaped([n, c.kvHeads, c.headDim]), positions: positions, base: c.ropeBase, rotaryDim: c.rotaryDim, style: .interleaved)
+            try b.rope(try s.q.reshaped([n, c.heads, c.headDim]), positions: positions, base: c.ropeBase, rotaryDim: c.rotaryDim, style: names.ropeStyle)
+            try b.rope(try s.k.reshaped([n, c.kvHeads, c.headDim]), positions: positions, base: c.ropeBase, rotaryDim: c.rotaryDim, style: names.ropeStyle)
             var keys = try s.k.reshaped([1, n, c.kvHeads, c.headDim]), values = try s.v.reshaped([1, n, c.kvHeads, c.headDim])
             if let cache {
                 try b.copyElements(s.k, from: 0, to: cache.keys[l], at: start * c.kvDim, count: n * c.kvDim)
@@ -70,12 +91,15 @@ public struct LlamaModel: Sendable {
             }
             try b.attention(try s.q.reshaped([1, n, c.heads, c.headDim]), keys, values, layout: attention.layout,
                             options: attention.options, into: try s.context.reshaped([1, n, c.heads, c.headDim]), logSumExp: nil)
+            try observer?(block.output.name, s.context)
             try block.output.apply(s.context, into: s.q, on: b)
             try b.add(x, s.q, into: x)
             try b.rmsNorm(x, weight: block.ffnNorm, epsilon: c.rmsEpsilon, into: s.normed)
+            try observer?(block.gate.name, s.normed)
             try block.gate.apply(s.normed, into: s.gate, on: b)
             try block.up.apply(s.normed, into: s.up, on: b)
             try b.swiglu(s.gate, s.up, into: s.gate)
+            try observer?(block.down.name, s.gate)
             try block.down.apply(s.gate, into: s.q, on: b)
             try b.add(x, s.q, into: x)
         }

@@ -13,6 +13,8 @@ public struct BPETokenizer: Sendable {
     public let preTokenizer: BPEPreTokenizer
     public let bosID: Int32?, eosID: Int32?
     public let addBOS: Bool
+    /// The merges, highest priority first, as the file listed them.
+    public let mergeList: [String]
 
     /// Every string that can be a symbol during merging (tokens, both sides of
     /// every merge and its result), numbered; merges and tokens refer to these.
@@ -44,6 +46,7 @@ public struct BPETokenizer: Sendable {
         self.bosID = bosID
         self.eosID = eosID
         self.addBOS = addBOS
+        self.mergeList = mergeList
 
         var symbolOfText: [String: Int32] = [:], textOfSymbol: [String] = [], tokenOfSymbol: [Int32] = []
         func symbol(_ text: String) -> Int32 {
