@@ -60,12 +60,13 @@ public struct ModelCompressor {
         var packedFormats: [String: String] = [:]
         for (index, t) in file.tensors.enumerated() {
             progress?(index, total, t.name)
-            let target: QuantFormat? = linears.contains(t.name) ? format : (t.name == table ? .int8PerChannel : nil)
-            guard let target, t.shape.count == 2 else {
+            let requested: QuantFormat? = linears.contains(t.name) ? format : (t.name == table ? .int8PerChannel : nil)
+            guard let requested, t.shape.count == 2 else {
                 entries.append(model.unchanged(t))
                 continue
             }
             let (rows, columns) = (t.shape[0], t.shape[1])
+            let target = Self.format(requested, forNarrowed: columns, config: model.config)
             do { try target.validate(rows: rows, columns: columns, name: t.name) } catch {
                 throw SlimError.invalidArgument("\(t.name) [\(rows), \(columns)] cannot be stored as \(target): \(error)")
             }
@@ -113,6 +114,23 @@ public struct ModelCompressor {
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
                     : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")")
         }
+    }
+}
+
+extension ModelCompressor {
+    /// The format of a layer whose input width structured pruning narrowed
+    /// (`K` is neither the hidden size nor the config's MLP width): when `format`'s
+    /// groups no longer tile `K` (9 heads of 32 give K = 288, which groups of
+    /// 128 do not), the largest int4 group of 128, 64 or 32 that does, else
+    /// int8 per channel. The layer's own format is recorded in
+    /// `quantization_config.layers`. An unpruned layer keeps `format` and an
+    /// untileable one stays an error.
+    static func format(_ format: QuantFormat, forNarrowed columns: Int, config c: BertConfig) -> QuantFormat {
+        guard let g = format.blockSize, columns % g != 0, columns != c.hiddenSize, columns != c.intermediateSize else { return format }
+        if case let .int4(_, symmetric) = format, let fit = [128, 64, 32].first(where: { $0 < g && columns % $0 == 0 }) {
+            return .int4(groupSize: fit, symmetric: symmetric)
+        }
+        return .int8PerChannel
     }
 }
 

@@ -61,6 +61,8 @@ public protocol Backend: AnyObject, Sendable {
     /// per-row mean and reciprocal standard deviation for the backward pass.
     func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float, into out: Tensor,
                    saving stats: NormStatistics?) throws
+    /// `dx`, `dGamma`, `dBeta` from the statistics the forward saved; all three
+    /// are written (not accumulated into).
     func layerNormBackward(_ x: Tensor, gamma: Tensor, stats: NormStatistics, gradOutput dy: Tensor,
                            into grads: LayerNormGradients) throws
     /// `out = x / sqrt(mean(x²) + eps) · weight` (Llama's RMSNorm).
@@ -72,7 +74,9 @@ public protocol Backend: AnyObject, Sendable {
     func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws
     /// `out = silu(gate) · up` with `silu(g) = g / (1 + e^−g)` (Llama's gated MLP).
     func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws
-    /// Scatter-adds `dy` rows into `gradTable` at `ids`.
+    /// Scatter-adds `dy` rows into `gradTable` at `ids`, adding to what the table
+    /// already holds, in id order for each element (deterministic, no atomics).
+    /// A row of `dy` whose id lies outside the table adds nothing and writes nothing.
     func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws
     /// Rotary position embedding in place on `[tokens, heads, headDim]`: the
     /// first `rotaryDim` features of each head turn by `position · base^(−2i/rotaryDim)`.
@@ -80,7 +84,8 @@ public protocol Backend: AnyObject, Sendable {
     func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws
 
     // MARK: Reductions
-    /// Reduces over the last dimension: `out` has one element per row.
+    /// Reduces over the last dimension: `out` has one element per row. The
+    /// maximum skips NaN elements (IEEE maxNum, OpenCL's `fmax`).
     func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws
 
     // MARK: Attention
@@ -94,7 +99,8 @@ public protocol Backend: AnyObject, Sendable {
                            into grads: AttentionGradients) throws
 
     // MARK: Optimizer
-    /// One AdamW update of `param` in place, its moments in `state`.
+    /// One AdamW update of `param` in place, its moments in `state`: the gradient
+    /// times `gradientScale`, `param −= lr·wd·param`, then the bias-corrected Adam step.
     func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws
 
     // MARK: Losses (row kernels; the losses are composed in Losses.swift)

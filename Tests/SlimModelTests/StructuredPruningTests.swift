@@ -125,6 +125,18 @@ private struct Uniform {
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * scale })
     }
 
+    @Test func narrowedLayersFallBackToAGroupThatTilesThem() {
+        let c = BertConfig(vocabSize: 30522, hiddenSize: 384, layers: 6, heads: 12, intermediateSize: 1536,
+                           maxPositions: 512, typeVocabSize: 2, layerNormEpsilon: 1e-12)
+        // 9 heads of 32: K = 288 takes groups of 32, not 128 or 64.
+        #expect(ModelCompressor.format(.int4(groupSize: 128, symmetric: false), forNarrowed: 288, config: c) == .int4(groupSize: 32, symmetric: false))
+        #expect(ModelCompressor.format(.int4(groupSize: 128, symmetric: true), forNarrowed: 1152, config: c) == .int4(groupSize: 128, symmetric: true))
+        // 1075 neurons: no block of 32 tiles them; int8 per channel does.
+        #expect(ModelCompressor.format(.q4_0, forNarrowed: 1075, config: c) == .int8PerChannel)
+        // An unpruned width keeps the requested format, so a group that cannot tile it stays an error.
+        #expect(ModelCompressor.format(.int4(groupSize: 256, symmetric: true), forNarrowed: 384, config: c) == .int4(groupSize: 256, symmetric: true))
+    }
+
     @Test func patternsParseAndBadOnesAreClearErrors() throws {
         #expect(try PruningPattern(parsing: "neurons:0.25") == .neurons(0.25))
         #expect(try PruningPattern(parsing: "heads:0.25") == .heads(0.25))
