@@ -92,15 +92,7 @@ public struct ModelCompressor {
             }
             layers.append(.init(name: t.name, format: target.description, relativeError: relativeError(w, restored)))
             packedFormats[t.name] = target.description
-            entries.append(.init(name: PackedNames.data(t.name), kind: .u8, shape: [rows, encoded.data.count / rows],
-                                 data: Data(encoded.data)))
-            if !encoded.scales.isEmpty {
-                entries.append(.init(name: PackedNames.scales(t.name), kind: .f32, shape: [encoded.scales.count],
-                                     data: encoded.scales.withUnsafeBytes { Data($0) }))
-            }
-            if !encoded.zeros.isEmpty {
-                entries.append(.init(name: PackedNames.zeros(t.name), kind: .u8, shape: [encoded.zeros.count], data: Data(encoded.zeros)))
-            }
+            entries += PackedEntries.make(t.name, encoded, rows: rows)
         }
         progress?(total, total, "writing")
 
@@ -126,8 +118,17 @@ extension ModelCompressor {
     /// `quantization_config.layers`. An unpruned layer keeps `format` and an
     /// untileable one stays an error.
     static func format(_ format: QuantFormat, forNarrowed columns: Int, config c: BertConfig) -> QuantFormat {
-        guard let g = format.blockSize, columns % g != 0, columns != c.hiddenSize, columns != c.intermediateSize else { return format }
-        if case let .int4(_, symmetric) = format, let fit = [128, 64, 32].first(where: { $0 < g && columns % $0 == 0 }) {
+        guard columns != c.hiddenSize, columns != c.intermediateSize else { return format }
+        return format.fitting(columns: columns)
+    }
+}
+
+extension QuantFormat {
+    /// This format when its groups tile `columns`; else the largest int4 group
+    /// of 128, 64 or 32 below it that does, else int8 per channel.
+    func fitting(columns: Int) -> QuantFormat {
+        guard let g = blockSize, columns % g != 0 else { return self }
+        if case let .int4(_, symmetric) = self, let fit = [128, 64, 32].first(where: { $0 < g && columns % $0 == 0 }) {
             return .int4(groupSize: fit, symmetric: symmetric)
         }
         return .int8PerChannel

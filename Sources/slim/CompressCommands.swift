@@ -9,12 +9,12 @@ struct CompressCommand: ParsableCommand {
         commandName: "compress",
         abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
 
-    @Argument(help: "A sentence-transformers BERT folder.") var model: String
+    @Argument(help: "A sentence-transformers BERT folder, or a decoder (GGUF file or Llama folder).") var model: String
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
     @Option(help: "rtn (round to nearest), gptq (error-compensating) or awq (activation-aware scales); gptq and awq calibrate.") var method: String = "rtn"
-    @Option(help: "Calibration text (gptq): fortune entries separated by % lines, or one text per line. Default: the fortunes text.")
+    @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
     @Option(help: "Calibration samples (gptq).") var samples = 128
     @OptionGroup var backendOption: BackendOption
@@ -38,21 +38,40 @@ struct CompressCommand: ParsableCommand {
     }
 
     func run() throws {
+        let source = URL(fileURLWithPath: model)
+        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source) : try compressEncoder(source)
+        let card = ModelCard(report: report)
+        if json { try printJSON(card.json) } else {
+            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
+                         model, output, report.method, report.format, report.bytesBefore, report.bytesAfter,
+                         Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), report.seconds, output))
+        }
+    }
+
+    /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
+    private func compressDecoder(_ source: URL) throws -> CompressionReport {
+        var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
+        if compressor.method != .rtn {
+            let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
+            compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
+        }
+        let bar = ProgressLine(unit: "blocks")
+        defer { bar.finish() }
+        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+            bar.update(done, of: total)
+        }
+    }
+
+    private func compressEncoder(_ source: URL) throws -> CompressionReport {
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
         }
         let bar = ProgressLine(unit: "tensors")
-        let report = try compressor.compress(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        defer { bar.finish() }
+        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
-        }
-        bar.finish()
-        let card = ModelCard(report: report)
-        if json { try printJSON(card.json) } else {
-            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
-                         model, output, report.method, report.format, report.bytesBefore, report.bytesAfter,
-                         Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), report.seconds, output))
         }
     }
 }
@@ -137,13 +156,17 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Compare a compressed encoder with its original: embedding cosine, Lee similarity Spearman, size, speed.")
 
-    @Argument(help: "The original model folder.") var original: String
+    @Argument(help: "The original model (an encoder folder; or a decoder: GGUF file or Llama folder).") var original: String
     @Argument(help: "The compressed model folder.") var compressed: String
-    @Option(help: "Held-out texts, one per line (default: the 50 Lee corpus documents).") var data: String?
+    @Option(help: "Held-out texts: encoders, one per line (default: the 50 Lee corpus documents); decoders, a text whose perplexity is measured (default: the fortunes 'wisdom' file).")
+    var data: String?
+    @Option(help: "Decoders: tokens per perplexity chunk.") var ctx = 512
+    @Option(help: "Decoders: chunks evaluated (default: all).") var chunks: Int?
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
+        if try ModelFamily(path: URL(fileURLWithPath: original)) == .decoder { return try evaluateDecoders() }
         let backend = try backendOption.open()
         let a = try SentenceEmbedder.load(folder: URL(fileURLWithPath: original), backend: backend)
         let b = try SentenceEmbedder.load(folder: URL(fileURLWithPath: compressed), backend: backend)
@@ -164,5 +187,44 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "size: %d → %d bytes (%.3fx); speed: %.1f → %.1f texts/s", r.bytesOriginal, r.bytesCompressed,
                          Double(r.bytesCompressed) / Double(max(r.bytesOriginal, 1)), r.textsPerSecondOriginal, r.textsPerSecondCompressed))
         }
+    }
+}
+
+extension EvalCommand {
+    /// Perplexity of both decoders on the same text, the same way (`slim perplexity`), plus sizes.
+    func evaluateDecoders() throws {
+        let backend = try backendOption.open()
+        let file = data ?? "/usr/share/games/fortunes/wisdom"
+        guard let bytes = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
+        let text = try TextInput.decodeUTF8(bytes, origin: file)
+        var results: [(ppl: PerplexityResult, bytes: Int)] = []
+        for path in [original, compressed] {
+            let (llama, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)
+            let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
+            let bar = ProgressLine(unit: "chunks")
+            let r = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks, bos: tokenizer.addBOS ? tokenizer.bosID : nil) {
+                bar.update($0, of: $1)
+            }
+            bar.finish()
+            results.append((r, Self.weightBytes(path)))
+        }
+        let (a, b) = (results[0], results[1])
+        if json {
+            try printJSON(["ppl_original": a.ppl.perplexity, "ppl_compressed": b.ppl.perplexity, "tokens_scored": a.ppl.tokensScored,
+                           "bytes_original": a.bytes, "bytes_compressed": b.bytes, "size_ratio": Double(b.bytes) / Double(max(a.bytes, 1)),
+                           "tokens_per_s_original": a.ppl.tokensPerSecond, "tokens_per_s_compressed": b.ppl.tokensPerSecond,
+                           "data": file, "ctx": ctx, "chunks": a.ppl.running.count])
+        } else {
+            print(String(format: "perplexity on %@ (%d chunks of %d): original %.4f, compressed %.4f (%+.2f%%)", file, a.ppl.running.count, ctx,
+                         a.ppl.perplexity, b.ppl.perplexity, (b.ppl.perplexity / a.ppl.perplexity - 1) * 100))
+            print(String(format: "size: %d → %d bytes (%.3fx); speed: %.1f → %.1f tokens/s", a.bytes, b.bytes,
+                         Double(b.bytes) / Double(max(a.bytes, 1)), a.ppl.tokensPerSecond, b.ppl.tokensPerSecond))
+        }
+    }
+
+    /// The weights' bytes: a GGUF file, or a folder's model.safetensors.
+    static func weightBytes(_ path: String) -> Int {
+        let file = path.lowercased().hasSuffix(".gguf") ? path : path + "/model.safetensors"
+        return ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
     }
 }

@@ -5,7 +5,8 @@ import SlimModel
 
 /// Options that load a decoder LLM from a GGUF file, shared by `perplexity` and `generate`.
 struct DecoderModelOptions: ParsableArguments {
-    @Argument(help: "A Llama-architecture .gguf file (SmolLM2, Llama 2/3 …).") var model: String
+    @Argument(help: "A Llama-architecture decoder: a .gguf file (SmolLM2, Llama …) or a Hugging Face Llama folder, compressed or not.")
+    var model: String
     @Option(help: """
         Activations of the quantized products: int8-block (per 32 values with an fp16 scale, integer dot products,         as llama.cpp computes), int8-row (one scale per token: fastest, least exact) or f32.
         """)
@@ -15,14 +16,8 @@ struct DecoderModelOptions: ParsableArguments {
     func validate() throws { _ = try ActivationPrecision(option: activations) }
 
     func load() throws -> (LlamaModel, BPETokenizer) {
-        let gguf = try GGUFFile(contentsOf: URL(fileURLWithPath: model))
-        let tokenizer = try BPETokenizer(gguf: gguf)
-        let llama = try LlamaModel(gguf: gguf, backend: try backendOption.open(),
-                                   activations: try ActivationPrecision(option: activations))
-        guard tokenizer.vocabularySize == llama.config.vocabSize else {
-            throw SlimError.malformedFile(path: model, detail: "the tokenizer has \(tokenizer.vocabularySize) tokens, the model \(llama.config.vocabSize)")
-        }
-        return (llama, tokenizer)
+        try LlamaModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
+                            activations: try ActivationPrecision(option: activations))
     }
 }
 

@@ -8,17 +8,10 @@ public enum ModelTokenizer: Sendable {
     case bytePairs(BPETokenizer)
 
     public init(model url: URL) throws {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
-            throw SlimError.io(path: url.path, detail: "no such file or folder")
-        }
-        if isFolder.boolValue {
-            self = .wordPiece(try WordPieceTokenizer(modelFolder: url))
-        } else if url.pathExtension.lowercased() == "gguf" {
-            self = .bytePairs(try BPETokenizer(gguf: try GGUFFile(contentsOf: url)))
-        } else {
-            throw SlimError.unsupported(op: "tokenize with \(url.path)", backend: "model",
-                                        reason: "a model is a folder (config.json, tokenizer files) or a .gguf file")
+        switch try ModelFamily(path: url) {
+        case .encoder: self = .wordPiece(try WordPieceTokenizer(modelFolder: url))
+        case .decoder where url.pathExtension.lowercased() == "gguf": self = .bytePairs(try BPETokenizer(gguf: try GGUFFile(contentsOf: url)))
+        case .decoder: self = .bytePairs(try BPETokenizer(huggingFaceFolder: url))
         }
     }
 

@@ -1,0 +1,196 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// Compresses a Llama decoder (a GGUF file or a Hugging Face folder) into a
+/// Hugging Face Llama folder Slim loads with its packed weights: linear
+/// layers quantized by round-to-nearest or GPTQ (GGUF blocks dequantized
+/// first, and query/key rows put back into Hugging Face's order), the
+/// token table kept as Q8_0, `tokenizer.json` written from the source's
+/// tokenizer, and a model card.
+public struct DecoderCompressor {
+    public let format: QuantFormat
+    public let method: ModelCompressor.Method
+    /// GPTQ: calibration texts, the backend that runs the source over them, and where they came from.
+    public var calibration: (texts: [String], backend: any Backend, source: String)?
+    /// Tokens per calibration sequence.
+    public var calibrationContext = 256
+
+    public init(format: QuantFormat, method: ModelCompressor.Method = .rtn) {
+        self.format = format
+        self.method = method
+    }
+
+    /// The fortunes file decoders calibrate on by default: not the one the
+    /// perplexity reference measures (`wisdom`), so evaluation stays held out.
+    public static var defaultCalibrationFile: URL { URL(fileURLWithPath: "/usr/share/games/fortunes/literature") }
+
+    public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
+                         progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
+        let start = Date()
+        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        guard method != .awq else {
+            throw SlimError.unsupported(op: "compress \(source.path)", backend: "model", reason: "AWQ is implemented for BERT encoders; use rtn or gptq")
+        }
+        let model = try DecoderSource(source)
+        let c = model.config
+        let hessians = method == .gptq ? try calibrate(model) : [:]
+
+        var entries: [SafeTensorsWriter.Entry] = []
+        var layers: [CompressionReport.Layer] = []
+        var packed: [String: String] = [:]
+        func float(_ name: String, as target: String) throws {
+            let v = try model.store.floats(name)
+            entries.append(.init(name: target, kind: .f32, shape: try model.store.shape(of: name), data: v.withUnsafeBytes { Data($0) }))
+        }
+        func pack(_ target: String, _ format: QuantFormat, _ encoded: QuantCodec.Encoded, rows: Int, error: Double) {
+            packed[target] = format.description
+            layers.append(.init(name: target, format: format.description, relativeError: error))
+            entries += PackedEntries.make(target, encoded, rows: rows)
+        }
+        let hf = LlamaTensorNames.huggingFace
+        // The token table: GGUF Q8_0 blocks are kept as they are (no second rounding); float tables become Q8_0.
+        let table = model.names.tokenEmbedding + ".weight"
+        if let p = try model.store.packed(table), p.format == .q8_0 {
+            pack(hf.tokenEmbedding + ".weight", .q8_0, p.encoded, rows: p.rows, error: 0)
+        } else {
+            let w = try model.store.floats(table)
+            let encoded = try QuantCodec.encode(w, rows: c.vocabSize, columns: c.hiddenSize, format: .q8_0)
+            pack(hf.tokenEmbedding + ".weight", .q8_0, encoded, rows: c.vocabSize,
+                 error: relativeError(w, try QuantCodec.decode(encoded, rows: c.vocabSize, columns: c.hiddenSize, format: .q8_0)))
+        }
+        let tied = !model.store.contains(model.names.output + ".weight")
+        if !tied { try float(model.names.output + ".weight", as: hf.output + ".weight") }
+        try float(model.names.outputNorm + ".weight", as: hf.outputNorm + ".weight")
+
+        let parts: [LlamaTensorNames.Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
+        for i in 0..<c.layers {
+            progress?(i, c.layers, "block \(i)")
+            try float(model.names.block(i, .attentionNorm) + ".weight", as: hf.block(i, .attentionNorm) + ".weight")
+            try float(model.names.block(i, .ffnNorm) + ".weight", as: hf.block(i, .ffnNorm) + ".weight")
+            for part in parts {
+                let name = model.names.block(i, part) + ".weight"
+                let shape = try model.store.shape(of: name)
+                let (rows, columns) = (shape[0], shape[1])
+                var w = try model.store.floats(name)
+                if model.names == .gguf, part == .query || part == .key {
+                    w = LlamaTensorNames.unpermuteRows(w, rows: rows, columns: columns, heads: part == .query ? c.heads : c.kvHeads)
+                }
+                let target = try layerFormat(rows: rows, columns: columns, name: name)
+                let encoded: QuantCodec.Encoded
+                if let h = hessians[model.sharedInput(i, part)] {
+                    encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+                } else {
+                    encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+                }
+                let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
+                pack(hf.block(i, part) + ".weight", target, encoded, rows: rows, error: relativeError(w, restored))
+            }
+        }
+        progress?(c.layers, c.layers, "writing")
+
+        var config = c.huggingFace
+        config["tie_word_embeddings"] = tied
+        config["bos_token_id"] = model.tokenizer.bosID.map(Int.init) ?? NSNull()
+        config["eos_token_id"] = model.tokenizer.eosID.map(Int.init) ?? NSNull()
+        config["quantization_config"] = ["quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": packed]
+        return try CompressedFolder.write(to: output, entries: entries, config: config,
+                                          earlierCard: model.folder?.appendingPathComponent("model_card.json"),
+                                          files: { try model.tokenizer.writeHuggingFace(to: $0, maxLength: c.contextLength) }) { bytesAfter in
+            CompressionReport(
+                source: source.path, sourceSHA256: hashSource ? SHA256.hex(model.file.file.bytes) : "not computed",
+                method: method.rawValue, format: format.description, layers: layers, bytesBefore: model.file.fileBytes,
+                bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
+                calibration: method == .rtn ? "none (round-to-nearest needs no data)"
+                    : "\(calibration?.texts.count ?? 0) sequences of up to \(calibrationContext) tokens from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?")")
+        }
+    }
+
+    /// The requested format, or where its groups do not tile the layer's K
+    /// (SmolLM2's 576 columns and groups of 128) the largest int4 group that
+    /// does, else int8 per channel; each layer's format is recorded.
+    private func layerFormat(rows: Int, columns: Int, name: String) throws -> QuantFormat {
+        let fit = format.fitting(columns: columns)
+        do { try fit.validate(rows: rows, columns: columns, name: name) } catch {
+            throw SlimError.invalidArgument("\(name) [\(rows), \(columns)] cannot be stored as \(format): \(error)")
+        }
+        return fit
+    }
+
+    /// H = 2·XᵀX of every linear layer's inputs, from the source run over the
+    /// calibration text cut into sequences of `calibrationContext` tokens.
+    private func calibrate(_ model: DecoderSource) throws -> [String: [Double]] {
+        guard let calibration else { throw SlimError.invalidArgument("GPTQ needs calibration texts") }
+        let backend = calibration.backend
+        let llama = try model.load(on: backend)
+        let tokens = calibration.texts.flatMap { model.tokenizer.encode($0 + "\n", parseSpecial: false) }
+        guard !tokens.isEmpty else { throw SlimError.invalidArgument("the calibration text tokenizes to nothing") }
+        let count = max(1, min(calibration.texts.count, tokens.count / calibrationContext))
+        var sums: [String: Tensor] = [:]
+        for s in 0..<count {
+            let ids = Array(tokens[s * calibrationContext..<min(tokens.count, (s + 1) * calibrationContext)])
+            _ = try llama.hiddenStates(ids) { name, x in
+                guard let key = model.sharedInputs[name] else { return }
+                guard key == name else { return }  // K, V and up reuse Q's and gate's inputs
+                let k = x.shape.innermost
+                let h = try sums[key] ?? backend.tensor([Float](repeating: 0, count: k * k), shape: [k, k], name: "H " + key)
+                sums[key] = h
+                try backend.gemm(x, x, into: h, options: GemmOptions(transposeA: true, alpha: 2, beta: 1))
+            }
+        }
+        var result: [String: [Double]] = [:]
+        for (key, h) in sums { result[key] = try backend.floats(h).map(Double.init) }
+        return result
+    }
+}
+
+/// The decoder a compression step reads: its configuration, weights and tokenizer.
+struct DecoderSource {
+    let config: LlamaConfig
+    let store: any WeightStore
+    let file: any TensorFile
+    let names: LlamaTensorNames
+    let tokenizer: BPETokenizer
+    /// The source folder (nil for a GGUF file), whose model card a chained step keeps.
+    let folder: URL?
+    /// Each linear weight's name → the weight whose input it shares (Q for K and V, gate for up).
+    let sharedInputs: [String: String]
+
+    init(_ url: URL) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw SlimError.io(path: url.path, detail: "no such file or folder")
+        }
+        if isFolder.boolValue {
+            let configURL = url.appendingPathComponent("config.json")
+            if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
+                throw SlimError.invalidArgument("\(url.path) is already quantized; compress the original model")
+            }
+            config = try LlamaConfig(huggingFace: configURL)
+            let f = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
+            (file, store, names, folder) = (f, try PackedWeightStore(file: f, config: configURL), .huggingFace, url)
+            tokenizer = try BPETokenizer(huggingFaceFolder: url)
+        } else {
+            let gguf = try GGUFFile(contentsOf: url)
+            config = try LlamaConfig(gguf: gguf)
+            (file, store, names, folder) = (gguf, TensorFileWeightStore(file: gguf), .gguf, nil)
+            tokenizer = try BPETokenizer(gguf: gguf)
+        }
+        var shared: [String: String] = [:]
+        for i in 0..<config.layers {
+            let q = names.block(i, .query) + ".weight", gate = names.block(i, .gate) + ".weight"
+            for part in [LlamaTensorNames.Part.query, .key, .value] { shared[names.block(i, part) + ".weight"] = q }
+            for part in [LlamaTensorNames.Part.gate, .up] { shared[names.block(i, part) + ".weight"] = gate }
+            for part in [LlamaTensorNames.Part.attentionOutput, .down] { shared[names.block(i, part) + ".weight"] = names.block(i, part) + ".weight" }
+        }
+        sharedInputs = shared
+    }
+
+    func sharedInput(_ i: Int, _ part: LlamaTensorNames.Part) -> String { sharedInputs[names.block(i, part) + ".weight"]! }
+
+    /// The source as a model (fp32 activations: calibration sees the layers' real inputs).
+    func load(on backend: any Backend) throws -> LlamaModel {
+        if let folder { return try LlamaModel(folder: folder, backend: backend) }
+        return try LlamaModel(gguf: file as! GGUFFile, backend: backend)
+    }
+}

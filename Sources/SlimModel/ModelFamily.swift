@@ -1,0 +1,49 @@
+import Foundation
+import SlimCore
+
+/// What kind of model a path holds, from its file type or its `config.json`:
+/// commands that serve both kinds choose their path by it.
+public enum ModelFamily: Sendable, Equatable {
+    /// A BERT-style sentence encoder folder.
+    case encoder
+    /// A Llama-architecture decoder: a GGUF file or a Hugging Face folder.
+    case decoder
+
+    public init(path url: URL) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw SlimError.io(path: url.path, detail: "no such file or folder")
+        }
+        if !isFolder.boolValue {
+            guard url.pathExtension.lowercased() == "gguf" else {
+                throw SlimError.unsupported(op: "load \(url.path)", backend: "model",
+                                            reason: "a model is a folder (config.json, weights, tokenizer files) or a .gguf file")
+            }
+            self = .decoder
+            return
+        }
+        let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
+        self = config["model_type"] as? String == "llama" ? .decoder : .encoder
+    }
+}
+
+extension LlamaModel {
+    /// A decoder and its tokenizer from a GGUF file or a Hugging Face Llama folder.
+    public static func load(_ url: URL, backend: any Backend, activations: ActivationPrecision = .f32) throws -> (LlamaModel, BPETokenizer) {
+        guard try ModelFamily(path: url) == .decoder else {
+            throw SlimError.unsupported(op: "load \(url.path)", backend: "model", reason: "not a decoder (a GGUF file or a Llama folder)")
+        }
+        let model: LlamaModel, tokenizer: BPETokenizer
+        if url.pathExtension.lowercased() == "gguf" {
+            let gguf = try GGUFFile(contentsOf: url)
+            (model, tokenizer) = (try LlamaModel(gguf: gguf, backend: backend, activations: activations), try BPETokenizer(gguf: gguf))
+        } else {
+            (model, tokenizer) = (try LlamaModel(folder: url, backend: backend, activations: activations),
+                                  try BPETokenizer(huggingFaceFolder: url))
+        }
+        guard tokenizer.vocabularySize == model.config.vocabSize else {
+            throw SlimError.malformedFile(path: url.path, detail: "the tokenizer has \(tokenizer.vocabularySize) tokens, the model \(model.config.vocabSize)")
+        }
+        return (model, tokenizer)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import SlimCompress
+import SlimCore
+import SlimCPU
+import SlimModel
+import Testing
+
+/// A tiny random Llama written as a GGUF file (2 blocks, 4 query heads over 2
+/// KV heads, an MLP of 96 so groups of 64 do not tile it), with a byte-level
+/// tokenizer of single letters and a few merges.
+enum TinyLlama {
+    static let hidden = 64, heads = 4, kvHeads = 2, ffn = 96, layers = 2
+    static let letters = Array("abcdefghijklmnopqrstuvwxyz .,!?").map(String.init)
+    static let merges = ["a b", "c d", "ab cd", "e f", "t h", "th e"]
+    static var tokens: [String] { ["<|endoftext|>"] + letters.map { $0 == " " ? "Ġ" : $0 } + ["ab", "cd", "abcd", "ef", "th", "the"] }
+
+    static func gguf(seed: UInt64) -> Data {
+        var rng = SeededRandom(seed: seed)
+        func weight(_ name: String, _ out: Int, _ inFeatures: Int, scale: Float) -> TestGGUF.Tensor {
+            let values = (0..<out * inFeatures).map { _ in Float.random(in: -scale...scale, using: &rng) }
+            return .init(name: name, type: 0, dims: [UInt64(inFeatures), UInt64(out)], data: values.withUnsafeBytes { Array($0) })
+        }
+        func norm(_ name: String) -> TestGGUF.Tensor {
+            let values = (0..<hidden).map { _ in Float.random(in: 0.8...1.2, using: &rng) }
+            return .init(name: name, type: 0, dims: [UInt64(hidden)], data: values.withUnsafeBytes { Array($0) })
+        }
+        let kv = hidden / heads * kvHeads, vocab = tokens.count
+        var tensors = [weight("token_embd.weight", vocab, hidden, scale: 1), norm("output_norm.weight")]
+        for i in 0..<layers {
+            let p = "blk.\(i)."
+            tensors += [norm(p + "attn_norm.weight"), norm(p + "ffn_norm.weight"),
+                        weight(p + "attn_q.weight", hidden, hidden, scale: 0.3), weight(p + "attn_k.weight", kv, hidden, scale: 0.3),
+                        weight(p + "attn_v.weight", kv, hidden, scale: 0.2), weight(p + "attn_output.weight", hidden, hidden, scale: 0.2),
+                        weight(p + "ffn_gate.weight", ffn, hidden, scale: 0.2), weight(p + "ffn_up.weight", ffn, hidden, scale: 0.2),
+                        weight(p + "ffn_down.weight", hidden, ffn, scale: 0.2)]
+        }
+        let metadata: [(String, TestGGUF.Value)] = [
+            ("general.architecture", .string("llama")), ("llama.block_count", .u32(UInt32(layers))),
+            ("llama.embedding_length", .u32(UInt32(hidden))), ("llama.feed_forward_length", .u32(UInt32(ffn))),
+            ("llama.attention.head_count", .u32(UInt32(heads))), ("llama.attention.head_count_kv", .u32(UInt32(kvHeads))),
+            ("llama.context_length", .u32(128)), ("llama.rope.freq_base", .f32(10000)),
+            ("llama.attention.layer_norm_rms_epsilon", .f32(1e-5)),
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("smollm")),
+            ("tokenizer.ggml.tokens", .array(type: 8, tokens.map { .string($0) })),
+            ("tokenizer.ggml.token_type", .array(type: 5, tokens.indices.map { .i32($0 == 0 ? 3 : 1) })),
+            ("tokenizer.ggml.merges", .array(type: 8, merges.map { .string($0) })),
+            ("tokenizer.ggml.bos_token_id", .u32(0)), ("tokenizer.ggml.eos_token_id", .u32(0)),
+        ]
+        return TestGGUF.file(metadata: metadata, tensors: tensors)
+    }
+
+    /// Writes the model to a fresh temporary folder.
+    static func write(seed: UInt64) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slim-tiny-llama-\(getpid())-\(seed)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let url = folder.appendingPathComponent("tiny.gguf")
+        try gguf(seed: seed).write(to: url)
+        return url
+    }
+
+    static func text(_ words: Int, using rng: inout SeededRandom) -> String {
+        (0..<words).map { _ in String((0..<Int.random(in: 1...6, using: &rng)).map { _ in "abcdefghthe".randomElement(using: &rng)! }) }
+            .joined(separator: " ")
+    }
+}
+
+/// SplitMix64, so a test's random model is the same on every machine.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct DecoderCompressionTests {
+    /// Logits of every position of `ids`.
+    static func logits(_ model: LlamaModel, _ ids: [Int32]) throws -> [Float] {
+        try model.backend.floats(try model.logits(try model.hiddenStates(ids), rows: 0..<ids.count))
+    }
+
+    static func nmse(_ a: [Float], _ b: [Float]) -> Double {
+        var e = 0.0, n = 0.0
+        for (x, y) in zip(a, b) { e += Double(x - y) * Double(x - y); n += Double(y) * Double(y) }
+        return e / n
+    }
+
+    /// Un-permuting undoes llama.cpp's conversion permute, written here as its converter writes it.
+    @Test func unpermuteInvertsLlamaCppsPermute() {
+        let (heads, d, columns) = (3, 8, 5)
+        let hf = (0..<heads * d * columns).map { Float($0) }
+        // convert_hf_to_gguf: reshape(heads, 2, d/2, columns).swapaxes(1, 2): GGUF row h·d + 2j + t is HF row h·d + t·d/2 + j.
+        var gguf = [Float](repeating: 0, count: hf.count)
+        for h in 0..<heads { for j in 0..<d / 2 { for t in 0..<2 { for c in 0..<columns {
+            gguf[(h * d + 2 * j + t) * columns + c] = hf[(h * d + t * d / 2 + j) * columns + c]
+        } } } }
+        #expect(LlamaTensorNames.unpermuteRows(gguf, rows: heads * d, columns: columns, heads: heads) == hf)
+    }
+
+    /// The folder runs as its source: Hugging Face names, un-permuted query and
+    /// key rows with half-split RoPE, Q8_0 weights (near-lossless) and the
+    /// tokenizer written as tokenizer.json. A wrong row order or RoPE pairing
+    /// would change every logit.
+    @Test func q8FolderRunsLikeItsGGUFSource() throws {
+        let source = try TinyLlama.write(seed: 11)
+        let output = source.deletingLastPathComponent().appendingPathComponent("q8")
+        defer { try? FileManager.default.removeItem(at: source.deletingLastPathComponent()) }
+        let report = try DecoderCompressor(format: .q8_0).compress(source, to: output)
+        #expect(report.layers.count == 1 + TinyLlama.layers * 7)
+        let backend = CPUBackend()
+        let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
+        let (compressed, folderTokenizer) = try LlamaModel.load(output, backend: backend)
+        #expect(compressed.names == .huggingFace)
+        var rng = SeededRandom(seed: 5)
+        let text = TinyLlama.text(12, using: &rng)
+        let ids = tokenizer.encode(text)
+        #expect(folderTokenizer.encode(text) == ids && ids.contains(Int32(TinyLlama.tokens.firstIndex(of: "the")!)) == text.contains("the"))
+        let error = Self.nmse(try Self.logits(compressed, ids), try Self.logits(original, ids))
+        // Q8_0 rounds each weight to 1/254 of its block's range: logits move by ~1e-5 relative (squared); a broken layout by ~1.
+        #expect(error < 1e-3, "NMSE \(error)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("config.json"))) as? [String: Any]
+        #expect(config?["model_type"] as? String == "llama" && config?["tie_word_embeddings"] as? Bool == true)
+        for file in ["MODEL_CARD.md", "model_card.json", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent(file).path), "\(file)")
+        }
+        #expect(throws: SlimError.self, "an existing output is refused") { try DecoderCompressor(format: .q8_0).compress(source, to: output) }
+        #expect(throws: SlimError.self, "a quantized folder is not a source") {
+            try DecoderCompressor(format: .q8_0).compress(output, to: output.deletingLastPathComponent().appendingPathComponent("again"))
+        }
+    }
+
+    /// GPTQ's error compensation beats round-to-nearest on the model's output,
+    /// on text it was not calibrated on; groups of 64 fall back to 32 where K = 96.
+    @Test func gptqBeatsRoundToNearest() throws {
+        let source = try TinyLlama.write(seed: 23)
+        let folder = source.deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let backend = CPUBackend()
+        var rng = SeededRandom(seed: 9)
+        var gptq = DecoderCompressor(format: .int4(groupSize: 64, symmetric: true), method: .gptq)
+        gptq.calibration = ((0..<24).map { _ in TinyLlama.text(40, using: &rng) }, backend, "random words")
+        gptq.calibrationContext = 64
+        let rtnReport = try DecoderCompressor(format: .int4(groupSize: 64, symmetric: true)).compress(source, to: folder.appendingPathComponent("rtn"))
+        _ = try gptq.compress(source, to: folder.appendingPathComponent("gptq"))
+        #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.down_proj.weight") }?.format == "int4-g32")
+        #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.up_proj.weight") }?.format == "int4-g64")
+        let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
+        let ids = tokenizer.encode(TinyLlama.text(30, using: &rng))
+        let reference = try Self.logits(original, ids)
+        let rtn = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("rtn"), backend: backend).0, ids), reference)
+        let gptqError = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("gptq"), backend: backend).0, ids), reference)
+        #expect(gptqError < rtn, "GPTQ NMSE \(gptqError) vs RTN \(rtn)")
+    }
+
+    @Test func badSourcesAreClearErrors() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slim-bad-decoder-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: SlimError.self) { try DecoderCompressor(format: .q8_0).compress(folder.appendingPathComponent("none.gguf"), to: folder) }
+        let source = try TinyLlama.write(seed: 3)
+        defer { try? FileManager.default.removeItem(at: source.deletingLastPathComponent()) }
+        #expect(throws: SlimError.self, "GPTQ without calibration") {
+            try DecoderCompressor(format: .int4(groupSize: 32, symmetric: true), method: .gptq).compress(source, to: folder)
+        }
+        #expect(throws: SlimError.self, "AWQ is for encoders") {
+            try DecoderCompressor(format: .int4(groupSize: 32, symmetric: true), method: .awq).compress(source, to: folder)
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.path), "a failed run leaves no output")
+    }
+}
