@@ -6,3 +6,7 @@
 // compression takes singular vectors from the Gram matrix of each weight.
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
+// LAPACK's Cholesky factorisation and the inverse from it (GPTQ's H⁻¹ factor).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);

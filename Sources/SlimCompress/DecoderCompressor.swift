@@ -15,6 +15,8 @@ public struct DecoderCompressor {
     public var calibration: (texts: [String], backend: any Backend, source: String)?
     /// Tokens per calibration sequence.
     public var calibrationContext = 256
+    /// Calibration sequences at most: the texts are joined and cut into this many.
+    public var calibrationSequences = 128
 
     public init(format: QuantFormat, method: ModelCompressor.Method = .rtn) {
         self.format = format
@@ -34,7 +36,7 @@ public struct DecoderCompressor {
         }
         let model = try DecoderSource(source)
         let c = model.config
-        let hessians = method == .gptq ? try calibrate(model) : [:]
+        let (hessians, calibrationUsed) = method == .gptq ? try calibrate(model) : ([:], (sequences: 0, tokens: 0))
 
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
@@ -64,6 +66,7 @@ public struct DecoderCompressor {
         try float(model.names.outputNorm + ".weight", as: hf.outputNorm + ".weight")
 
         let parts: [LlamaTensorNames.Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
+        var factors: [String: GPTQ.Factor] = [:]
         for i in 0..<c.layers {
             progress?(i, c.layers, "block \(i)")
             try float(model.names.block(i, .attentionNorm) + ".weight", as: hf.block(i, .attentionNorm) + ".weight")
@@ -78,8 +81,12 @@ public struct DecoderCompressor {
                 }
                 let target = try layerFormat(rows: rows, columns: columns, name: name)
                 let encoded: QuantCodec.Encoded
-                if let h = hessians[model.sharedInput(i, part)] {
-                    encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+                let shared = model.sharedInput(i, part)
+                if let h = hessians[shared] {
+                    // One factorisation of H⁻¹ serves every layer reading the same input.
+                    let factor = try factors[shared] ?? GPTQ(format: target).factor(hessian: h, columns: columns)
+                    factors = [shared: factor]
+                    encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, factor: factor)
                 } else {
                     encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
                 }
@@ -102,7 +109,7 @@ public struct DecoderCompressor {
                 method: method.rawValue, format: format.description, layers: layers, bytesBefore: model.file.fileBytes,
                 bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
-                    : "\(calibration?.texts.count ?? 0) sequences of up to \(calibrationContext) tokens from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?")")
+                    : "\(calibrationUsed.sequences) sequences (\(calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?")")
         }
     }
 
@@ -119,13 +126,13 @@ public struct DecoderCompressor {
 
     /// H = 2·XᵀX of every linear layer's inputs, from the source run over the
     /// calibration text cut into sequences of `calibrationContext` tokens.
-    private func calibrate(_ model: DecoderSource) throws -> [String: [Double]] {
+    private func calibrate(_ model: DecoderSource) throws -> ([String: [Double]], (sequences: Int, tokens: Int)) {
         guard let calibration else { throw SlimError.invalidArgument("GPTQ needs calibration texts") }
         let backend = calibration.backend
         let llama = try model.load(on: backend)
         let tokens = calibration.texts.flatMap { model.tokenizer.encode($0 + "\n", parseSpecial: false) }
         guard !tokens.isEmpty else { throw SlimError.invalidArgument("the calibration text tokenizes to nothing") }
-        let count = max(1, min(calibration.texts.count, tokens.count / calibrationContext))
+        let count = max(1, min(calibrationSequences, tokens.count / calibrationContext))
         var sums: [String: Tensor] = [:]
         for s in 0..<count {
             let ids = Array(tokens[s * calibrationContext..<min(tokens.count, (s + 1) * calibrationContext)])
@@ -140,7 +147,7 @@ public struct DecoderCompressor {
         }
         var result: [String: [Double]] = [:]
         for (key, h) in sums { result[key] = try backend.floats(h).map(Double.init) }
-        return result
+        return (result, (count, min(tokens.count, count * calibrationContext)))
     }
 }
 

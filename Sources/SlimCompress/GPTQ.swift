@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import SlimCore
 
@@ -17,12 +18,38 @@ public struct GPTQ: Sendable {
 
     public init(format: QuantFormat) { self.format = format }
 
+    /// What GPTQ needs of a Hessian, computed once for every layer sharing the
+    /// input (Q, K and V; gate and up): the upper Cholesky factor of the
+    /// damped H⁻¹, and the inputs that never fire.
+    public struct Factor: Sendable {
+        public let columns: Int
+        let upper: [Double]
+        let deadInputs: [Int]
+    }
+
+    public func factor(hessian h: [Double], columns k: Int) throws -> Factor {
+        guard h.count == k * k else {
+            throw SlimError.shapeMismatch(op: "GPTQ", detail: "\(k) columns need a \(k)x\(k) Hessian, got \(h.count) values")
+        }
+        var h = h
+        // Inputs that never fire carry no information: their weights are fixed to 0.
+        let dead = (0..<k).filter { h[$0 * k + $0] == 0 }
+        for i in dead { h[i * k + i] = 1 }
+        let meanDiagonal = (0..<k).reduce(0.0) { $0 + h[$1 * k + $1] } / Double(k)
+        for i in 0..<k { h[i * k + i] += damping * meanDiagonal }
+        return Factor(columns: k, upper: try upperCholeskyOfInverse(h, k), deadInputs: dead)
+    }
+
     /// Quantizes `w` (`[rows, columns]`, rows are output channels) given the
     /// Hessian `h` (`[columns, columns]`). Returns the packed weight.
     public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double]) throws -> QuantCodec.Encoded {
+        try quantize(w, rows: n, columns: k, factor: try factor(hessian: h, columns: k))
+    }
+
+    public func quantize(_ w: [Float], rows n: Int, columns k: Int, factor: Factor) throws -> QuantCodec.Encoded {
         try format.validate(rows: n, columns: k)
-        guard h.count == k * k, w.count == n * k else {
-            throw SlimError.shapeMismatch(op: "GPTQ", detail: "a \(n)x\(k) weight needs a \(k)x\(k) Hessian, got \(h.count) values")
+        guard factor.columns == k, w.count == n * k else {
+            throw SlimError.shapeMismatch(op: "GPTQ", detail: "a \(n)x\(k) weight with a factor of \(factor.columns) columns")
         }
         let group: Int = switch format {
         case let .int4(g, _): g
@@ -30,15 +57,8 @@ public struct GPTQ: Sendable {
         default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8 and int4 weights")
         }
         var w = w.map(Double.init)
-        var h = h
-        // Inputs that never fire carry no information: fix their weights to 0.
-        for i in 0..<k where h[i * k + i] == 0 {
-            h[i * k + i] = 1
-            for r in 0..<n { w[r * k + i] = 0 }
-        }
-        let meanDiagonal = (0..<k).reduce(0.0) { $0 + h[$1 * k + $1] } / Double(k)
-        for i in 0..<k { h[i * k + i] += damping * meanDiagonal }
-        let u = try upperCholeskyOfInverse(h, k)
+        for i in factor.deadInputs { for r in 0..<n { w[r * k + i] = 0 } }
+        let u = factor.upper
 
         var levels = [Int](repeating: 0, count: n * k)
         var grids = [QuantGrid](repeating: QuantGrid(scale: 0, zero: 0, lo: 0, hi: 0, offset: 0), count: n * (k / group))
@@ -62,14 +82,12 @@ public struct GPTQ: Sendable {
                     for j in i + 1..<b1 { w[r * k + j] -= e * u[i * k + j] }
                 }
             }
-            // The lazy update of every later column by the block's errors.
+            // The lazy update of every later column by the block's errors: W[:, b1...] −= E·U[b0..<b1, b1...].
             if b1 < k {
-                for r in 0..<n {
-                    for t in b0..<b1 {
-                        let e = err[r * (b1 - b0) + (t - b0)]
-                        if e == 0 { continue }
-                        let urow = t * k
-                        for j in b1..<k { w[r * k + j] -= e * u[urow + j] }
+                w.withUnsafeMutableBufferPointer { wp in
+                    u.withUnsafeBufferPointer { up in
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(k - b1), Int32(b1 - b0), -1,
+                                    err, Int32(b1 - b0), up.baseAddress! + b0 * k + b1, Int32(k), 1, wp.baseAddress! + b1, Int32(k))
                     }
                 }
             }
@@ -80,52 +98,27 @@ public struct GPTQ: Sendable {
                                      zeros: symmetric ? [] : grids.map { UInt8($0.zero) })
     }
 
-    /// U with H⁻¹ = Uᵀ·U: Cholesky H = L·Lᵀ, H⁻¹ = L⁻ᵀ·L⁻¹, then its Cholesky factor.
+    /// U with H⁻¹ = Uᵀ·U, by LAPACK: H = L·Lᵀ (dpotrf), H⁻¹ from it (dpotri),
+    /// then H⁻¹'s own upper factor (dpotrf). A symmetric row-major matrix is the
+    /// same array in LAPACK's column-major order; the upper factor is read back transposed.
     func upperCholeskyOfInverse(_ h: [Double], _ k: Int) throws -> [Double] {
-        let l = try cholesky(h, k)
-        // L⁻¹ by forward substitution, column by column.
-        var linv = [Double](repeating: 0, count: k * k)
-        for c in 0..<k {
-            linv[c * k + c] = 1 / l[c * k + c]
-            for r in c + 1..<k {
-                var s = 0.0
-                for t in c..<r { s += l[r * k + t] * linv[t * k + c] }
-                linv[r * k + c] = -s / l[r * k + r]
+        var a = h
+        var n = Int32(k), info: Int32 = 0
+        func check(_ step: String) throws {
+            guard info == 0 else {
+                throw SlimError.invalidArgument("GPTQ: the Hessian is not positive definite (\(step), column \(info)); raise the damping")
             }
         }
-        // H⁻¹ = L⁻ᵀ·L⁻¹ (symmetric).
-        var inv = [Double](repeating: 0, count: k * k)
-        for i in 0..<k {
-            for j in i..<k {
-                var s = 0.0
-                for t in j..<k { s += linv[t * k + i] * linv[t * k + j] }
-                inv[i * k + j] = s
-                inv[j * k + i] = s
-            }
-        }
-        let lower = try cholesky(inv, k)
+        dpotrf_("L", &n, &a, &n, &info)
+        try check("Cholesky of H")
+        dpotri_("L", &n, &a, &n, &info)
+        try check("inverse")
+        // dpotri leaves the lower triangle (column-major): mirror it before factoring again.
+        for j in 0..<k { for i in j + 1..<k { a[j + i * k] = a[i + j * k] } }
+        dpotrf_("U", &n, &a, &n, &info)
+        try check("Cholesky of H⁻¹")
         var upper = [Double](repeating: 0, count: k * k)
-        for i in 0..<k { for j in i..<k { upper[i * k + j] = lower[j * k + i] } }
+        for i in 0..<k { for j in i..<k { upper[i * k + j] = a[i + j * k] } }
         return upper
-    }
-
-    /// Lower Cholesky factor of a symmetric positive-definite matrix.
-    func cholesky(_ a: [Double], _ k: Int) throws -> [Double] {
-        var l = [Double](repeating: 0, count: k * k)
-        for j in 0..<k {
-            var d = a[j * k + j]
-            for t in 0..<j { d -= l[j * k + t] * l[j * k + t] }
-            guard d > 0 else {
-                throw SlimError.invalidArgument("GPTQ: the Hessian is not positive definite at column \(j); raise the damping")
-            }
-            let ljj = d.squareRoot()
-            l[j * k + j] = ljj
-            for i in j + 1..<k {
-                var s = a[i * k + j]
-                for t in 0..<j { s -= l[i * k + t] * l[j * k + t] }
-                l[i * k + j] = s / ljj
-            }
-        }
-        return l
     }
 }

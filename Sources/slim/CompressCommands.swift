@@ -16,7 +16,7 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "rtn (round to nearest), gptq (error-compensating) or awq (activation-aware scales); gptq and awq calibrate.") var method: String = "rtn"
     @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
-    @Option(help: "Calibration samples (gptq).") var samples = 128
+    @Option(help: "Calibration samples: texts for encoders, sequences of 256 tokens for decoders.") var samples = 128
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @Flag(help: "Print the report as JSON.") var json = false
@@ -53,7 +53,9 @@ struct CompressCommand: ParsableCommand {
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
-            compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
+            // Every text of the file, joined and cut into up to --samples sequences.
+            compressor.calibration = (try Calibration.samples(from: file, count: .max), try backendOption.open(), file.path)
+            compressor.calibrationSequences = samples
         }
         let bar = ProgressLine(unit: "blocks")
         defer { bar.finish() }
