@@ -77,6 +77,13 @@ let package = Package(
                     swiftSettings: strict),
         /// Runs the `slim` executable end to end (it is built beside the tests).
         .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),
+        /// A trainable BERT student: forward, backward, AdamW, distillation (issue #7).
+        .target(name: "SlimTrain", dependencies: ["SlimModel", "SlimCore"], swiftSettings: strict),
+        .testTarget(name: "SlimTrainTests", dependencies: ["SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
+                    swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `slim distill` trains through SlimTrain (issue #7).
+package.targets.first { $0.name == "slim" }?.dependencies.append("SlimTrain")

@@ -1,0 +1,160 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// A BERT encoder whose weights are trainable fp32 tensors on one backend:
+/// forward saving what the backward needs, then the gradient of a loss on the
+/// mean-pooled, L2-normalised sentence embedding with respect to every weight.
+///
+/// ```swift
+/// let student = try StudentBert(teacher: folder, layers: 3, initialization: .everyOther, backend: cpu)
+/// let loss = try student.lossAndGradients(batch, targets: teacherVectors, losses: .init(mse: 1, cosine: 1))
+/// ```
+public final class StudentBert: @unchecked Sendable {
+    public let config: BertConfig
+    public let backend: any Backend
+    let word: Parameter, position: Parameter, type: Parameter, embeddingNorm: (gamma: Parameter, beta: Parameter)
+    let layers: [StudentLayer]
+    /// Every parameter, in a fixed order (the optimizer's, the checkpoint's).
+    public let parameters: [Parameter]
+
+    /// A student with its weights given by name (`values[name]`), shaped as `config` implies.
+    public init(config c: BertConfig, backend: any Backend, values: (String, Shape) throws -> [Float]) throws {
+        guard c.prunedHeads.isEmpty, c.intermediateSizes == nil else {
+            throw SlimError.unsupported(op: "distill", backend: "model", reason: "a student with pruned heads or MLP widths")
+        }
+        config = c
+        self.backend = backend
+        let h = c.hiddenSize
+        func p(_ name: String, _ shape: Shape) throws -> Parameter {
+            try Parameter(name, values: try values(name, shape), shape: shape, on: backend)
+        }
+        word = try p("embeddings.word_embeddings.weight", [c.vocabSize, h])
+        position = try p("embeddings.position_embeddings.weight", [c.maxPositions, h])
+        type = try p("embeddings.token_type_embeddings.weight", [c.typeVocabSize, h])
+        embeddingNorm = (try p("embeddings.LayerNorm.weight", [h]), try p("embeddings.LayerNorm.bias", [h]))
+        layers = try (0..<c.layers).map { try StudentLayer(index: $0, config: c, make: p) }
+        parameters = [word, position, type, embeddingNorm.gamma, embeddingNorm.beta] + layers.flatMap(\.parameters)
+    }
+
+    /// A student of `config` with BERT's random initialisation (normal(0, 0.02)
+    /// weights), and, when `perturbed`, small random biases and layer-norm
+    /// scales near 1 so that every parameter has a nonzero effect (gradient tests).
+    public convenience init(randomConfig c: BertConfig, seed: UInt64, backend: any Backend, perturbed: Bool = false) throws {
+        var rng = SeededGenerator(seed: seed)
+        try self.init(config: c, backend: backend) { name, shape in
+            let n = shape.elementCount
+            if name.hasSuffix("LayerNorm.weight") {
+                return (0..<n).map { _ in Float(1 + (perturbed ? 0.1 * rng.normal() : 0)) }
+            }
+            if shape.rank == 1 { return (0..<n).map { _ in Float(perturbed ? 0.1 * rng.normal() : 0) } }
+            return (0..<n).map { _ in Float(0.02 * rng.normal() * (perturbed ? 10 : 1)) }
+        }
+    }
+
+    /// Values of every parameter, downloaded (in ``parameters`` order).
+    public func parameterValues() throws -> [[Float]] { try parameters.map { try backend.floats($0.value) } }
+
+    // MARK: Forward
+
+    /// What the forward keeps for the backward pass.
+    struct Tape {
+        let batch: EncoderBatch
+        let ids: Tensor, positions: Tensor, types: Tensor, keyLengths: Tensor
+        let layout: BlockSparseLayout, options: AttentionOptions
+        let embeddingSum: Tensor, embeddingStats: NormStatistics
+        var layers: [StudentLayer.Tape] = []
+        /// `[batch, rows]`: 1/length on a sequence's real tokens, 0 elsewhere (mean pooling as a GEMM).
+        let poolingMatrix: Tensor
+        let output: Tensor
+        let pooled: Tensor
+    }
+
+    /// The token states of the last layer `[batch·seq, hidden]` and the mean-pooled `[batch, hidden]` vectors.
+    func forward(_ batch: EncoderBatch) throws -> Tape {
+        let c = config, b = backend, rows = batch.batch * batch.sequence, h = c.hiddenSize
+        guard batch.batch > 0, batch.sequence > 0 else { throw SlimError.invalidArgument("an empty training batch") }
+        guard batch.sequence <= c.maxPositions else {
+            throw SlimError.invalidArgument("sequence of \(batch.sequence) tokens exceeds the model's \(c.maxPositions) positions")
+        }
+        if let bad = batch.ids.first(where: { !(0..<Int32(c.vocabSize)).contains($0) }) {
+            throw SlimError.invalidArgument("token id \(bad) is outside the vocabulary of \(c.vocabSize)")
+        }
+        guard batch.lengths.allSatisfy({ $0 > 0 }) else { throw SlimError.invalidArgument("an empty sequence in a training batch") }
+        let ids = try b.tensor(batch.ids, shape: [rows], dtype: .i32, name: "ids")
+        let positions = try b.tensor((0..<rows).map { Int32($0 % batch.sequence) }, shape: [rows], dtype: .i32, name: "positions")
+        let types = try b.tensor(batch.tokenTypes, shape: [rows], dtype: .i32, name: "token types")
+        let keyLengths = try b.tensor(batch.lengths.map { Int32($0) }, shape: [batch.batch], dtype: .i32, name: "key lengths")
+        let sum = try b.allocate([rows, h], name: "embedding sum"), part = try b.allocate([rows, h], name: "embedding part")
+        try b.embedding(ids, table: word.value, into: sum)
+        try b.embedding(positions, table: position.value, into: part)
+        try b.add(sum, part, into: sum)
+        try b.embedding(types, table: type.value, into: part)
+        try b.add(sum, part, into: sum)
+        let stats = NormStatistics(mean: try b.allocate([rows], name: "mean"), rstd: try b.allocate([rows], name: "rstd"))
+        var x = try b.allocate([rows, h], name: "embeddings")
+        try b.layerNorm(sum, gamma: embeddingNorm.gamma.value, beta: embeddingNorm.beta.value, epsilon: c.layerNormEpsilon,
+                        into: x, saving: stats)
+        // One block per query row group, as the inference encoder chooses it.
+        let block = min(64, max(16, (batch.sequence + 15) / 16 * 16))
+        let layout = try BlockSparseLayout.dense(queryLength: batch.sequence, keyLength: batch.sequence, blockSize: block)
+        let options = AttentionOptions(scale: 1 / Float(c.headDim).squareRoot(), keyLengths: keyLengths)
+        var layerTapes: [StudentLayer.Tape] = []
+        for layer in layers {
+            let t = try layer.forward(x, batch: batch, layout: layout, options: options, on: b)
+            layerTapes.append(t)
+            x = t.output
+        }
+        var pooling = [Float](repeating: 0, count: batch.batch * rows)
+        for s in 0..<batch.batch {
+            for t in 0..<batch.lengths[s] { pooling[s * rows + s * batch.sequence + t] = 1 / Float(batch.lengths[s]) }
+        }
+        let poolingMatrix = try b.tensor(pooling, shape: [batch.batch, rows], name: "pooling")
+        let pooled = try b.allocate([batch.batch, h], name: "pooled")
+        try b.gemm(poolingMatrix, x, into: pooled, options: GemmOptions())
+        var tape = Tape(batch: batch, ids: ids, positions: positions, types: types, keyLengths: keyLengths, layout: layout,
+                        options: options, embeddingSum: sum, embeddingStats: stats, poolingMatrix: poolingMatrix, output: x, pooled: pooled)
+        tape.layers = layerTapes
+        return tape
+    }
+
+    /// The normalised sentence embeddings of `batch` (`[batch][hidden]`), as `SentenceEmbedder` computes them.
+    public func embeddings(_ batch: EncoderBatch) throws -> [[Float]] {
+        let pooled = try backend.floats(try forward(batch).pooled)
+        let h = config.hiddenSize
+        return (0..<batch.batch).map { s in
+            EmbeddingLoss.normalized(pooled[s * h..<(s + 1) * h].map(Double.init)).map(Float.init)
+        }
+    }
+
+    // MARK: Backward
+
+    /// Runs forward and backward on `batch` against the teacher's sentence
+    /// embeddings `targets` (one per sequence), writing every parameter's
+    /// gradient; returns the loss.
+    public func lossAndGradients(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss) throws -> Double {
+        let tape = try forward(batch)
+        let h = config.hiddenSize, b = backend
+        guard targets.count == batch.batch, targets.allSatisfy({ $0.count == h }) else {
+            throw SlimError.shapeMismatch(op: "distill", detail: "\(targets.count) targets for \(batch.batch) sequences of width \(h)")
+        }
+        let pooled = try b.floats(tape.pooled).map(Double.init)
+        let (loss, dPooled) = losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h)
+        let dp = try b.tensor(dPooled.map(Float.init), shape: [batch.batch, h], name: "dPooled")
+        let rows = batch.batch * batch.sequence
+        var dy = try b.allocate([rows, h], name: "dOutput")
+        try b.gemm(tape.poolingMatrix, dp, into: dy, options: GemmOptions(transposeA: true))
+        let ones = try b.tensor([Float](repeating: 1, count: rows), shape: [1, rows], name: "ones")
+        for (layer, t) in zip(layers, tape.layers).reversed() {
+            dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout, on: b)
+        }
+        let dSum = try b.allocate([rows, h], name: "dEmbeddingSum")
+        try b.layerNormBackward(tape.embeddingSum, gamma: embeddingNorm.gamma.value, stats: tape.embeddingStats, gradOutput: dy,
+                                into: LayerNormGradients(dx: dSum, dGamma: embeddingNorm.gamma.grad, dBeta: embeddingNorm.beta.grad))
+        for (table, ids) in [(word, tape.ids), (position, tape.positions), (type, tape.types)] {
+            try b.scale(table.grad, by: 0, into: table.grad)
+            try b.embeddingBackward(ids, gradOutput: dSum, into: table.grad)
+        }
+        return loss
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import SlimCore
+import SlimCPU
+import SlimModel
+import SlimOpenCL
+import SlimTrain
+import Testing
+
+/// A tiny BERT (2 layers, hidden 16, 2 heads of 8, MLP 32, vocabulary 50) and
+/// a padded batch of two sequences (7 and 4 tokens in a batch of 7).
+enum Tiny {
+    static let config = BertConfig(vocabSize: 50, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32,
+                                   maxPositions: 16, typeVocabSize: 2, layerNormEpsilon: 1e-12)
+    static let batch = EncoderBatch(sequences: [[1, 7, 23, 41, 3, 9, 2], [1, 12, 30, 2]])
+    static func targets(seed: UInt64, count: Int = 2, width: Int = 16) -> [[Float]] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in EmbeddingLoss.normalized((0..<width).map { _ in rng.normal() }).map(Float.init) }
+    }
+    static let openCL: (any Backend)? = {
+        guard let device = try? OpenCLBackend.preferredDevice() else { return nil }
+        return try? OpenCLBackend(device: device)
+    }()
+}
+
+@Suite struct StudentGradients {
+    /// Every parameter's gradient, from the fp32 backend forward and backward,
+    /// against float64 central differences of an independent float64 forward.
+    @Test func gradientsMatchFiniteDifferences() throws {
+        let backend = CPUBackend()
+        let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend, perturbed: true)
+        let targets = Tiny.targets(seed: 3), losses = EmbeddingLoss(mse: 1, cosine: 1)
+        let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses)
+        let values = try student.parameterValues()
+        var reference = Float64Student(config: Tiny.config, values: [:])
+        for (p, v) in zip(student.parameters, values) { reference.values[p.name] = v.map(Double.init) }
+        let exact = reference.loss(Tiny.batch, targets: targets, losses: losses)
+        // The fp32 forward of a loss near 1 through ~10 roundings per value: 1e-5 relative is ~100 ulp.
+        #expect(abs(loss - exact) <= 1e-5 * abs(exact), "fp32 loss \(loss) vs float64 \(exact)")
+
+        var rng = SeededGenerator(seed: 11)
+        var checked = 0, worst = 0.0
+        let usedIDs = Set(Tiny.batch.ids.map(Int.init))
+        let gradients = try student.parameters.map { try backend.floats($0.grad) }
+        let largest = gradients.flatMap { $0 }.map { abs(Double($0)) }.max()!
+        for (p, g) in zip(student.parameters, gradients) {
+            // Four elements of every parameter; the tables' rows the batch uses, plus one row it does not (gradient 0).
+            var picks = (0..<4).map { _ in Int.random(in: 0..<p.shape.elementCount, using: &rng) }
+            let h = Tiny.config.hiddenSize
+            if p.name.hasSuffix("word_embeddings.weight") {
+                picks = usedIDs.sorted().prefix(4).map { $0 * h + Int.random(in: 0..<h, using: &rng) } + [45 * h + 3]
+            } else if p.name.hasSuffix("position_embeddings.weight") {
+                picks = [0 * h + 1, 4 * h + 5, 6 * h + 2, 9 * h + 0]
+            } else if p.name.hasSuffix("token_type_embeddings.weight") {
+                picks = [0 * h + 3, 0 * h + 9, 1 * h + 4]
+            }
+            for i in picks {
+                let step = 1e-4
+                var plus = reference, minus = reference
+                plus.values[p.name]![i] += step
+                minus.values[p.name]![i] -= step
+                let fd = (plus.loss(Tiny.batch, targets: targets, losses: losses) - minus.loss(Tiny.batch, targets: targets, losses: losses)) / (2 * step)
+                let err = abs(Double(g[i]) - fd)
+                worst = max(worst, err / largest)
+                // Central differences in float64 with step 1e-4 err by ~1e-8·|f'''|; the fp32
+                // backward by ~1e-6 relative (worst seen 2e-7 of the largest): 1e-5 of the largest gradient plus 1e-3 of this one
+                // leaves room for both, and a wrong term (a missing factor, a lost residual) is O(1).
+                #expect(err <= 1e-5 * largest + 1e-3 * abs(fd), "\(p.name)[\(i)]: backend \(g[i]) vs finite difference \(fd)")
+                checked += 1
+            }
+        }
+        #expect(checked > 4 * student.parameters.count - 4)
+        print("student gradients: \(checked) elements checked, worst error \(worst) of the largest gradient \(largest)")
+    }
+
+    /// One full step (forward, backward, clipping, AdamW) on the CPU and on OpenCL from the same weights.
+    @Test func openCLStepMatchesCPU() throws {
+        guard let opencl = Tiny.openCL else { print("note: no OpenCL device, skipped"); return }
+        let targets = Tiny.targets(seed: 5)
+        var results: [(loss: Double, grads: [[Float]], values: [[Float]])] = []
+        for backend in [CPUBackend(), opencl] as [any Backend] {
+            let s = try StudentBert(randomConfig: Tiny.config, seed: 21, backend: backend, perturbed: true)
+            let loss = try s.lossAndGradients(Tiny.batch, targets: targets, losses: EmbeddingLoss())
+            let grads = try s.parameters.map { try backend.floats($0.grad) }
+            try AdamW().step(s.parameters, step: 1, learningRate: 1e-3, on: backend)
+            results.append((loss, grads, try s.parameterValues()))
+        }
+        let (cpu, cl) = (results[0], results[1])
+        // Both fp32, different summation orders: the loss agrees to ~1e-6 relative.
+        #expect(abs(cpu.loss - cl.loss) <= 1e-5 * abs(cpu.loss))
+        let largest = cpu.grads.flatMap { $0 }.map { abs($0) }.max()!
+        for (i, (a, b)) in zip(cpu.grads, cl.grads).enumerated() {
+            let err = zip(a, b).map { abs($0 - $1) }.max()!
+            // Gradients through two layers of fp32 ops in other orders: 1e-4 of the largest gradient.
+            #expect(err <= 1e-4 * largest, "gradient \(i): max difference \(err), largest gradient \(largest)")
+        }
+        for (i, (a, b)) in zip(cpu.values, cl.values).enumerated() {
+            let err = zip(a, b).map { abs($0 - $1) }.max()!
+            // The first AdamW step moves each weight by ±lr·g/(|g|+eps) ≈ ±1e-3 whatever the gradient's size, so
+            // gradients near 0 may differ in sign on the two backends: at most 2·lr apart, usually ~1e-7.
+            #expect(err <= 2e-3, "parameter \(i) after the step: max difference \(err)")
+        }
+        // Where the gradient is clearly nonzero (above 1e-4 of the largest, ~100x the backends' gradient
+        // difference) both backends move the weight by the same ±lr·(1 − tiny): equal to 1e-6.
+        for (i, (a, b)) in zip(cpu.values, cl.values).enumerated() {
+            for j in a.indices where abs(cpu.grads[i][j]) > 1e-4 * largest {
+                #expect(abs(a[j] - b[j]) <= 1e-6, "parameter \(i)[\(j)] after the step: \(a[j]) vs \(b[j]), gradient \(cpu.grads[i][j])")
+            }
+        }
+    }
+
+    /// A tiny two-layer student fits a fixed batch: the loss falls by orders of magnitude.
+    @Test func overfitsAFixedBatch() throws {
+        let backend = CPUBackend()
+        let student = try StudentBert(randomConfig: Tiny.config, seed: 2, backend: backend)
+        let targets = Tiny.targets(seed: 9), losses = EmbeddingLoss(mse: 1, cosine: 1)
+        let steps = 300
+        let schedule = LearningRateSchedule(peak: 1e-2, warmupSteps: 10, totalSteps: steps)
+        let optimizer = AdamW(weightDecay: 0, maxGradientNorm: 1)
+        var first = 0.0, last = 0.0
+        for step in 1...steps {
+            let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses)
+            if step == 1 { first = loss }
+            last = loss
+            try optimizer.step(student.parameters, step: step, learningRate: schedule.rate(at: step), on: backend)
+        }
+        print("overfit: loss \(first) → \(last)")
+        #expect(last < first / 1000, "loss \(first) → \(last)")
+    }
+
+    @Test func scheduleWarmsUpThenDecays() {
+        let s = LearningRateSchedule(peak: 1, warmupSteps: 10, totalSteps: 110)
+        #expect(s.rate(at: 1) == 0.1)
+        #expect(s.rate(at: 10) == 1)
+        #expect(abs(s.rate(at: 60) - 0.5) < 1e-12)  // halfway through the cosine
+        #expect(abs(s.rate(at: 110)) < 1e-12)
+    }
+
+    @Test func initializationPicksTeacherLayers() {
+        #expect(StudentInitialization.everyOther.teacherLayers(student: 3, teacher: 6) == [0, 2, 4])
+        #expect(StudentInitialization.first.teacherLayers(student: 2, teacher: 6) == [0, 1])
+        #expect(StudentInitialization.last.teacherLayers(student: 2, teacher: 6) == [4, 5])
+    }
+}
