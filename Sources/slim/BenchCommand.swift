@@ -5,7 +5,7 @@ import SlimCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark an op on one or more backends (release builds: swift run -c release slim bench …).",
-        subcommands: [BenchGemm.self, BenchQGemm.self, BenchEmbed.self, BenchAttention.self])
+        subcommands: [BenchGemm.self, BenchQGemm.self, BenchEmbed.self, BenchAttention.self, BenchDistill.self])
 }
 
 /// Times `body` (which must wait for its own completion): `warmup` untimed

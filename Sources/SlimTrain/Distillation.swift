@@ -1,0 +1,267 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+/// What a distillation run does: everything that shapes its loss curve.
+public struct DistillationOptions: Sendable {
+    public var teacher: URL
+    public var studentLayers: Int
+    public var initialization: StudentInitialization = .everyOther
+    public var steps: Int
+    public var batch: Int = 16
+    public var sequence: Int = 128
+    public var learningRate: Double = 1e-4
+    public var warmupSteps: Int = 0
+    public var weightDecay: Float = 0.01
+    public var maxGradientNorm: Double = 1
+    public var losses = EmbeddingLoss()
+    public var seed: UInt64 = 0
+    public init(teacher: URL, studentLayers: Int, steps: Int) {
+        self.teacher = teacher
+        self.studentLayers = studentLayers
+        self.steps = steps
+    }
+}
+
+/// One step's record on the loss curve.
+public struct StepRecord: Sendable, Equatable {
+    public let step: Int, loss: Double, learningRate: Double, gradientNorm: Double
+    /// Tokens computed (padded batch × sequence) per second of this step.
+    public let tokensPerSecond: Double
+
+    var csvLine: String { "\(step),\(loss),\(learningRate),\(gradientNorm),\(tokensPerSecond)" }
+    static let csvHeader = "step,loss,learning_rate,gradient_norm,tokens_per_s"
+}
+
+/// A distillation run: the teacher (inference encoder, no gradients), the
+/// student, the data order, and the loss curve so far. Deterministic: step `s`
+/// always sees the same batch, so a resumed run repeats an uninterrupted one.
+public final class Distillation {
+    public let options: DistillationOptions
+    public let teacher: SentenceEmbedder
+    public let student: StudentBert
+    public let backend: any Backend
+    /// Token ids of every training text, truncated to the sequence length.
+    let sequences: [[Int32]]
+    public private(set) var curve: [StepRecord] = []
+    /// Steps done so far.
+    public var step: Int { curve.count }
+    let optimizer: AdamW
+    let schedule: LearningRateSchedule
+
+    public init(options o: DistillationOptions, texts: [String], backend: any Backend) throws {
+        guard o.steps >= 1, o.batch >= 1, o.sequence >= 2 else {
+            throw SlimError.invalidArgument("distill: --steps and --batch must be at least 1 and --seq at least 2")
+        }
+        options = o
+        self.backend = backend
+        teacher = try SentenceEmbedder.load(folder: o.teacher, backend: backend)
+        guard teacher.pooling == .mean else {
+            throw SlimError.unsupported(op: "distill", backend: "model", reason: "a teacher with \(teacher.pooling) pooling (the student learns mean-pooled embeddings)")
+        }
+        guard o.sequence <= teacher.encoder.config.maxPositions else {
+            throw SlimError.invalidArgument("--seq \(o.sequence) exceeds the teacher's \(teacher.encoder.config.maxPositions) positions")
+        }
+        student = try StudentBert(teacher: o.teacher, layers: o.studentLayers, initialization: o.initialization, backend: backend)
+        let length = o.sequence, tokenizer = teacher.tokenizer
+        sequences = texts.map { tokenizer.encode($0) }.filter { $0.count > 2 }.map { ids in
+            ids.count <= length ? ids : Array(ids.prefix(length - 1)) + [ids.last!]
+        }
+        guard !sequences.isEmpty else { throw SlimError.invalidArgument("distill: the training data holds no text") }
+        optimizer = AdamW(weightDecay: o.weightDecay, maxGradientNorm: o.maxGradientNorm)
+        schedule = LearningRateSchedule(peak: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps)
+    }
+
+    /// The sequences of 1-based step `step`: a seeded shuffle of the data per epoch, read in order.
+    func batch(at step: Int) -> [[Int32]] {
+        let n = sequences.count
+        return (0..<options.batch).map { i in
+            let position = (step - 1) * options.batch + i
+            let epoch = position / n
+            var rng = SeededGenerator(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            // Shuffled per epoch; cached for the epoch in use.
+            return sequences[permutation(epoch: epoch, rng: &rng)[position % n]]
+        }
+    }
+
+    private var cachedPermutation: (epoch: Int, order: [Int])?
+    private func permutation(epoch: Int, rng: inout SeededGenerator) -> [Int] {
+        if let c = cachedPermutation, c.epoch == epoch { return c.order }
+        let order = Array(0..<sequences.count).shuffled(using: &rng)
+        cachedPermutation = (epoch, order)
+        return order
+    }
+
+    /// One training step: teacher embeddings, student forward and backward, clipping, AdamW.
+    @discardableResult
+    public func trainStep() throws -> StepRecord {
+        let s = step + 1
+        let start = DispatchTime.now().uptimeNanoseconds
+        let seqs = batch(at: s)
+        let targets = try teacher.embed(tokenized: seqs)
+        let encoderBatch = EncoderBatch(sequences: seqs, padID: teacher.tokenizer.padID)
+        let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses)
+        let rate = schedule.rate(at: s)
+        let norm = try optimizer.step(student.parameters, step: s, learningRate: rate, on: backend)
+        try backend.synchronize()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let record = StepRecord(step: s, loss: loss, learningRate: rate, gradientNorm: norm,
+                                tokensPerSecond: Double(encoderBatch.batch * encoderBatch.sequence) / seconds)
+        curve.append(record)
+        return record
+    }
+
+    /// The loss curve as CSV (`step,loss,learning_rate,gradient_norm,tokens_per_s`).
+    public var curveCSV: String { ([StepRecord.csvHeader] + curve.map(\.csvLine)).joined(separator: "\n") + "\n" }
+
+    /// The loss curve as a small SVG line plot (log-scaled loss).
+    public var curveSVG: String { LossPlot.svg(curve.map { ($0.step, $0.loss) }) }
+
+    // MARK: Checkpoints
+
+    /// What must match for a checkpoint to continue this run.
+    var fingerprint: [String: String] {
+        let o = options, c = student.config
+        return [
+            "teacher_config": "\(c.vocabSize)x\(c.hiddenSize) heads \(c.heads) ffn \(c.intermediateSize)",
+            "student_layers": "\(o.studentLayers)", "init": o.initialization.rawValue, "steps": "\(o.steps)",
+            "batch": "\(o.batch)", "seq": "\(o.sequence)", "lr": "\(o.learningRate)", "warmup": "\(o.warmupSteps)",
+            "weight_decay": "\(o.weightDecay)", "max_grad_norm": "\(o.maxGradientNorm)",
+            "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine)", "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
+        ]
+    }
+
+    /// Writes weights, AdamW moments, the step, the data position (the step:
+    /// the order is seeded) and the loss curve so far into one safetensors
+    /// file, atomically (a temporary file renamed into place).
+    public func saveCheckpoint(to url: URL) throws {
+        var entries: [SafeTensorsWriter.Entry] = []
+        for p in student.parameters {
+            for (prefix, t) in [("", p.value), ("adam_m.", p.state.m), ("adam_v.", p.state.v)] {
+                let values = try backend.floats(t)
+                entries.append(.init(name: prefix + p.name, kind: .f32, shape: p.shape.dims,
+                                     data: values.withUnsafeBytes { Data($0) }))
+            }
+        }
+        var metadata = fingerprint.reduce(into: [String: String]()) { $0["run." + $1.key] = $1.value }
+        metadata["step"] = "\(step)"
+        metadata["loss_curve"] = curveCSV
+        metadata["format"] = "slim-distill-checkpoint"
+        try SafeTensorsWriter.write(entries, metadata: metadata, to: url)
+    }
+
+    /// Continues from a checkpoint of this same configuration.
+    public func resume(from url: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: url)
+        let m = file.metadata
+        guard m["format"] == "slim-distill-checkpoint", let saved = m["step"].flatMap(Int.init) else {
+            throw SlimError.malformedFile(path: url.path, detail: "not a slim distill checkpoint")
+        }
+        let differing = fingerprint.filter { m["run." + $0.key] != $0.value }.keys.sorted()
+        guard differing.isEmpty else {
+            let detail = differing.map { "\($0): checkpoint \(m["run." + $0] ?? "none"), now \(fingerprint[$0]!)" }.joined(separator: "; ")
+            throw SlimError.invalidArgument("the checkpoint \(url.path) is from another configuration (\(detail))")
+        }
+        let store = TensorFileWeightStore(file: file)
+        for p in student.parameters {
+            for (prefix, t) in [("", p.value), ("adam_m.", p.state.m), ("adam_v.", p.state.v)] {
+                guard try store.shape(of: prefix + p.name) == p.shape.dims else {
+                    throw SlimError.malformedFile(path: url.path, detail: "'\(prefix + p.name)' does not match the student's \(p.shape)")
+                }
+                try backend.write(try store.floats(prefix + p.name), to: t)
+            }
+        }
+        let lines = (m["loss_curve"] ?? "").split(separator: "\n").dropFirst()
+        curve = try lines.map { line in
+            let f = line.split(separator: ",").map { Double($0) }
+            guard f.count == 5, let s = f[0], let l = f[1], let r = f[2], let g = f[3], let t = f[4] else {
+                throw SlimError.malformedFile(path: url.path, detail: "a malformed loss-curve row '\(line)'")
+            }
+            return StepRecord(step: Int(s), loss: l, learningRate: r, gradientNorm: g, tokensPerSecond: t)
+        }
+        guard curve.count == saved else {
+            throw SlimError.malformedFile(path: url.path, detail: "step \(saved) but \(curve.count) loss-curve rows")
+        }
+    }
+
+    // MARK: The final model
+
+    /// Writes the student as a sentence-transformers folder: the teacher's
+    /// tokenizer and module files, `config.json` with the student's layer count,
+    /// `model.safetensors`, and the loss curve (CSV and SVG). Staged beside
+    /// `output` and renamed into place when complete.
+    public func writeModel(to output: URL) throws {
+        let fm = FileManager.default
+        let staging = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: staging)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            let skipped: Set<String> = ["model.safetensors", "config.json", "README.md", "MODEL_CARD.md", "model_card.json",
+                                        "pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
+            for name in try fm.contentsOfDirectory(atPath: options.teacher.path) where !skipped.contains(name) && !name.hasPrefix(".") {
+                try fm.copyItem(at: options.teacher.appendingPathComponent(name), to: staging.appendingPathComponent(name))
+            }
+            let entries = try student.parameters.map { p in
+                SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims,
+                                        data: try backend.floats(p.value).withUnsafeBytes { Data($0) })
+            }
+            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "distilled"],
+                                        to: staging.appendingPathComponent("model.safetensors"))
+            let configURL = options.teacher.appendingPathComponent("config.json")
+            guard let data = fm.contents(atPath: configURL.path),
+                  var config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw SlimError.malformedFile(path: configURL.path, detail: "not a readable JSON object")
+            }
+            config["num_hidden_layers"] = options.studentLayers
+            config["slim_distilled"] = [
+                "teacher": options.teacher.path, "init": options.initialization.rawValue,
+                "teacher_layers": options.initialization.teacherLayers(student: options.studentLayers,
+                                                                       teacher: teacher.encoder.config.layers),
+                "steps": step, "batch": options.batch, "seq": options.sequence, "lr": options.learningRate,
+                "final_loss": curve.last?.loss ?? .nan,
+            ] as [String: Any]
+            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+                .write(to: staging.appendingPathComponent("config.json"))
+            try Data(curveCSV.utf8).write(to: staging.appendingPathComponent("loss.csv"))
+            try Data(curveSVG.utf8).write(to: staging.appendingPathComponent("loss.svg"))
+            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
+            try fm.moveItem(at: staging, to: output)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw error
+        }
+    }
+}
+
+/// A loss curve as an SVG line plot with a log-scaled y axis.
+enum LossPlot {
+    static func svg(_ points: [(step: Int, loss: Double)]) -> String {
+        let w = 640.0, h = 360.0, left = 70.0, right = 20.0, top = 20.0, bottom = 40.0
+        let valid = points.filter { $0.loss > 0 && $0.loss.isFinite }
+        guard let first = valid.first, let last = valid.last else {
+            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\"></svg>\n"
+        }
+        let lo = log10(valid.map(\.loss).min()!), hi = max(log10(valid.map(\.loss).max()!), lo + 1e-9)
+        let x0 = Double(first.step), x1 = max(Double(last.step), x0 + 1)
+        func px(_ s: Int) -> Double { left + (Double(s) - x0) / (x1 - x0) * (w - left - right) }
+        func py(_ l: Double) -> Double { top + (hi - log10(l)) / (hi - lo) * (h - top - bottom) }
+        let path = valid.map { String(format: "%.1f,%.1f", px($0.step), py($0.loss)) }.joined(separator: " ")
+        func label(_ v: Double) -> String { String(format: "%.3g", v) }
+        return """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <line x1="\(left)" y1="\(h - bottom)" x2="\(w - right)" y2="\(h - bottom)" stroke="black"/>
+        <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(h - bottom)" stroke="black"/>
+        <text x="\(left - 5)" y="\(top + 4)" text-anchor="end">\(label(pow(10, hi)))</text>
+        <text x="\(left - 5)" y="\(h - bottom)" text-anchor="end">\(label(pow(10, lo)))</text>
+        <text x="\(left)" y="\(h - bottom + 16)" text-anchor="middle">\(first.step)</text>
+        <text x="\(w - right)" y="\(h - bottom + 16)" text-anchor="end">\(last.step)</text>
+        <text x="\((left + w - right) / 2)" y="\(h - 8)" text-anchor="middle">step</text>
+        <text x="16" y="\((top + h - bottom) / 2)" transform="rotate(-90 16 \((top + h - bottom) / 2))" text-anchor="middle">loss (log scale)</text>
+        <polyline fill="none" stroke="steelblue" stroke-width="1.5" points="\(path)"/>
+        </svg>
+
+        """
+    }
+}

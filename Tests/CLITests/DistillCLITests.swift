@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// `slim distill` end to end on the tiny random BERT of the pruning tests
+/// (2 blocks, hidden 32): a 1-layer student folder that `slim embed`, `slim
+/// eval` and `slim compress` take; resume equals an uninterrupted run; bad input.
+@Suite(.serialized) struct DistillCLI {
+    static func workspace(_ name: String) throws -> (base: URL, teacher: URL, data: URL) {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-distill-\(getpid())-\(name)")
+        try? FileManager.default.removeItem(at: base)
+        let teacher = base.appendingPathComponent("teacher"), data = base.appendingPathComponent("texts.txt")
+        try StructuredPruneCLI.tinyBERT(at: teacher)
+        let words = StructuredPruneCLI.words.dropFirst(5)
+        // Twelve seeded "sentences" of 3 to 14 known words, one per line.
+        var state: UInt64 = 5
+        let lines = (0..<12).map { i in
+            (0..<(3 + i)).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return words[words.startIndex + Int(state >> 33) % words.count]
+            }.joined(separator: " ")
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        return (base, teacher, data)
+    }
+
+    static func arguments(_ w: (base: URL, teacher: URL, data: URL), output: String, steps: Int = 8) -> [String] {
+        ["distill", "--teacher", w.teacher.path, "--student-layers", "1", "--data", w.data.path, "--steps", "\(steps)",
+         "--batch", "4", "--seq", "12", "--lr", "1e-3", "--warmup", "2", "-o", w.base.appendingPathComponent(output).path,
+         "--backend", "cpu"]
+    }
+
+    static func losses(_ folder: URL) throws -> [Double] {
+        try String(contentsOf: folder.appendingPathComponent("loss.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[1])! }
+    }
+
+    @Test func studentFolderEmbedsEvalsAndCompresses() throws {
+        let w = try Self.workspace("folder")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let out = w.base.appendingPathComponent("student")
+        let r = try slim(Self.arguments(w, output: "student") + ["--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try StructuredPruneCLI.json(r.stdout)
+        #expect(summary["steps"] as? Int == 8)
+        let config = try StructuredPruneCLI.json(try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8))
+        #expect(config["num_hidden_layers"] as? Int == 1)
+        #expect(try Self.losses(out).count == 8)
+        let svg = try String(contentsOf: out.appendingPathComponent("loss.svg"), encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("vocab.txt").path), "tokenizer files copied")
+        let e = try slim(["eval", w.teacher.path, out.path, "--data", w.data.path, "--backend", "cpu", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let embed = try slim(["embed", out.path, "the dog runs in the park.", "--backend", "cpu"])
+        #expect(embed.status == 0, "\(embed.stderr)")
+        let q = try slim(["compress", out.path, "-o", w.base.appendingPathComponent("int8").path, "--quant", "int8"])
+        #expect(q.status == 0, "distil, then quantize: \(q.stderr)")
+    }
+
+    /// 8 steps straight against 4 steps, a checkpoint, and 4 more after --resume: the same loss curve.
+    @Test func resumeContinuesTheSameLossCurve() throws {
+        let w = try Self.workspace("resume")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let straight = try slim(Self.arguments(w, output: "straight"))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let half = try slim(Self.arguments(w, output: "resumed") + ["--checkpoint-every", "4", "--stop-after", "4"])
+        #expect(half.status == 0, "\(half.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.base.appendingPathComponent("resumed").path), "no model before the last step")
+        let rest = try slim(Self.arguments(w, output: "resumed") + ["--checkpoint-every", "4", "--resume"])
+        #expect(rest.status == 0, "\(rest.stderr)")
+        let a = try Self.losses(w.base.appendingPathComponent("straight")), b = try Self.losses(w.base.appendingPathComponent("resumed"))
+        #expect(a.count == 8 && b.count == 8)
+        // The same ops on the same values in the same order: bit-identical on the CPU backend.
+        #expect(a == b, "straight \(a) vs resumed \(b)")
+        #expect(a.last! < a.first!, "the loss falls: \(a)")
+        // A checkpoint of another configuration is refused, naming what differs.
+        let other = try slim(Self.arguments(w, output: "resumed") + ["--checkpoint-every", "4", "--resume", "--overwrite", "--seq", "10"])
+        #expect(other.status != 0 && other.stderr.contains("another configuration") && other.stderr.contains("seq"), "\(other.stderr)")
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let w = try Self.workspace("bad")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let tooMany = try slim(Self.arguments(w, output: "s").map { $0 == "1" ? "3" : $0 })
+        #expect(tooMany.status != 0 && tooMany.stderr.contains("the teacher has 2 layers"), "\(tooMany.stderr)")
+        let empty = w.base.appendingPathComponent("empty.txt")
+        try "\n\n".write(to: empty, atomically: true, encoding: .utf8)
+        let noData = try slim(Self.arguments(w, output: "s").map { $0 == w.data.path ? empty.path : $0 })
+        #expect(noData.status != 0 && noData.stderr.contains("no calibration text"), "\(noData.stderr)")
+        let noCheckpoint = try slim(Self.arguments(w, output: "s") + ["--resume"])
+        #expect(noCheckpoint.status != 0 && noCheckpoint.stderr.contains("no checkpoint"), "\(noCheckpoint.stderr)")
+    }
+}
