@@ -50,8 +50,8 @@ public final class Distillation {
     let schedule: LearningRateSchedule
 
     public init(options o: DistillationOptions, texts: [String], backend: any Backend) throws {
-        guard o.steps >= 1, o.batch >= 1, o.sequence >= 2 else {
-            throw SlimError.invalidArgument("distill: --steps and --batch must be at least 1 and --seq at least 2")
+        guard o.steps >= 0, o.batch >= 1, o.sequence >= 2 else {
+            throw SlimError.invalidArgument("distill: --steps must be at least 0, --batch at least 1 and --seq at least 2")
         }
         options = o
         self.backend = backend

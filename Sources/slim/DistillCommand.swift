@@ -60,7 +60,7 @@ struct DistillCommand: ParsableCommand {
     @OptionGroup var model: DistillModelOptions
     @Option(help: "Training text: fortune entries separated by % lines, or one text per line (default: the fortunes 'wisdom' file).")
     var data: String?
-    @Option(help: "Training steps.") var steps = 200
+    @Option(help: "Training steps (0: write the un-distilled initialisation).") var steps = 200
     @Option(help: "Warm-up steps (linear), then cosine decay to 0 (default: 5% of --steps).") var warmup: Int?
     @Option(help: "AdamW weight decay on the matrices.") var weightDecay: Float = 0.01
     @Option(help: "Global gradient-norm clipping.") var maxGradNorm = 1.0
@@ -74,7 +74,9 @@ struct DistillCommand: ParsableCommand {
     @Flag(help: "Print one JSON object at the end.") var json = false
 
     func validate() throws {
-        guard steps >= 1, model.batch >= 1, model.seq >= 2 else { throw ValidationError("--steps and --batch must be positive, --seq at least 2") }
+        guard steps >= 0, model.batch >= 1, model.seq >= 2 else {
+            throw ValidationError("--steps must be at least 0 (0 writes the initialisation), --batch positive, --seq at least 2")
+        }
         if let k = checkpointEvery, k < 1 { throw ValidationError("--checkpoint-every must be positive") }
     }
 

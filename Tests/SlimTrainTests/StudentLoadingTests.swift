@@ -1,0 +1,57 @@
+import Foundation
+import SlimCore
+import SlimCPU
+import SlimModel
+import SlimTrain
+import Testing
+
+/// A student initialised from a teacher folder runs the teacher's model: with
+/// all the teacher's layers its embeddings are the inference encoder's.
+@Suite struct StudentLoading {
+    /// Writes the tiny random BERT of ``Tiny`` as a model folder (weights, config.json, vocab.txt).
+    static func folder(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-train-\(getpid())-\(name)")
+        try? FileManager.default.removeItem(at: url)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let student = try StudentBert(randomConfig: Tiny.config, seed: 4, backend: CPUBackend(), perturbed: true)
+        let entries = try zip(student.parameters, student.parameterValues()).map { p, v in
+            SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims, data: v.withUnsafeBytes { Data($0) })
+        }
+        try SafeTensorsWriter.write(entries, to: url.appendingPathComponent("model.safetensors"))
+        let c = Tiny.config
+        let config: [String: Any] = ["model_type": "bert", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
+                                     "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
+                                     "intermediate_size": c.intermediateSize, "max_position_embeddings": c.maxPositions,
+                                     "type_vocab_size": c.typeVocabSize, "hidden_act": "gelu", "layer_norm_eps": 1e-12]
+        try JSONSerialization.data(withJSONObject: config).write(to: url.appendingPathComponent("config.json"))
+        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<c.vocabSize).map { "w\($0)" }
+        try (words.joined(separator: "\n") + "\n").write(to: url.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        return url
+    }
+
+    @Test func fullDepthStudentEmbedsAsTheTeacher() throws {
+        let url = try Self.folder("full")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let backend = CPUBackend()
+        let teacher = try SentenceEmbedder.load(folder: url, backend: backend)
+        let student = try StudentBert(teacher: url, layers: 2, initialization: .first, backend: backend)
+        let want = try teacher.embed(tokenized: [Tiny.batch.ids.prefix(7).map { $0 }, [1, 12, 30, 2]])
+        let got = try student.embeddings(Tiny.batch)
+        for (a, b) in zip(want, got) {
+            // The same fp32 ops (the student saves statistics, the teacher does not): equal to a few ulp.
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 }, "teacher \(a) vs student \(b)")
+        }
+    }
+
+    @Test func studentLayersComeFromTheChosenTeacherLayers() throws {
+        let url = try Self.folder("layers")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let store = TensorFileWeightStore(file: try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors")))
+        for (initialization, source) in [(StudentInitialization.first, 0), (.last, 1)] {
+            let s = try StudentBert(teacher: url, layers: 1, initialization: initialization, backend: CPUBackend())
+            let q = try #require(s.parameters.first { $0.name == "encoder.layer.0.attention.self.query.weight" })
+            #expect(try s.backend.floats(q.value) == (try store.floats("encoder.layer.\(source).attention.self.query.weight")))
+        }
+        #expect(throws: SlimError.self) { try StudentBert(teacher: url, layers: 3, initialization: .first, backend: CPUBackend()) }
+    }
+}
