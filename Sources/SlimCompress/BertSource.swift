@@ -29,6 +29,8 @@ struct BertSource {
     }
 
     var wordEmbeddings: String { CompressionTargets.bertWordEmbeddings(prefix: prefix) }
+    var tables: Set<String> { CompressionTargets.bertTables(prefix: prefix) }
+    var pooler: String { CompressionTargets.bertPooler(prefix: prefix) }
 
     func sha256(_ enabled: Bool) -> String { enabled ? SHA256.hex(file.file.bytes) : "not computed" }
 

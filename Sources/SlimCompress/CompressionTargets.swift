@@ -1,9 +1,10 @@
 import SlimModel
 
 /// Which weights of a BERT encoder compression touches: every linear layer of
-/// every block, and the word-embedding table (int8 per row, the largest
-/// tensor of a small encoder). Norms, biases and the position and type
-/// embeddings stay fp32: they are small and sensitive.
+/// every block, the pooler (stored, though sentence embeddings never run it),
+/// and the word and position tables (int8 per row; the word table is the
+/// largest tensor of a small encoder). Norms, biases and the three-row type
+/// table stay fp32: they are small and sensitive.
 enum CompressionTargets {
     static func bertLinears(_ c: BertConfig, prefix: String = "") -> [String] {
         (0..<c.layers).flatMap { i -> [String] in
@@ -14,4 +15,10 @@ enum CompressionTargets {
     }
 
     static func bertWordEmbeddings(prefix: String = "") -> String { prefix + "embeddings.word_embeddings.weight" }
+
+    static func bertTables(prefix: String = "") -> Set<String> {
+        [bertWordEmbeddings(prefix: prefix), prefix + "embeddings.position_embeddings.weight"]
+    }
+
+    static func bertPooler(prefix: String = "") -> String { prefix + "pooler.dense.weight" }
 }

@@ -18,6 +18,9 @@ public struct DecoderCompressor {
     /// Calibration sequences at most: the texts are joined and cut into this many.
     public var calibrationSequences = 128
 
+    /// Per-layer exceptions, by the output's (Hugging Face) weight name: another format, or nil for fp32.
+    public var layerFormats: [String: QuantFormat?] = [:]
+
     public init(format: QuantFormat, method: ModelCompressor.Method = .rtn) {
         self.format = format
         self.method = method
@@ -66,6 +69,7 @@ public struct DecoderCompressor {
         try float(model.names.outputNorm + ".weight", as: hf.outputNorm + ".weight")
 
         let parts: [LlamaTensorNames.Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
+        let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { hf.linears($0) }))
         var factors: [String: GPTQ.Factor] = [:]
         for i in 0..<c.layers {
             progress?(i, c.layers, "block \(i)")
@@ -79,7 +83,12 @@ public struct DecoderCompressor {
                 if model.names == .gguf, part == .query || part == .key {
                     w = LlamaTensorNames.unpermuteRows(w, rows: rows, columns: columns, heads: part == .query ? c.heads : c.kvHeads)
                 }
-                let target = try layerFormat(rows: rows, columns: columns, name: name)
+                let outName = hf.block(i, part) + ".weight"
+                if let override = overrides[outName], override == nil {
+                    entries.append(.init(name: outName, kind: .f32, shape: shape, data: w.withUnsafeBytes { Data($0) }))
+                    continue
+                }
+                let target = try layerFormat(overrides[outName].flatMap { $0 } ?? format, rows: rows, columns: columns, name: name)
                 let encoded: QuantCodec.Encoded
                 let shared = model.sharedInput(i, part)
                 if let h = hessians[shared] {
@@ -91,7 +100,7 @@ public struct DecoderCompressor {
                     encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
                 }
                 let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
-                pack(hf.block(i, part) + ".weight", target, encoded, rows: rows, error: relativeError(w, restored))
+                pack(outName, target, encoded, rows: rows, error: relativeError(w, restored))
             }
         }
         progress?(c.layers, c.layers, "writing")
@@ -116,7 +125,7 @@ public struct DecoderCompressor {
     /// The requested format, or where its groups do not tile the layer's K
     /// (SmolLM2's 576 columns and groups of 128) the largest int4 group that
     /// does, else int8 per channel; each layer's format is recorded.
-    private func layerFormat(rows: Int, columns: Int, name: String) throws -> QuantFormat {
+    private func layerFormat(_ format: QuantFormat, rows: Int, columns: Int, name: String) throws -> QuantFormat {
         let fit = format.fitting(columns: columns)
         do { try fit.validate(rows: rows, columns: columns, name: name) } catch {
             throw SlimError.invalidArgument("\(name) [\(rows), \(columns)] cannot be stored as \(format): \(error)")

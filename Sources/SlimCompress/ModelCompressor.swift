@@ -33,6 +33,9 @@ public struct ModelCompressor {
     /// Calibration texts (GPTQ) and the backend that runs the original model over them.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
 
+    /// Per-layer exceptions, by weight name: another format, or nil to keep the layer in fp32.
+    public var layerFormats: [String: QuantFormat?] = [:]
+
     public init(format: QuantFormat, method: Method = .rtn) {
         self.format = format
         self.method = method
@@ -46,7 +49,8 @@ public struct ModelCompressor {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
         let model = try BertSource(source, step: "compress"), file = model.file
-        let linears = model.linears, table = model.wordEmbeddings
+        let linears = model.linears, tables = model.tables
+        let overrides = try LayerFormats.resolve(layerFormats, among: linears.union(tables).union([model.pooler]))
         let total = file.tensors.count
         var hessians: [String: [Double]] = [:]
         if method != .rtn {
@@ -60,7 +64,12 @@ public struct ModelCompressor {
         var packedFormats: [String: String] = [:]
         for (index, t) in file.tensors.enumerated() {
             progress?(index, total, t.name)
-            let requested: QuantFormat? = linears.contains(t.name) ? format : (t.name == table ? .int8PerChannel : nil)
+            // A low-rank source's factors are quantized like the layer they stand for (low rank, then quantize).
+            let layer = [PackedNames.factorA(""), PackedNames.factorB("")].compactMap { suffix in
+                t.name.hasSuffix(suffix) ? String(t.name.dropLast(suffix.count)) : nil
+            }.first { linears.contains($0) } ?? t.name
+            let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
+                : tables.contains(t.name) ? .int8PerChannel : nil)
             guard let requested, t.shape.count == 2 else {
                 entries.append(model.unchanged(t))
                 continue

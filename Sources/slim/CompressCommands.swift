@@ -17,6 +17,8 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
     @Option(help: "Calibration samples: texts for encoders, sequences of 256 tokens for decoders.") var samples = 128
+    @Option(name: .customLong("layer"), help: "A per-layer exception, NAME=FORMAT (FORMAT a --quant value or fp32), repeatable.")
+    var layerOptions: [String] = []
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @Flag(help: "Print the report as JSON.") var json = false
@@ -51,6 +53,7 @@ struct CompressCommand: ParsableCommand {
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
     private func compressDecoder(_ source: URL) throws -> CompressionReport {
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
+        compressor.layerFormats = try LayerFormats.parse(layerOptions)
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.
@@ -66,6 +69,7 @@ struct CompressCommand: ParsableCommand {
 
     private func compressEncoder(_ source: URL) throws -> CompressionReport {
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
+        compressor.layerFormats = try LayerFormats.parse(layerOptions)
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)

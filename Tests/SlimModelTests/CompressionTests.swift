@@ -19,7 +19,7 @@ import Testing
         let before = try FileManager.default.attributesOfItem(atPath: source.appendingPathComponent("model.safetensors").path)
         let report = try ModelCompressor(format: .int8PerChannel).compress(source, to: out, hashSource: false)
         #expect(Double(report.bytesAfter) <= 0.3 * Double(report.bytesBefore), "int8 folder \(report.bytesAfter) of \(report.bytesBefore) bytes")
-        #expect(report.layers.count == 6 * 6 + 1, "every linear layer and the word embeddings")
+        #expect(report.layers.count == 6 * 6 + 3, "every linear layer, the pooler, the word and position tables")
         for name in ["config.json", "model.safetensors", "MODEL_CARD.md", "model_card.json", "vocab.txt", "tokenizer.json", "1_Pooling/config.json"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name) in the folder")
         }

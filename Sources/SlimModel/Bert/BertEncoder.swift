@@ -7,7 +7,7 @@ import SlimCore
 public struct BertEncoder: Sendable {
     public let config: BertConfig
     public let backend: any Backend
-    let wordEmbeddings: WordTable, positionEmbeddings: Tensor, typeEmbeddings: Tensor
+    let wordEmbeddings: EmbeddingTable, positionEmbeddings: EmbeddingTable, typeEmbeddings: Tensor
     let embeddingNorm: LayerNormWeights
     let layers: [BertLayer]
 
@@ -19,16 +19,9 @@ public struct BertEncoder: Sendable {
         let h = c.hiddenSize
         config = c
         self.backend = backend
-        let words = prefix + "embeddings.word_embeddings.weight"
-        if let p = try store.packed(words) {
-            guard p.rows == c.vocabSize, p.columns == h else {
-                throw SlimError.malformedFile(path: store.origin, detail: "packed '\(words)' is \(p.rows)x\(p.columns), the config implies \(c.vocabSize)x\(h)")
-            }
-            wordEmbeddings = .packed(p)
-        } else {
-            wordEmbeddings = .device(try store.upload(words, shape: [c.vocabSize, h], to: backend))
-        }
-        positionEmbeddings = try store.upload(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, h], to: backend)
+        wordEmbeddings = try EmbeddingTable(prefix + "embeddings.word_embeddings.weight", rows: c.vocabSize, width: h, from: store, on: backend)
+        positionEmbeddings = try EmbeddingTable(prefix + "embeddings.position_embeddings.weight", rows: c.maxPositions, width: h,
+                                                from: store, on: backend)
         typeEmbeddings = try store.upload(prefix + "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, h], to: backend)
         embeddingNorm = try LayerNormWeights(prefix + "embeddings.LayerNorm", width: h, epsilon: c.layerNormEpsilon,
                                              from: store, on: backend)
@@ -52,14 +45,8 @@ public struct BertEncoder: Sendable {
         let positions = (0..<rows).map { Int32($0 % batch.sequence) }
         let x = try backend.allocate([rows, c.hiddenSize], name: "hidden")
         let sum = try backend.allocate([rows, c.hiddenSize], name: "embedding sum")
-        switch wordEmbeddings {
-        case let .device(table):
-            try backend.embedding(try backend.tensor(batch.ids, shape: [rows], dtype: .i32), table: table, into: sum)
-        case let .packed(table):
-            // A compressed table stays compressed: only the rows of this batch are decoded.
-            try backend.write(try batch.ids.flatMap { try table.row(Int($0)) }, to: sum)
-        }
-        try backend.embedding(try backend.tensor(positions, shape: [rows], dtype: .i32), table: positionEmbeddings, into: x)
+        try wordEmbeddings.lookup(batch.ids, into: sum, on: backend)
+        try positionEmbeddings.lookup(positions, into: x, on: backend)
         try backend.add(sum, x, into: sum)
         try backend.embedding(try backend.tensor(batch.tokenTypes, shape: [rows], dtype: .i32), table: typeEmbeddings, into: x)
         try backend.add(sum, x, into: sum)
@@ -81,8 +68,8 @@ public struct BertEncoder: Sendable {
 
     /// Bytes of weights on the device.
     public var weightBytes: Int {
-        wordEmbeddings.byteCount
-            + [positionEmbeddings, typeEmbeddings, embeddingNorm.gamma, embeddingNorm.beta].reduce(0) { $0 + $1.byteCount }
+        wordEmbeddings.byteCount + positionEmbeddings.byteCount
+            + [typeEmbeddings, embeddingNorm.gamma, embeddingNorm.beta].reduce(0) { $0 + $1.byteCount }
             + layers.reduce(0) { total, l in
                 total + [l.query, l.key, l.value, l.output, l.intermediate, l.down].reduce(0) { $0 + $1.byteCount }
                     + 4 * l.attentionNorm.gamma.byteCount
@@ -107,10 +94,33 @@ public struct EncoderBatch: Sendable {
     }
 }
 
-/// The word-embedding table: on the device in fp32, or packed on the host.
-enum WordTable: Sendable {
+/// An embedding table (words, positions): on the device in fp32, or packed
+/// on the host as a compressed folder stores it, where only the rows a batch
+/// uses are decoded.
+enum EmbeddingTable: Sendable {
     case device(Tensor)
     case packed(PackedWeight)
+
+    init(_ name: String, rows: Int, width: Int, from store: some WeightStore, on backend: any Backend) throws {
+        if let p = try store.packed(name) {
+            guard p.rows == rows, p.columns == width else {
+                throw SlimError.malformedFile(path: store.origin, detail: "packed '\(name)' is \(p.rows)x\(p.columns), the config implies \(rows)x\(width)")
+            }
+            self = .packed(p)
+        } else {
+            self = .device(try store.upload(name, shape: [rows, width], to: backend))
+        }
+    }
+
+    /// `out[i] = table[ids[i]]` (ids already validated).
+    func lookup(_ ids: [Int32], into out: Tensor, on backend: any Backend) throws {
+        switch self {
+        case let .device(table):
+            try backend.embedding(try backend.tensor(ids, shape: [ids.count], dtype: .i32), table: table, into: out)
+        case let .packed(table):
+            try backend.write(try ids.flatMap { try table.row(Int($0)) }, to: out)
+        }
+    }
 
     var byteCount: Int {
         switch self {

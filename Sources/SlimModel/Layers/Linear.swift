@@ -8,6 +8,8 @@ public struct Linear: Sendable {
         case quantized(QuantizedTensor, activations: ActivationPrecision)
         /// W ≈ A·B: A `[out, rank]`, B `[rank, in]`, run as two GEMMs.
         case lowRank(a: Tensor, b: Tensor)
+        /// Low rank with both factors quantized (low rank, then quantize), run as two quantized GEMMs.
+        case quantizedLowRank(a: QuantizedTensor, b: QuantizedTensor, activations: ActivationPrecision)
     }
 
     public let weights: Weights
@@ -36,6 +38,17 @@ public struct Linear: Sendable {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         name = prefix + ".weight"
+        if let (a, b) = try store.packedFactors(prefix + ".weight") {
+            guard a.rows == outFeatures, b.columns == inFeatures, a.columns == b.rows else {
+                throw SlimError.malformedFile(path: store.origin, detail: "packed low-rank factors of '\(prefix).weight' are \(a.rows)x\(a.columns) and \(b.rows)x\(b.columns), not a product of \(outFeatures)x\(inFeatures)")
+            }
+            weights = .quantizedLowRank(
+                a: try backend.upload(a.encoded, rows: a.rows, columns: a.columns, format: a.format, name: prefix + ".weight.a"),
+                b: try backend.upload(b.encoded, rows: b.rows, columns: b.columns, format: b.format, name: prefix + ".weight.b"),
+                activations: quantization?.activations ?? packedActivations)
+            bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
+            return
+        }
         if let f = try store.factors(prefix + ".weight") {
             guard f.a.count == outFeatures * f.rank, f.b.count == f.rank * inFeatures else {
                 throw SlimError.malformedFile(path: store.origin, detail: "low-rank factors of '\(prefix).weight' do not make \(outFeatures)x\(inFeatures)")
@@ -88,6 +101,11 @@ public struct Linear: Sendable {
             let inner = try backend.allocate([x.shape.outerCount, b.shape[0]], name: name + " low-rank inner")
             try backend.gemm(x, b, into: inner, options: GemmOptions(transposeB: true))
             try backend.gemm(inner, a, into: y, options: GemmOptions(transposeB: true, bias: bias, epilogue: epilogue))
+        case let .quantizedLowRank(a, b, activations):
+            let inner = try backend.allocate([x.shape.outerCount, b.rows], name: name + " low-rank inner")
+            try backend.quantizedMatmul(x, b, bias: nil, into: inner, activations: activations)
+            try backend.quantizedMatmul(inner, a, bias: bias, into: y, activations: activations)
+            if epilogue == .gelu { try backend.gelu(y, into: y) }
         }
     }
 
@@ -97,6 +115,7 @@ public struct Linear: Sendable {
         case let .dense(t): t.byteCount
         case let .quantized(q, _): q.byteCount
         case let .lowRank(a, b): a.byteCount + b.byteCount
+        case let .quantizedLowRank(a, b, _): a.byteCount + b.byteCount
         }
         return w + (bias?.byteCount ?? 0)
     }

@@ -37,6 +37,7 @@ extension WeightStore {
     public func packed(_ name: String) throws -> PackedWeight? { nil }
     public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? { nil }
     public func inputScale(_ name: String) throws -> [Float]? { nil }
+    public func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)? { nil }
 }
 
 /// The weights of a compressed folder: packed tensors for the layers its
@@ -64,7 +65,16 @@ public struct PackedWeightStore: WeightStore {
 
     public var origin: String { file.path }
     public func contains(_ name: String) -> Bool {
-        formats[name] != nil || file.tensors.contains { $0.name == name || $0.name == PackedNames.factorA(name) }
+        formats[name] != nil || formats[PackedNames.factorA(name)] != nil
+            || file.tensors.contains { $0.name == name || $0.name == PackedNames.factorA(name) }
+    }
+
+    public func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)? {
+        guard formats[PackedNames.factorA(name)] != nil else { return nil }
+        guard let a = try packed(PackedNames.factorA(name)), let b = try packed(PackedNames.factorB(name)) else {
+            throw SlimError.malformedFile(path: file.path, detail: "'\(name)' has a packed factor A but no packed factor B")
+        }
+        return (a, b)
     }
 
     public func inputScale(_ name: String) throws -> [Float]? {
@@ -81,12 +91,16 @@ public struct PackedWeightStore: WeightStore {
     }
     public func shape(of name: String) throws -> [Int] {
         if let p = try packed(name) { return [p.rows, p.columns] }
+        if let (a, b) = try packedFactors(name) { return [a.rows, b.columns] }
         if let a = file.tensors.first(where: { $0.name == PackedNames.factorA(name) }),
            let b = file.tensors.first(where: { $0.name == PackedNames.factorB(name) }) { return [a.shape[0], b.shape.last ?? 0] }
         return try file.tensor(named: name).shape
     }
     public func floats(_ name: String) throws -> [Float] {
         if let p = try packed(name) { return try QuantCodec.decode(p.encoded, rows: p.rows, columns: p.columns, format: p.format) }
+        if try packedFactors(name) != nil {
+            throw SlimError.unsupported(op: "read '\(name)' as fp32", backend: "model", reason: "it is stored as packed low-rank factors")
+        }
         return try file.floats(try file.tensor(named: name))
     }
 

@@ -16,6 +16,8 @@ public protocol WeightStore {
     func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)?
     /// Per-input multipliers for the activations (AWQ), when the weight was stored scaled.
     func inputScale(_ name: String) throws -> [Float]?
+    /// Low-rank factors stored packed (low rank, then quantized): A `[rows, rank]`, B `[rank, columns]`.
+    func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)?
 }
 
 extension WeightStore {
