@@ -214,13 +214,14 @@ public final class Distillation {
                 throw SlimError.malformedFile(path: configURL.path, detail: "not a readable JSON object")
             }
             config["num_hidden_layers"] = options.studentLayers
-            config["slim_distilled"] = [
+            var distilled: [String: Any] = [
                 "teacher": options.teacher.path, "init": options.initialization.rawValue,
                 "teacher_layers": options.initialization.teacherLayers(student: options.studentLayers,
                                                                        teacher: teacher.encoder.config.layers),
                 "steps": step, "batch": options.batch, "seq": options.sequence, "lr": options.learningRate,
-                "final_loss": curve.last?.loss ?? .nan,
             ] as [String: Any]
+            if let last = curve.last, last.loss.isFinite { distilled["final_loss"] = last.loss }
+            config["slim_distilled"] = distilled
             try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
                 .write(to: staging.appendingPathComponent("config.json"))
             try Data(curveCSV.utf8).write(to: staging.appendingPathComponent("loss.csv"))

@@ -120,9 +120,11 @@ struct DistillCommand: ParsableCommand {
         let speeds = run.curve.map(\.tokensPerSecond).sorted()
         let median = speeds.isEmpty ? 0 : speeds[speeds.count / 2]
         if json {
-            try printJSON(["output": out.path, "steps": run.step, "first_loss": first, "final_loss": final,
-                           "median_tokens_per_s": median, "backend": backend.id.kind.rawValue,
-                           "student_layers": options.studentLayers, "init": options.initialization.rawValue])
+            var summary: [String: Any] = ["output": out.path, "steps": run.step, "median_tokens_per_s": median,
+                                          "backend": backend.id.kind.rawValue, "student_layers": options.studentLayers,
+                                          "init": options.initialization.rawValue]
+            if run.step > 0 { summary["first_loss"] = first; summary["final_loss"] = final }
+            try printJSON(summary)
         } else {
             print(String(format: "%@: %d-layer student, %d steps, loss %.5f → %.5f, %.0f tokens/s (median); loss curve in loss.csv and loss.svg",
                          out.path, options.studentLayers, run.step, first, final, median))
