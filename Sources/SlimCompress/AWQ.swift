@@ -15,8 +15,9 @@ public struct AWQ: Sendable {
     public init(format: QuantFormat) { self.format = format }
 
     /// The packed scaled weight, the per-input multipliers (1/s) to apply at run time, and the α chosen.
-    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double]) throws
-        -> (encoded: QuantCodec.Encoded, inputScale: [Float], alpha: Double) {
+    public typealias Result = (encoded: QuantCodec.Encoded, inputScale: [Float], alpha: Double)
+
+    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double]) throws -> Result {
         guard h.count == k * k, w.count == n * k else {
             throw SlimError.shapeMismatch(op: "AWQ", detail: "a \(n)x\(k) weight needs a \(k)x\(k) Hessian")
         }

@@ -58,6 +58,22 @@ public struct ModelCompressor {
             let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
             hessians = try Calibration.hessians(original, texts: calibration.texts)
         }
+        // AWQ scales of each attention output projection fold into the value
+        // projection before it (attention is linear in V), so those layers need
+        // no run-time input scale; the other inputs come from a layer norm that
+        // also feeds a residual, or from GELU, and keep theirs.
+        var folded: [String: AWQ.Result] = [:], valueRowScales: [String: [Float]] = [:]
+        if method == .awq {
+            for i in 0..<model.config.layers {
+                let p = "\(model.prefix)encoder.layer.\(i).attention."
+                let o = p + "output.dense.weight"
+                guard let h = hessians[o], let t = file.tensors.first(where: { $0.name == o }), t.shape.count == 2,
+                      let requested = overrides[o] ?? format else { continue }
+                let target = Self.format(requested, forNarrowed: t.shape[1], config: model.config)
+                folded[o] = try AWQ(format: target).quantize(try file.floats(t), rows: t.shape[0], columns: t.shape[1], hessian: h)
+                valueRowScales[p + "self.value"] = folded[o]!.inputScale
+            }
+        }
 
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
@@ -70,8 +86,16 @@ public struct ModelCompressor {
             }.first { linears.contains($0) } ?? t.name
             let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
                 : tables.contains(t.name) ? .int8PerChannel : nil)
+            let owner = [".weight", ".bias"].first { t.name.hasSuffix($0) }.map { String(t.name.dropLast($0.count)) } ?? t.name
+            let valueFold = valueRowScales[owner]
             guard let requested, t.shape.count == 2 else {
-                entries.append(model.unchanged(t))
+                if let valueFold, t.name.hasSuffix(".bias") {
+                    // The folded value bias: b_j / s_j.
+                    let b = try file.floats(t).enumerated().map { $0.element * valueFold[$0.offset] }
+                    entries.append(.init(name: t.name, kind: .f32, shape: t.shape, data: b.withUnsafeBytes { Data($0) }))
+                } else {
+                    entries.append(model.unchanged(t))
+                }
                 continue
             }
             let (rows, columns) = (t.shape[0], t.shape[1])
@@ -79,11 +103,24 @@ public struct ModelCompressor {
             do { try target.validate(rows: rows, columns: columns, name: t.name) } catch {
                 throw SlimError.invalidArgument("\(t.name) [\(rows), \(columns)] cannot be stored as \(target): \(error)")
             }
-            let w = try file.floats(t)
+            var w = try file.floats(t)
+            if let valueFold {
+                // The folded value weight: row j divided by s_j.
+                w = w.indices.map { w[$0] * valueFold[$0 / columns] }
+            }
             var encoded: QuantCodec.Encoded
             var inputScale: [Float]?
             let h = linears.contains(t.name) ? hessians[Calibration.sharedInput(t.name)] : nil
             switch (method, h) {
+            case (.awq, _) where folded[t.name] != nil:
+                encoded = folded[t.name]!.encoded
+                // Folded into V: the stored weight is Ŵ' = W·diag(s), and its input arrives already divided by s.
+                var restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
+                restored = restored.indices.map { restored[$0] * folded[t.name]!.inputScale[$0 % columns] }
+                layers.append(.init(name: t.name, format: target.description, relativeError: relativeError(w, restored)))
+                packedFormats[t.name] = target.description
+                entries += PackedEntries.make(t.name, encoded, rows: rows)
+                continue
             case let (.gptq, h?):
                 encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
             case let (.awq, h?):

@@ -62,4 +62,27 @@ import Testing
         // int8 factors move a low-rank model about as little as int8 moves the original (≥ 0.998 there).
         #expect(worst >= 0.995, "worst cosine to the unquantized low-rank model \(worst)")
     }
+
+    /// AWQ's scales for the attention output projection fold into the value
+    /// projection (no run-time scale there); a wrong fold would wreck the
+    /// embeddings, a right one keeps AWQ ahead of round-to-nearest.
+    @Test func awqFoldsIntoTheValueProjection() throws {
+        let awqOut = CompressionTests.temporaryFolder("awq-fold"), rtnOut = CompressionTests.temporaryFolder("rtn-fold")
+        defer { for f in [awqOut, rtnOut] { try? FileManager.default.removeItem(at: f) } }
+        let format = QuantFormat.int4(groupSize: 128, symmetric: true)
+        var awq = ModelCompressor(format: format, method: .awq)
+        awq.calibration = (try Calibration.samples(from: Calibration.defaultFile, count: 32), CPUBackend(), "fortunes")
+        _ = try awq.compress(try TestAssets.miniLM, to: awqOut, hashSource: false)
+        _ = try ModelCompressor(format: format).compress(try TestAssets.miniLM, to: rtnOut, hashSource: false)
+        let names = try SafeTensorsFile(contentsOf: awqOut.appendingPathComponent("model.safetensors")).tensors.map(\.name)
+        #expect(!names.contains { $0.hasSuffix("attention.output.dense.weight.input_scale") }, "folded: no run-time scale")
+        #expect(names.contains { $0.hasSuffix("attention.self.value.weight.input_scale") }, "value's own input keeps its scale")
+        let golden = try MiniLMGoldenTests.golden()
+        func mean(_ folder: URL) throws -> Double {
+            let c = zip(try Self.embeddings(folder, golden.sentences), golden.embeddings).map { cosine($0, $1) }
+            return c.reduce(0, +) / Double(c.count)
+        }
+        let (a, r) = (try mean(awqOut), try mean(rtnOut))
+        #expect(a > r, "AWQ (folded) mean cosine \(a) vs RTN \(r)")
+    }
 }
