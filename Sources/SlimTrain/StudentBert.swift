@@ -132,20 +132,44 @@ public final class StudentBert: @unchecked Sendable {
     /// Runs forward and backward on `batch` against the teacher's sentence
     /// embeddings `targets` (one per sequence), writing every parameter's
     /// gradient; returns the loss.
-    public func lossAndGradients(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss) throws -> Double {
+    ///
+    /// `hidden` adds hidden-state MSE: student layer `i`'s output against the
+    /// teacher states `hidden[i]` (`[batch·seq, hidden]`, the same padded rows),
+    /// `hiddenWeight · mean((s − t)²)` over the real tokens' rows only.
+    public func lossAndGradients(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss,
+                                 hidden: [Int: Tensor] = [:], hiddenWeight: Double = 1) throws -> Double {
         let tape = try forward(batch)
         let h = config.hiddenSize, b = backend
         guard targets.count == batch.batch, targets.allSatisfy({ $0.count == h }) else {
             throw SlimError.shapeMismatch(op: "distill", detail: "\(targets.count) targets for \(batch.batch) sequences of width \(h)")
         }
         let pooled = try b.floats(tape.pooled).map(Double.init)
-        let (loss, dPooled) = losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h)
+        var (loss, dPooled) = losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h)
         let dp = try b.tensor(dPooled.map(Float.init), shape: [batch.batch, h], name: "dPooled")
         let rows = batch.batch * batch.sequence
         var dy = try b.allocate([rows, h], name: "dOutput")
         try b.gemm(tape.poolingMatrix, dp, into: dy, options: GemmOptions(transposeA: true))
         let ones = try b.tensor([Float](repeating: 1, count: rows), shape: [1, rows], name: "ones")
-        for (layer, t) in zip(layers, tape.layers).reversed() {
+        let mask = hidden.isEmpty ? nil : try b.tensor((0..<rows).flatMap { r in
+            [Float](repeating: r % batch.sequence < batch.lengths[r / batch.sequence] ? 1 : 0, count: h)
+        }, shape: [rows, h], name: "real-token mask")
+        let realRows = batch.lengths.reduce(0, +)
+        for (i, (layer, t)) in zip(layers, tape.layers).enumerated().reversed() {
+            if let target = hidden[i], let mask {
+                guard target.shape.elementCount == rows * h else {
+                    throw SlimError.shapeMismatch(op: "hidden-state MSE", detail: "teacher states \(target.label) for \(rows)x\(h) student states")
+                }
+                let diff = try b.allocate([rows, h], name: "hidden difference")
+                try b.scale(target, by: -1, into: diff)
+                try b.add(t.output, diff, into: diff)
+                try b.mul(diff, mask, into: diff)
+                let sums = try b.allocate([rows], name: "hidden sumsq")
+                try b.reduceRows(diff, .sumOfSquares, into: sums)
+                let count = Double(realRows * h)
+                loss += hiddenWeight * (try b.floats(sums).reduce(0.0) { $0 + Double($1) }) / count
+                try b.scale(diff, by: Float(2 * hiddenWeight / count), into: diff)
+                try b.add(dy, diff, into: dy)
+            }
             dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout, on: b)
         }
         let dSum = try b.allocate([rows, h], name: "dEmbeddingSum")

@@ -9,7 +9,9 @@ struct Float64Student {
     /// Parameter values by name.
     var values: [String: [Double]]
 
-    func loss(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss) -> Double {
+    func loss(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss, hidden hiddenTargets: [Int: [Float]] = [:],
+              hiddenWeight: Double = 1) -> Double {
+        var hiddenLoss = 0.0
         let c = config, h = c.hiddenSize, L = batch.sequence, rows = batch.batch * L
         func v(_ n: String) -> [Double] { values[n]! }
         func layerNorm(_ x: [Double], _ prefix: String) -> [Double] {
@@ -78,6 +80,15 @@ struct Float64Student {
             var o = linear(u, p + "output.dense", inp: wide, out: h)
             for i in o.indices { o[i] += hidden[i] }
             x = layerNorm(o, p + "output.LayerNorm")
+            if let target = hiddenTargets[l] {
+                let real = batch.lengths.reduce(0, +) * h
+                for r in 0..<rows where r % L < batch.lengths[r / L] {
+                    for i in 0..<h {
+                        let d = x[r * h + i] - Double(target[r * h + i])
+                        hiddenLoss += hiddenWeight * d * d / Double(real)
+                    }
+                }
+            }
         }
         var pooled = [Double](repeating: 0, count: batch.batch * h)
         for s in 0..<batch.batch {
@@ -85,6 +96,6 @@ struct Float64Student {
                 for i in 0..<h { pooled[s * h + i] += x[(s * L + t) * h + i] / Double(batch.lengths[s]) }
             }
         }
-        return losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h).loss
+        return losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h).loss + hiddenLoss
     }
 }

@@ -25,19 +25,27 @@ enum Tiny {
 @Suite struct StudentGradients {
     /// Every parameter's gradient, from the fp32 backend forward and backward,
     /// against float64 central differences of an independent float64 forward.
-    @Test func gradientsMatchFiniteDifferences() throws {
+    /// With `hiddenMSE`, both layers' outputs also match random teacher states (padded rows hold 100: they must not count).
+    @Test(arguments: [false, true])
+    func gradientsMatchFiniteDifferences(hiddenMSE: Bool) throws {
         let backend = CPUBackend()
         let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend, perturbed: true)
         let targets = Tiny.targets(seed: 3), losses = EmbeddingLoss(mse: 1, cosine: 1)
-        let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses)
+        var rng = SeededGenerator(seed: 13)
+        let rows = Tiny.batch.batch * Tiny.batch.sequence, h = Tiny.config.hiddenSize
+        let states: [Int: [Float]] = hiddenMSE ? [0: 0, 1: 0].mapValues { _ in
+            (0..<rows * h).map { r in r / h % Tiny.batch.sequence < Tiny.batch.lengths[r / h / Tiny.batch.sequence] ? Float(rng.normal()) : 100 }
+        } : [:]
+        let hidden = try states.mapValues { try backend.tensor($0, shape: [rows, h]) }
+        let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses, hidden: hidden, hiddenWeight: 0.5)
         let values = try student.parameterValues()
         var reference = Float64Student(config: Tiny.config, values: [:])
         for (p, v) in zip(student.parameters, values) { reference.values[p.name] = v.map(Double.init) }
-        let exact = reference.loss(Tiny.batch, targets: targets, losses: losses)
+        let exact = reference.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)
         // The fp32 forward of a loss near 1 through ~10 roundings per value: 1e-5 relative is ~100 ulp.
         #expect(abs(loss - exact) <= 1e-5 * abs(exact), "fp32 loss \(loss) vs float64 \(exact)")
 
-        var rng = SeededGenerator(seed: 11)
+        rng = SeededGenerator(seed: 11)
         var checked = 0, worst = 0.0
         let usedIDs = Set(Tiny.batch.ids.map(Int.init))
         let gradients = try student.parameters.map { try backend.floats($0.grad) }
@@ -58,7 +66,8 @@ enum Tiny {
                 var plus = reference, minus = reference
                 plus.values[p.name]![i] += step
                 minus.values[p.name]![i] -= step
-                let fd = (plus.loss(Tiny.batch, targets: targets, losses: losses) - minus.loss(Tiny.batch, targets: targets, losses: losses)) / (2 * step)
+                let fd = (plus.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)
+                    - minus.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)) / (2 * step)
                 let err = abs(Double(g[i]) - fd)
                 worst = max(worst, err / largest)
                 // Central differences in float64 with step 1e-4 err by ~1e-8·|f'''|; the fp32
