@@ -15,6 +15,10 @@ public struct DistillationOptions: Sendable {
     public var weightDecay: Float = 0.01
     public var maxGradientNorm: Double = 1
     public var losses = EmbeddingLoss()
+    /// Weight of the hidden-state MSE (0: off): student layer `i`'s output against teacher layer `layerMap[i]`'s.
+    public var hiddenWeight: Double = 0
+    /// The teacher layer whose output each student layer learns (nil: uniform, `(i + 1)·L/N − 1`, TinyBERT's map).
+    public var layerMap: [Int]?
     public var seed: UInt64 = 0
     public init(teacher: URL, studentLayers: Int, steps: Int) {
         self.teacher = teacher
@@ -48,6 +52,8 @@ public final class Distillation {
     public var step: Int { curve.count }
     let optimizer: AdamW
     let schedule: LearningRateSchedule
+    /// The teacher layer each student layer's output learns, with hidden-state MSE.
+    public let resolvedLayerMap: [Int]
 
     public init(options o: DistillationOptions, texts: [String], backend: any Backend) throws {
         guard o.steps >= 0, o.batch >= 1, o.sequence >= 2 else {
@@ -68,6 +74,11 @@ public final class Distillation {
             ids.count <= length ? ids : Array(ids.prefix(length - 1)) + [ids.last!]
         }
         guard !sequences.isEmpty else { throw SlimError.invalidArgument("distill: the training data holds no text") }
+        let teacherLayers = teacher.encoder.config.layers
+        resolvedLayerMap = o.layerMap ?? (0..<o.studentLayers).map { ($0 + 1) * teacherLayers / o.studentLayers - 1 }
+        guard resolvedLayerMap.count == o.studentLayers, resolvedLayerMap.allSatisfy({ (0..<teacherLayers).contains($0) }) else {
+            throw SlimError.invalidArgument("--layer-map \(resolvedLayerMap): one teacher layer in 0..<\(teacherLayers) for each of the \(o.studentLayers) student layers")
+        }
         optimizer = AdamW(weightDecay: o.weightDecay, maxGradientNorm: o.maxGradientNorm)
         schedule = LearningRateSchedule(peak: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps)
     }
@@ -98,9 +109,15 @@ public final class Distillation {
         let s = step + 1
         let start = DispatchTime.now().uptimeNanoseconds
         let seqs = batch(at: s)
-        let targets = try teacher.embed(tokenized: seqs)
         let encoderBatch = EncoderBatch(sequences: seqs, padID: teacher.tokenizer.padID)
-        let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses)
+        let targets: [[Float]], hidden: [Int: Tensor]
+        if options.hiddenWeight > 0 {
+            (targets, hidden) = try teacherStates(encoderBatch)
+        } else {
+            (targets, hidden) = (try teacher.embed(tokenized: seqs), [:])
+        }
+        let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
+                                                hiddenWeight: options.hiddenWeight)
         let rate = schedule.rate(at: s)
         let norm = try optimizer.step(student.parameters, step: s, learningRate: rate, on: backend)
         try backend.synchronize()
@@ -109,6 +126,32 @@ public final class Distillation {
                                 tokensPerSecond: Double(encoderBatch.batch * encoderBatch.sequence) / seconds)
         curve.append(record)
         return record
+    }
+
+    /// The teacher's normalised mean-pooled embeddings and, per student layer,
+    /// the output of its mapped teacher layer (one teacher forward: a layer's
+    /// output is the next layer's query input, seen by the encoder's observer).
+    func teacherStates(_ batch: EncoderBatch) throws -> (targets: [[Float]], hidden: [Int: Tensor]) {
+        final class Captured { var states: [Int: Tensor] = [:] }
+        let captured = Captured(), wanted = Set(resolvedLayerMap), b = backend
+        let last = try teacher.encoder.hiddenStates(batch) { name, x in
+            guard name.hasSuffix("attention.self.query.weight"), let range = name.range(of: "encoder.layer.") else { return }
+            guard let j = Int(name[range.upperBound...].prefix { $0.isNumber }), j > 0, wanted.contains(j - 1) else { return }
+            let copy = try b.allocate(x.shape, name: "teacher layer \(j - 1)")
+            try b.copy(x, to: copy)
+            captured.states[j - 1] = copy
+        }
+        captured.states[teacher.encoder.config.layers - 1] = last
+        let states = try b.floats(last), h = teacher.encoder.config.hiddenSize
+        let targets = (0..<batch.batch).map { s in
+            var sum = [Double](repeating: 0, count: h)
+            for r in s * batch.sequence..<(s * batch.sequence + batch.lengths[s]) {
+                for e in 0..<h { sum[e] += Double(states[r * h + e]) }
+            }
+            return EmbeddingLoss.normalized(sum.map { $0 / Double(batch.lengths[s]) }).map(Float.init)
+        }
+        let hidden = resolvedLayerMap.enumerated().reduce(into: [Int: Tensor]()) { $0[$1.offset] = captured.states[$1.element] }
+        return (targets, hidden)
     }
 
     /// The loss curve as CSV (`step,loss,learning_rate,gradient_norm,tokens_per_s`).
@@ -127,7 +170,8 @@ public final class Distillation {
             "student_layers": "\(o.studentLayers)", "init": o.initialization.rawValue, "steps": "\(o.steps)",
             "batch": "\(o.batch)", "seq": "\(o.sequence)", "lr": "\(o.learningRate)", "warmup": "\(o.warmupSteps)",
             "weight_decay": "\(o.weightDecay)", "max_grad_norm": "\(o.maxGradientNorm)",
-            "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine)", "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
+            "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)",
+            "layer_map": resolvedLayerMap.map(String.init).joined(separator: ","), "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
         ]
     }
 

@@ -18,24 +18,28 @@ struct DistillModelOptions: ParsableArguments {
     @Option(help: "Sequences per step.") var batch = 16
     @Option(help: "Tokens per sequence at most (longer texts are cut, keeping [SEP]).") var seq = 128
     @Option(help: "Peak learning rate.") var lr = 1e-4
-    @Option(help: "Losses on the sentence embedding, comma-separated: embed-mse, cosine.") var loss = "embed-mse,cosine"
+    @Option(help: "Losses, comma-separated: embed-mse and cosine (on the sentence embedding), hidden-mse (layer outputs, see --layer-map).")
+    var loss = "embed-mse,cosine"
+    @Option(help: "With hidden-mse: the teacher layer (0-based) each student layer's output learns, comma-separated (default: uniform, 1,3,5 for 3 of 6).")
+    var layerMap: String?
     @OptionGroup var backendOption: BackendOption
 
     var teacherURL: URL { teacher.map { URL(fileURLWithPath: $0) } ?? ModelAssets.miniLM }
 
-    func parsedLosses() throws -> EmbeddingLoss {
-        var l = EmbeddingLoss(mse: 0, cosine: 0)
+    func parsedLosses() throws -> (EmbeddingLoss, hidden: Double) {
+        var l = EmbeddingLoss(mse: 0, cosine: 0), hidden = 0.0
         for name in loss.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             switch name {
             case "embed-mse", "mse": l.mse = 1
             case "cosine": l.cosine = 1
-            case "hidden-mse", "attn-kl":
-                throw SlimError.unsupported(op: "distill --loss \(name)", backend: "slim", reason: "not implemented yet (embed-mse and cosine are)")
-            default: throw ValidationError("--loss \(name): use embed-mse, cosine")
+            case "hidden-mse": hidden = 1
+            case "attn-kl":
+                throw SlimError.unsupported(op: "distill --loss \(name)", backend: "slim", reason: "not implemented yet (embed-mse, cosine and hidden-mse are)")
+            default: throw ValidationError("--loss \(name): use embed-mse, cosine, hidden-mse")
             }
         }
-        guard l.mse > 0 || l.cosine > 0 else { throw ValidationError("--loss names no loss") }
-        return l
+        guard l.mse > 0 || l.cosine > 0 || hidden > 0 else { throw ValidationError("--loss names no loss") }
+        return (l, hidden)
     }
 
     func options(steps: Int) throws -> DistillationOptions {
@@ -47,7 +51,12 @@ struct DistillModelOptions: ParsableArguments {
         o.batch = batch
         o.sequence = seq
         o.learningRate = lr
-        o.losses = try parsedLosses()
+        (o.losses, o.hiddenWeight) = try parsedLosses()
+        if let layerMap {
+            let layers = layerMap.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard layers.allSatisfy({ $0 != nil }) else { throw ValidationError("--layer-map \(layerMap): comma-separated layer numbers") }
+            o.layerMap = layers.map { $0! }
+        }
         return o
     }
 }

@@ -77,6 +77,18 @@ import Testing
         #expect(other.status != 0 && other.stderr.contains("another configuration") && other.stderr.contains("seq"), "\(other.stderr)")
     }
 
+    /// Hidden-state MSE on top of the embedding losses: the 1-layer student's output learns teacher layer 0's (captured as layer 1's query input).
+    @Test func hiddenStateLossTrainsAndABadLayerMapIsRefused() throws {
+        let w = try Self.workspace("hidden")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let r = try slim(Self.arguments(w, output: "h", steps: 12) + ["--loss", "cosine,hidden-mse", "--layer-map", "0"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let losses = try Self.losses(w.base.appendingPathComponent("h"))
+        #expect(losses.count == 12 && losses.last! < losses.first!, "\(losses)")
+        let bad = try slim(Self.arguments(w, output: "bad") + ["--loss", "hidden-mse", "--layer-map", "2"])
+        #expect(bad.status != 0 && bad.stderr.contains("--layer-map"), "\(bad.stderr)")
+    }
+
     @Test func badInputIsAClearError() throws {
         let w = try Self.workspace("bad")
         defer { try? FileManager.default.removeItem(at: w.base) }

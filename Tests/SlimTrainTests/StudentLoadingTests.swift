@@ -55,3 +55,28 @@ import Testing
         #expect(throws: SlimError.self) { try StudentBert(teacher: url, layers: 3, initialization: .first, backend: CPUBackend()) }
     }
 }
+
+@Suite struct TeacherHiddenStates {
+    /// A full-depth student copied from its teacher matches every teacher layer's
+    /// output: with the identity layer map the first step's loss is 0, and an
+    /// off-by-one map (a wrongly captured layer) is not.
+    @Test func fullDepthStudentHasZeroHiddenLossOnTheIdentityMap() throws {
+        let url = try StudentLoading.folder("hidden")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let texts = ["w5 w6 w7 w8", "w9 w10 w11", "w12 w13 w14 w15 w16 w17", "w20 w21"]
+        var losses: [Double] = []
+        for map in [[0, 1], [1, 1]] {
+            var o = DistillationOptions(teacher: url, studentLayers: 2, steps: 1)
+            o.initialization = .first
+            o.batch = 4
+            o.sequence = 16
+            o.losses = EmbeddingLoss(mse: 1, cosine: 1)
+            o.hiddenWeight = 1
+            o.layerMap = map
+            losses.append(try Distillation(options: o, texts: texts, backend: CPUBackend()).trainStep().loss)
+        }
+        // The same fp32 ops on the same weights: the identity map leaves rounding (states ~1, squared ~1e-13).
+        #expect(losses[0] < 1e-10, "identity map: \(losses[0])")
+        #expect(losses[1] > 1e-3, "layer 0 against the teacher's layer 1: \(losses[1])")
+    }
+}
