@@ -242,9 +242,11 @@ AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const 
 }
 
 // Runs of 32 weights times int8 activations: the 4-bit levels are unsigned,
-// so maddubs takes them directly (pair sums ≤ 2·15·127, no overflow); Q8_0
-// moves the sign of x onto q as the W8A8 kernel does. Each run's exact int32
-// dot becomes a float once, scaled by the run's a.
+// so maddubs takes them directly (pair sums ≤ 2·15·127, no overflow); int8
+// and Q8_0 weights give |q| (once per run for all tokens, and right even for
+// q = −128, read as 128) and x takes q's sign, as the W8A8 kernel does (pair
+// sums ≤ 2·128·127 < 32768; |x| ≤ 127, so negating never wraps). Each run's
+// exact int32 dot becomes a float once, scaled by the run's a.
 AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
                                        const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
                                        const uint8_t *zeros, float *out, long os) {
@@ -267,12 +269,57 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
             q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
             u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
         }
+        const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
+        const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
         for (int t = 0; t < T; t++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
-            const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
-            const __m256i pairs = signed_w ? _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(q, x))
-                                           : _mm256_maddubs_epi16(q, x);
+            const __m256i pairs = _mm256_maddubs_epi16(uq, signed_w ? _mm256_sign_epi8(x, q) : x);
             const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+            acc[t][j] = _mm256_fmadd_ps(_mm256_set1_ps(a * xd[t * runs + r]), dot, acc[t][j]);
+            if (!signed_w) offset[t][j] += b * xsum[t * runs + r];
+        }
+    }
+    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
+}
+
+
+// ---------------------------------------------------------------- AVX-512 VNNI
+// vpdpbusd multiplies unsigned by signed bytes and adds groups of four
+// products straight into int32 lanes: no int16 pair sums, so no saturation
+// and no madd step. One run of 32 weights fills one 256-bit register (VL).
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+// As runs_i8_t_avx2: the 4-bit levels (0...15) are the unsigned operand as
+// they are; int8 and Q8_0 weights give |q| (unsigned, once per run for all
+// tokens) and x takes q's sign (|x| ≤ 127, so negating never wraps), which
+// leaves every product, and so each run's int32 dot, exact.
+VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                       const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
+                                       const uint8_t *zeros, float *out, long os) {
+    __m256 acc[4][4];
+    float offset[4][4] = {{0}};
+    zero_acc(acc, T);
+    const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
+    FOR_RUNS(runs) {
+        float a, b = 0;
+        __m256i q;
+        if (kind == SLIM_ROW_INT8) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
+            a = 1.0f;
+        } else if (kind == SLIM_ROW_Q8_0) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
+            a = half_f16c(row + r * 34);
+        } else {
+            const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
+            const __m128i mask = _mm_set1_epi8(0x0F);
+            q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+        }
+        const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
+        for (int t = 0; t < T; t++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
+            const __m256i sx = signed_w ? _mm256_sign_epi8(x, q) : x;
+            const __m256 dot = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), uq, sx));
             acc[t][j] = _mm256_fmadd_ps(_mm256_set1_ps(a * xd[t * runs + r]), dot, acc[t][j]);
             if (!signed_w) offset[t][j] += b * xsum[t * runs + r];
         }
@@ -344,6 +391,16 @@ AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const float
     }
     FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
+VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
+                              int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
+                              long os) {
+    if (kind == SLIM_ROW_INT8) {
+        const int K4 = SLIM_ROW_INT8;
+        FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os))
+        return;
+    }
+    FOR_KINDS(FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
+}
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
 }
@@ -382,10 +439,28 @@ int slim_cpu_has_avx2(void) {
     if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     return cached;
 }
+
+// __builtin_cpu_supports reports AVX-512 features only where the OS saves the
+// zmm state (XCR0), so a yes here means the VNNI kernels may run.
+int slim_cpu_isa(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const int vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        cached = !slim_cpu_has_avx2() ? SLIM_ISA_PORTABLE : vnni ? SLIM_ISA_AVX512_VNNI : SLIM_ISA_AVX2;
+    }
+    return cached;
+}
 #else
 int slim_cpu_has_avx2(void) { return 0; }
+int slim_cpu_isa(void) { return SLIM_ISA_PORTABLE; }
 #endif
 static inline int have_avx2(void) { return slim_cpu_has_avx2(); }
+
+int slim_isa_within(int limit) {
+    const int have = slim_cpu_isa();
+    return limit < have ? limit : have;
+}
 
 void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
 #if HAVE_X86
@@ -442,9 +517,16 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
 }
 
 void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
-                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os) {
+                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os,
+                       int isa) {
 #if HAVE_X86
-    if (have_avx2()) { runs_i8_avx2(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return; }
+    switch (slim_isa_within(isa)) {
+    case SLIM_ISA_AVX512_VNNI: runs_i8_vnni(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return;
+    case SLIM_ISA_AVX2: runs_i8_avx2(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return;
+    default: break;
+    }
+#else
+    (void)isa;
 #endif
     runs_i8_portable(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
 }
@@ -471,11 +553,12 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
 
 void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
-                       const float *scales, const uint8_t *zeros, int groups, float *out, long os) {
+                       const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
+    isa = slim_isa_within(isa);
     FOR_ROW_TILES(first, count, tokens, {
         slim_qrow_runs_i8(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, data + (long)r * row_bytes,
                           runs, kind, group_shift, scales ? scales + (long)r * groups : 0,
-                          zeros ? zeros + (long)r * groups : 0, out + t0 * os + r, os);
+                          zeros ? zeros + (long)r * groups : 0, out + t0 * os + r, os, isa);
         if (kind == SLIM_ROW_INT8)
             for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= scales[r];
     })

@@ -1,5 +1,7 @@
 #include "cpu_w8a8.h"
 #include "cpu_activations.h"
+#include "cpu_isa.h"
+#include <stdlib.h>
 #include <math.h>
 
 #if defined(__x86_64__)
@@ -150,6 +152,98 @@ AVX2 static void gemm_w8a8_avx2_rows(const int8_t *qx, const float *sx, int m, c
         }
     }
 }
+
+// ---------------------------------------------------------------- AVX-512 VNNI
+// vpdpbusd adds four unsigned×signed byte products straight into each int32
+// lane. Signed weights become unsigned by flipping their top bit (w + 128,
+// once per weight row and step, shared by the four tokens), so
+//   Σ (w + 128)·x = Σ w·x + 128·Σ x,
+// and the token's Σ x, summed once per call, takes the offset back off: the
+// dot products stay exact int32 (|Σ (w + 128)·x| ≤ 255·127·k, no wrap below
+// k = 66,000, and even a wrap cancels modulo 2³²).
+#define VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+// R weight rows (1...4) times T tokens (1...4) over k in 64-byte steps, 16
+// int32 accumulators in registers; the last partial step loads through a
+// mask, and the zero x bytes it reads add nothing to either sum.
+VNNI static INLINE void block_vnni(const int8_t *qx, const float *sx, const int32_t *xsum, const int T, const int8_t *w,
+                                   const float *sw, const int R, int k, const float *bias, float *y, long ldy) {
+    __m512i acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    int i = 0;
+    for (; i + 64 <= k; i += 64) {
+        __m512i x[4];
+        for (int t = 0; t < T; t++) x[t] = _mm512_loadu_si512((const void *)(qx + (long)t * k + i));
+        for (int r = 0; r < R; r++) {
+            const __m512i wu = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + (long)r * k + i)), flip);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], wu, x[t]);
+        }
+    }
+    if (i < k) {
+        const __mmask64 mask = k - i >= 64 ? ~0ULL : (1ULL << (k - i)) - 1;
+        __m512i x[4];
+        for (int t = 0; t < T; t++) x[t] = _mm512_maskz_loadu_epi8(mask, qx + (long)t * k + i);
+        for (int r = 0; r < R; r++) {
+            const __m512i wu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, w + (long)r * k + i), flip);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], wu, x[t]);
+        }
+    }
+    const __m128 sx4 = T == 4 ? _mm_loadu_ps(sx) : _mm_setr_ps(sx[0], T > 1 ? sx[1] : 0, T > 2 ? sx[2] : 0, 0);
+    const __m128i xs4 = T == 4 ? _mm_loadu_si128((const __m128i *)xsum)
+                               : _mm_setr_epi32(xsum[0], T > 1 ? xsum[1] : 0, T > 2 ? xsum[2] : 0, 0);
+    const __m128i offset = _mm_slli_epi32(xs4, 7);
+    for (int r = 0; r < R; r++) {
+        __m256i h[4];
+        for (int t = 0; t < 4; t++)
+            h[t] = t < T ? _mm256_add_epi32(_mm512_castsi512_si256(acc[r][t]), _mm512_extracti64x4_epi64(acc[r][t], 1))
+                         : _mm256_setzero_si256();
+        const __m128i dots = _mm_sub_epi32(sum4(h[0], h[1], h[2], h[3]), offset);
+        __m128 v = _mm_mul_ps(_mm_mul_ps(sx4, _mm_set1_ps(sw[r])), _mm_cvtepi32_ps(dots));
+        if (bias) v = _mm_add_ps(v, _mm_set1_ps(bias[r]));
+        float out[4];
+        _mm_storeu_ps(out, v);
+        for (int t = 0; t < T; t++) y[t * ldy + r] = out[t];
+    }
+}
+
+// Token blocks of about 256 KiB stay in L2 (1 MiB on the EPYCs we run on)
+// while each group of four weight rows (16 KiB at K = 4096, in L1) passes
+// over them four tokens at a time.
+VNNI static void gemm_w8a8_vnni(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
+                                const float *bias, float *y, long ldy) {
+    int32_t small[64];
+    int32_t *xsum = m <= 64 ? small : malloc(sizeof(int32_t) * (size_t)m);
+    if (!xsum) { gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return; }
+    for (int t = 0; t < m; t++) {
+        int32_t s = 0;
+        for (int i = 0; i < k; i++) s += qx[(long)t * k + i];
+        xsum[t] = s;
+    }
+    int block = (256 << 10) / (k > 0 ? k : 1);
+    block = block < 4 ? 4 : block / 4 * 4;
+    for (int t0 = 0; t0 < m; t0 += block) {
+        const int t_end = m < t0 + block ? m : t0 + block;
+        for (int r = 0; r < n; r += 4) {
+            const int R_count = n - r >= 4 ? 4 : n - r;
+            const int8_t *wr = w + (long)r * k;
+            const float *b = bias ? bias + r : 0;
+            for (int t = t0; t < t_end; t += 4) {
+                const int T_count = t_end - t >= 4 ? 4 : t_end - t;
+                const int8_t *xt = qx + (long)t * k;
+                float *yt = y + t * ldy + r;
+                switch (R_count) {
+                case 4: FOR_T(4, block_vnni(xt, sx + t, xsum + t, T, wr, sw + r, 4, k, b, yt, ldy)) break;
+                case 3: FOR_T(3, block_vnni(xt, sx + t, xsum + t, T, wr, sw + r, 3, k, b, yt, ldy)) break;
+                case 2: FOR_T(2, block_vnni(xt, sx + t, xsum + t, T, wr, sw + r, 2, k, b, yt, ldy)) break;
+                default: FOR_T(1, block_vnni(xt, sx + t, xsum + t, T, wr, sw + r, 1, k, b, yt, ldy)) break;
+                }
+            }
+        }
+    }
+    if (xsum != small) free(xsum);
+}
 #endif
 
 float slim_quantize_row_i8(const float *x, int k, int8_t *q) {
@@ -160,9 +254,15 @@ float slim_quantize_row_i8(const float *x, int k, int8_t *q) {
 }
 
 void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
-                    const float *bias, float *y, long ldy) {
+                    const float *bias, float *y, long ldy, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return; }
+    switch (slim_isa_within(isa)) {
+    case SLIM_ISA_AVX512_VNNI: gemm_w8a8_vnni(qx, sx, m, w, sw, n, k, bias, y, ldy); return;
+    case SLIM_ISA_AVX2: gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return;
+    default: break;
+    }
+#else
+    (void)isa;
 #endif
     gemm_w8a8_portable(qx, sx, m, w, sw, n, k, bias, y, ldy);
 }

@@ -1,11 +1,36 @@
+import CPUKernels
 import SlimCore
 
 /// The CPU backend: host memory, every core, SIMD, and the platform BLAS for GEMM.
 public final class CPUBackend: Backend {
     public let id = BackendID(kind: .cpu, instance: 0, name: "CPU")
     public var peakGFLOPS: Double { CPUInfo.current.peakGFLOPS }
+    /// The most capable instruction set the integer kernels may use; each
+    /// kernel runs the best level at or below it that the CPU has.
+    public let isa: ISA
 
-    public init() {}
+    /// The instruction-set levels of the integer (int8-activation) kernels.
+    public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
+        /// Plain C.
+        case portable = 0
+        /// AVX2: int8 products through maddubs and madd.
+        case avx2 = 1
+        /// AVX-512 VNNI: int8 products through vpdpbusd.
+        case avx512VNNI = 2
+
+        /// The best level this CPU runs.
+        public static var best: ISA { ISA(rawValue: slim_cpu_isa()) ?? .portable }
+        public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
+        public var description: String { ["portable", "avx2", "avx512-vnni"][Int(rawValue)] }
+    }
+
+    /// - Parameter isa: at most this instruction set for the integer kernels
+    ///   (tests pass `.avx2` to keep the fallback covered on a VNNI machine).
+    ///   Per backend, not per process: two backends with different limits can
+    ///   run side by side.
+    public init(isa: ISA = .avx512VNNI) {
+        self.isa = isa
+    }
 
     public func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor {
         guard shape.dims.allSatisfy({ $0 >= 0 }) else { throw SlimError.invalidArgument("negative dimension in \(shape)") }

@@ -118,11 +118,11 @@ extension CPUBackend {
         let (qx, sx) = quantizedActivations(xp, m: m, k: k)
         defer { qx.deallocate(); sx.deallocate() }
         let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!
-        let cores = CPUInfo.current.cores
+        let cores = CPUInfo.current.cores, isa = isa.rawValue
         parallelChunks(n, grain: max(16, (n + cores - 1) / cores)) { rows in
             let r0 = rows.lowerBound
             slim_gemm_w8a8(qxBase, sxBase, Int32(m), q + r0 * k, scales + r0, Int32(rows.count), Int32(k),
-                           bias.map { $0 + r0 }, yp + r0, n)
+                           bias.map { $0 + r0 }, yp + r0, n, isa)
         }
     }
 
@@ -145,9 +145,10 @@ extension CPUBackend {
         }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
+        let isa = isa.rawValue
         parallelChunks(n, grain: 16) { rows in
             slim_rows_runs_i8(qxBase, k, Int32(m), xdBase, xsumBase, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count),
-                              Int32(runs), Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n)
+                              Int32(runs), Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n, isa)
         }
     }
 }

@@ -11,7 +11,7 @@ struct BenchQGemm: ParsableCommand {
     var format: String = "int8"
     @Option(help: "MxNxK (M tokens, N outputs, K inputs); several separated by commas.") var shape: String = "1x4096x4096"
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?
-    @Option(help: "Activations: f32 (weight-only) or int8 (quantized per row, integer dot products; w8a8 implies it).")
+    @Option(help: "Activations: f32 (weight-only), int8 or int8-row (quantized per row, integer dot products; w8a8 implies it), or int8-block (a scale per 32, as llama.cpp's Q8 blocks).")
     var activations: String = "f32"
     @Option(help: "Cycle through this many different weight matrices, so they do not stay in cache (decode from memory).")
     var matrices = 1
@@ -22,7 +22,12 @@ struct BenchQGemm: ParsableCommand {
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
         guard matrices >= 1 else { throw ValidationError("--matrices must be at least 1") }
-        guard ["f32", "int8"].contains(activations) else { throw ValidationError("--activations must be f32 or int8") }
+        guard ["f32", "int8", "int8-row", "int8-block"].contains(activations) else {
+            throw ValidationError("--activations must be f32, int8 (int8-row) or int8-block")
+        }
+        if activations == "int8-block", format.split(separator: ",").contains("w8a8") {
+            throw ValidationError("w8a8 quantizes activations per row; use --format int8 --activations int8-block for blocks")
+        }
         for s in shape.split(separator: ",") where Shape(parsing: String(s))?.rank != 3 {
             throw ValidationError("--shape \(s): expected MxNxK with positive sizes")
         }
@@ -45,7 +50,7 @@ struct BenchQGemm: ParsableCommand {
     }
 
     private func measure(_ backend: any Backend, format name: String, m: Int, n: Int, k: Int) throws -> [String: Any] {
-        let w8a8 = name == "w8a8" || activations == "int8"
+        let w8a8 = name == "w8a8" || activations != "f32"
         let format = name == "w8a8" ? QuantFormat.int8PerChannel : try QuantFormat(parsing: name)
         try format.validate(rows: n, columns: k)
         var rng = SystemRandomNumberGenerator()
@@ -60,7 +65,7 @@ struct BenchQGemm: ParsableCommand {
         let xValues = (0..<m * k).map { _ in Float.random(in: -1..<1, using: &rng) }
         let x = try backend.tensor(xValues, shape: [m, k], name: "X")
         let y = try backend.allocate([m, n], name: "Y")
-        let activations: ActivationPrecision = w8a8 ? .int8PerRow : .f32
+        let activations: ActivationPrecision = !w8a8 ? .f32 : self.activations == "int8-block" ? .int8PerBlock : .int8PerRow
         var next = 0
         let ms = try medianMilliseconds(warmup: warmup, runs: runs) {
             try backend.quantizedMatmul(x, weights[next % matrices], bias: nil, into: y, activations: activations)
@@ -71,11 +76,11 @@ struct BenchQGemm: ParsableCommand {
         try backend.quantizedMatmul(x, weights[0], bias: nil, into: y, activations: activations)
         try spotCheck(try backend.floats(y), x: xValues, w: reference, m: m, n: n, k: k, loose: w8a8)
         let shape = QuantizedMatmulShape.Dims(m: m, n: n, k: k)
-        let label = w8a8 && name != "w8a8" ? name + "+a8" : name
+        let label = w8a8 && name != "w8a8" ? name + (activations == .int8PerBlock ? "+a8b" : "+a8") : name
         var record = benchRecord(backend, op: "qgemm_\(label)", shape: "\(m)x\(n)x\(k)", ms: ms, flops: shape.flops,
                                  bytes: Double(weights[0].byteCount + (m * k + m * n) * 4), runs: runs)
         record["format"] = name
-        record["activations"] = w8a8 ? "int8" : "f32"
+        record["activations"] = activations == .int8PerBlock ? "int8-block" : w8a8 ? "int8" : "f32"
         record["weight_bytes"] = weights[0].byteCount
         record["matrices"] = matrices
         return record

@@ -11,15 +11,18 @@ struct Subject: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-/// Every backend the suite runs on: the CPU backend, the OpenCL device with its
-/// own tuning entry, and, on that same device, the kernel shapes of the other
+/// Every backend the suite runs on: the CPU backend (its best integer kernels,
+/// AVX-512 VNNI where the CPU has it), the CPU backend held to AVX2 (so the
+/// fallback stays tested on a VNNI machine), the OpenCL device with its own
+/// tuning entry, and, on that same device, the kernel shapes of the other
 /// entry, so the GPU-shaped kernels are tested on PoCL too.
 enum Subjects {
     static let openCLDevice: OpenCLDevice? = try? OpenCLBackend.preferredDevice()
     static let requireOpenCL = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1"
 
     static let all: [Subject] = {
-        var list = [Subject(name: "cpu", backend: CPUBackend())]
+        var list = [Subject(name: "cpu", backend: CPUBackend()),
+                    Subject(name: "cpu-avx2", backend: CPUBackend(isa: .avx2))]
         guard let device = openCLDevice else {
             print("note: no OpenCL device, OpenCL conformance skipped" + (requireOpenCL ? " (and SLIM_REQUIRE_OPENCL=1 fails the suite)" : ""))
             return list

@@ -9,6 +9,7 @@
 #include "cpu_activations.h"
 #include "cpu_w8a8.h"
 #include "cpu_attention.h"
+#include "cpu_isa.h"
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,
@@ -34,9 +35,10 @@ void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *bl
 /// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the
 /// integer dot products exact and (a, b) the run's scale and offset as in
 /// slim_qrow_u4 (a = 1 for int8 rows: the caller applies the row scale).
+/// `isa` limits the instruction set (a SLIM_ISA_ level, see cpu_isa.h).
 void slim_qrow_runs_i8(const int8_t *qx, long x_stride, int tokens, const float *xd, const float *xsum, const uint8_t *row,
                        int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
-                       long out_stride);
+                       long out_stride, int isa);
 
 /// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
@@ -65,9 +67,10 @@ void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k,
                     int first, int count, float *out, long os);
 /// int8 activations with per-run scales `xd` and scaled run sums `xsum`
 /// (`runs` of each per token); int8 rows (SLIM_ROW_INT8) take their row scale from `scales`.
+/// `isa` limits the instruction set as for slim_qrow_runs_i8.
 void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
-                       const float *scales, const uint8_t *zeros, int groups, float *out, long os);
+                       const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa);
 
 /// fp16 bits to float.
 float slim_half_to_float(uint16_t h);

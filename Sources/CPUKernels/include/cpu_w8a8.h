@@ -16,10 +16,11 @@ float slim_quantize_row_i8(const float *x, int k, int8_t *q);
 void slim_quantize_runs_i8(const float *x, int k, int per_run, int8_t *q, float *xd, float *xsum);
 
 /// y[t * ldy + r] = sx[t] * sw[r] * Σ_i qx[t * k + i] * w[r * k + i] (+ bias[r])
-/// for tokens t < m and weight rows r < n. Weight rows are taken two at a
-/// time against four tokens, so each weight row is read once per four tokens
-/// from L1 and each activation once per two rows.
+/// for tokens t < m and weight rows r < n. Weight rows are taken two (AVX2)
+/// or four (AVX-512 VNNI) at a time against four tokens, so each weight row is
+/// read once per four tokens from L1 and each activation once per group of
+/// rows. `isa` limits the instruction set (a SLIM_ISA_ level, see cpu_isa.h).
 void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
-                    const float *bias, float *y, long ldy);
+                    const float *bias, float *y, long ldy, int isa);
 
 #endif
