@@ -289,44 +289,100 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
 // and no madd step. One run of 32 weights fills one 256-bit register (VL).
 #define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
-// As runs_i8_t_avx2: the 4-bit levels (0...15) are the unsigned operand as
-// they are; int8 and Q8_0 weights give |q| (unsigned, once per run for all
-// tokens) and x takes q's sign (|x| ≤ 127, so negating never wraps), which
-// leaves every product, and so each run's int32 dot, exact.
+// Eight runs' int32 dots (one per vector) summed to one lane each, run i in lane i.
+VNNI static INLINE __m256i sum8x8(const __m256i v[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i g0 = _mm256_hadd_epi32(h01, h23), g1 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
+}
+
+// `nr` (1...8) runs from r0 times T tokens. As runs_i8_t_avx2, the 4-bit
+// levels (0...15) are the unsigned operand as they are; int8 and Q8_0 weights
+// give |q| (once per run for all tokens) and x takes q's sign (|x| ≤ 127, so
+// negating never wraps), which leaves every product, and so each run's int32
+// dot, exact. The float work is then done for eight runs at once: the eight
+// dots side by side in one vector, times the eight runs' a · xd, plus b · xsum.
+VNNI static INLINE void runs8_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                   const uint8_t *row, int runs, int r0, const int nr, const int kind, int group_shift,
+                                   const float *scales, const uint8_t *zeros, __m256 acc[4], __m256 off[4]) {
+    const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
+    const __mmask8 live = (__mmask8)((1u << nr) - 1);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // The eight runs' (a, b): fp16 pairs fetched with one gather from the
+    // blocks (the first four bytes of a block are its scale, and Q4_1's
+    // minimum), or int4 group scales and zero points read once and spread
+    // over the runs of each group.
+    __m256 a8, b8 = _mm256_setzero_ps();
+    if (kind == SLIM_ROW_INT8) a8 = _mm256_maskz_mov_ps(live, _mm256_set1_ps(1.0f));
+    else if (kind == SLIM_ROW_Q8_0 || kind == SLIM_U4_Q4_0 || kind == SLIM_U4_Q4_1) {
+        const int bytes = kind == SLIM_ROW_Q8_0 ? 34 : kind == SLIM_U4_Q4_0 ? 18 : 20;
+        const __m256i at = _mm256_mullo_epi32(lane, _mm256_set1_epi32(bytes));
+        const __m256i g = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, at, row + (long)r0 * bytes, 1);
+        a8 = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g));
+        if (kind == SLIM_U4_Q4_1) b8 = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(g, 16)));
+        else if (kind == SLIM_U4_Q4_0) b8 = _mm256_mul_ps(_mm256_set1_ps(-8.0f), a8);
+    } else {
+        const int g0 = r0 >> group_shift, groups = ((nr - 1) >> group_shift) + 1;
+        const __m256i spread = _mm256_srli_epi32(lane, group_shift);
+        a8 = _mm256_permutexvar_ps(spread, _mm256_maskz_loadu_ps((__mmask8)((1u << groups) - 1), scales + g0));
+        a8 = _mm256_maskz_mov_ps(live, a8);
+        if (kind == SLIM_U4_INT4_SYM) b8 = _mm256_mul_ps(_mm256_set1_ps(-8.0f), a8);
+        else {
+            const __m128i z = _mm_maskz_loadu_epi8((__mmask16)((1u << groups) - 1), zeros + g0);
+            const __m256 zf = _mm256_cvtepi32_ps(_mm256_permutexvar_epi32(spread, _mm256_cvtepu8_epi32(z)));
+            b8 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a8), zf);
+        }
+    }
+    // The weights as unsigned bytes: 4-bit levels are the 16 bytes broadcast
+    // to both halves, shifted by 0 (low nibbles, weights 0...15) or 4 (high,
+    // 16...31), and masked.
+    const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4), low4 = _mm256_set1_epi8(0x0F);
+    __m256i u[8];
+    const int8_t *q[8];
+    for (int i = 0; i < 8; i++) {
+        const int r = r0 + i;
+        u[i] = _mm256_setzero_si256();
+        q[i] = 0;
+        if (i >= nr) continue;
+        if (signed_w) {
+            q[i] = (const int8_t *)(kind == SLIM_ROW_INT8 ? row + r * 32 : row + r * 34 + 2);
+            u[i] = _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)q[i]));
+        } else {
+            const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind)));
+            u[i] = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        const int8_t *x = qx + t * xs + r0 * 32;
+        __m256i d[8];
+        for (int i = 0; i < 8; i++) {
+            if (i >= nr) { d[i] = _mm256_setzero_si256(); continue; }
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * i));
+            d[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[i],
+                                       signed_w ? _mm256_sign_epi8(xv, _mm256_loadu_si256((const __m256i *)q[i])) : xv);
+        }
+        const __m256 dot = _mm256_cvtepi32_ps(sum8x8(d));
+        const __m256 xd8 = nr == 8 ? _mm256_loadu_ps(xd + t * runs + r0) : _mm256_maskz_loadu_ps(live, xd + t * runs + r0);
+        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(a8, xd8), dot, acc[t]);
+        if (!signed_w) {
+            const __m256 s8 = nr == 8 ? _mm256_loadu_ps(xsum + t * runs + r0) : _mm256_maskz_loadu_ps(live, xsum + t * runs + r0);
+            off[t] = _mm256_fmadd_ps(b8, s8, off[t]);
+        }
+    }
+}
+
 VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
                                        const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
                                        const uint8_t *zeros, float *out, long os) {
-    __m256 acc[4][4];
-    float offset[4][4] = {{0}};
-    zero_acc(acc, T);
-    const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
-    FOR_RUNS(runs) {
-        float a, b = 0;
-        __m256i q;
-        if (kind == SLIM_ROW_INT8) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
-            a = 1.0f;
-        } else if (kind == SLIM_ROW_Q8_0) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
-            a = half_f16c(row + r * 34);
-        } else {
-            const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
-            const __m128i mask = _mm_set1_epi8(0x0F);
-            q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
-            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-        }
-        const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
-        for (int t = 0; t < T; t++) {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
-            const __m256i sx = signed_w ? _mm256_sign_epi8(x, q) : x;
-            const __m256 dot = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), uq, sx));
-            acc[t][j] = _mm256_fmadd_ps(_mm256_set1_ps(a * xd[t * runs + r]), dot, acc[t][j]);
-            if (!signed_w) offset[t][j] += b * xsum[t * runs + r];
-        }
-    }
-    for (int t = 0; t < T; t++) out[t * os] = sum4(acc[t]) + (offset[t][0] + offset[t][1]) + (offset[t][2] + offset[t][3]);
+    __m256 acc[4], off[4];
+    for (int t = 0; t < T; t++) acc[t] = off[t] = _mm256_setzero_ps();
+    int r0 = 0;
+    for (; r0 + 8 <= runs; r0 += 8)
+        runs8_vnni(qx, xs, T, xd, xsum, row, runs, r0, 8, kind, group_shift, scales, zeros, acc, off);
+    if (r0 < runs) runs8_vnni(qx, xs, T, xd, xsum, row, runs, r0, runs - r0, kind, group_shift, scales, zeros, acc, off);
+    for (int t = 0; t < T; t++) out[t * os] = hsum(acc[t]) + hsum(off[t]);
 }
-
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
 // of x moves onto w (|x| * sign(x)·w); pairs then sum to int16 without
