@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SlimCore
+import SlimCPU
 
 struct BenchQGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,8 @@ struct BenchQGemm: ParsableCommand {
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?
     @Option(help: "Activations: f32 (weight-only), int8 or int8-row (quantized per row, integer dot products; w8a8 implies it), or int8-block (a scale per 32, as llama.cpp's Q8 blocks).")
     var activations: String = "f32"
+    @Option(help: "Limit the CPU backend's integer kernels to portable, avx2 or avx512-vnni (default: the best the CPU has).")
+    var isa: String?
     @Option(help: "Cycle through this many different weight matrices, so they do not stay in cache (decode from memory).")
     var matrices = 1
     @Option(help: "Untimed runs first.") var warmup = 3
@@ -22,10 +25,11 @@ struct BenchQGemm: ParsableCommand {
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
         guard matrices >= 1 else { throw ValidationError("--matrices must be at least 1") }
-        guard ["f32", "int8", "int8-row", "int8-block"].contains(activations) else {
-            throw ValidationError("--activations must be f32, int8 (int8-row) or int8-block")
+        let precision = try ActivationPrecision(option: activations)
+        if let isa, CPUBackend.ISA.allCases.first(where: { $0.description == isa }) == nil {
+            throw ValidationError("--isa \(isa): use portable, avx2 or avx512-vnni")
         }
-        if activations == "int8-block", format.split(separator: ",").contains("w8a8") {
+        if precision == .int8PerBlock, format.split(separator: ",").contains("w8a8") {
             throw ValidationError("w8a8 quantizes activations per row; use --format int8 --activations int8-block for blocks")
         }
         for s in shape.split(separator: ",") where Shape(parsing: String(s))?.rank != 3 {
@@ -37,7 +41,9 @@ struct BenchQGemm: ParsableCommand {
     func run() throws {
         CPUInfo.measurePeak()
         var results: [[String: Any]] = []
-        for backend in try BackendSelection.openList(self.backend) {
+        let limit = CPUBackend.ISA.allCases.first { $0.description == isa }
+        for opened in try BackendSelection.openList(self.backend) {
+            let backend: any Backend = opened is CPUBackend && limit != nil ? CPUBackend(isa: limit!) : opened
             for f in format.split(separator: ",").map(String.init) {
                 for s in shape.split(separator: ",").map({ Shape(parsing: String($0))! }) {
                     let r = try measure(backend, format: f, m: s[0], n: s[1], k: s[2])
@@ -50,7 +56,8 @@ struct BenchQGemm: ParsableCommand {
     }
 
     private func measure(_ backend: any Backend, format name: String, m: Int, n: Int, k: Int) throws -> [String: Any] {
-        let w8a8 = name == "w8a8" || activations != "f32"
+        let precision = try ActivationPrecision(option: self.activations)
+        let w8a8 = name == "w8a8" || precision != .f32
         let format = name == "w8a8" ? QuantFormat.int8PerChannel : try QuantFormat(parsing: name)
         try format.validate(rows: n, columns: k)
         var rng = SystemRandomNumberGenerator()
@@ -65,7 +72,7 @@ struct BenchQGemm: ParsableCommand {
         let xValues = (0..<m * k).map { _ in Float.random(in: -1..<1, using: &rng) }
         let x = try backend.tensor(xValues, shape: [m, k], name: "X")
         let y = try backend.allocate([m, n], name: "Y")
-        let activations: ActivationPrecision = !w8a8 ? .f32 : self.activations == "int8-block" ? .int8PerBlock : .int8PerRow
+        let activations: ActivationPrecision = !w8a8 ? .f32 : precision == .int8PerBlock ? .int8PerBlock : .int8PerRow
         var next = 0
         let ms = try medianMilliseconds(warmup: warmup, runs: runs) {
             try backend.quantizedMatmul(x, weights[next % matrices], bias: nil, into: y, activations: activations)
@@ -83,6 +90,7 @@ struct BenchQGemm: ParsableCommand {
         record["activations"] = activations == .int8PerBlock ? "int8-block" : w8a8 ? "int8" : "f32"
         record["weight_bytes"] = weights[0].byteCount
         record["matrices"] = matrices
+        if let cpu = backend as? CPUBackend, w8a8 { record["isa"] = min(cpu.isa, CPUBackend.ISA.best).description }
         return record
     }
 
