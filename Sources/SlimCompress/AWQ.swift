@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import SlimCore
 
@@ -6,8 +7,8 @@ import SlimCore
 /// scaled up before rounding (s_j = a_j^α, a_j the channel's activation
 /// magnitude) and the inputs scaled down by the same factor at run time.
 /// α is searched on a grid to minimise the output error on the calibration
-/// data, estimated from the diagonal of the input Hessian:
-/// Σ_j H_jj · Σ_r (Ŵ_rj − W_rj)².
+/// data, tr(ΔW·H·ΔWᵀ) = Σ over calibration rows of ‖x·ΔWᵀ‖² (H = 2XᵀX), with
+/// ΔW the effective weight's error; the channel magnitudes a_j come from H's diagonal.
 public struct AWQ: Sendable {
     public var format: QuantFormat
     public var grid: [Double] = stride(from: 0.0, through: 1.0, by: 0.1).map { $0 }
@@ -32,14 +33,19 @@ public struct AWQ: Sendable {
             let scaled = (0..<n * k).map { Float(Double(w[$0]) * s[$0 % k]) }
             let encoded = try QuantCodec.encode(scaled, rows: n, columns: k, format: format)
             let restored = try QuantCodec.decode(encoded, rows: n, columns: k, format: format)
-            var loss = 0.0
-            for i in 0..<n * k {
-                let d = Double(restored[i]) / s[i % k] - Double(w[i])
-                loss += diagonal[i % k] * d * d
-            }
+            let delta = (0..<n * k).map { Double(restored[$0]) / s[$0 % k] - Double(w[$0]) }
+            let loss = Self.outputError(delta, rows: n, columns: k, hessian: h)
             if best == nil || loss < best!.loss { best = (loss, encoded, s, alpha) }
         }
         let chosen = best!
         return (chosen.encoded, chosen.scale.map { Float(1 / $0) }, chosen.alpha)
+    }
+
+    /// tr(Δ·H·Δᵀ) for Δ `[rows, columns]`.
+    static func outputError(_ delta: [Double], rows n: Int, columns k: Int, hessian h: [Double]) -> Double {
+        var product = [Double](repeating: 0, count: n * k)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(k), Int32(k), 1, delta, Int32(k), h, Int32(k),
+                    0, &product, Int32(k))
+        return zip(delta, product).reduce(0) { $0 + $1.0 * $1.1 }
     }
 }

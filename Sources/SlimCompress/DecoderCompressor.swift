@@ -4,14 +4,14 @@ import SlimModel
 
 /// Compresses a Llama decoder (a GGUF file or a Hugging Face folder) into a
 /// Hugging Face Llama folder Slim loads with its packed weights: linear
-/// layers quantized by round-to-nearest or GPTQ (GGUF blocks dequantized
+/// layers quantized by round-to-nearest, GPTQ or AWQ (GGUF blocks dequantized
 /// first, and query/key rows put back into Hugging Face's order), the
 /// token table kept as Q8_0, `tokenizer.json` written from the source's
 /// tokenizer, and a model card.
 public struct DecoderCompressor {
     public let format: QuantFormat
     public let method: ModelCompressor.Method
-    /// GPTQ: calibration texts, the backend that runs the source over them, and where they came from.
+    /// GPTQ and AWQ: calibration texts, the backend that runs the source over them, and where they came from.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
     /// Tokens per calibration sequence.
     public var calibrationContext = 256
@@ -34,12 +34,9 @@ public struct DecoderCompressor {
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
         try CompressedFolder.checkOutput(output, overwrite: overwrite)
-        guard method != .awq else {
-            throw SlimError.unsupported(op: "compress \(source.path)", backend: "model", reason: "AWQ is implemented for BERT encoders; use rtn or gptq")
-        }
         let model = try DecoderSource(source)
         let c = model.config
-        let (hessians, calibrationUsed) = method == .gptq ? try calibrate(model) : ([:], (sequences: 0, tokens: 0))
+        let (hessians, calibrationUsed) = method != .rtn ? try calibrate(model) : ([:], (sequences: 0, tokens: 0))
 
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []
@@ -73,34 +70,65 @@ public struct DecoderCompressor {
         var factors: [String: GPTQ.Factor] = [:]
         for i in 0..<c.layers {
             progress?(i, c.layers, "block \(i)")
-            try float(model.names.block(i, .attentionNorm) + ".weight", as: hf.block(i, .attentionNorm) + ".weight")
-            try float(model.names.block(i, .ffnNorm) + ".weight", as: hf.block(i, .ffnNorm) + ".weight")
+            var w: [LlamaTensorNames.Part: [Float]] = [:], shapes: [LlamaTensorNames.Part: [Int]] = [:]
             for part in parts {
                 let name = model.names.block(i, part) + ".weight"
                 let shape = try model.store.shape(of: name)
-                let (rows, columns) = (shape[0], shape[1])
-                var w = try model.store.floats(name)
+                shapes[part] = shape
+                w[part] = try model.store.floats(name)
                 if model.names == .gguf, part == .query || part == .key {
-                    w = LlamaTensorNames.unpermuteRows(w, rows: rows, columns: columns, heads: part == .query ? c.heads : c.kvHeads)
+                    w[part] = LlamaTensorNames.unpermuteRows(w[part]!, rows: shape[0], columns: shape[1], heads: part == .query ? c.heads : c.kvHeads)
                 }
-                let outName = hf.block(i, part) + ".weight"
+            }
+            var attentionNorm = try model.store.floats(model.names.block(i, .attentionNorm) + ".weight")
+            var ffnNorm = try model.store.floats(model.names.block(i, .ffnNorm) + ".weight")
+            var inputScales: [LlamaTensorNames.Part: [Float]] = [:]
+            if method == .awq {
+                // Pre-norm blocks let AWQ's scales fold away: Q, K, V into the attention norm, gate and up
+                // into the MLP norm, down into up's rows (silu(gate)·up is linear in up). The output
+                // projection keeps a run-time scale: with grouped-query heads one V row feeds several heads.
+                func search(_ group: [LlamaTensorNames.Part]) throws -> [Float]? {
+                    guard let h = hessians[model.sharedInput(i, group[0])] else { return nil }
+                    let columns = shapes[group[0]]![1], rows = group.reduce(0) { $0 + shapes[$1]![0] }
+                    let target = try layerFormat(format, rows: rows, columns: columns, name: model.names.block(i, group[0]))
+                    let inverse = try AWQ(format: target).quantize(group.flatMap { w[$0]! }, rows: rows, columns: columns, hessian: h).inputScale
+                    for part in group { w[part] = w[part]!.indices.map { w[part]![$0] / inverse[$0 % columns] } }
+                    return inverse
+                }
+                if let inverse = try search([.query, .key, .value]) { attentionNorm = zip(attentionNorm, inverse).map { $0 * $1 } }
+                if let inverse = try search([.gate, .up]) { ffnNorm = zip(ffnNorm, inverse).map { $0 * $1 } }
+                if let inverse = try search([.down]) {
+                    let columns = shapes[.up]![1]
+                    w[.up] = w[.up]!.indices.map { w[.up]![$0] * inverse[$0 / columns] }
+                }
+                inputScales[.attentionOutput] = try search([.attentionOutput])
+            }
+            for (part, values) in [(LlamaTensorNames.Part.attentionNorm, attentionNorm), (.ffnNorm, ffnNorm)] {
+                entries.append(.init(name: hf.block(i, part) + ".weight", kind: .f32, shape: [values.count], data: values.withUnsafeBytes { Data($0) }))
+            }
+            for part in parts {
+                let (rows, columns) = (shapes[part]![0], shapes[part]![1])
+                let weight = w[part]!, name = model.names.block(i, part) + ".weight", outName = hf.block(i, part) + ".weight"
                 if let override = overrides[outName], override == nil {
-                    entries.append(.init(name: outName, kind: .f32, shape: shape, data: w.withUnsafeBytes { Data($0) }))
+                    entries.append(.init(name: outName, kind: .f32, shape: [rows, columns], data: weight.withUnsafeBytes { Data($0) }))
                     continue
                 }
                 let target = try layerFormat(overrides[outName].flatMap { $0 } ?? format, rows: rows, columns: columns, name: name)
                 let encoded: QuantCodec.Encoded
                 let shared = model.sharedInput(i, part)
-                if let h = hessians[shared] {
+                if method == .gptq, let h = hessians[shared] {
                     // One factorisation of H⁻¹ serves every layer reading the same input.
                     let factor = try factors[shared] ?? GPTQ(format: target).factor(hessian: h, columns: columns)
                     factors = [shared: factor]
-                    encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, factor: factor)
+                    encoded = try GPTQ(format: target).quantize(weight, rows: rows, columns: columns, factor: factor)
                 } else {
-                    encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+                    encoded = try QuantCodec.encode(weight, rows: rows, columns: columns, format: target)
                 }
                 let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
-                pack(outName, target, encoded, rows: rows, error: relativeError(w, restored))
+                pack(outName, target, encoded, rows: rows, error: relativeError(weight, restored))
+                if let scale = inputScales[part] {
+                    entries.append(.init(name: PackedNames.inputScale(outName), kind: .f32, shape: [columns], data: scale.withUnsafeBytes { Data($0) }))
+                }
             }
         }
         progress?(c.layers, c.layers, "writing")
@@ -136,7 +164,7 @@ public struct DecoderCompressor {
     /// H = 2·XᵀX of every linear layer's inputs, from the source run over the
     /// calibration text cut into sequences of `calibrationContext` tokens.
     private func calibrate(_ model: DecoderSource) throws -> ([String: [Double]], (sequences: Int, tokens: Int)) {
-        guard let calibration else { throw SlimError.invalidArgument("GPTQ needs calibration texts") }
+        guard let calibration else { throw SlimError.invalidArgument("\(method.rawValue) needs calibration texts") }
         let backend = calibration.backend
         let llama = try model.load(on: backend)
         let tokens = calibration.texts.flatMap { model.tokenizer.encode($0 + "\n", parseSpecial: false) }
