@@ -380,8 +380,35 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
     int r0 = 0;
     for (; r0 + 8 <= runs; r0 += 8)
         runs8_vnni(qx, xs, T, xd, xsum, row, runs, r0, 8, kind, group_shift, scales, zeros, acc, off);
-    if (r0 < runs) runs8_vnni(qx, xs, T, xd, xsum, row, runs, r0, runs - r0, kind, group_shift, scales, zeros, acc, off);
-    for (int t = 0; t < T; t++) out[t * os] = hsum(acc[t]) + hsum(off[t]);
+    // The last few runs one at a time: a part-empty group of eight would pay
+    // the gather and the reduction for the missing runs too.
+    const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
+    float tail[4] = {0, 0, 0, 0};
+    for (int r = r0; r < runs; r++) {
+        float a, b = 0;
+        __m256i q;
+        if (kind == SLIM_ROW_INT8) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
+            a = 1.0f;
+        } else if (kind == SLIM_ROW_Q8_0) {
+            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
+            a = half_f16c(row + r * 34);
+        } else {
+            const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind)));
+            q = _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F));
+            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
+        }
+        const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
+        for (int t = 0; t < T; t++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
+            const __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), uq, signed_w ? _mm256_sign_epi8(x, q) : x);
+            const __m128i d4 = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+            const __m128i d2 = _mm_add_epi32(d4, _mm_shuffle_epi32(d4, 0x4E));
+            const int32_t dot = _mm_cvtsi128_si32(_mm_add_epi32(d2, _mm_shuffle_epi32(d2, 0xB1)));
+            tail[t] += a * xd[t * runs + r] * (float)dot + b * xsum[t * runs + r];
+        }
+    }
+    for (int t = 0; t < T; t++) out[t * os] = hsum(acc[t]) + hsum(off[t]) + tail[t];
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign

@@ -20,6 +20,8 @@ public struct DistillationOptions: Sendable {
     /// The teacher layer whose output each student layer learns (nil: uniform, `(i + 1)·L/N − 1`, TinyBERT's map).
     public var layerMap: [Int]?
     public var seed: UInt64 = 0
+    /// Run the teacher with quantized linear layers (the student still starts from its fp32 weights).
+    public var teacherQuantization: LinearQuantization?
     public init(teacher: URL, studentLayers: Int, steps: Int) {
         self.teacher = teacher
         self.studentLayers = studentLayers
@@ -61,7 +63,7 @@ public final class Distillation {
         }
         options = o
         self.backend = backend
-        teacher = try SentenceEmbedder.load(folder: o.teacher, backend: backend)
+        teacher = try SentenceEmbedder.load(folder: o.teacher, backend: backend, quantization: o.teacherQuantization)
         guard teacher.pooling == .mean else {
             throw SlimError.unsupported(op: "distill", backend: "model", reason: "a teacher with \(teacher.pooling) pooling (the student learns mean-pooled embeddings)")
         }
@@ -171,6 +173,7 @@ public final class Distillation {
             "batch": "\(o.batch)", "seq": "\(o.sequence)", "lr": "\(o.learningRate)", "warmup": "\(o.warmupSteps)",
             "weight_decay": "\(o.weightDecay)", "max_grad_norm": "\(o.maxGradientNorm)",
             "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)",
+            "teacher_quantization": o.teacherQuantization.map { "\($0.format) \($0.activations)" } ?? "f32",
             "layer_map": resolvedLayerMap.map(String.init).joined(separator: ","), "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
         ]
     }

@@ -22,6 +22,8 @@ struct DistillModelOptions: ParsableArguments {
     var loss = "embed-mse,cosine"
     @Option(help: "With hidden-mse: the teacher layer (0-based) each student layer's output learns, comma-separated (default: uniform, 1,3,5 for 3 of 6).")
     var layerMap: String?
+    @Option(help: "Run the teacher quantized: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1 (default: fp32).")
+    var teacherQuantize: String?
     @OptionGroup var backendOption: BackendOption
 
     var teacherURL: URL { teacher.map { URL(fileURLWithPath: $0) } ?? ModelAssets.miniLM }
@@ -51,6 +53,7 @@ struct DistillModelOptions: ParsableArguments {
         o.batch = batch
         o.sequence = seq
         o.learningRate = lr
+        o.teacherQuantization = try teacherQuantize.map { LinearQuantization(format: try QuantFormat(parsing: $0)) }
         (o.losses, o.hiddenWeight) = try parsedLosses()
         if let layerMap {
             let layers = layerMap.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }

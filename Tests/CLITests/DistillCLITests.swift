@@ -85,6 +85,11 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let losses = try Self.losses(w.base.appendingPathComponent("h"))
         #expect(losses.count == 12 && losses.last! < losses.first!, "\(losses)")
+        // The teacher may run quantized (int8 weights): the same student, a slightly different curve.
+        let q = try slim(Self.arguments(w, output: "q", steps: 12) + ["--loss", "cosine,hidden-mse", "--layer-map", "0", "--teacher-quantize", "int8"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let quantized = try Self.losses(w.base.appendingPathComponent("q"))
+        #expect(quantized.count == 12 && quantized != losses && abs(quantized[0] - losses[0]) < 0.1 * losses[0], "\(quantized) vs \(losses)")
         let bad = try slim(Self.arguments(w, output: "bad") + ["--loss", "hidden-mse", "--layer-map", "2"])
         #expect(bad.status != 0 && bad.stderr.contains("--layer-map"), "\(bad.stderr)")
     }
