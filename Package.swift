@@ -66,6 +66,7 @@ let package = Package(
                     .embedInCode("attention.cl"),
                     .embedInCode("embedding.cl"),
                     .embedInCode("training.cl"),
+                    .embedInCode("reductions.cl"),
                 ],
                 swiftSettings: strict),
 

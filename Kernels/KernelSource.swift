@@ -14,6 +14,7 @@ public enum KernelSource {
         "attention": PackageResources.attention_cl,
         "embedding": PackageResources.embedding_cl,
         "training": PackageResources.training_cl,
+        "reductions": PackageResources.reductions_cl,
     ]
 
     /// Where the text came from, so a build error can name the file.
@@ -29,8 +30,21 @@ public enum KernelSource {
         }
     }
 
-    /// The source of kernel family `name`, or nil if there is none.
+    /// The source of kernel family `name` with its `#include "OTHER.cl"` lines
+    /// replaced by those files (embedded sources have no folder for the
+    /// compiler to search), or nil if there is none.
     public static func text(of name: String) -> Text? {
+        guard let raw = rawText(of: name) else { return nil }
+        let lines = raw.source.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("#include \""), trimmed.hasSuffix(".cl\""),
+                  let included = rawText(of: String(trimmed.dropFirst(10).dropLast(4))) else { return String(line) }
+            return included.source
+        }
+        return Text(name: name, origin: raw.origin, source: lines.joined(separator: "\n"))
+    }
+
+    private static func rawText(of name: String) -> Text? {
         if let dir = ProcessInfo.processInfo.environment["SLIM_KERNELS_DIR"], !dir.isEmpty {
             let path = (dir as NSString).appendingPathComponent(name + ".cl")
             if let source = try? String(contentsOfFile: path, encoding: .utf8) {

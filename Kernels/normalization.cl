@@ -2,31 +2,7 @@
 // row (-D LS=..., a power of two). GPUs reduce across the group in local
 // memory; on CPU devices LS = 1 and each row is one plain loop.
 
-inline float group_sum(float v, __local float *scratch) {
-    const int lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LS / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);  // scratch is reused by the next reduction
-    return total;
-}
-
-inline float group_max(float v, __local float *scratch) {
-    const int lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LS / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] = fmax(scratch[lid], scratch[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+#include "reductions.cl"
 
 // y = exp(x - max) / sum(exp(x - max)) per row.
 __kernel __attribute__((reqd_work_group_size(LS, 1, 1)))

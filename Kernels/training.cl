@@ -9,31 +9,7 @@
 // atomics: every output element has one owner, which adds in a fixed order,
 // so results are deterministic.
 
-inline float group_sum(float v, __local float *scratch) {
-    const int lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LS / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);  // scratch is reused by the next reduction
-    return total;
-}
-
-inline float group_max(float v, __local float *scratch) {
-    const int lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LS / 2; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] = fmax(scratch[lid], scratch[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+#include "reductions.cl"
 
 // dx = dy * (Phi(x) + x * phi(x)), the derivative of the exact GELU x * Phi(x).
 __kernel void gelu_backward(__global const float *x, __global const float *dy, __global float *dx, const int n) {
