@@ -20,43 +20,27 @@ enum CompressedFolder {
         config[configKey] = configValue
         config.merge(configUpdates) { $1 }
         return try write(to: output, entries: entries, config: config, earlierCard: source.appendingPathComponent("model_card.json"),
-                         files: { staging in
-            let skipped: Set<String> = ["model.safetensors", "config.json", "MODEL_CARD.md", "model_card.json", "pytorch_model.bin",
-                                        "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
-            for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where !skipped.contains(name) && !name.hasPrefix(".") {
-                try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: staging.appendingPathComponent(name))
-            }
-        }, report: report)
+                         files: { try StagedFolder.copyCompanionFiles(of: source, into: $0) }, report: report)
     }
 
     /// Stages `files` (what else the folder holds), the weights, `config`
     /// and the card, then renames the folder into place.
     static func write(to output: URL, entries: [SafeTensorsWriter.Entry], config: [String: Any], earlierCard: URL?,
                       files: (URL) throws -> Void, report: (Int) throws -> CompressionReport) throws -> CompressionReport {
-        let fm = FileManager.default
-        let staging = output.deletingLastPathComponent()
-            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        try StagedFolder.write(to: output) { staging in
             try files(staging)
             let weights = staging.appendingPathComponent("model.safetensors")
             try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"], to: weights)
             try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
                 .write(to: staging.appendingPathComponent("config.json"))
-            let result = try report((try fm.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)
+            let result = try report((try FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)
             var card = ModelCard(report: result)
             // A chained step (quantizing a pruned model) keeps the earlier steps' cards.
             if let earlierCard, let earlier = try? JSONFileObject.read(earlierCard) {
                 card.history = ((earlier["history"] as? [[String: Any]]) ?? []) + [earlier.filter { $0.key != "history" }]
             }
             try card.write(to: staging)
-            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
-            try fm.moveItem(at: staging, to: output)
             return result
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
 }

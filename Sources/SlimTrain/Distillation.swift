@@ -239,16 +239,8 @@ public final class Distillation {
     /// `output` and renamed into place when complete.
     public func writeModel(to output: URL) throws {
         let fm = FileManager.default
-        let staging = output.deletingLastPathComponent()
-            .appendingPathComponent(".\(output.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-            let skipped: Set<String> = ["model.safetensors", "config.json", "README.md", "MODEL_CARD.md", "model_card.json",
-                                        "pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
-            for name in try fm.contentsOfDirectory(atPath: options.teacher.path) where !skipped.contains(name) && !name.hasPrefix(".") {
-                try fm.copyItem(at: options.teacher.appendingPathComponent(name), to: staging.appendingPathComponent(name))
-            }
+        try StagedFolder.write(to: output) { staging in
+            try StagedFolder.copyCompanionFiles(of: options.teacher, into: staging)
             let entries = try student.parameters.map { p in
                 SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims,
                                         data: try backend.floats(p.value).withUnsafeBytes { Data($0) })
@@ -273,11 +265,6 @@ public final class Distillation {
                 .write(to: staging.appendingPathComponent("config.json"))
             try Data(curveCSV.utf8).write(to: staging.appendingPathComponent("loss.csv"))
             try Data(curveSVG.utf8).write(to: staging.appendingPathComponent("loss.svg"))
-            if fm.fileExists(atPath: output.path) { try fm.removeItem(at: output) }
-            try fm.moveItem(at: staging, to: output)
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
 }
