@@ -247,6 +247,26 @@ AVX2 static INLINE void runs_t_avx2(const float *x, long xs, const int T, const 
 // q = −128, read as 128) and x takes q's sign, as the W8A8 kernel does (pair
 // sums ≤ 2·128·127 < 32768; |x| ≤ 127, so negating never wraps). Each run's
 // exact int32 dot becomes a float once, scaled by the run's a.
+// Run r's 32 levels as bytes, with (a, b) as slim_qrow_u4 defines them: int8
+// rows and Q8_0 give signed levels (a = 1 or the block's d), the 4-bit kinds
+// unsigned 0...15 in run order (low nibbles, then high).
+AVX2 static INLINE __m256i load_run_i8(const uint8_t *row, int r, const int kind, int group_shift, const float *scales,
+                                        const uint8_t *zeros, float *a, float *b) {
+    *b = 0;
+    if (kind == SLIM_ROW_INT8) {
+        *a = 1.0f;
+        return _mm256_loadu_si256((const __m256i *)(row + r * 32));
+    }
+    if (kind == SLIM_ROW_Q8_0) {
+        *a = half_f16c(row + r * 34);
+        return _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
+    }
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    u4_params_avx2(row, r, kind, group_shift, scales, zeros, a, b);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+}
+
 AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
                                        const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
                                        const uint8_t *zeros, float *out, long os) {
@@ -255,20 +275,8 @@ AVX2 static INLINE void runs_i8_t_avx2(const int8_t *qx, long xs, const int T, c
     const __m256i ones = _mm256_set1_epi16(1);
     zero_acc(acc, T);
     FOR_RUNS(runs) {
-        float a, b = 0;
-        __m256i q;
-        if (kind == SLIM_ROW_INT8) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
-            a = 1.0f;
-        } else if (kind == SLIM_ROW_Q8_0) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
-            a = half_f16c(row + r * 34);
-        } else {
-            const __m128i bytes = _mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind));
-            const __m128i mask = _mm_set1_epi8(0x0F);
-            q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
-            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-        }
+        float a, b;
+        const __m256i q = load_run_i8(row, r, kind, group_shift, scales, zeros, &a, &b);
         const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
         const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
         for (int t = 0; t < T; t++) {
@@ -385,19 +393,8 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
     const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
     float tail[4] = {0, 0, 0, 0};
     for (int r = r0; r < runs; r++) {
-        float a, b = 0;
-        __m256i q;
-        if (kind == SLIM_ROW_INT8) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 32));
-            a = 1.0f;
-        } else if (kind == SLIM_ROW_Q8_0) {
-            q = _mm256_loadu_si256((const __m256i *)(row + r * 34 + 2));
-            a = half_f16c(row + r * 34);
-        } else {
-            const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind)));
-            q = _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F));
-            u4_params_avx2(row, r, kind, group_shift, scales, zeros, &a, &b);
-        }
+        float a, b;
+        const __m256i q = load_run_i8(row, r, kind, group_shift, scales, zeros, &a, &b);
         const __m256i uq = signed_w ? _mm256_abs_epi8(q) : q;
         for (int t = 0; t < T; t++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx + t * xs + r * 32));
