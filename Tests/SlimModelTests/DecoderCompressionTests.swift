@@ -15,7 +15,7 @@ enum TinyLlama {
     static var tokens: [String] { ["<|endoftext|>"] + letters.map { $0 == " " ? "Ġ" : $0 } + ["ab", "cd", "abcd", "ef", "th", "the"] }
 
     static func gguf(seed: UInt64) -> Data {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func weight(_ name: String, _ out: Int, _ inFeatures: Int, scale: Float) -> TestGGUF.Tensor {
             let values = (0..<out * inFeatures).map { _ in Float.random(in: -scale...scale, using: &rng) }
             return .init(name: name, type: 0, dims: [UInt64(inFeatures), UInt64(out)], data: values.withUnsafeBytes { Array($0) })
@@ -59,22 +59,9 @@ enum TinyLlama {
         return url
     }
 
-    static func text(_ words: Int, using rng: inout SeededRandom) -> String {
+    static func text(_ words: Int, using rng: inout SplitMix64) -> String {
         (0..<words).map { _ in String((0..<Int.random(in: 1...6, using: &rng)).map { _ in "abcdefghthe".randomElement(using: &rng)! }) }
             .joined(separator: " ")
-    }
-}
-
-/// SplitMix64, so a test's random model is the same on every machine.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -116,7 +103,7 @@ struct SeededRandom: RandomNumberGenerator {
         let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
         let (compressed, folderTokenizer) = try LlamaModel.load(output, backend: backend)
         #expect(compressed.names == .huggingFace)
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let text = TinyLlama.text(12, using: &rng)
         let ids = tokenizer.encode(text)
         #expect(folderTokenizer.encode(text) == ids && ids.contains(Int32(TinyLlama.tokens.firstIndex(of: "the")!)) == text.contains("the"))
@@ -141,7 +128,7 @@ struct SeededRandom: RandomNumberGenerator {
         let folder = source.deletingLastPathComponent()
         defer { try? FileManager.default.removeItem(at: folder) }
         let backend = CPUBackend()
-        var rng = SeededRandom(seed: 9)
+        var rng = SplitMix64(seed: 9)
         var gptq = DecoderCompressor(format: .int4(groupSize: 64, symmetric: true), method: .gptq)
         gptq.calibration = ((0..<24).map { _ in TinyLlama.text(40, using: &rng) }, backend, "random words")
         gptq.calibrationContext = 64
