@@ -67,6 +67,7 @@ let package = Package(
                     .embedInCode("embedding.cl"),
                     .embedInCode("training.cl"),
                     .embedInCode("reductions.cl"),
+                    .embedInCode("fake_quant.cl"),
                 ],
                 swiftSettings: strict),
 

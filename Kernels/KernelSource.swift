@@ -15,6 +15,7 @@ public enum KernelSource {
         "embedding": PackageResources.embedding_cl,
         "training": PackageResources.training_cl,
         "reductions": PackageResources.reductions_cl,
+        "fake_quant": PackageResources.fake_quant_cl,
     ]
 
     /// Where the text came from, so a build error can name the file.

@@ -103,6 +103,16 @@ public protocol Backend: AnyObject, Sendable {
     /// times `gradientScale`, `param −= lr·wd·param`, then the bias-corrected Adam step.
     func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws
 
+    // MARK: Quantization-aware training
+    /// `out = ŵ`, the fake-quantized weight of `grid` (``FakeQuantGrid``): what
+    /// quantizing `w` with these scales (and zero points) and dequantizing gives.
+    func fakeQuantize(_ w: Tensor, scales: Tensor, zeros: Tensor?, grid: FakeQuantGrid, into out: Tensor) throws
+    /// The straight-through backward of ``fakeQuantize(_:scales:zeros:grid:into:)``:
+    /// `dw = dy` inside the grid and 0 outside (written, not accumulated), and
+    /// when given, `scaleGradient` (one per group, written) = LSQ's scale gradient.
+    func fakeQuantizeBackward(_ w: Tensor, scales: Tensor, zeros: Tensor?, grid: FakeQuantGrid, gradOutput dy: Tensor,
+                              into dw: Tensor, scaleGradient: Tensor?) throws
+
     // MARK: Losses (row kernels; the losses are composed in Losses.swift)
     /// Per row of `logits` softened to `z = logits / temperature` with `p = softmax(z)`:
     /// against teacher logits (`q = softmax(teacher / temperature)`) writes
@@ -148,6 +158,11 @@ extension Backend {
     }
     public func softmaxLossRows(_ logits: Tensor, target: SoftmaxTarget, temperature: Float, loss: Tensor,
                                 gradient: Tensor?, gradientScale: Float) throws { throw notYet("softmaxLossRows") }
+    public func fakeQuantize(_ w: Tensor, scales: Tensor, zeros: Tensor?, grid: FakeQuantGrid, into out: Tensor) throws {
+        throw notYet("fakeQuantize")
+    }
+    public func fakeQuantizeBackward(_ w: Tensor, scales: Tensor, zeros: Tensor?, grid: FakeQuantGrid, gradOutput dy: Tensor,
+                                     into dw: Tensor, scaleGradient: Tensor?) throws { throw notYet("fakeQuantizeBackward") }
     public func cosineSimilarityRows(_ a: Tensor, _ b: Tensor, into cosine: Tensor, gradA: Tensor?, gradB: Tensor?,
                                      gradientScale: Float) throws { throw notYet("cosineSimilarityRows") }
 }

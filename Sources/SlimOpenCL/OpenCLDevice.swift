@@ -21,6 +21,9 @@ public struct OpenCLDevice: @unchecked Sendable {
     public let driverVersion: String
     /// The device's preferred float vector width (PoCL on AVX2 says 8).
     public let preferredFloatVectorWidth: Int
+    /// Whether fp32 division can be built correctly rounded
+    /// (`-cl-fp32-correctly-rounded-divide-sqrt`); OpenCL's default allows 2.5 ulp.
+    public let correctlyRoundedDivide: Bool
 
     public enum DeviceType: String, Sendable { case gpu, cpu, accelerator, other }
 
@@ -64,6 +67,8 @@ public struct OpenCLDevice: @unchecked Sendable {
         openCLCVersion = try Self.string(id, CL_DEVICE_OPENCL_C_VERSION)
         driverVersion = try Self.string(id, CL_DRIVER_VERSION)
         preferredFloatVectorWidth = Int(try Self.value(id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) as cl_uint)
+        let fp: cl_device_fp_config = try Self.value(id, CL_DEVICE_SINGLE_FP_CONFIG)
+        correctlyRoundedDivide = fp & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0
     }
 
     /// A rough fp32 peak: GPUs as compute units × 128 lanes × 2 flops × clock
