@@ -80,7 +80,7 @@ let package = Package(
         /// Runs the `slim` executable end to end (it is built beside the tests).
         .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),
         /// A trainable BERT student: forward, backward, AdamW, distillation (issue #7).
-        .target(name: "SlimTrain", dependencies: ["SlimModel", "SlimCore"], swiftSettings: strict),
+        .target(name: "SlimTrain", dependencies: ["SlimCompress", "SlimModel", "SlimCore"], swiftSettings: strict),
         .testTarget(name: "SlimTrainTests", dependencies: ["SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),
     ],

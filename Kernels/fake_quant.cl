@@ -11,13 +11,13 @@
 
 #include "reductions.cl"
 
-// One weight: the clamped level minus the zero point, and whether v + z lies
-// inside the grid (STE passes the gradient only there).
+// One weight: the clamped level minus the zero point, and whether round(v) + z
+// lies inside the grid, unclamped (STE passes the gradient only there).
 inline float fq_level(const float w, const float s, const float z, float *v, int *inside) {
     *v = w / s;
-    const float vz = *v + z;
-    *inside = vz >= (float)LO && vz <= (float)HI;
-    return clamp(round(*v) + z, (float)LO, (float)HI) - z;
+    const float q = round(*v) + z;
+    *inside = q >= (float)LO && q <= (float)HI;
+    return clamp(q, (float)LO, (float)HI) - z;
 }
 
 // out = s * (clamp(round(w / s) + z, LO, HI) - z), 0 where s = 0. One work-item per weight.

@@ -9,11 +9,12 @@
 /// exports to the packed format without a single weight moving.
 ///
 /// The backward pass is the straight-through estimator: with `v = w / s`, a
-/// weight *inside* the grid (`low ≤ v + z ≤ high`) passes its gradient
-/// unchanged, one outside passes nothing. The scale's gradient is LSQ's
-/// (Esser et al. 2020): `∂ŵ/∂s = round(v) − v` inside and `(clamped level − z)`
-/// outside, summed over the group. A zero scale (an all-zero group) passes the
-/// weight gradient through and gets no scale gradient.
+/// weight *inside* the grid (`low ≤ round(v) + z ≤ high`: not clamped, the
+/// criterion of PyTorch's `fake_quantize_per_channel_affine`) passes its
+/// gradient unchanged, one outside passes nothing. The scale's gradient is
+/// LSQ's (Esser et al. 2020): `∂ŵ/∂s = round(v) − v` inside and
+/// `(clamped level − z)` outside, summed over the group. A zero scale (an
+/// all-zero group) passes the weight gradient through and gets no scale gradient.
 public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
     public let groupSize: Int
     public let low: Int, high: Int
@@ -52,7 +53,7 @@ public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
         guard s != 0 else { return (0, 1, 0) }
         let v = w / s, r = v.rounded()
         let level = min(Float(high), max(Float(low), r + z))
-        let inside = Float(low) <= v + z && v + z <= Float(high)
+        let inside = Float(low) <= r + z && r + z <= Float(high)
         return (s * (level - z), inside ? 1 : 0, inside ? r - v : level - z)
     }
 }

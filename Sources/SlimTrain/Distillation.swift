@@ -1,5 +1,6 @@
 import Foundation
 import SlimCore
+import SlimCompress
 import SlimModel
 
 /// What a distillation run does: everything that shapes its loss curve.
@@ -22,6 +23,15 @@ public struct DistillationOptions: Sendable {
     public var seed: UInt64 = 0
     /// Run the teacher with quantized linear layers (the student still starts from its fp32 weights).
     public var teacherQuantization: LinearQuantization?
+    /// Fine-tuning: the student starts from this folder at its full depth (a
+    /// pruned, RTN or GPTQ result of the teacher) instead of teacher layers.
+    public var studentSource: URL?
+    /// Train the student through this format's fake quantization and export it packed (QAT).
+    public var studentQuantization: QuantFormat?
+    /// With QAT: learn the quantization scales too (LSQ); else they stay at their start.
+    public var learnScales = false
+    /// Keep the student's zero weights at zero (sparse fine-tuning of a pruned model).
+    public var keepMask = false
     public init(teacher: URL, studentLayers: Int, steps: Int) {
         self.teacher = teacher
         self.studentLayers = studentLayers
@@ -70,7 +80,7 @@ public final class Distillation {
         guard o.sequence <= teacher.encoder.config.maxPositions else {
             throw SlimError.invalidArgument("--seq \(o.sequence) exceeds the teacher's \(teacher.encoder.config.maxPositions) positions")
         }
-        student = try StudentBert(teacher: o.teacher, layers: o.studentLayers, initialization: o.initialization, backend: backend)
+        student = try StudentBert.start(o, backend: backend)
         let length = o.sequence, tokenizer = teacher.tokenizer
         sequences = texts.map { tokenizer.encode($0) }.filter { $0.count > 2 }.map { ids in
             ids.count <= length ? ids : Array(ids.prefix(length - 1)) + [ids.last!]
@@ -121,7 +131,9 @@ public final class Distillation {
         let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
                                                 hiddenWeight: options.hiddenWeight)
         let rate = schedule.rate(at: s)
+        try student.applyMasks(toGradients: true)
         let norm = try optimizer.step(student.parameters, step: s, learningRate: rate, on: backend)
+        try student.applyMasks(toGradients: false)
         try backend.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let record = StepRecord(step: s, loss: loss, learningRate: rate, gradientNorm: norm,
@@ -175,6 +187,9 @@ public final class Distillation {
             "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)",
             "teacher_quantization": o.teacherQuantization.map { "\($0.format) \($0.activations)" } ?? "f32",
             "layer_map": resolvedLayerMap.map(String.init).joined(separator: ","), "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
+            "student_source": o.studentSource?.path ?? "teacher layers",
+            "student_quantization": o.studentQuantization.map { "\($0)\(o.learnScales ? " learned scales" : "")" } ?? "f32",
+            "keep_mask": "\(o.keepMask)",
         ]
     }
 
@@ -233,39 +248,52 @@ public final class Distillation {
 
     // MARK: The final model
 
-    /// Writes the student as a sentence-transformers folder: the teacher's
-    /// tokenizer and module files, `config.json` with the student's layer count,
-    /// `model.safetensors`, and the loss curve (CSV and SVG). Staged beside
-    /// `output` and renamed into place when complete.
-    public func writeModel(to output: URL) throws {
-        let fm = FileManager.default
-        try StagedFolder.write(to: output) { staging in
-            try StagedFolder.copyCompanionFiles(of: options.teacher, into: staging)
-            let entries = try student.parameters.map { p in
-                SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims,
-                                        data: try backend.floats(p.value).withUnsafeBytes { Data($0) })
-            }
-            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "distilled"],
-                                        to: staging.appendingPathComponent("model.safetensors"))
-            let configURL = options.teacher.appendingPathComponent("config.json")
-            guard let data = fm.contents(atPath: configURL.path),
-                  var config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw SlimError.malformedFile(path: configURL.path, detail: "not a readable JSON object")
-            }
-            config["num_hidden_layers"] = options.studentLayers
-            var distilled: [String: Any] = [
-                "teacher": options.teacher.path, "init": options.initialization.rawValue,
-                "teacher_layers": options.initialization.teacherLayers(student: options.studentLayers,
-                                                                       teacher: teacher.encoder.config.layers),
-                "steps": step, "batch": options.batch, "seq": options.sequence, "lr": options.learningRate,
-            ] as [String: Any]
-            if let last = curve.last, last.loss.isFinite { distilled["final_loss"] = last.loss }
-            config["slim_distilled"] = distilled
-            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-                .write(to: staging.appendingPathComponent("config.json"))
-            try Data(curveCSV.utf8).write(to: staging.appendingPathComponent("loss.csv"))
-            try Data(curveSVG.utf8).write(to: staging.appendingPathComponent("loss.svg"))
+    /// Writes the student as a sentence-transformers folder: the tokenizer and
+    /// module files of the folder it started from, `config.json` with the
+    /// student's layer count and what training did, `model.safetensors` (packed
+    /// weights under QAT: exactly the fake-quantized values it trained with),
+    /// the loss curve (CSV and SVG) and a model card. Staged beside `output`
+    /// and renamed into place when complete.
+    @discardableResult
+    public func writeModel(to output: URL) throws -> CompressionReport {
+        let o = options, base = o.studentSource ?? o.teacher
+        let tensors = try student.parameters.filter { !$0.name.hasSuffix(".scales") }.map { p in
+            TrainedModelFolder.Tensor(name: p.name, shape: p.shape.dims, values: try backend.floats(p.value))
         }
+        var trained: [String: Any] = [
+            "teacher": o.teacher.path, "steps": step, "batch": o.batch, "seq": o.sequence, "lr": o.learningRate,
+        ]
+        if let last = curve.last, last.loss.isFinite { trained["final_loss"] = last.loss }
+        var config: [String: Any?] = ["num_hidden_layers": o.studentLayers]
+        let packed = try student.packedWeights()
+        if let format = o.studentQuantization {
+            trained["learned_scales"] = o.learnScales
+            config["quantization_config"] = [
+                "quant_method": "slim", "method": "qat", "format": format.description,
+                "layers": packed.mapValues { $0.format.description },
+            ] as [String: Any]
+        } else {
+            config["quantization_config"] = nil as Any?
+        }
+        if !o.keepMask { config["sparsity_config"] = nil as Any? }
+        if let source = o.studentSource {
+            trained["student_source"] = source.path
+            trained["keep_mask"] = o.keepMask
+            config["slim_finetuned"] = trained
+        } else {
+            trained["init"] = o.initialization.rawValue
+            trained["teacher_layers"] = o.initialization.teacherLayers(student: o.studentLayers, teacher: teacher.encoder.config.layers)
+            config["slim_distilled"] = trained
+        }
+        let method = [o.studentSource == nil ? "distill" : "finetune", o.studentQuantization == nil ? nil : "qat",
+                      o.keepMask ? "sparse" : nil].compactMap { $0 }.joined(separator: "-")
+        let seconds = curve.reduce(0.0) { $0 + Double(o.batch * o.sequence) / $1.tokensPerSecond }
+        return try TrainedModelFolder.write(
+            to: output, base: base, original: o.teacher, tensors: tensors, packed: packed, config: config,
+            files: ["loss.csv": Data(curveCSV.utf8), "loss.svg": Data(curveSVG.utf8)], method: method,
+            format: o.studentQuantization?.description ?? "fp32",
+            training: "\(step) steps of \(o.batch) × \(o.sequence) tokens from teacher \(o.teacher.lastPathComponent) on \(sequences.count) texts",
+            seconds: seconds)
     }
 }
 

@@ -14,9 +14,13 @@ public final class StudentBert: @unchecked Sendable {
     public let config: BertConfig
     public let backend: any Backend
     let word: Parameter, position: Parameter, type: Parameter, embeddingNorm: (gamma: Parameter, beta: Parameter)
-    let layers: [StudentLayer]
-    /// Every parameter, in a fixed order (the optimizer's, the checkpoint's).
-    public let parameters: [Parameter]
+    var layers: [StudentLayer]
+    /// Every parameter, in a fixed order (the optimizer's, the checkpoint's):
+    /// learned quantization scales come last.
+    /// Fake quantization of the word and position tables (QAT), by table name.
+    var tableQuant: [String: FakeQuantizedWeight] = [:]
+    /// Fixed sparsity masks (1 kept, 0 pruned) by parameter name: sparse fine-tuning.
+    public internal(set) var masks: [String: Tensor] = [:]
 
     /// A student with its weights given by name (`values[name]`), shaped as `config` implies.
     public init(config c: BertConfig, backend: any Backend, values: (String, Shape) throws -> [Float]) throws {
@@ -34,7 +38,11 @@ public final class StudentBert: @unchecked Sendable {
         type = try p("embeddings.token_type_embeddings.weight", [c.typeVocabSize, h])
         embeddingNorm = (try p("embeddings.LayerNorm.weight", [h]), try p("embeddings.LayerNorm.bias", [h]))
         layers = try (0..<c.layers).map { try StudentLayer(index: $0, config: c, make: p) }
-        parameters = [word, position, type, embeddingNorm.gamma, embeddingNorm.beta] + layers.flatMap(\.parameters)
+    }
+
+    public var parameters: [Parameter] {
+        [word, position, type, embeddingNorm.gamma, embeddingNorm.beta] + layers.flatMap(\.parameters)
+            + [word, position].compactMap { tableQuant[$0.name]?.learnsScales == true ? tableQuant[$0.name]!.scales : nil }
     }
 
     /// A student of `config` with BERT's random initialisation (normal(0, 0.02)
@@ -86,8 +94,9 @@ public final class StudentBert: @unchecked Sendable {
         let types = try b.tensor(batch.tokenTypes, shape: [rows], dtype: .i32, name: "token types")
         let keyLengths = try b.tensor(batch.lengths.map { Int32($0) }, shape: [batch.batch], dtype: .i32, name: "key lengths")
         let sum = try b.allocate([rows, h], name: "embedding sum"), part = try b.allocate([rows, h], name: "embedding part")
-        try b.embedding(ids, table: word.value, into: sum)
-        try b.embedding(positions, table: position.value, into: part)
+        for (name, q) in tableQuant { try q.refresh(name == word.name ? word : position, on: b) }
+        try b.embedding(ids, table: tableQuant[word.name]?.value ?? word.value, into: sum)
+        try b.embedding(positions, table: tableQuant[position.name]?.value ?? position.value, into: part)
         try b.add(sum, part, into: sum)
         try b.embedding(types, table: type.value, into: part)
         try b.add(sum, part, into: sum)
@@ -176,8 +185,10 @@ public final class StudentBert: @unchecked Sendable {
         try b.layerNormBackward(tape.embeddingSum, gamma: embeddingNorm.gamma.value, stats: tape.embeddingStats, gradOutput: dy,
                                 into: LayerNormGradients(dx: dSum, dGamma: embeddingNorm.gamma.grad, dBeta: embeddingNorm.beta.grad))
         for (table, ids) in [(word, tape.ids), (position, tape.positions), (type, tape.types)] {
-            try b.scale(table.grad, by: 0, into: table.grad)
-            try b.embeddingBackward(ids, gradOutput: dSum, into: table.grad)
+            let q = tableQuant[table.name], grad = q?.gradient ?? table.grad
+            try b.scale(grad, by: 0, into: grad)
+            try b.embeddingBackward(ids, gradOutput: dSum, into: grad)
+            try q?.backward(table, on: b)
         }
         return loss
     }

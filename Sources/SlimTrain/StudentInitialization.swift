@@ -29,7 +29,7 @@ extension StudentBert {
         guard (1...tc.layers).contains(layers) else {
             throw SlimError.invalidArgument("--student-layers \(layers): the teacher has \(tc.layers) layers; a student needs 1...\(tc.layers)")
         }
-        let store = TensorFileWeightStore(file: try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")))
+        let store = try Self.weights(of: folder)
         let prefix = store.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
         let map = initialization.teacherLayers(student: layers, teacher: tc.layers)
         var c = tc
@@ -47,5 +47,59 @@ extension StudentBert {
             }
             return try store.floats(prefix + source)
         }
+    }
+}
+
+extension StudentBert {
+    /// A folder's weights as fp32 values: a quantized folder's packed weights
+    /// decoded (fine-tuning starts from a GPTQ or RTN result), a pruned folder's
+    /// as stored. Low-rank factors and AWQ input scales have no trainable
+    /// dense form here and are refused by name.
+    public static func weights(of folder: URL) throws -> any WeightStore {
+        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        let packed = try PackedWeightStore(file: file, config: folder.appendingPathComponent("config.json"))
+        if let odd = file.tensors.first(where: {
+            $0.name.hasSuffix(PackedNames.factorA("")) || $0.name.hasSuffix(PackedNames.inputScale(""))
+        }) {
+            throw SlimError.unsupported(op: "train", backend: "model",
+                                        reason: "\(folder.path) stores '\(odd.name)' (low-rank factors or AWQ input scales); start from an fp32, pruned, RTN or GPTQ folder")
+        }
+        return packed.formats.isEmpty ? TensorFileWeightStore(file: file) : packed
+    }
+}
+
+extension StudentBert {
+    /// The student a run of `o` trains: teacher layers (distillation) or the
+    /// source folder at full depth (fine-tuning), then fake quantization (QAT,
+    /// scales from the source's packed weights when it stores this format) and
+    /// fixed sparsity masks, as `o` asks.
+    static func start(_ o: DistillationOptions, backend: any Backend) throws -> StudentBert {
+        let student: StudentBert
+        if let source = o.studentSource {
+            guard case let .bert(c) = try ModelConfig.load(source.appendingPathComponent("config.json")) else {
+                throw SlimError.unsupported(op: "finetune", backend: "model", reason: "\(source.path) is not a BERT encoder")
+            }
+            guard c.layers == o.studentLayers else {
+                throw SlimError.invalidArgument("\(source.path) has \(c.layers) layers, but the run expects \(o.studentLayers)")
+            }
+            student = try StudentBert(teacher: source, layers: c.layers, initialization: .first, backend: backend)
+        } else {
+            student = try StudentBert(teacher: o.teacher, layers: o.studentLayers, initialization: o.initialization, backend: backend)
+        }
+        if o.keepMask {
+            guard try student.fixSparsity() > 0 else {
+                throw SlimError.invalidArgument("--keep-mask: \((o.studentSource ?? o.teacher).path) has no zero weights in its linear layers; prune it first")
+            }
+        }
+        if let format = o.studentQuantization {
+            let store = try o.studentSource.map { try weights(of: $0) }
+            try student.quantize(format, learnsScales: o.learnScales) { name, wanted in
+                guard let store, let p = try store.packed(store.contains(name) ? name : "bert." + name), p.format == wanted else {
+                    return nil
+                }
+                return p.encoded
+            }
+        }
+        return student
     }
 }

@@ -7,8 +7,15 @@ import SlimModel
 struct StudentLayer: Sendable {
     struct Dense: Sendable {
         let weight: Parameter, bias: Parameter
+        /// Set for quantization-aware training: the forward multiplies by `ŵ`.
+        var quant: FakeQuantizedWeight?
+        init(weight: Parameter, bias: Parameter) { self.weight = weight; self.bias = bias }
+
+        var forwardWeight: Tensor { quant?.value ?? weight.value }
+        /// Where the backward writes `∂loss/∂(forward weight)`.
+        var weightGradient: Tensor { quant?.gradient ?? weight.grad }
     }
-    let query: Dense, key: Dense, value: Dense, output: Dense, intermediate: Dense, down: Dense
+    var query: Dense, key: Dense, value: Dense, output: Dense, intermediate: Dense, down: Dense
     let attentionNorm: (gamma: Parameter, beta: Parameter), outputNorm: (gamma: Parameter, beta: Parameter)
     let heads: Int, headDim: Int, epsilon: Float
 
@@ -33,6 +40,20 @@ struct StudentLayer: Sendable {
     var parameters: [Parameter] {
         [query, key, value, output].flatMap { [$0.weight, $0.bias] } + [attentionNorm.gamma, attentionNorm.beta]
             + [intermediate, down].flatMap { [$0.weight, $0.bias] } + [outputNorm.gamma, outputNorm.beta]
+            + denses.compactMap { $0.quant?.learnsScales == true ? $0.quant!.scales : nil }
+    }
+
+    /// The six linear layers, in a fixed order.
+    var denses: [Dense] { [query, key, value, output, intermediate, down] }
+
+    /// Trains every linear layer through fake quantization, each starting from `initial(weight)`'s scales.
+    mutating func quantize(_ format: QuantFormat, learnsScales: Bool, on b: any Backend,
+                           initial: (Parameter) throws -> QuantCodec.Encoded) throws {
+        for path in [\StudentLayer.query, \.key, \.value, \.output, \.intermediate, \.down] {
+            let w = self[keyPath: path].weight
+            self[keyPath: path].quant = try FakeQuantizedWeight(latent: w, format: format, initial: try initial(w),
+                                                                learnsScales: learnsScales, on: b)
+        }
     }
 
     /// The activations of one forward, kept for the backward.
@@ -51,6 +72,7 @@ struct StudentLayer: Sendable {
         func stats() throws -> NormStatistics {
             NormStatistics(mean: try b.allocate([rows], name: "mean"), rstd: try b.allocate([rows], name: "rstd"))
         }
+        for d in denses { try d.quant?.refresh(d.weight, on: b) }
         let heads4: Shape = [batch.batch, batch.sequence, heads, headDim]
         let q = try t(h, "q"), k = try t(h, "k"), v = try t(h, "v"), context = try t(h, "context")
         for (d, y) in [(query, q), (key, k), (value, v)] { try apply(d, x, into: y, on: b) }
@@ -58,7 +80,7 @@ struct StudentLayer: Sendable {
         try b.attention(try q.reshaped(heads4), try k.reshaped(heads4), try v.reshaped(heads4), layout: layout, options: options,
                         into: try context.reshaped(heads4), logSumExp: lse)
         let attentionSum = try t(h, "attention sum"), hidden = try t(h, "hidden")
-        try b.gemm(context, output.weight.value, into: attentionSum, options: GemmOptions(transposeB: true, bias: output.bias.value))
+        try b.gemm(context, output.forwardWeight, into: attentionSum, options: GemmOptions(transposeB: true, bias: output.bias.value))
         try b.add(attentionSum, x, into: attentionSum)
         let s1 = try stats()
         try b.layerNorm(attentionSum, gamma: attentionNorm.gamma.value, beta: attentionNorm.beta.value, epsilon: epsilon,
@@ -77,16 +99,17 @@ struct StudentLayer: Sendable {
     }
 
     private func apply(_ d: Dense, _ x: Tensor, into y: Tensor, on b: any Backend) throws {
-        try b.gemm(x, d.weight.value, into: y, options: GemmOptions(transposeB: true, bias: d.bias.value))
+        try b.gemm(x, d.forwardWeight, into: y, options: GemmOptions(transposeB: true, bias: d.bias.value))
     }
 
     /// Gradients of `y = x·Wᵀ + b`: `dW = dyᵀ·x`, `db = 1ᵀ·dy`, and `dx (+)= dy·W`
     /// (`accumulate`: added to what `dx` holds).
     private func backward(_ d: Dense, input x: Tensor, gradOutput dy: Tensor, ones: Tensor, dx: Tensor?, accumulate: Bool,
                           on b: any Backend) throws {
-        try b.gemm(dy, x, into: d.weight.grad, options: GemmOptions(transposeA: true))
+        try b.gemm(dy, x, into: d.weightGradient, options: GemmOptions(transposeA: true))
+        try d.quant?.backward(d.weight, on: b)
         try b.gemm(ones, dy, into: d.bias.grad, options: GemmOptions())
-        if let dx { try b.gemm(dy, d.weight.value, into: dx, options: GemmOptions(beta: accumulate ? 1 : 0)) }
+        if let dx { try b.gemm(dy, d.forwardWeight, into: dx, options: GemmOptions(beta: accumulate ? 1 : 0)) }
     }
 
     /// Writes this layer's parameter gradients; returns the gradient of its input.

@@ -25,14 +25,14 @@ struct BenchDistill: ParsableCommand {
         let tokens = model.batch * model.seq
         let record: [String: Any] = [
             "backend": run.backend.id.kind.rawValue, "device": run.backend.id.name, "teacher_layers": run.teacher.encoder.config.layers,
-            "student_layers": model.studentLayers, "batch": model.batch, "seq": model.seq, "tokens": tokens,
+            "student_layers": options.studentLayers, "batch": model.batch, "seq": model.seq, "tokens": tokens,
             "median_ms": ms, "tokens_per_s": Double(tokens) / (ms / 1e3), "runs": runs,
         ]
         if json {
             try printJSON(record)
         } else {
             print(String(format: "%@ distill step: %d-layer teacher forward + %d-layer student forward, backward, AdamW, batch %d × seq %d: %.1f ms, %.0f tokens/s",
-                         run.backend.id.kind.rawValue, run.teacher.encoder.config.layers, model.studentLayers, model.batch, model.seq,
+                         run.backend.id.kind.rawValue, run.teacher.encoder.config.layers, options.studentLayers, model.batch, model.seq,
                          ms, record["tokens_per_s"] as! Double))
         }
     }

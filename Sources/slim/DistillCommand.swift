@@ -13,8 +13,10 @@ import Darwin
 /// The options a distillation and its benchmark share: teacher, student, batch shape, loss.
 struct DistillModelOptions: ParsableArguments {
     @Option(help: "The teacher: a sentence-transformers BERT folder (default: the cached all-MiniLM-L6-v2).") var teacher: String?
-    @Option(help: "Layers of the student (at most the teacher's).") var studentLayers = 3
-    @Option(help: "Which teacher layers the student starts from: every-other, first or last.") var `init` = "every-other"
+    @Option(help: "Layers of the student (at most the teacher's; default 3). Not for finetune, which keeps every layer.")
+    var studentLayers: Int?
+    @Option(help: "Which teacher layers the student starts from: every-other (default), first or last. Not for finetune.")
+    var `init`: String?
     @Option(help: "Sequences per step.") var batch = 16
     @Option(help: "Tokens per sequence at most (longer texts are cut, keeping [SEP]).") var seq = 128
     @Option(help: "Peak learning rate.") var lr = 1e-4
@@ -45,10 +47,11 @@ struct DistillModelOptions: ParsableArguments {
     }
 
     func options(steps: Int) throws -> DistillationOptions {
-        guard let initialization = StudentInitialization(rawValue: self.`init`) else {
-            throw ValidationError("--init \(self.`init`): use every-other, first or last")
+        let name = self.`init` ?? StudentInitialization.everyOther.rawValue
+        guard let initialization = StudentInitialization(rawValue: name) else {
+            throw ValidationError("--init \(name): use every-other, first or last")
         }
-        var o = DistillationOptions(teacher: teacherURL, studentLayers: studentLayers, steps: steps)
+        var o = DistillationOptions(teacher: teacherURL, studentLayers: studentLayers ?? 3, steps: steps)
         o.initialization = initialization
         o.batch = batch
         o.sequence = seq
@@ -70,76 +73,16 @@ struct DistillCommand: ParsableCommand {
         abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher).")
 
     @OptionGroup var model: DistillModelOptions
-    @Option(help: "Training text: fortune entries separated by % lines, or one text per line (default: the fortunes 'wisdom' file).")
-    var data: String?
-    @Option(help: "Training steps (0: write the un-distilled initialisation).") var steps = 200
-    @Option(help: "Warm-up steps (linear), then cosine decay to 0 (default: 5% of --steps).") var warmup: Int?
-    @Option(help: "AdamW weight decay on the matrices.") var weightDecay: Float = 0.01
-    @Option(help: "Global gradient-norm clipping.") var maxGradNorm = 1.0
-    @Option(help: "Seed of the data order.") var seed: UInt64 = 0
-    @Option(name: .shortAndLong, help: "The student's model folder.") var output: String
-    @Option(help: "Write a checkpoint every K steps (and at the end).") var checkpointEvery: Int?
-    @Option(help: "The checkpoint file (default: OUTPUT.checkpoint.safetensors beside the output).") var checkpoint: String?
-    @Flag(help: "Continue from the checkpoint.") var resume = false
-    @Option(help: .hidden) var stopAfter: Int?
-    @Flag(help: "Replace an existing output folder.") var overwrite = false
-    @Flag(help: "Print one JSON object at the end.") var json = false
+    @OptionGroup var quantization: StudentQuantizationOptions
+    @OptionGroup var training: TrainingRunOptions
 
-    func validate() throws {
-        guard steps >= 0, model.batch >= 1, model.seq >= 2 else {
-            throw ValidationError("--steps must be at least 0 (0 writes the initialisation), --batch positive, --seq at least 2")
-        }
-        if let k = checkpointEvery, k < 1 { throw ValidationError("--checkpoint-every must be positive") }
-    }
+    func validate() throws { try training.validate(model) }
 
     func run() throws {
-        let out = URL(fileURLWithPath: output)
-        if FileManager.default.fileExists(atPath: out.path) && !overwrite && stopAfter == nil {
-            throw SlimError.io(path: out.path, detail: "the output folder exists; pass --overwrite to replace it")
-        }
-        var options = try model.options(steps: steps)
-        options.warmupSteps = warmup ?? steps / 20
-        options.weightDecay = weightDecay
-        options.maxGradientNorm = maxGradNorm
-        options.seed = seed
-        let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
-        let texts = try Calibration.samples(from: file, count: .max)
-        let backend = try model.backendOption.open()
-        let run = try Distillation(options: options, texts: texts, backend: backend)
-        let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
-            ?? out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".checkpoint.safetensors")
-        if resume {
-            guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
-                throw SlimError.io(path: checkpointURL.path, detail: "--resume: no checkpoint here")
-            }
-            try run.resume(from: checkpointURL)
-            printError("resumed at step \(run.step) of \(steps) from \(checkpointURL.path)")
-        }
-        let line = DistillProgress(total: steps)
-        let last = min(steps, stopAfter ?? steps)
-        while run.step < last {
-            let r = try run.trainStep()
-            line.update(r)
-            if let k = checkpointEvery, r.step % k == 0 || r.step == last { try run.saveCheckpoint(to: checkpointURL) }
-        }
-        line.finish()
-        guard run.step == steps else {
-            printError("stopped after step \(run.step) of \(steps); continue with --resume")
-            return
-        }
-        try run.writeModel(to: out)
-        let first = run.curve.first?.loss ?? .nan, final = run.curve.last?.loss ?? .nan
-        let speeds = run.curve.map(\.tokensPerSecond).sorted()
-        let median = speeds.isEmpty ? 0 : speeds[speeds.count / 2]
-        if json {
-            var summary: [String: Any] = ["output": out.path, "steps": run.step, "median_tokens_per_s": median,
-                                          "backend": backend.id.kind.rawValue, "student_layers": options.studentLayers,
-                                          "init": options.initialization.rawValue]
-            if run.step > 0 { summary["first_loss"] = first; summary["final_loss"] = final }
-            try printJSON(summary)
-        } else {
-            print(String(format: "%@: %d-layer student, %d steps, loss %.5f → %.5f, %.0f tokens/s (median); loss curve in loss.csv and loss.svg",
-                         out.path, options.studentLayers, run.step, first, final, median))
+        var options = try model.options(steps: training.steps)
+        try quantization.apply(to: &options, flag: "--student-quant")
+        try training.execute(options, backend: try model.backendOption.open()) { run in
+            ["student_layers": options.studentLayers, "init": options.initialization.rawValue]
         }
     }
 }

@@ -6,5 +6,5 @@ struct Slim: ParsableCommand {
         commandName: "slim",
         abstract: "Compress transformer models and run them compressed, on OpenCL or the CPU.",
         subcommands: [Devices.self, Bench.self, InspectCommand.self, EmbedCommand.self, CompressCommand.self, PruneCommand.self, LowRankCommand.self,
-                      EvalCommand.self, TokenizeCommand.self, PerplexityCommand.self, GenerateCommand.self, DistillCommand.self])
+                      EvalCommand.self, TokenizeCommand.self, PerplexityCommand.self, GenerateCommand.self, DistillCommand.self, FinetuneCommand.self])
 }

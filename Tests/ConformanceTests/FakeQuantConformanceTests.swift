@@ -73,7 +73,7 @@ import Testing
         for (i, x) in c.w.enumerated() {
             let group = i / g, sc = Double(c.scales[group]), zp = Double(c.zeros?[group] ?? 0)
             let v = Double(x) / sc, r = v.rounded(), level = min(hi, max(lo, r + zp))
-            let inside = lo <= v + zp && v + zp <= hi
+            let inside = lo <= r + zp && r + zp <= hi
             if !inside { outside += 1 }
             value.append(sc * (level - zp))
             grad.append(inside ? Double(dyHost[i]) : 0)
@@ -108,7 +108,7 @@ import Testing
             c.w.enumerated().reduce(0.0) { sum, e in
                 let group = e.offset / g, s0 = Double(c.scales[group]), zp = Double(c.zeros![group])
                 let v0 = Double(e.element) / s0, level = min(hi, max(lo, v0.rounded() + zp))
-                let inside = lo <= v0 + zp && v0 + zp <= hi
+                let inside = lo <= v0.rounded() + zp && v0.rounded() + zp <= hi
                 let frozen = v0.rounded() - v0
                 let value = inside ? Double(e.element) + scales[group] * frozen : scales[group] * (level - zp)
                 return sum + Double(dyHost[e.offset]) * value

@@ -9,16 +9,19 @@ import Testing
 /// all the teacher's layers its embeddings are the inference encoder's.
 @Suite struct StudentLoading {
     /// Writes the tiny random BERT of ``Tiny`` as a model folder (weights, config.json, vocab.txt).
-    static func folder(_ name: String) throws -> URL {
+    /// `edit` may change the weights by name before they are written (a test's pruning).
+    static func folder(_ name: String, config c: BertConfig = Tiny.config,
+                       edit: (String, inout [Float]) -> Void = { _, _ in }) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-train-\(getpid())-\(name)")
         try? FileManager.default.removeItem(at: url)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        let student = try StudentBert(randomConfig: Tiny.config, seed: 4, backend: CPUBackend(), perturbed: true)
+        let student = try StudentBert(randomConfig: c, seed: 4, backend: CPUBackend(), perturbed: true)
         let entries = try zip(student.parameters, student.parameterValues()).map { p, v in
-            SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims, data: v.withUnsafeBytes { Data($0) })
+            var v = v
+            edit(p.name, &v)
+            return SafeTensorsWriter.Entry(name: p.name, kind: .f32, shape: p.shape.dims, data: v.withUnsafeBytes { Data($0) })
         }
         try SafeTensorsWriter.write(entries, to: url.appendingPathComponent("model.safetensors"))
-        let c = Tiny.config
         let config: [String: Any] = ["model_type": "bert", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
                                      "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
                                      "intermediate_size": c.intermediateSize, "max_position_embeddings": c.maxPositions,
