@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// `slim finetune` end to end on the tiny random BERT of the pruning tests
+/// (hidden 32, MLP 64): sparse fine-tuning of a 2:4 model and QAT from an RTN
+/// folder write folders that `slim eval` loads; bad input is a clear error.
+@Suite(.serialized) struct FinetuneCLI {
+    static func arguments(_ w: (base: URL, teacher: URL, data: URL), model: URL, output: String) -> [String] {
+        ["finetune", model.path, "--teacher", w.teacher.path, "--data", w.data.path, "--steps", "4", "--batch", "4", "--seq", "12",
+         "--lr", "1e-3", "-o", w.base.appendingPathComponent(output).path, "--backend", "cpu", "--json"]
+    }
+
+    @Test func sparseAndQuantizationAwareFineTuning() throws {
+        let w = try DistillCLI.workspace("finetune")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let pruned = w.base.appendingPathComponent("pruned"), rtn = w.base.appendingPathComponent("rtn")
+        #expect(try slim(["prune", w.teacher.path, "-o", pruned.path, "--pattern", "2:4"]).status == 0)
+        #expect(try slim(["compress", w.teacher.path, "-o", rtn.path, "--quant", "int4-g32"]).status == 0)
+
+        let sparse = try slim(Self.arguments(w, model: pruned, output: "sparse") + ["--keep-mask"])
+        #expect(sparse.status == 0, "\(sparse.stderr)")
+        let s = try StructuredPruneCLI.json(sparse.stdout)
+        #expect(s["method"] as? String == "finetune-sparse" && s["steps"] as? Int == 4)
+        let config = try StructuredPruneCLI.json(try String(contentsOf: w.base.appendingPathComponent("sparse/config.json"), encoding: .utf8))
+        #expect(config["sparsity_config"] != nil, "the pattern is still recorded")
+
+        let qat = try slim(Self.arguments(w, model: rtn, output: "qat") + ["--quant", "int4-g32", "--learn-scales"])
+        #expect(qat.status == 0, "\(qat.stderr)")
+        let q = try StructuredPruneCLI.json(qat.stdout)
+        #expect(q["method"] as? String == "finetune-qat" && q["format"] as? String == "int4-g32")
+        let qatConfig = try StructuredPruneCLI.json(try String(contentsOf: w.base.appendingPathComponent("qat/config.json"), encoding: .utf8))
+        #expect((qatConfig["quantization_config"] as? [String: Any])?["method"] as? String == "qat")
+        #expect(FileManager.default.fileExists(atPath: w.base.appendingPathComponent("qat/MODEL_CARD.md").path))
+        for folder in ["sparse", "qat"] {
+            let e = try slim(["eval", w.teacher.path, w.base.appendingPathComponent(folder).path, "--data", w.data.path,
+                              "--backend", "cpu", "--json"])
+            #expect(e.status == 0, "\(folder): \(e.stderr)")
+        }
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let w = try DistillCLI.workspace("finetune-bad")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let cases: [([String], String)] = [
+            (Self.arguments(w, model: w.teacher, output: "a"), "--quant FORMAT"),
+            (Self.arguments(w, model: w.teacher, output: "b") + ["--keep-mask"], "no zero weights"),
+            (Self.arguments(w, model: w.teacher, output: "c") + ["--quant", "q4_0"], "q4_0"),
+            (Self.arguments(w, model: w.teacher, output: "d") + ["--quant", "int4-g32", "--student-layers", "1"], "--student-layers"),
+            (["finetune", w.teacher.path, "--quant", "int8", "-o", w.base.appendingPathComponent("e").path], "--teacher"),
+        ]
+        for (arguments, message) in cases {
+            let r = try slim(arguments)
+            #expect(r.status != 0, "\(arguments) succeeded")
+            #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+    }
+}
