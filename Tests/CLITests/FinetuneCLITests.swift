@@ -38,6 +38,22 @@ import Testing
         }
     }
 
+    /// A quantized student: fewer layers, trained through fake quantization, written packed.
+    @Test func distillTrainsAQuantizedStudent() throws {
+        let w = try DistillCLI.workspace("quantized-student")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let r = try slim(DistillCLI.arguments(w, output: "student", steps: 4) + ["--student-quant", "int8", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = w.base.appendingPathComponent("student")
+        let config = try StructuredPruneCLI.json(try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8))
+        #expect(config["num_hidden_layers"] as? Int == 1)
+        #expect((config["quantization_config"] as? [String: Any])?["format"] as? String == "int8")
+        let e = try slim(["eval", w.teacher.path, out.path, "--data", w.data.path, "--backend", "cpu", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let ratio = try StructuredPruneCLI.json(e.stdout)["size_ratio"] as? Double ?? 1
+        #expect(ratio < 0.4, "a 1-of-2-layer int8 student is \(ratio) of the teacher")
+    }
+
     @Test func badInputIsAClearError() throws {
         let w = try DistillCLI.workspace("finetune-bad")
         defer { try? FileManager.default.removeItem(at: w.base) }
