@@ -17,6 +17,8 @@ public final class StudentBert: @unchecked Sendable {
     let layers: [StudentLayer]
     /// Every parameter, in a fixed order (the optimizer's, the checkpoint's).
     public let parameters: [Parameter]
+    /// The attention-KL part of the last ``lossAndGradients(_:targets:losses:hidden:hiddenWeight:attention:attentionWeight:)`` (0 without it).
+    public private(set) var lastAttentionLoss = 0.0
 
     /// A student with its weights given by name (`values[name]`), shaped as `config` implies.
     public init(config c: BertConfig, backend: any Backend, values: (String, Shape) throws -> [Float]) throws {
@@ -136,8 +138,18 @@ public final class StudentBert: @unchecked Sendable {
     /// `hidden` adds hidden-state MSE: student layer `i`'s output against the
     /// teacher states `hidden[i]` (`[batch·seq, hidden]`, the same padded rows),
     /// `hiddenWeight · mean((s − t)²)` over the real tokens' rows only.
+    ///
+    /// `attention` adds the attention KL: student layer `i`'s attention logits
+    /// against the teacher's `attention[i]` (`[batch, heads, seq, seq]`, as
+    /// ``Backend/attentionScores(_:_:layout:options:into:)`` writes them),
+    /// `attentionWeight · mean over (sequence, head, real query row) of KL(P_teacher ‖ P_student)`
+    /// per layer. The term alone is kept in ``lastAttentionLoss``.
     public func lossAndGradients(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss,
-                                 hidden: [Int: Tensor] = [:], hiddenWeight: Double = 1) throws -> Double {
+                                 hidden: [Int: Tensor] = [:], hiddenWeight: Double = 1,
+                                 attention: [Int: Tensor] = [:], attentionWeight: Double = 1) throws -> Double {
+        if let bad = attention.keys.first(where: { !layers.indices.contains($0) }) {
+            throw SlimError.invalidArgument("attention KL: student layer \(bad) is outside 0..<\(layers.count)")
+        }
         let tape = try forward(batch)
         let h = config.hiddenSize, b = backend
         guard targets.count == batch.batch, targets.allSatisfy({ $0.count == h }) else {
@@ -154,7 +166,15 @@ public final class StudentBert: @unchecked Sendable {
             [Float](repeating: r % batch.sequence < batch.lengths[r / batch.sequence] ? 1 : 0, count: h)
         }, shape: [rows, h], name: "real-token mask")
         let realRows = batch.lengths.reduce(0, +)
+        lastAttentionLoss = 0
         for (i, (layer, t)) in zip(layers, tape.layers).enumerated().reversed() {
+            var scoreGradient: Tensor?
+            if let teacherScores = attention[i] {
+                let kl = try AttentionKL.evaluate(q: try t.q.reshaped(t.heads), k: try t.k.reshaped(t.heads), teacher: teacherScores,
+                                                  batch: batch, layout: tape.layout, options: tape.options, weight: attentionWeight, on: b)
+                lastAttentionLoss += kl.loss
+                scoreGradient = kl.gradScores
+            }
             if let target = hidden[i], let mask {
                 guard target.shape.elementCount == rows * h else {
                     throw SlimError.shapeMismatch(op: "hidden-state MSE", detail: "teacher states \(target.label) for \(rows)x\(h) student states")
@@ -170,8 +190,10 @@ public final class StudentBert: @unchecked Sendable {
                 try b.scale(diff, by: Float(2 * hiddenWeight / count), into: diff)
                 try b.add(dy, diff, into: dy)
             }
-            dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout, on: b)
+            dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout,
+                                    scoreGradient: scoreGradient, on: b)
         }
+        loss += lastAttentionLoss
         let dSum = try b.allocate([rows, h], name: "dEmbeddingSum")
         try b.layerNormBackward(tape.embeddingSum, gamma: embeddingNorm.gamma.value, stats: tape.embeddingStats, gradOutput: dy,
                                 into: LayerNormGradients(dx: dSum, dGamma: embeddingNorm.gamma.grad, dBeta: embeddingNorm.beta.grad))
