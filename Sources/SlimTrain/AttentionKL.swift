@@ -15,7 +15,7 @@ enum AttentionKL {
         let heads = q.shape[2], L = batch.sequence
         let shape: Shape = [batch.batch, heads, L, L]
         guard teacher.shape.rank == 4, teacher.shape[1] == heads else {
-            throw SlimError.shapeMismatch(op: "attention KL", detail: "teacher scores \(teacher.label) have \(teacher.shape.rank == 4 ? teacher.shape[1] : 0) heads, the student layer \(heads): the KL compares head by head")
+            throw SlimError.shapeMismatch(op: "attention KL", detail: "teacher scores \(teacher.label) have \(teacher.shape.rank == 4 ? teacher.shape[1] : 0) heads but the student layer has \(heads): the KL compares head by head")
         }
         guard teacher.shape == shape else {
             throw SlimError.shapeMismatch(op: "attention KL", detail: "teacher scores \(teacher.label) for student scores \(shape) [batch, heads, seq, seq]")

@@ -42,6 +42,21 @@ enum Tiny {
         try Self.checkGradients(backend: backend, hiddenMSE: false, attentionKL: true)
     }
 
+    /// Teacher logits of another head count, or for a layer the student lacks, are clear errors.
+    @Test func attentionKLRefusesMismatchedTeachers() throws {
+        let backend = CPUBackend()
+        let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend)
+        let L = Tiny.batch.sequence, targets = Tiny.targets(seed: 3)
+        let threeHeads = try backend.allocate([Tiny.batch.batch, 3, L, L], name: "teacher scores")
+        #expect { try student.lossAndGradients(Tiny.batch, targets: targets, losses: EmbeddingLoss(), attention: [1: threeHeads]) } throws: {
+            "\($0)".contains("attention KL") && "\($0)".contains("3 heads but the student layer has 2")
+        }
+        let right = try backend.allocate([Tiny.batch.batch, 2, L, L], name: "teacher scores")
+        #expect { try student.lossAndGradients(Tiny.batch, targets: targets, losses: EmbeddingLoss(), attention: [2: right]) } throws: {
+            "\($0)".contains("student layer 2 is outside 0..<2")
+        }
+    }
+
     static func checkGradients(backend: any Backend, hiddenMSE: Bool, attentionKL: Bool) throws {
         let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend, perturbed: true)
         let targets = Tiny.targets(seed: 3), losses = EmbeddingLoss(mse: 1, cosine: 1)
