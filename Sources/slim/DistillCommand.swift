@@ -79,7 +79,7 @@ struct DistillModelOptions: ParsableArguments {
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
-        abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher).")
+        abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher, optionally hidden-state MSE and attention KL).")
 
     @OptionGroup var model: DistillModelOptions
     @Option(help: "Training text: fortune entries separated by % lines, or one text per line (default: the fortunes 'wisdom' file).")
