@@ -37,8 +37,11 @@ struct ReferenceScores {
     /// The shape the distillation loss uses, at sizes no tile divides: 37 tokens, head dimension 24, two key lengths.
     static let ragged = AttentionCase(name: "ragged 37×24", batch: 2, lq: 37, lk: 37, heads: 3, kvHeads: 3, dim: 24, block: 16,
                                       keyLengths: [37, 29])
-    static let cases = [ragged] + AttentionCase.all.filter {
-        ["causal GQA", "block-sparse", "cache with room", "window + global", "per-head layouts"].contains($0.name)
+    /// A head dimension over 128: the OpenCL kernels' smaller tile (8) and several features per work-item.
+    static let wideHeads = AttentionCase(name: "head dim 136", batch: 1, lq: 19, lk: 19, heads: 2, kvHeads: 1, dim: 136, block: 16,
+                                         keyLengths: [13])
+    static let cases = [ragged, wideHeads] + AttentionCase.all.filter {
+        ["causal GQA", "block-sparse", "cache with room", "window + global", "per-head layouts", "MiniLM-shaped"].contains($0.name)
     }
 
     struct Run {
