@@ -220,3 +220,115 @@ __kernel void attention_backward_q(
     if (i >= lq) return;
     for (int e = 0; e < HEAD_DIM; ++e) dq[at + e] = dqr[e];
 }
+
+// ---------------------------------------------------------------- scores
+// The attention logits as a tensor [batch, heads, lq, lk], for losses on the
+// attention distribution (MiniLM's attention KL). Tiles of KEY_TILE × KEY_TILE
+// scores; kept[] is the layout as a dense block mask ([query block][key block],
+// per head at kept + h * kept_stride). Local rows are padded by one float so
+// work-items reading different rows at one feature hit different banks.
+#define ROW (HEAD_DIM + 1)
+
+// Whether query i sees key j: its block kept, padding, causal and window.
+inline bool pair_visible(int i, int j, int lq, int valid_keys, int causal, int causal_offset, int window_left,
+                         int window_right, int global_tokens, int block, __global const int *kept, int key_blocks) {
+    int lo;
+    const int limit = visible_keys(i, lq, valid_keys, causal, causal_offset, window_left, window_right, global_tokens, &lo);
+    return sees(j, lo, limit, global_tokens) && kept[(i / block) * key_blocks + j / block];
+}
+
+// A work-group per (query tile, key tile, sequence × head): the tile's Q and K
+// rows staged in local memory, one score per work-item, consecutive keys on
+// consecutive work-items (coalesced stores). Keys not seen get `mask`.
+__kernel __attribute__((reqd_work_group_size(KEY_TILE, KEY_TILE, 1)))
+void attention_scores(
+    __global const float *q, __global const float *k, __global float *scores,
+    __global const int *kept, __global const int *key_lengths,
+    const int lq, const int lk, const int heads, const int kv_heads, const int block,
+    const int causal, const int causal_offset, const int window_left, const int window_right,
+    const int global_tokens, const float scale, const int kept_stride, const float mask)
+{
+    __local float qt[KEY_TILE * ROW], kt[KEY_TILE * ROW];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int j0 = get_group_id(0) * KEY_TILE, i0 = get_group_id(1) * KEY_TILE;
+    const int b = get_group_id(2) / heads, h = get_group_id(2) % heads, kvh = h / (heads / kv_heads);
+    for (int idx = ty * KEY_TILE + tx; idx < KEY_TILE * HEAD_DIM; idx += KEY_TILE * KEY_TILE) {
+        const int r = idx / HEAD_DIM, e = idx % HEAD_DIM;
+        // Rows past the end are clamped (read, never stored); padding keys may hold anything: their scores are masked.
+        qt[r * ROW + e] = q[(((size_t)b * lq + min(i0 + r, lq - 1)) * heads + h) * HEAD_DIM + e];
+        kt[r * ROW + e] = k[(((size_t)b * lk + min(j0 + r, lk - 1)) * kv_heads + kvh) * HEAD_DIM + e];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int i = i0 + ty, j = j0 + tx;
+    if (i >= lq || j >= lk) return;
+    float s = 0.0f;
+    for (int e = 0; e < HEAD_DIM; ++e) s = fma(qt[ty * ROW + e], kt[tx * ROW + e], s);
+    const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
+    const bool seen = pair_visible(i, j, lq, valid_keys, causal, causal_offset, window_left, window_right, global_tokens,
+                                   block, kept + h * kept_stride, (lk + block - 1) / block);
+    scores[(((size_t)b * heads + h) * lq + i) * lk + j] = seen ? s * scale : mask;
+}
+
+// The backward of attention_scores, added into the output: dQ (by_keys = 0,
+// a work-group per (query tile, head, sequence)) or dK (by_keys = 1, per
+// (key tile, kv head, sequence), summing the heads of its group). Work-item
+// (tx, ty) owns output row ty of the tile and features tx, tx + KEY_TILE, ...;
+// the other side (K rows for dQ, Q rows for dK) streams through local memory
+// with the matching tile of dS, zero where the pair is not visible. One writer
+// per output row: no atomics, deterministic.
+#define PER_ITEM ((HEAD_DIM + KEY_TILE - 1) / KEY_TILE)
+__kernel __attribute__((reqd_work_group_size(KEY_TILE, KEY_TILE, 1)))
+void attention_scores_backward(
+    __global const float *q, __global const float *k, __global const float *ds, __global float *out,
+    __global const int *kept, __global const int *key_lengths,
+    const int lq, const int lk, const int heads, const int kv_heads, const int block,
+    const int causal, const int causal_offset, const int window_left, const int window_right,
+    const int global_tokens, const float scale, const int kept_stride, const int by_keys)
+{
+    __local float ot[KEY_TILE * ROW], dst[KEY_TILE * (KEY_TILE + 1)];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int own_heads = by_keys ? kv_heads : heads, group = heads / kv_heads;
+    const int b = get_group_id(2) / own_heads, g = get_group_id(2) % own_heads;
+    const int own0 = get_group_id(1) * KEY_TILE;
+    const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
+    // dQ never needs keys past the valid length (their rows may hold NaN: never read).
+    const int other_len = by_keys ? lq : valid_keys;
+    const int key_blocks = (lk + block - 1) / block;
+    float acc[PER_ITEM];
+    for (int n = 0; n < PER_ITEM; ++n) acc[n] = 0.0f;
+    const int h_first = by_keys ? g * group : g, h_end = by_keys ? h_first + group : g + 1;
+    for (int h = h_first; h < h_end; ++h) {
+        const int kvh = h / group;
+        for (int o0 = 0; o0 < other_len; o0 += KEY_TILE) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int idx = ty * KEY_TILE + tx; idx < KEY_TILE * HEAD_DIM; idx += KEY_TILE * KEY_TILE) {
+                const int r = idx / HEAD_DIM, e = idx % HEAD_DIM, o = o0 + r;
+                const size_t at = by_keys ? (((size_t)b * lq + min(o, lq - 1)) * heads + h) * HEAD_DIM + e
+                                          : (((size_t)b * lk + min(o, lk - 1)) * kv_heads + kvh) * HEAD_DIM + e;
+                ot[r * ROW + e] = o < other_len ? (by_keys ? q[at] : k[at]) : 0.0f;
+            }
+            // Consecutive work-items read consecutive keys of dS in both directions.
+            const int i = by_keys ? o0 + ty : own0 + ty, j = by_keys ? own0 + tx : o0 + tx;
+            const bool seen = i < lq && j < lk && (by_keys || j < other_len)
+                && pair_visible(i, j, lq, valid_keys, causal, causal_offset, window_left, window_right, global_tokens,
+                                block, kept + h * kept_stride, key_blocks);
+            const float value = seen ? ds[(((size_t)b * heads + h) * lq + i) * lk + j] : 0.0f;
+            dst[by_keys ? tx * (KEY_TILE + 1) + ty : ty * (KEY_TILE + 1) + tx] = value;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int c = 0; c < KEY_TILE; ++c) {
+                const float d = dst[ty * (KEY_TILE + 1) + c];
+                for (int n = 0; n < PER_ITEM; ++n) {
+                    const int e = tx + n * KEY_TILE;
+                    if (e < HEAD_DIM) acc[n] = fma(d, ot[c * ROW + e], acc[n]);
+                }
+            }
+        }
+    }
+    const int own = own0 + ty;
+    if (own >= (by_keys ? lk : lq)) return;
+    const size_t at = by_keys ? (((size_t)b * lk + own) * kv_heads + g) * HEAD_DIM : (((size_t)b * lq + own) * heads + g) * HEAD_DIM;
+    for (int n = 0; n < PER_ITEM; ++n) {
+        const int e = tx + n * KEY_TILE;
+        if (e < HEAD_DIM) out[at + e] += scale * acc[n];
+    }
+}

@@ -97,6 +97,22 @@ public protocol Backend: AnyObject, Sendable {
     func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
                            gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                            into grads: AttentionGradients) throws
+    /// The attention logits themselves: `scores[b, h, i, j] = scale · Q[b, i, h]·K[b, j, h / groupSize]`
+    /// (`[batch, heads, queryLength, keyLength]`) for every key query `i` sees under
+    /// the visibility rules of ``AttentionShape`` (kept blocks, key lengths,
+    /// causal, window), and ``attentionScoreMask`` (−1e30) for every other key,
+    /// so a softmax over a row is the attention distribution, masked keys at
+    /// exactly 0. Every element is written. For losses on that distribution.
+    func attentionScores(_ q: Tensor, _ k: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
+                         into scores: Tensor) throws
+    /// The backward of ``attentionScores(_:_:layout:options:into:)``, **added** to
+    /// what `dq` and `dk` hold (the student's attention backward writes them
+    /// first): `dQ[b,i,h] += scale · Σ_j dS[b,h,i,j] · K[b,j,kvh]`,
+    /// `dK[b,j,kvh] += scale · Σ_{h in kvh's group} Σ_i dS[b,h,i,j] · Q[b,i,h]`,
+    /// summing only over the pairs the forward saw: `dS` at masked entries is
+    /// ignored, whatever it holds. Deterministic, no atomics.
+    func attentionScoresBackward(_ q: Tensor, _ k: Tensor, gradScores dS: Tensor, layout: BlockSparseLayout,
+                                 options: AttentionOptions, accumulatingInto dq: Tensor, dk: Tensor) throws
 
     // MARK: Optimizer
     /// One AdamW update of `param` in place, its moments in `state`: the gradient
@@ -153,6 +169,12 @@ extension Backend {
     public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
                                   gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                                   into grads: AttentionGradients) throws { throw notYet("attentionBackward") }
+    public func attentionScores(_ q: Tensor, _ k: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
+                                into scores: Tensor) throws { throw notYet("attentionScores") }
+    public func attentionScoresBackward(_ q: Tensor, _ k: Tensor, gradScores dS: Tensor, layout: BlockSparseLayout,
+                                        options: AttentionOptions, accumulatingInto dq: Tensor, dk: Tensor) throws {
+        throw notYet("attentionScoresBackward")
+    }
     public func adamW(_ param: Tensor, gradient: Tensor, state: AdamWState, step: AdamWStep) throws {
         throw notYet("adamW")
     }

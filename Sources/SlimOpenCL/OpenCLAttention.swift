@@ -39,12 +39,14 @@ extension OpenCLBackend {
     }
 
     /// Two tiles of KEY_TILE rows must fit the 32 KiB of local memory every OpenCL device has.
-    private func buildOptions(_ s: AttentionShape) -> String {
-        "-D HEAD_DIM=\(s.headDim) -D KEY_TILE=\(s.headDim > 128 ? 8 : 16)"
+    func keyTile(_ s: AttentionShape) -> Int { s.headDim > 128 ? 8 : 16 }
+
+    func buildOptions(_ s: AttentionShape) -> String {
+        "-D HEAD_DIM=\(s.headDim) -D KEY_TILE=\(keyTile(s))"
     }
 
     /// The sizes and element-mask parameters every attention kernel takes after its buffers.
-    private func maskArguments(_ s: AttentionShape, _ layout: BlockSparseLayout, _ options: AttentionOptions) -> [KernelArgument] {
+    func maskArguments(_ s: AttentionShape, _ layout: BlockSparseLayout, _ options: AttentionOptions) -> [KernelArgument] {
         [.int(s.queryLength), .int(s.keyLength), .int(s.heads), .int(s.kvHeads), .int(layout.blockSize),
          .int(layout.causal ? 1 : 0), .int(s.causalOffset), .int(layout.window?.left ?? -1), .int(layout.window?.right ?? 0),
          .int(layout.globalTokens), .float(options.scale)]

@@ -20,6 +20,11 @@ public struct DistillationOptions: Sendable {
     public var hiddenWeight: Double = 0
     /// The teacher layer whose output each student layer learns (nil: uniform, `(i + 1)·L/N − 1`, TinyBERT's map).
     public var layerMap: [Int]?
+    /// Weight of the attention KL (0: off): the attention distributions of the
+    /// student layers `attentionLayers` against those of their mapped teacher layers (the layer map's).
+    public var attentionWeight: Double = 0
+    /// Student layers whose attention learns the teacher's (nil: the last, as MiniLM does).
+    public var attentionLayers: [Int]?
     public var seed: UInt64 = 0
     /// Run the teacher with quantized linear layers (the student still starts from its fp32 weights).
     public var teacherQuantization: LinearQuantization?
@@ -66,6 +71,10 @@ public final class Distillation {
     let schedule: LearningRateSchedule
     /// The teacher layer each student layer's output learns, with hidden-state MSE.
     public let resolvedLayerMap: [Int]
+    /// The student layers with an attention KL (empty when it is off).
+    public let resolvedAttentionLayers: [Int]
+    /// The attention-KL part of each step's loss since this process started (not in checkpoints).
+    public private(set) var attentionCurve: [Double] = []
 
     public init(options o: DistillationOptions, texts: [String], backend: any Backend) throws {
         guard o.steps >= 0, o.batch >= 1, o.sequence >= 2 else {
@@ -90,6 +99,20 @@ public final class Distillation {
         resolvedLayerMap = o.layerMap ?? (0..<o.studentLayers).map { ($0 + 1) * teacherLayers / o.studentLayers - 1 }
         guard resolvedLayerMap.count == o.studentLayers, resolvedLayerMap.allSatisfy({ (0..<teacherLayers).contains($0) }) else {
             throw SlimError.invalidArgument("--layer-map \(resolvedLayerMap): one teacher layer in 0..<\(teacherLayers) for each of the \(o.studentLayers) student layers")
+        }
+        resolvedAttentionLayers = o.attentionWeight > 0 ? (o.attentionLayers ?? [o.studentLayers - 1]) : []
+        for i in resolvedAttentionLayers {
+            guard (0..<o.studentLayers).contains(i) else {
+                throw SlimError.invalidArgument("--attn-layers \(i): the student has layers 0..<\(o.studentLayers)")
+            }
+            let j = resolvedLayerMap[i], teacherHeads = teacher.encoder.layerWidths[j].heads
+            guard teacherHeads == student.config.heads else {
+                throw SlimError.unsupported(op: "distill --loss attn-kl", backend: "model",
+                                            reason: "student layer \(i) has \(student.config.heads) heads but its teacher layer \(j) has \(teacherHeads): the attention KL compares head by head")
+            }
+        }
+        guard Set(resolvedAttentionLayers).count == resolvedAttentionLayers.count else {
+            throw SlimError.invalidArgument("--attn-layers \(resolvedAttentionLayers): each student layer at most once")
         }
         optimizer = AdamW(weightDecay: o.weightDecay, maxGradientNorm: o.maxGradientNorm)
         schedule = LearningRateSchedule(peak: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps)
@@ -122,14 +145,16 @@ public final class Distillation {
         let start = DispatchTime.now().uptimeNanoseconds
         let seqs = batch(at: s)
         let encoderBatch = EncoderBatch(sequences: seqs, padID: teacher.tokenizer.padID)
-        let targets: [[Float]], hidden: [Int: Tensor]
-        if options.hiddenWeight > 0 {
-            (targets, hidden) = try teacherStates(encoderBatch)
+        let targets: [[Float]], hidden: [Int: Tensor], attention: [Int: Tensor]
+        if options.hiddenWeight > 0 || !resolvedAttentionLayers.isEmpty {
+            (targets, hidden, attention) = try teacherStates(encoderBatch)
         } else {
-            (targets, hidden) = (try teacher.embed(tokenized: seqs), [:])
+            (targets, hidden, attention) = (try teacher.embed(tokenized: seqs), [:], [:])
         }
         let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
-                                                hiddenWeight: options.hiddenWeight)
+                                                hiddenWeight: options.hiddenWeight, attention: attention,
+                                                attentionWeight: options.attentionWeight)
+        if !resolvedAttentionLayers.isEmpty { attentionCurve.append(student.lastAttentionLoss) }
         let rate = schedule.rate(at: s)
         try student.applyMasks(toGradients: true)
         let norm = try optimizer.step(student.parameters, step: s, learningRate: rate, on: backend)
@@ -143,14 +168,19 @@ public final class Distillation {
     }
 
     /// The teacher's normalised mean-pooled embeddings and, per student layer,
-    /// the output of its mapped teacher layer (one teacher forward: a layer's
-    /// output is the next layer's query input, seen by the encoder's observer).
-    func teacherStates(_ batch: EncoderBatch) throws -> (targets: [[Float]], hidden: [Int: Tensor]) {
-        final class Captured { var states: [Int: Tensor] = [:] }
-        let captured = Captured(), wanted = Set(resolvedLayerMap), b = backend
-        let last = try teacher.encoder.hiddenStates(batch) { name, x in
+    /// the output of its mapped teacher layer and (attention KL) its attention
+    /// logits, in one teacher forward: a layer's input, seen by the encoder's
+    /// observer at its query weight, is the previous layer's output and gives
+    /// this layer's Q and K.
+    func teacherStates(_ batch: EncoderBatch) throws -> (targets: [[Float]], hidden: [Int: Tensor], attention: [Int: Tensor]) {
+        final class Captured { var states: [Int: Tensor] = [:], scores: [Int: Tensor] = [:] }
+        let captured = Captured(), b = backend, encoder = teacher.encoder
+        let wanted = options.hiddenWeight > 0 ? Set(resolvedLayerMap) : [], attended = Set(resolvedAttentionLayers.map { resolvedLayerMap[$0] })
+        let last = try encoder.hiddenStates(batch) { name, x in
             guard name.hasSuffix("attention.self.query.weight"), let range = name.range(of: "encoder.layer.") else { return }
-            guard let j = Int(name[range.upperBound...].prefix { $0.isNumber }), j > 0, wanted.contains(j - 1) else { return }
+            guard let j = Int(name[range.upperBound...].prefix { $0.isNumber }) else { return }
+            if attended.contains(j) { captured.scores[j] = try encoder.attentionScores(layer: j, input: x, batch: batch) }
+            guard j > 0, wanted.contains(j - 1) else { return }
             let copy = try b.allocate(x.shape, name: "teacher layer \(j - 1)")
             try b.copy(x, to: copy)
             captured.states[j - 1] = copy
@@ -164,8 +194,10 @@ public final class Distillation {
             }
             return EmbeddingLoss.normalized(sum.map { $0 / Double(batch.lengths[s]) }).map(Float.init)
         }
-        let hidden = resolvedLayerMap.enumerated().reduce(into: [Int: Tensor]()) { $0[$1.offset] = captured.states[$1.element] }
-        return (targets, hidden)
+        let hidden = options.hiddenWeight > 0
+            ? resolvedLayerMap.enumerated().reduce(into: [Int: Tensor]()) { $0[$1.offset] = captured.states[$1.element] } : [:]
+        let attention = resolvedAttentionLayers.reduce(into: [Int: Tensor]()) { $0[$1] = captured.scores[resolvedLayerMap[$1]] }
+        return (targets, hidden, attention)
     }
 
     /// The loss curve as CSV (`step,loss,learning_rate,gradient_norm,tokens_per_s`).
@@ -184,7 +216,9 @@ public final class Distillation {
             "student_layers": "\(o.studentLayers)", "init": o.initialization.rawValue, "steps": "\(o.steps)",
             "batch": "\(o.batch)", "seq": "\(o.sequence)", "lr": "\(o.learningRate)", "warmup": "\(o.warmupSteps)",
             "weight_decay": "\(o.weightDecay)", "max_grad_norm": "\(o.maxGradientNorm)",
-            "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)",
+            // The attention KL joins the loss only when on, so checkpoints from before it still resume.
+            "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)"
+                + (resolvedAttentionLayers.isEmpty ? "" : " attn-kl \(o.attentionWeight) layers \(resolvedAttentionLayers.map(String.init).joined(separator: ","))"),
             "teacher_quantization": o.teacherQuantization.map { "\($0.format) \($0.activations)" } ?? "f32",
             "layer_map": resolvedLayerMap.map(String.init).joined(separator: ","), "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
             "student_source": o.studentSource?.path ?? "teacher layers",

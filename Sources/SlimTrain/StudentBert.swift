@@ -15,12 +15,12 @@ public final class StudentBert: @unchecked Sendable {
     public let backend: any Backend
     let word: Parameter, position: Parameter, type: Parameter, embeddingNorm: (gamma: Parameter, beta: Parameter)
     var layers: [StudentLayer]
-    /// Every parameter, in a fixed order (the optimizer's, the checkpoint's):
-    /// learned quantization scales come last.
     /// Fake quantization of the word and position tables (QAT), by table name.
     var tableQuant: [String: FakeQuantizedWeight] = [:]
     /// Fixed sparsity masks (1 kept, 0 pruned) by parameter name: sparse fine-tuning.
     public internal(set) var masks: [String: Tensor] = [:]
+    /// The attention-KL part of the last ``lossAndGradients(_:targets:losses:hidden:hiddenWeight:attention:attentionWeight:)`` (0 without it).
+    public private(set) var lastAttentionLoss = 0.0
 
     /// A student with its weights given by name (`values[name]`), shaped as `config` implies.
     public init(config c: BertConfig, backend: any Backend, values: (String, Shape) throws -> [Float]) throws {
@@ -40,6 +40,8 @@ public final class StudentBert: @unchecked Sendable {
         layers = try (0..<c.layers).map { try StudentLayer(index: $0, config: c, make: p) }
     }
 
+    /// Every parameter, in a fixed order (the optimizer's, the checkpoint's):
+    /// learned quantization scales come last.
     public var parameters: [Parameter] {
         [word, position, type, embeddingNorm.gamma, embeddingNorm.beta] + layers.flatMap(\.parameters)
             + [word, position].compactMap { tableQuant[$0.name]?.learnsScales == true ? tableQuant[$0.name]!.scales : nil }
@@ -145,8 +147,18 @@ public final class StudentBert: @unchecked Sendable {
     /// `hidden` adds hidden-state MSE: student layer `i`'s output against the
     /// teacher states `hidden[i]` (`[batch·seq, hidden]`, the same padded rows),
     /// `hiddenWeight · mean((s − t)²)` over the real tokens' rows only.
+    ///
+    /// `attention` adds the attention KL: student layer `i`'s attention logits
+    /// against the teacher's `attention[i]` (`[batch, heads, seq, seq]`, as
+    /// ``Backend/attentionScores(_:_:layout:options:into:)`` writes them),
+    /// `attentionWeight · mean over (sequence, head, real query row) of KL(P_teacher ‖ P_student)`
+    /// per layer. The term alone is kept in ``lastAttentionLoss``.
     public func lossAndGradients(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss,
-                                 hidden: [Int: Tensor] = [:], hiddenWeight: Double = 1) throws -> Double {
+                                 hidden: [Int: Tensor] = [:], hiddenWeight: Double = 1,
+                                 attention: [Int: Tensor] = [:], attentionWeight: Double = 1) throws -> Double {
+        if let bad = attention.keys.first(where: { !layers.indices.contains($0) }) {
+            throw SlimError.invalidArgument("attention KL: student layer \(bad) is outside 0..<\(layers.count)")
+        }
         let tape = try forward(batch)
         let h = config.hiddenSize, b = backend
         guard targets.count == batch.batch, targets.allSatisfy({ $0.count == h }) else {
@@ -163,7 +175,15 @@ public final class StudentBert: @unchecked Sendable {
             [Float](repeating: r % batch.sequence < batch.lengths[r / batch.sequence] ? 1 : 0, count: h)
         }, shape: [rows, h], name: "real-token mask")
         let realRows = batch.lengths.reduce(0, +)
+        lastAttentionLoss = 0
         for (i, (layer, t)) in zip(layers, tape.layers).enumerated().reversed() {
+            var scoreGradient: Tensor?
+            if let teacherScores = attention[i] {
+                let kl = try AttentionKL.evaluate(q: try t.q.reshaped(t.heads), k: try t.k.reshaped(t.heads), teacher: teacherScores,
+                                                  batch: batch, layout: tape.layout, options: tape.options, weight: attentionWeight, on: b)
+                lastAttentionLoss += kl.loss
+                scoreGradient = kl.gradScores
+            }
             if let target = hidden[i], let mask {
                 guard target.shape.elementCount == rows * h else {
                     throw SlimError.shapeMismatch(op: "hidden-state MSE", detail: "teacher states \(target.label) for \(rows)x\(h) student states")
@@ -179,8 +199,10 @@ public final class StudentBert: @unchecked Sendable {
                 try b.scale(diff, by: Float(2 * hiddenWeight / count), into: diff)
                 try b.add(dy, diff, into: dy)
             }
-            dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout, on: b)
+            dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout,
+                                    scoreGradient: scoreGradient, on: b)
         }
+        loss += lastAttentionLoss
         let dSum = try b.allocate([rows, h], name: "dEmbeddingSum")
         try b.layerNormBackward(tape.embeddingSum, gamma: embeddingNorm.gamma.value, stats: tape.embeddingStats, gradOutput: dy,
                                 into: LayerNormGradients(dx: dSum, dGamma: embeddingNorm.gamma.grad, dBeta: embeddingNorm.beta.grad))

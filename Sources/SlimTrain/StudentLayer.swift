@@ -113,8 +113,10 @@ struct StudentLayer: Sendable {
     }
 
     /// Writes this layer's parameter gradients; returns the gradient of its input.
+    /// `scoreGradient` (`[batch, heads, seq, seq]`): a loss's gradient with respect
+    /// to this layer's attention logits (the attention KL), added into dQ and dK.
     func backward(_ t: Tape, gradOutput dy: Tensor, ones: Tensor, options: AttentionOptions, layout: BlockSparseLayout,
-                  on b: any Backend) throws -> Tensor {
+                  scoreGradient: Tensor? = nil, on b: any Backend) throws -> Tensor {
         let rows = dy.shape[0], h = dy.shape[1], wide = t.preActivation.shape[1]
         func g(_ width: Int, _ name: String) throws -> Tensor { try b.allocate([rows, width], name: name) }
         // out = LN₂(outputSum): the sum's gradient reaches both the MLP output and `hidden`.
@@ -139,6 +141,10 @@ struct StudentLayer: Sendable {
         try b.attentionBackward(try t.q.reshaped(s), try t.k.reshaped(s), try t.v.reshaped(s), output: try t.context.reshaped(s),
                                 logSumExp: t.logSumExp, gradOutput: try dContext.reshaped(s), layout: layout, options: options,
                                 into: AttentionGradients(dq: try dq.reshaped(s), dk: try dk.reshaped(s), dv: try dv.reshaped(s)))
+        if let scoreGradient {
+            try b.attentionScoresBackward(try t.q.reshaped(s), try t.k.reshaped(s), gradScores: scoreGradient, layout: layout,
+                                          options: options, accumulatingInto: try dq.reshaped(s), dk: try dk.reshaped(s))
+        }
         let dx = try g(h, "dInput")
         try b.copy(dAttentionSum, to: dx)
         for (d, grad) in [(query, dq), (key, dk), (value, dv)] {

@@ -26,7 +26,8 @@ struct BenchDistill: ParsableCommand {
         let record: [String: Any] = [
             "backend": run.backend.id.kind.rawValue, "device": run.backend.id.name, "teacher_layers": run.teacher.encoder.config.layers,
             "student_layers": options.studentLayers, "batch": model.batch, "seq": model.seq, "tokens": tokens,
-            "median_ms": ms, "tokens_per_s": Double(tokens) / (ms / 1e3), "runs": runs,
+            "median_ms": ms, "tokens_per_s": Double(tokens) / (ms / 1e3), "runs": runs, "loss": model.loss,
+            "attention_layers": run.resolvedAttentionLayers,
         ]
         if json {
             try printJSON(record)

@@ -20,30 +20,35 @@ struct DistillModelOptions: ParsableArguments {
     @Option(help: "Sequences per step.") var batch = 16
     @Option(help: "Tokens per sequence at most (longer texts are cut, keeping [SEP]).") var seq = 128
     @Option(help: "Peak learning rate.") var lr = 1e-4
-    @Option(help: "Losses, comma-separated: embed-mse and cosine (on the sentence embedding), hidden-mse (layer outputs, see --layer-map).")
+    @Option(help: "Losses, comma-separated: embed-mse and cosine (on the sentence embedding), hidden-mse (layer outputs, see --layer-map), attn-kl (attention distributions, see --attn-layers).")
     var loss = "embed-mse,cosine"
-    @Option(help: "With hidden-mse: the teacher layer (0-based) each student layer's output learns, comma-separated (default: uniform, 1,3,5 for 3 of 6).")
+    @Option(help: "With hidden-mse or attn-kl: the teacher layer (0-based) each student layer learns from, comma-separated (default: uniform, 1,3,5 for 3 of 6).")
     var layerMap: String?
+    @Option(help: "With attn-kl: the student layers (0-based) whose attention learns their mapped teacher layer's, comma-separated (default: the last, as MiniLM).")
+    var attnLayers: String?
+    @Option(help: "With attn-kl: its weight (mean KL per head and real token).") var attnWeight = 1.0
     @Option(help: "Run the teacher quantized: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1 (default: fp32).")
     var teacherQuantize: String?
     @OptionGroup var backendOption: BackendOption
 
     var teacherURL: URL { teacher.map { URL(fileURLWithPath: $0) } ?? ModelAssets.miniLM }
 
-    func parsedLosses() throws -> (EmbeddingLoss, hidden: Double) {
-        var l = EmbeddingLoss(mse: 0, cosine: 0), hidden = 0.0
+    func parsedLosses() throws -> (EmbeddingLoss, hidden: Double, attention: Double) {
+        var l = EmbeddingLoss(mse: 0, cosine: 0), hidden = 0.0, attention = 0.0
         for name in loss.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             switch name {
             case "embed-mse", "mse": l.mse = 1
             case "cosine": l.cosine = 1
             case "hidden-mse": hidden = 1
             case "attn-kl":
-                throw SlimError.unsupported(op: "distill --loss \(name)", backend: "slim", reason: "not implemented yet (embed-mse, cosine and hidden-mse are)")
-            default: throw ValidationError("--loss \(name): use embed-mse, cosine, hidden-mse")
+                guard attnWeight > 0, attnWeight.isFinite else { throw ValidationError("--attn-weight \(attnWeight) must be positive") }
+                attention = attnWeight
+            default: throw ValidationError("--loss \(name): use embed-mse, cosine, hidden-mse, attn-kl")
             }
         }
-        guard l.mse > 0 || l.cosine > 0 || hidden > 0 else { throw ValidationError("--loss names no loss") }
-        return (l, hidden)
+        guard l.mse > 0 || l.cosine > 0 || hidden > 0 || attention > 0 else { throw ValidationError("--loss names no loss") }
+        if attnLayers != nil && attention == 0 { throw ValidationError("--attn-layers needs attn-kl in --loss") }
+        return (l, hidden, attention)
     }
 
     func options(steps: Int) throws -> DistillationOptions {
@@ -57,7 +62,14 @@ struct DistillModelOptions: ParsableArguments {
         o.sequence = seq
         o.learningRate = lr
         o.teacherQuantization = try teacherQuantize.map { LinearQuantization(format: try QuantFormat(parsing: $0)) }
-        (o.losses, o.hiddenWeight) = try parsedLosses()
+        (o.losses, o.hiddenWeight, o.attentionWeight) = try parsedLosses()
+        if let attnLayers {
+            let layers = attnLayers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !layers.isEmpty, layers.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--attn-layers \(attnLayers): comma-separated student layer numbers")
+            }
+            o.attentionLayers = layers.map { $0! }
+        }
         if let layerMap {
             let layers = layerMap.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard layers.allSatisfy({ $0 != nil }) else { throw ValidationError("--layer-map \(layerMap): comma-separated layer numbers") }
@@ -70,7 +82,7 @@ struct DistillModelOptions: ParsableArguments {
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
-        abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher).")
+        abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher, optionally hidden-state MSE and attention KL).")
 
     @OptionGroup var model: DistillModelOptions
     @OptionGroup var quantization: StudentQuantizationOptions

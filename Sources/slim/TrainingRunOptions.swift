@@ -74,10 +74,17 @@ struct TrainingRunOptions: ParsableArguments {
                                          "backend": backend.id.kind.rawValue, "method": report.method, "format": report.format,
                                          "bytes": report.bytesAfter]
             if run.step > 0 { fields["first_loss"] = first; fields["final_loss"] = final }
+            if let a = run.attentionCurve.first, let b = run.attentionCurve.last {
+                fields["first_attention_kl"] = a
+                fields["final_attention_kl"] = b
+            }
             try printJSON(fields.merging(summary(run)) { $1 })
         } else {
-            print(String(format: "%@: %@ (%@), %d-layer model, %d steps, loss %.5f → %.5f, %.0f tokens/s (median), %d bytes; loss curve in loss.csv and loss.svg",
-                         out.path, report.method, report.format, run.student.config.layers, run.step, first, final, median, report.bytesAfter))
+            let attention = run.attentionCurve.count > 1
+                ? String(format: " (attention KL %.5f → %.5f)", run.attentionCurve.first!, run.attentionCurve.last!) : ""
+            print(String(format: "%@: %@ (%@), %d-layer model, %d steps, loss %.5f → %.5f%@, %.0f tokens/s (median), %d bytes; loss curve in loss.csv and loss.svg",
+                         out.path, report.method, report.format, run.student.config.layers, run.step, first, final, attention, median,
+                         report.bytesAfter))
         }
     }
 }

@@ -94,6 +94,34 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--layer-map"), "\(bad.stderr)")
     }
 
+    /// The attention KL alone with the cosine: the 1-layer student (teacher layer 0's weights) learns
+    /// teacher layer 1's attention; the term is reported, finite and falls; a checkpoint of another
+    /// --attn-weight is refused; a student layer the student lacks is a clear error.
+    @Test func attentionKLTrainsAndIsReported() throws {
+        let w = try Self.workspace("attn")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let attn = ["--loss", "cosine,attn-kl", "--attn-layers", "0"]
+        let r = try slim(Self.arguments(w, output: "a", steps: 12) + attn + ["--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try StructuredPruneCLI.json(r.stdout)
+        let first = summary["first_attention_kl"] as? Double ?? .nan, final = summary["final_attention_kl"] as? Double ?? .nan
+        #expect(first.isFinite && final.isFinite && first > 0 && final < first, "attention KL \(first) → \(final)")
+        let losses = try Self.losses(w.base.appendingPathComponent("a"))
+        #expect(losses.count == 12 && losses.allSatisfy { $0.isFinite } && losses.last! < losses.first!, "\(losses)")
+        let text = try slim(Self.arguments(w, output: "t", steps: 3) + ["--loss", "embed-mse,cosine,attn-kl", "--attn-weight", "2"])
+        #expect(text.status == 0 && text.stdout.contains("attention KL"), "\(text.stdout) \(text.stderr)")
+
+        let half = try slim(Self.arguments(w, output: "c") + attn + ["--checkpoint-every", "4", "--stop-after", "4"])
+        #expect(half.status == 0, "\(half.stderr)")
+        let other = try slim(Self.arguments(w, output: "c") + attn + ["--attn-weight", "3", "--checkpoint-every", "4", "--resume"])
+        #expect(other.status != 0 && other.stderr.contains("another configuration") && other.stderr.contains("attn-kl"), "\(other.stderr)")
+
+        let outside = try slim(Self.arguments(w, output: "bad") + ["--loss", "attn-kl", "--attn-layers", "1"])
+        #expect(outside.status != 0 && outside.stderr.contains("--attn-layers 1") && outside.stderr.contains("0..<1"), "\(outside.stderr)")
+        let unused = try slim(Self.arguments(w, output: "bad") + ["--attn-layers", "0"])
+        #expect(unused.status != 0 && unused.stderr.contains("attn-kl"), "\(unused.stderr)")
+    }
+
     @Test func badInputIsAClearError() throws {
         let w = try Self.workspace("bad")
         defer { try? FileManager.default.removeItem(at: w.base) }

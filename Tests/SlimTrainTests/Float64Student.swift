@@ -9,9 +9,11 @@ struct Float64Student {
     /// Parameter values by name.
     var values: [String: [Double]]
 
+    /// `attention[l]`: teacher attention logits `[batch, heads, seq, seq]` for layer `l`'s
+    /// attention KL (mean over sequence, head and real query row, keys past the length unseen).
     func loss(_ batch: EncoderBatch, targets: [[Float]], losses: EmbeddingLoss, hidden hiddenTargets: [Int: [Float]] = [:],
-              hiddenWeight: Double = 1) -> Double {
-        var hiddenLoss = 0.0
+              hiddenWeight: Double = 1, attention: [Int: [Float]] = [:], attentionWeight: Double = 1) -> Double {
+        var hiddenLoss = 0.0, attentionLoss = 0.0
         let c = config, h = c.hiddenSize, L = batch.sequence, rows = batch.batch * L
         func v(_ n: String) -> [Double] { values[n]! }
         func layerNorm(_ x: [Double], _ prefix: String) -> [Double] {
@@ -61,6 +63,16 @@ struct Float64Student {
                             (0..<d).reduce(0.0) { $0 + q[(s * L + i) * h + hd * d + $1] * k[(s * L + j) * h + hd * d + $1] } * scale
                         }
                         let m = scores.max()!
+                        if let teacher = attention[l], i < keys {
+                            let t = (0..<keys).map { Double(teacher[((s * heads + hd) * L + i) * L + $0]) }
+                            let tm = t.max()!, tz = t.reduce(0) { $0 + exp($1 - tm) }
+                            let sz = scores.reduce(0) { $0 + exp($1 - m) }
+                            let kl = zip(t, scores).reduce(0.0) { total, pair in
+                                let logQ = pair.0 - tm - log(tz), logP = pair.1 - m - log(sz)
+                                return total + exp(logQ) * (logQ - logP)
+                            }
+                            attentionLoss += attentionWeight * kl / Double(heads * batch.lengths.reduce(0, +))
+                        }
                         scores = scores.map { exp($0 - m) }
                         let z = scores.reduce(0, +)
                         for e in 0..<d {
@@ -96,6 +108,6 @@ struct Float64Student {
                 for i in 0..<h { pooled[s * h + i] += x[(s * L + t) * h + i] / Double(batch.lengths[s]) }
             }
         }
-        return losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h).loss + hiddenLoss
+        return losses.evaluate(pooled: pooled, targets: targets.flatMap { $0.map(Double.init) }, width: h).loss + hiddenLoss + attentionLoss
     }
 }

@@ -28,7 +28,36 @@ enum Tiny {
     /// With `hiddenMSE`, both layers' outputs also match random teacher states (padded rows hold 100: they must not count).
     @Test(arguments: [false, true])
     func gradientsMatchFiniteDifferences(hiddenMSE: Bool) throws {
+        try Self.checkGradients(backend: CPUBackend(), hiddenMSE: hiddenMSE, attentionKL: false)
+    }
+
+    /// With the attention KL on both layers, on every backend: random teacher
+    /// logits on the keys each row sees, the mask value past the length, and 100
+    /// in the padded query rows (they must not count).
+    @Test(arguments: ["cpu", "opencl"])
+    func attentionKLGradientsMatchFiniteDifferences(backend name: String) throws {
+        guard let backend: any Backend = name == "cpu" ? CPUBackend() : Tiny.openCL else {
+            print("note: no OpenCL device, skipped"); return
+        }
+        try Self.checkGradients(backend: backend, hiddenMSE: false, attentionKL: true)
+    }
+
+    /// Teacher logits of another head count, or for a layer the student lacks, are clear errors.
+    @Test func attentionKLRefusesMismatchedTeachers() throws {
         let backend = CPUBackend()
+        let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend)
+        let L = Tiny.batch.sequence, targets = Tiny.targets(seed: 3)
+        let threeHeads = try backend.allocate([Tiny.batch.batch, 3, L, L], name: "teacher scores")
+        #expect { try student.lossAndGradients(Tiny.batch, targets: targets, losses: EmbeddingLoss(), attention: [1: threeHeads]) } throws: {
+            "\($0)".contains("attention KL") && "\($0)".contains("3 heads but the student layer has 2")
+        }
+        let right = try backend.allocate([Tiny.batch.batch, 2, L, L], name: "teacher scores")
+        #expect { try student.lossAndGradients(Tiny.batch, targets: targets, losses: EmbeddingLoss(), attention: [2: right]) } throws: {
+            "\($0)".contains("student layer 2 is outside 0..<2")
+        }
+    }
+
+    static func checkGradients(backend: any Backend, hiddenMSE: Bool, attentionKL: Bool) throws {
         let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend, perturbed: true)
         let targets = Tiny.targets(seed: 3), losses = EmbeddingLoss(mse: 1, cosine: 1)
         var rng = SeededGenerator(seed: 13)
@@ -37,11 +66,24 @@ enum Tiny {
             (0..<rows * h).map { r in r / h % Tiny.batch.sequence < Tiny.batch.lengths[r / h / Tiny.batch.sequence] ? Float(rng.normal()) : 100 }
         } : [:]
         let hidden = try states.mapValues { try backend.tensor($0, shape: [rows, h]) }
-        let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses, hidden: hidden, hiddenWeight: 0.5)
+        let (B, H, L) = (Tiny.batch.batch, Tiny.config.heads, Tiny.batch.sequence)
+        let logits: [Int: [Float]] = attentionKL ? [0: 0, 1: 0].mapValues { _ in
+            (0..<B * H * L * L).map { at in
+                let s = at / (H * L * L), i = at / L % L, j = at % L, length = Tiny.batch.lengths[s]
+                return i >= length ? 100 : j >= length ? attentionScoreMask : Float(2 * rng.normal())
+            }
+        } : [:]
+        let attention = try logits.mapValues { try backend.tensor($0, shape: [B, H, L, L]) }
+        let loss = try student.lossAndGradients(Tiny.batch, targets: targets, losses: losses, hidden: hidden, hiddenWeight: 0.5,
+                                                attention: attention, attentionWeight: 0.7)
+        if attentionKL { #expect(student.lastAttentionLoss > 0.01, "the attention KL is part of the loss: \(student.lastAttentionLoss)") }
         let values = try student.parameterValues()
         var reference = Float64Student(config: Tiny.config, values: [:])
         for (p, v) in zip(student.parameters, values) { reference.values[p.name] = v.map(Double.init) }
-        let exact = reference.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)
+        func referenceLoss(_ r: Float64Student) -> Double {
+            r.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5, attention: logits, attentionWeight: 0.7)
+        }
+        let exact = referenceLoss(reference)
         // The fp32 forward of a loss near 1 through ~10 roundings per value: 1e-5 relative is ~100 ulp.
         #expect(abs(loss - exact) <= 1e-5 * abs(exact), "fp32 loss \(loss) vs float64 \(exact)")
 
@@ -66,8 +108,7 @@ enum Tiny {
                 var plus = reference, minus = reference
                 plus.values[p.name]![i] += step
                 minus.values[p.name]![i] -= step
-                let fd = (plus.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)
-                    - minus.loss(Tiny.batch, targets: targets, losses: losses, hidden: states, hiddenWeight: 0.5)) / (2 * step)
+                let fd = (referenceLoss(plus) - referenceLoss(minus)) / (2 * step)
                 let err = abs(Double(g[i]) - fd)
                 worst = max(worst, err / largest)
                 // Central differences in float64 with step 1e-4 err by ~1e-8·|f'''|; the fp32
@@ -78,7 +119,7 @@ enum Tiny {
             }
         }
         #expect(checked > 4 * student.parameters.count - 4)
-        print("student gradients: \(checked) elements checked, worst error \(worst) of the largest gradient \(largest)")
+        print("student gradients (\(backend.id.kind.rawValue), hidden \(hiddenMSE), attention KL \(attentionKL)): \(checked) elements checked, worst error \(worst) of the largest gradient \(largest)")
     }
 
     /// One full step (forward, backward, clipping, AdamW) on the CPU and on OpenCL from the same weights.
