@@ -37,6 +37,10 @@ public struct DistillationOptions: Sendable {
     public var learnScales = false
     /// Keep the student's zero weights at zero (sparse fine-tuning of a pruned model).
     public var keepMask = false
+    /// Compare student layer outputs with the teacher's through learned
+    /// projections (TinyBERT's `W_h`, identity at the start), trained with the
+    /// hidden-state MSE and not written with the model.
+    public var hiddenProjection = false
     public init(teacher: URL, studentLayers: Int, steps: Int) {
         self.teacher = teacher
         self.studentLayers = studentLayers
@@ -90,6 +94,10 @@ public final class Distillation {
             throw SlimError.invalidArgument("--seq \(o.sequence) exceeds the teacher's \(teacher.encoder.config.maxPositions) positions")
         }
         student = try StudentBert.start(o, backend: backend)
+        if o.hiddenProjection {
+            guard o.hiddenWeight > 0 else { throw SlimError.invalidArgument("a hidden projection needs the hidden-state MSE (hidden-mse)") }
+            try student.addHiddenProjections(Array(0..<o.studentLayers), teacherWidth: teacher.encoder.config.hiddenSize)
+        }
         let length = o.sequence, tokenizer = teacher.tokenizer
         sequences = texts.map { tokenizer.encode($0) }.filter { $0.count > 2 }.map { ids in
             ids.count <= length ? ids : Array(ids.prefix(length - 1)) + [ids.last!]
@@ -218,13 +226,16 @@ public final class Distillation {
             "weight_decay": "\(o.weightDecay)", "max_grad_norm": "\(o.maxGradientNorm)",
             // The attention KL joins the loss only when on, so checkpoints from before it still resume.
             "loss": "mse \(o.losses.mse) cosine \(o.losses.cosine) hidden \(o.hiddenWeight)"
-                + (resolvedAttentionLayers.isEmpty ? "" : " attn-kl \(o.attentionWeight) layers \(resolvedAttentionLayers.map(String.init).joined(separator: ","))"),
+                + (resolvedAttentionLayers.isEmpty ? "" : " attn-kl \(o.attentionWeight) layers \(resolvedAttentionLayers.map(String.init).joined(separator: ","))")
+                + (o.hiddenProjection ? " projected" : ""),
             "teacher_quantization": o.teacherQuantization.map { "\($0.format) \($0.activations)" } ?? "f32",
             "layer_map": resolvedLayerMap.map(String.init).joined(separator: ","), "seed": "\(o.seed)", "data_sequences": "\(sequences.count)",
-            "student_source": o.studentSource?.path ?? "teacher layers",
-            "student_quantization": o.studentQuantization.map { "\($0)\(o.learnScales ? " learned scales" : "")" } ?? "f32",
-            "keep_mask": "\(o.keepMask)",
-        ]
+        ].merging([
+            // Present only when used, so checkpoints from before these options still resume.
+            "student_source": o.studentSource?.path,
+            "student_quantization": o.studentQuantization.map { "\($0)\(o.learnScales ? " learned scales" : "")" },
+            "keep_mask": o.keepMask ? "true" : nil,
+        ].compactMapValues { $0 }) { $1 }
     }
 
     /// Writes weights, AdamW moments, the step, the data position (the step:
@@ -291,7 +302,7 @@ public final class Distillation {
     @discardableResult
     public func writeModel(to output: URL) throws -> CompressionReport {
         let o = options, base = o.studentSource ?? o.teacher
-        let tensors = try student.parameters.filter { !$0.name.hasSuffix(".scales") }.map { p in
+        let tensors = try student.parameters.filter { !$0.name.hasSuffix(".scales") && !$0.name.hasPrefix("distill.") }.map { p in
             TrainedModelFolder.Tensor(name: p.name, shape: p.shape.dims, values: try backend.floats(p.value))
         }
         var trained: [String: Any] = [

@@ -19,6 +19,10 @@ public final class StudentBert: @unchecked Sendable {
     var tableQuant: [String: FakeQuantizedWeight] = [:]
     /// Fixed sparsity masks (1 kept, 0 pruned) by parameter name: sparse fine-tuning.
     public internal(set) var masks: [String: Tensor] = [:]
+    /// Learned projections of student layer outputs into the teacher's width
+    /// for the hidden-state MSE (TinyBERT's `W_h`), by student layer; training
+    /// only, not written with the model.
+    public internal(set) var hiddenProjections: [Int: Parameter] = [:]
     /// The attention-KL part of the last ``lossAndGradients(_:targets:losses:hidden:hiddenWeight:attention:attentionWeight:)`` (0 without it).
     public private(set) var lastAttentionLoss = 0.0
 
@@ -45,7 +49,25 @@ public final class StudentBert: @unchecked Sendable {
     public var parameters: [Parameter] {
         [word, position, type, embeddingNorm.gamma, embeddingNorm.beta] + layers.flatMap(\.parameters)
             + [word, position].compactMap { tableQuant[$0.name]?.learnsScales == true ? tableQuant[$0.name]!.scales : nil }
+            + hiddenProjections.keys.sorted().map { hiddenProjections[$0]! }
     }
+
+    /// Adds a learned projection `[teacherWidth, hidden]` for each of `layers`,
+    /// starting as the identity (zero-padded when the widths differ), so the
+    /// hidden-state MSE compares `output · Wᵀ` with the teacher's states.
+    public func addHiddenProjections(_ layers: [Int], teacherWidth: Int) throws {
+        let h = config.hiddenSize
+        for i in layers {
+            guard self.layers.indices.contains(i) else {
+                throw SlimError.invalidArgument("hidden projection: student layer \(i) is outside 0..<\(self.layers.count)")
+            }
+            let identity = (0..<teacherWidth * h).map { $0 / h == $0 % h ? Float(1) : 0 }
+            hiddenProjections[i] = try Parameter(Self.projectionName(i), values: identity, shape: [teacherWidth, h], on: backend)
+        }
+    }
+
+    /// The name of student layer `i`'s hidden projection (checkpoints only; never a model tensor).
+    public static func projectionName(_ i: Int) -> String { "distill.hidden_projection.\(i).weight" }
 
     /// A student of `config` with BERT's random initialisation (normal(0, 0.02)
     /// weights), and, when `perturbed`, small random biases and layer-norm
@@ -171,9 +193,15 @@ public final class StudentBert: @unchecked Sendable {
         var dy = try b.allocate([rows, h], name: "dOutput")
         try b.gemm(tape.poolingMatrix, dp, into: dy, options: GemmOptions(transposeA: true))
         let ones = try b.tensor([Float](repeating: 1, count: rows), shape: [1, rows], name: "ones")
-        let mask = hidden.isEmpty ? nil : try b.tensor((0..<rows).flatMap { r in
-            [Float](repeating: r % batch.sequence < batch.lengths[r / batch.sequence] ? 1 : 0, count: h)
-        }, shape: [rows, h], name: "real-token mask")
+        var masks: [Int: Tensor] = [:]
+        func realTokenMask(width: Int) throws -> Tensor {
+            if let m = masks[width] { return m }
+            let m = try b.tensor((0..<rows).flatMap { r in
+                [Float](repeating: r % batch.sequence < batch.lengths[r / batch.sequence] ? 1 : 0, count: width)
+            }, shape: [rows, width], name: "real-token mask")
+            masks[width] = m
+            return m
+        }
         let realRows = batch.lengths.reduce(0, +)
         lastAttentionLoss = 0
         for (i, (layer, t)) in zip(layers, tape.layers).enumerated().reversed() {
@@ -184,20 +212,34 @@ public final class StudentBert: @unchecked Sendable {
                 lastAttentionLoss += kl.loss
                 scoreGradient = kl.gradScores
             }
-            if let target = hidden[i], let mask {
-                guard target.shape.elementCount == rows * h else {
-                    throw SlimError.shapeMismatch(op: "hidden-state MSE", detail: "teacher states \(target.label) for \(rows)x\(h) student states")
+            if let target = hidden[i] {
+                let projection = hiddenProjections[i], width = projection?.shape[0] ?? h
+                guard target.shape.elementCount == rows * width else {
+                    throw SlimError.shapeMismatch(op: "hidden-state MSE", detail: projection == nil
+                        ? "teacher states \(target.label) \(target.shape) for \(rows)x\(h) student states: a teacher of another width needs a hidden projection"
+                        : "teacher states \(target.label) \(target.shape) for \(rows) rows projected to \(width)")
                 }
-                let diff = try b.allocate([rows, h], name: "hidden difference")
+                var predicted = t.output
+                if let projection {
+                    predicted = try b.allocate([rows, width], name: "projected states")
+                    try b.gemm(t.output, projection.value, into: predicted, options: GemmOptions(transposeB: true))
+                }
+                let diff = try b.allocate([rows, width], name: "hidden difference")
                 try b.scale(target, by: -1, into: diff)
-                try b.add(t.output, diff, into: diff)
-                try b.mul(diff, mask, into: diff)
+                try b.add(predicted, diff, into: diff)
+                try b.mul(diff, try realTokenMask(width: width), into: diff)
                 let sums = try b.allocate([rows], name: "hidden sumsq")
                 try b.reduceRows(diff, .sumOfSquares, into: sums)
-                let count = Double(realRows * h)
+                let count = Double(realRows * width)
                 loss += hiddenWeight * (try b.floats(sums).reduce(0.0) { $0 + Double($1) }) / count
                 try b.scale(diff, by: Float(2 * hiddenWeight / count), into: diff)
-                try b.add(dy, diff, into: dy)
+                if let projection {
+                    // predicted = out·Wᵀ: dW = dpredᵀ·out, d(out) += dpred·W.
+                    try b.gemm(diff, t.output, into: projection.grad, options: GemmOptions(transposeA: true))
+                    try b.gemm(diff, projection.value, into: dy, options: GemmOptions(beta: 1))
+                } else {
+                    try b.add(dy, diff, into: dy)
+                }
             }
             dy = try layer.backward(t, gradOutput: dy, ones: ones, options: tape.options, layout: tape.layout,
                                     scoreGradient: scoreGradient, on: b)

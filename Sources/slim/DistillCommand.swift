@@ -27,6 +27,8 @@ struct DistillModelOptions: ParsableArguments {
     @Option(help: "With attn-kl: the student layers (0-based) whose attention learns their mapped teacher layer's, comma-separated (default: the last, as MiniLM).")
     var attnLayers: String?
     @Option(help: "With attn-kl: its weight (mean KL per head and real token).") var attnWeight = 1.0
+    @Flag(help: "With hidden-mse: compare through learned projections into the teacher's width (TinyBERT's W_h, identity at the start; training only).")
+    var hiddenProjection = false
     @Option(help: "Run the teacher quantized: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1 (default: fp32).")
     var teacherQuantize: String?
     @OptionGroup var backendOption: BackendOption
@@ -63,6 +65,8 @@ struct DistillModelOptions: ParsableArguments {
         o.learningRate = lr
         o.teacherQuantization = try teacherQuantize.map { LinearQuantization(format: try QuantFormat(parsing: $0)) }
         (o.losses, o.hiddenWeight, o.attentionWeight) = try parsedLosses()
+        if hiddenProjection && o.hiddenWeight == 0 { throw ValidationError("--hidden-projection needs hidden-mse in --loss") }
+        o.hiddenProjection = hiddenProjection
         if let attnLayers {
             let layers = attnLayers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !layers.isEmpty, layers.allSatisfy({ $0 != nil }) else {

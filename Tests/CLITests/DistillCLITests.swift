@@ -92,6 +92,16 @@ import Testing
         #expect(quantized.count == 12 && quantized != losses && abs(quantized[0] - losses[0]) < 0.1 * losses[0], "\(quantized) vs \(losses)")
         let bad = try slim(Self.arguments(w, output: "bad") + ["--loss", "hidden-mse", "--layer-map", "2"])
         #expect(bad.status != 0 && bad.stderr.contains("--layer-map"), "\(bad.stderr)")
+        // Through a learned projection (identity at the start: the same first loss); the
+        // projection trains with the student but is not a model tensor.
+        let p = try slim(Self.arguments(w, output: "p", steps: 12) + ["--loss", "cosine,hidden-mse", "--layer-map", "0", "--hidden-projection"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let projected = try Self.losses(w.base.appendingPathComponent("p"))
+        #expect(abs(projected[0] - losses[0]) <= 1e-6 * losses[0] && projected.last! < projected.first!, "\(projected) vs \(losses)")
+        let weights = try Data(contentsOf: w.base.appendingPathComponent("p/model.safetensors"))
+        #expect(weights.range(of: Data("hidden_projection".utf8)) == nil, "the projection is training-only")
+        let noHidden = try slim(Self.arguments(w, output: "np") + ["--hidden-projection"])
+        #expect(noHidden.status != 0 && noHidden.stderr.contains("hidden-mse"), "\(noHidden.stderr)")
     }
 
     /// The attention KL alone with the cosine: the 1-layer student (teacher layer 0's weights) learns

@@ -28,6 +28,10 @@ struct Float64Student {
             }
             return out
         }
+        func linearNoBias(_ x: [Double], _ name: String, inp: Int, out: Int) -> [Double] {
+            let w = v(name)
+            return (0..<rows * out).map { at in (0..<inp).reduce(0.0) { $0 + x[at / out * inp + $1] * w[at % out * inp + $1] } }
+        }
         func linear(_ x: [Double], _ prefix: String, inp: Int, out: Int) -> [Double] {
             let w = v(prefix + ".weight"), b = v(prefix + ".bias")
             var y = [Double](repeating: 0, count: rows * out)
@@ -93,10 +97,14 @@ struct Float64Student {
             for i in o.indices { o[i] += hidden[i] }
             x = layerNorm(o, p + "output.LayerNorm")
             if let target = hiddenTargets[l] {
-                let real = batch.lengths.reduce(0, +) * h
+                // With a learned projection W [teacher width, h] the student's states are compared as x·Wᵀ.
+                let w = values[StudentBert.projectionName(l)]
+                let width = w.map { $0.count / h } ?? h
+                let predicted = w.map { _ in linearNoBias(x, StudentBert.projectionName(l), inp: h, out: width) } ?? x
+                let real = batch.lengths.reduce(0, +) * width
                 for r in 0..<rows where r % L < batch.lengths[r / L] {
-                    for i in 0..<h {
-                        let d = x[r * h + i] - Double(target[r * h + i])
+                    for i in 0..<width {
+                        let d = predicted[r * width + i] - Double(target[r * width + i])
                         hiddenLoss += hiddenWeight * d * d / Double(real)
                     }
                 }

@@ -31,6 +31,17 @@ enum Tiny {
         try Self.checkGradients(backend: CPUBackend(), hiddenMSE: hiddenMSE, attentionKL: false)
     }
 
+    /// Hidden-state MSE through learned projections into a teacher of another
+    /// width (24 for the student's 16), on every backend: the projections'
+    /// gradients and the student's through them.
+    @Test(arguments: ["cpu", "opencl"])
+    func projectedHiddenGradientsMatchFiniteDifferences(backend name: String) throws {
+        guard let backend: any Backend = name == "cpu" ? CPUBackend() : Tiny.openCL else {
+            print("note: no OpenCL device, skipped"); return
+        }
+        try Self.checkGradients(backend: backend, hiddenMSE: true, attentionKL: false, teacherWidth: 24)
+    }
+
     /// With the attention KL on both layers, on every backend: random teacher
     /// logits on the keys each row sees, the mask value past the length, and 100
     /// in the padded query rows (they must not count).
@@ -57,11 +68,18 @@ enum Tiny {
         }
     }
 
-    static func checkGradients(backend: any Backend, hiddenMSE: Bool, attentionKL: Bool) throws {
+    static func checkGradients(backend: any Backend, hiddenMSE: Bool, attentionKL: Bool, teacherWidth: Int? = nil) throws {
         let student = try StudentBert(randomConfig: Tiny.config, seed: 7, backend: backend, perturbed: true)
         let targets = Tiny.targets(seed: 3), losses = EmbeddingLoss(mse: 1, cosine: 1)
         var rng = SeededGenerator(seed: 13)
-        let rows = Tiny.batch.batch * Tiny.batch.sequence, h = Tiny.config.hiddenSize
+        let rows = Tiny.batch.batch * Tiny.batch.sequence, h = teacherWidth ?? Tiny.config.hiddenSize
+        if let teacherWidth {
+            try student.addHiddenProjections([0, 1], teacherWidth: teacherWidth)
+            // Away from the identity start, so every projection weight matters.
+            for p in student.hiddenProjections.values {
+                try backend.write((0..<p.shape.elementCount).map { _ in Float(0.3 * rng.normal()) }, to: p.value)
+            }
+        }
         let states: [Int: [Float]] = hiddenMSE ? [0: 0, 1: 0].mapValues { _ in
             (0..<rows * h).map { r in r / h % Tiny.batch.sequence < Tiny.batch.lengths[r / h / Tiny.batch.sequence] ? Float(rng.normal()) : 100 }
         } : [:]
