@@ -63,8 +63,10 @@ public struct ModelCompressor {
         var hessians: [String: [Double]] = [:]
         if method != .rtn {
             guard let calibration else { throw SlimError.invalidArgument("\(method.rawValue) needs calibration texts") }
-            let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
-            hessians = try self.hessians ?? Calibration.hessians(original, texts: calibration.texts)
+            if let given = self.hessians { hessians = given } else {
+                hessians = try Calibration.hessians(try SentenceEmbedder.load(folder: source, backend: calibration.backend),
+                                                    texts: calibration.texts)
+            }
         }
         // AWQ scales of each attention output projection fold into the value
         // projection before it (attention is linear in V), so those layers need
@@ -92,14 +94,14 @@ public struct ModelCompressor {
             let layer = [PackedNames.factorA(""), PackedNames.factorB("")].compactMap { suffix in
                 t.name.hasSuffix(suffix) ? String(t.name.dropLast(suffix.count)) : nil
             }.first { linears.contains($0) } ?? t.name
-            let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
-                : tables.contains(t.name) ? .int8PerChannel : nil)
             if let rank = lowRank[t.name], t.shape.count == 2 {
                 let w = try file.floats(t), f = try LowRankFactors(w, rows: t.shape[0], columns: t.shape[1], rank: rank)
                 layers.append(.init(name: t.name, format: "rank \(f.rank)", relativeError: relativeError(w, f.product)))
                 entries += ModelLowRank.entries(t.name, f)
                 continue
             }
+            let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
+                : tables.contains(t.name) ? .int8PerChannel : nil)
             let owner = [".weight", ".bias"].first { t.name.hasSuffix($0) }.map { String(t.name.dropLast($0.count)) } ?? t.name
             let valueFold = valueRowScales[owner]
             guard let requested, t.shape.count == 2 else {
@@ -164,7 +166,7 @@ public struct ModelCompressor {
             CompressionReport(
                 source: source.path, sourceSHA256: model.sha256(hashSource), method: search == nil ? method.rawValue : "auto (\(method.rawValue))",
                 format: search == nil ? format.description : "mixed per layer under \(search!.budgetBytes) bytes", layers: layers,
-                bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
+                bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start) + (search?.seconds ?? 0),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
                     : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")",
                 search: search)

@@ -169,4 +169,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: tight.path))
         #expect(throws: SlimError.self) { try AutoCompressor(targetSize: 1.5, calibration: calibration) }
     }
+
+    /// A low-rank choice is written by the compressor as fp32 factors beside the packed layers, and runs as two GEMMs.
+    @Test func lowRankChoiceIsWrittenAsFactorsBesidePackedLayers() throws {
+        let source = CompressionTests.temporaryFolder("auto-lr-src"), out = CompressionTests.temporaryFolder("auto-lr-out")
+        defer { for f in [source, out] { try? FileManager.default.removeItem(at: f) } }
+        try Self.randomBert(source, seed: 5)
+        let name = "encoder.layer.1.intermediate.dense.weight"
+        var compressor = ModelCompressor(format: .int8PerChannel)
+        compressor.layerFormats[name] = .some(nil)
+        compressor.lowRank[name] = 16
+        _ = try compressor.compress(source, to: out, hashSource: false)
+        let embedder = try SentenceEmbedder.load(folder: out, backend: CPUBackend())
+        for layer in embedder.encoder.linearLayers {
+            switch layer.weights {
+            case let .lowRank(a, b): #expect(layer.name == name && a.shape.innermost == 16 && b.shape.innermost == 128, "\(layer.name)")
+            case let .quantized(w, _): #expect(layer.name != name && w.format == .int8PerChannel, "\(layer.name)")
+            default: Issue.record("\(layer.name) is neither packed nor low rank")
+            }
+        }
+    }
 }
