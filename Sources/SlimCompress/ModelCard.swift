@@ -13,7 +13,7 @@ public struct ModelCard {
     public init(report: CompressionReport) { self.report = report }
 
     public var json: [String: Any] {
-        [
+        var o: [String: Any] = [
             "source_model": report.source, "source_sha256": report.sourceSHA256, "method": report.method,
             "format": report.format, "bytes_before": report.bytesBefore, "bytes_after": report.bytesAfter,
             "size_ratio": Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), "seconds": report.seconds,
@@ -21,6 +21,8 @@ public struct ModelCard {
             "layers": report.layers.map { ["name": $0.name, "format": $0.format, "relative_error": $0.relativeError] },
             "evaluation": evaluation, "slim_version": "0.1.0", "history": history,
         ]
+        o["search"] = report.search?.json
+        return o
     }
 
     public var markdown: String {
@@ -30,7 +32,7 @@ public struct ModelCard {
         # Compressed with Slim
 
         - Source: `\(report.source)` (model.safetensors sha256 `\(report.sourceSHA256)`)
-        - Method: \(report.method), \(report.format) for the linear layers\(report.method.hasPrefix("prune") ? "; everything else unchanged" : "; word embeddings int8 per row; norms, biases and position embeddings fp32")
+        - Method: \(report.method), \(report.format)\(report.search != nil ? " (each layer's choice below)" : " for the linear layers")\(report.search != nil ? "" : report.method.hasPrefix("prune") ? "; everything else unchanged" : "; word embeddings int8 per row; norms, biases and position embeddings fp32")
         - Size: \(report.bytesBefore) → \(report.bytesAfter) bytes (\(String(format: "%.3f", Double(report.bytesAfter) / Double(max(report.bytesBefore, 1))))x)
         - Calibration: \(report.calibration)
         - Time: \(String(format: "%.1f", report.seconds)) s
@@ -43,6 +45,7 @@ public struct ModelCard {
         if !evaluation.isEmpty {
             md += "\n## Evaluation\n\n" + evaluation.keys.sorted().map { "- \($0): \(String(format: "%.5f", evaluation[$0]!))" }.joined(separator: "\n") + "\n"
         }
+        md += report.search?.markdown ?? ""
         md += "\n## Layers\n\n| layer | format | relative error |\n|---|---|---|\n"
         md += report.layers.map { "| \($0.name) | \($0.format) | \(String(format: "%.5f", $0.relativeError)) |" }.joined(separator: "\n") + "\n"
         return md

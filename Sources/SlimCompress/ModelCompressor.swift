@@ -20,6 +20,8 @@ public struct CompressionReport: Sendable {
     public let seconds: Double
     /// What the method was calibrated on ("none" for round-to-nearest).
     public let calibration: String
+    /// `--method auto`: what the search measured and chose.
+    public var search: AutoSearch? = nil
 }
 
 /// Compresses a sentence-transformers BERT folder into a folder Slim loads
@@ -35,6 +37,12 @@ public struct ModelCompressor {
 
     /// Per-layer exceptions, by weight name: another format, or nil to keep the layer in fp32.
     public var layerFormats: [String: QuantFormat?] = [:]
+    /// Layers stored as fp32 truncated-SVD factors of this rank instead (the auto search's choice).
+    var lowRank: [String: Int] = [:]
+    /// Input statistics already computed over `calibration` (the auto search has them); nil: computed here.
+    var hessians: [String: [Double]]?
+    /// The auto search behind `layerFormats`, recorded in `quantization_config.auto` and the card.
+    var search: AutoSearch?
 
     public init(format: QuantFormat, method: Method = .rtn) {
         self.format = format
@@ -55,8 +63,10 @@ public struct ModelCompressor {
         var hessians: [String: [Double]] = [:]
         if method != .rtn {
             guard let calibration else { throw SlimError.invalidArgument("\(method.rawValue) needs calibration texts") }
-            let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
-            hessians = try Calibration.hessians(original, texts: calibration.texts)
+            if let given = self.hessians { hessians = given } else {
+                hessians = try Calibration.hessians(try SentenceEmbedder.load(folder: source, backend: calibration.backend),
+                                                    texts: calibration.texts)
+            }
         }
         // AWQ scales of each attention output projection fold into the value
         // projection before it (attention is linear in V), so those layers need
@@ -84,6 +94,12 @@ public struct ModelCompressor {
             let layer = [PackedNames.factorA(""), PackedNames.factorB("")].compactMap { suffix in
                 t.name.hasSuffix(suffix) ? String(t.name.dropLast(suffix.count)) : nil
             }.first { linears.contains($0) } ?? t.name
+            if let rank = lowRank[t.name], t.shape.count == 2 {
+                let w = try file.floats(t), f = try LowRankFactors(w, rows: t.shape[0], columns: t.shape[1], rank: rank)
+                layers.append(.init(name: t.name, format: "rank \(f.rank)", relativeError: relativeError(w, f.product)))
+                entries += ModelLowRank.entries(t.name, f)
+                continue
+            }
             let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
                 : tables.contains(t.name) ? .int8PerChannel : nil)
             let owner = [".weight", ".bias"].first { t.name.hasSuffix($0) }.map { String(t.name.dropLast($0.count)) } ?? t.name
@@ -142,15 +158,18 @@ public struct ModelCompressor {
         }
         progress?(total, total, "writing")
 
+        var config: [String: Any] = ["quant_method": "slim", "method": search == nil ? method.rawValue : "auto",
+                                     "format": search == nil ? format.description : "mixed", "layers": packedFormats]
+        config["auto"] = search?.json
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "quantization_config",
-                                          configValue: ["quant_method": "slim", "method": method.rawValue,
-                                                        "format": format.description, "layers": packedFormats]) { bytesAfter in
+                                          configValue: config) { bytesAfter in
             CompressionReport(
-                source: source.path, sourceSHA256: model.sha256(hashSource), method: method.rawValue,
-                format: format.description, layers: layers, bytesBefore: file.fileBytes, bytesAfter: bytesAfter,
-                seconds: Date().timeIntervalSince(start),
+                source: source.path, sourceSHA256: model.sha256(hashSource), method: search == nil ? method.rawValue : "auto (\(method.rawValue))",
+                format: search == nil ? format.description : "mixed per layer under \(search!.budgetBytes) bytes", layers: layers,
+                bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start) + (search?.seconds ?? 0),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
-                    : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")")
+                    : "\(calibration?.texts.count ?? 0) texts from \(calibration?.source ?? "?"), run one at a time on \(calibration?.backend.id.description ?? "?")",
+                search: search)
         }
     }
 }

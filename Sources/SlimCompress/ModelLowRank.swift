@@ -34,8 +34,7 @@ public struct ModelLowRank {
             let f = try LowRankFactors(w, rows: n, columns: k, rank: rank)
             layers.append(.init(name: t.name, format: "rank \(f.rank)", relativeError: relativeError(w, f.product)))
             ranks[t.name] = f.rank
-            entries.append(.init(name: PackedNames.factorA(t.name), kind: .f32, shape: [n, f.rank], data: f.a.withUnsafeBytes { Data($0) }))
-            entries.append(.init(name: PackedNames.factorB(t.name), kind: .f32, shape: [f.rank, k], data: f.b.withUnsafeBytes { Data($0) }))
+            entries += Self.entries(t.name, f)
         }
         let description = switch size {
         case let .keep(f): "keep \(f) of the parameters"
@@ -48,5 +47,13 @@ public struct ModelLowRank {
                               bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                               calibration: "none (truncated SVD of the weights)")
         }
+    }
+}
+
+extension ModelLowRank {
+    /// The two fp32 factor tensors of `weight`, named as ``PackedNames`` says.
+    static func entries(_ weight: String, _ f: LowRankFactors) -> [SafeTensorsWriter.Entry] {
+        [.init(name: PackedNames.factorA(weight), kind: .f32, shape: [f.rows, f.rank], data: f.a.withUnsafeBytes { Data($0) }),
+         .init(name: PackedNames.factorB(weight), kind: .f32, shape: [f.rank, f.columns], data: f.b.withUnsafeBytes { Data($0) })]
     }
 }

@@ -13,7 +13,10 @@ struct CompressCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
-    @Option(help: "rtn (round to nearest), gptq (error-compensating) or awq (activation-aware scales); gptq and awq calibrate.") var method: String = "rtn"
+    @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size, encoders only); gptq, awq and auto calibrate.") var method: String = "rtn"
+    @Option(help: ArgumentHelp("--method auto: the fraction of the source's model.safetensors the written file may take (0 < F < 1).",
+                               discussion: "Each layer's candidates (fp32, int8, int4-g128, int4-g32, 2:4, low rank) are measured alone on the calibration texts; the least summed error that fits is written, and the card lists every choice."))
+    var targetSize: Double?
     @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
     @Option(help: "Calibration samples: texts for encoders, sequences of 256 tokens for decoders.") var samples = 128
@@ -26,8 +29,15 @@ struct CompressCommand: ParsableCommand {
     enum Symmetry: String, EnumerableFlag { case sym, asym }
 
     func validate() throws {
-        guard ModelCompressor.Method(rawValue: method) != nil else {
-            throw ValidationError("--method \(method): supported: \(ModelCompressor.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard ModelCompressor.Method(rawValue: method) != nil || method == "auto" else {
+            throw ValidationError("--method \(method): supported: \((ModelCompressor.Method.allCases.map(\.rawValue) + ["auto"]).joined(separator: ", "))")
+        }
+        switch (method == "auto", targetSize) {
+        case (true, nil): throw ValidationError("--method auto chooses a format per layer to fit a size: give --target-size F (e.g. 0.2 for a fifth of model.safetensors)")
+        case (false, .some): throw ValidationError("--target-size is the budget of --method auto: add --method auto, or drop --target-size and pick --quant")
+        case let (true, f?) where !(f > 0 && f < 1): throw ValidationError("--target-size \(f): the fraction of the source's model.safetensors, 0 < F < 1")
+        case (true, _) where !layerOptions.isEmpty: throw ValidationError("--method auto chooses every layer's format; it takes no --layer exceptions")
+        default: break
         }
         _ = try format()
     }
@@ -41,17 +51,25 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let source = URL(fileURLWithPath: model)
-        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source) : try compressEncoder(source)
+        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source)
+            : method == "auto" ? try compressAuto(source) : try compressEncoder(source)
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
                          model, output, report.method, report.format, report.bytesBefore, report.bytesAfter,
                          Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), report.seconds, output))
+            if let search = report.search {
+                let counts = Dictionary(grouping: search.layers, by: { $0.chosen.choice.description }).mapValues(\.count)
+                print(String(format: "auto: budget %d bytes, predicted %d, predicted error %.6f, search %.1f s; chosen: %@", search.budgetBytes,
+                             search.predictedBytes, search.predictedError, search.seconds,
+                             counts.keys.sorted().map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", ")))
+            }
         }
     }
 
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
     private func compressDecoder(_ source: URL) throws -> CompressionReport {
+        guard method != "auto" else { throw ValidationError("--method auto is for BERT encoders; decoders take --quant with rtn or gptq") }
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         if compressor.method != .rtn {
@@ -61,6 +79,18 @@ struct CompressCommand: ParsableCommand {
             compressor.calibrationSequences = samples
         }
         let bar = ProgressLine(unit: "blocks")
+        defer { bar.finish() }
+        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+            bar.update(done, of: total)
+        }
+    }
+
+    /// Measures every layer's candidates on the calibration texts, then writes the choice that fits --target-size.
+    private func compressAuto(_ source: URL) throws -> CompressionReport {
+        let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
+        let compressor = try AutoCompressor(targetSize: targetSize ?? 0,
+                                            calibration: (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path))
+        let bar = ProgressLine(unit: "layers measured, then tensors written")
         defer { bar.finish() }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)

@@ -1,0 +1,19 @@
+import Foundation
+import Testing
+
+/// `slim compress --method auto`: the options it needs together are refused apart, before any work.
+@Suite struct AutoCLITests {
+    @Test(arguments: [
+        (["--method", "auto"], "give --target-size"),
+        (["--target-size", "0.2"], "add --method auto"),
+        (["--target-size", "0.2", "--method", "gptq"], "add --method auto"),
+        (["--target-size", "1.2", "--method", "auto"], "0 < F < 1"),
+        (["--target-size", "0", "--method", "auto"], "0 < F < 1"),
+        (["--target-size", "0.2", "--method", "auto", "--layer", "pooler.dense=fp32"], "no --layer"),
+    ])
+    func autoWithoutItsBudgetAndTheOtherWayRoundAreRefused(_ options: [String], _ expected: String) throws {
+        let r = try slim(["compress", "/nonexistent-model", "-o", "/tmp/slim-auto-never-written"] + options)
+        #expect(r.status != 0 && r.stderr.contains(expected), "\(options): \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/slim-auto-never-written"))
+    }
+}
