@@ -18,7 +18,7 @@ slim="${1:-.build/release/slim}"
 [[ -x "$slim" ]] || { echo "no slim binary at $slim: swift build -c release" >&2; exit 1; }
 model="${MODEL:-$HOME/.cache/slim/models/all-MiniLM-L6-v2}"
 work="${WORK:-/tmp/slim-methods}"
-qat_steps="${QAT_STEPS:-200}" ft_steps="${FT_STEPS:-200}" distill_steps="${DISTILL_STEPS:-300}"
+qat_steps="${QAT_STEPS:-200}" ft_steps="${FT_STEPS:-300}" distill_steps="${DISTILL_STEPS:-300}"
 mkdir -p "$work"
 
 # produce NAME COMMAND...: runs the command unless $work/NAME exists.
@@ -44,9 +44,9 @@ produce neurons25-wanda   "$slim" prune "$model" --pattern neurons:0.25 --method
 produce svd50             "$slim" lowrank "$model" --keep 0.5
 produce auto-0.2          "$slim" compress "$model" --target-size 0.2 --method auto --backend cpu
 produce qat-int4-g128     "$slim" finetune "$work/int4-g128-gptq" --teacher "$model" --quant int4-g128 --learn-scales \
-                         --steps "$qat_steps" --batch 16 --seq 64 --lr 1e-4 --backend cpu
+                         --loss embed-mse,cosine,hidden-mse --steps "$qat_steps" --batch 16 --seq 64 --lr 1e-4 --backend cpu
 produce 2of4-wanda-finetuned "$slim" finetune "$work/2of4-wanda" --teacher "$model" --keep-mask \
-                         --steps "$ft_steps" --batch 16 --seq 64 --lr 1e-4 --backend cpu
+                         --loss embed-mse,cosine,hidden-mse --steps "$ft_steps" --batch 16 --seq 64 --lr 1e-4 --backend cpu
 produce distilled-3-layer "$slim" distill --teacher "$model" --student-layers 3 --steps "$distill_steps" --batch 16 --seq 64 \
                          --lr 1e-4 --backend cpu
 
