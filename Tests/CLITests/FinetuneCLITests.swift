@@ -38,6 +38,26 @@ import Testing
         }
     }
 
+    /// QAT with learned scales on a 2:4 mask, stopped after 2 steps and resumed: the
+    /// same loss curve and the same weights file as 4 steps straight.
+    @Test func resumedFineTuningEqualsAnUninterruptedOne() throws {
+        let w = try DistillCLI.workspace("finetune-resume")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let pruned = w.base.appendingPathComponent("pruned")
+        #expect(try slim(["prune", w.teacher.path, "-o", pruned.path, "--pattern", "2:4"]).status == 0)
+        let args = Self.arguments(w, model: pruned, output: "straight") + ["--keep-mask", "--quant", "int4-g32", "--learn-scales"]
+        #expect(try slim(args).status == 0)
+        let resumed = args.map { $0.hasSuffix("/straight") ? w.base.appendingPathComponent("resumed").path : $0 }
+        let half = try slim(resumed + ["--checkpoint-every", "2", "--stop-after", "2"])
+        #expect(half.status == 0, "\(half.stderr)")
+        let rest = try slim(resumed + ["--checkpoint-every", "2", "--resume"])
+        #expect(rest.status == 0, "\(rest.stderr)")
+        let a = try DistillCLI.losses(w.base.appendingPathComponent("straight")), b = try DistillCLI.losses(w.base.appendingPathComponent("resumed"))
+        #expect(a.count == 4 && a == b, "straight \(a) vs resumed \(b)")
+        let weights = { (name: String) in try Data(contentsOf: w.base.appendingPathComponent("\(name)/model.safetensors")) }
+        #expect(try weights("straight") == weights("resumed"), "the same packed weights")
+    }
+
     /// A quantized student: fewer layers, trained through fake quantization, written packed.
     @Test func distillTrainsAQuantizedStudent() throws {
         let w = try DistillCLI.workspace("quantized-student")
