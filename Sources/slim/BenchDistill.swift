@@ -26,7 +26,7 @@ struct BenchDistill: ParsableCommand {
         let record: [String: Any] = [
             "backend": run.backend.id.kind.rawValue, "device": run.backend.id.name, "teacher_layers": run.teacher.encoder.config.layers,
             "student_layers": options.studentLayers, "batch": model.batch, "seq": model.seq, "tokens": tokens,
-            "median_ms": ms, "tokens_per_s": Double(tokens) / (ms / 1e3), "runs": runs, "loss": model.loss,
+            "median_ms": ms, "tokens_per_s": Double(tokens) / (ms / 1e3), "runs": runs, "loss": model.losses,
             "attention_layers": run.resolvedAttentionLayers,
         ]
         if json {

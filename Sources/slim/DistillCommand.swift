@@ -20,8 +20,11 @@ struct DistillModelOptions: ParsableArguments {
     @Option(help: "Sequences per step.") var batch = 16
     @Option(help: "Tokens per sequence at most (longer texts are cut, keeping [SEP]).") var seq = 128
     @Option(help: "Peak learning rate.") var lr = 1e-4
-    @Option(help: "Losses, comma-separated: embed-mse and cosine (on the sentence embedding), hidden-mse (layer outputs, see --layer-map), attn-kl (attention distributions, see --attn-layers).")
-    var loss = "embed-mse,cosine"
+    @Option(help: "Losses, comma-separated: embed-mse and cosine (on the sentence embedding), hidden-mse (layer outputs, see --layer-map), attn-kl (attention distributions, see --attn-layers). Default: embed-mse,cosine; finetune: embed-mse,cosine,hidden-mse.")
+    var loss: String?
+    /// The losses when --loss is not given (finetune adds every layer's hidden MSE).
+    static let defaultLoss = "embed-mse,cosine"
+    var losses: String { loss ?? Self.defaultLoss }
     @Option(help: "With hidden-mse or attn-kl: the teacher layer (0-based) each student layer learns from, comma-separated (default: uniform, 1,3,5 for 3 of 6).")
     var layerMap: String?
     @Option(help: "With attn-kl: the student layers (0-based) whose attention learns their mapped teacher layer's, comma-separated (default: the last, as MiniLM).")
@@ -35,9 +38,9 @@ struct DistillModelOptions: ParsableArguments {
 
     var teacherURL: URL { teacher.map { URL(fileURLWithPath: $0) } ?? ModelAssets.miniLM }
 
-    func parsedLosses() throws -> (EmbeddingLoss, hidden: Double, attention: Double) {
+    func parsedLosses(default fallback: String = defaultLoss) throws -> (EmbeddingLoss, hidden: Double, attention: Double) {
         var l = EmbeddingLoss(mse: 0, cosine: 0), hidden = 0.0, attention = 0.0
-        for name in loss.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        for name in (loss ?? fallback).split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             switch name {
             case "embed-mse", "mse": l.mse = 1
             case "cosine": l.cosine = 1
@@ -53,7 +56,7 @@ struct DistillModelOptions: ParsableArguments {
         return (l, hidden, attention)
     }
 
-    func options(steps: Int) throws -> DistillationOptions {
+    func options(steps: Int, defaultLoss: String = defaultLoss) throws -> DistillationOptions {
         let name = self.`init` ?? StudentInitialization.everyOther.rawValue
         guard let initialization = StudentInitialization(rawValue: name) else {
             throw ValidationError("--init \(name): use every-other, first or last")
@@ -64,7 +67,7 @@ struct DistillModelOptions: ParsableArguments {
         o.sequence = seq
         o.learningRate = lr
         o.teacherQuantization = try teacherQuantize.map { LinearQuantization(format: try QuantFormat(parsing: $0)) }
-        (o.losses, o.hiddenWeight, o.attentionWeight) = try parsedLosses()
+        (o.losses, o.hiddenWeight, o.attentionWeight) = try parsedLosses(default: defaultLoss)
         if hiddenProjection && o.hiddenWeight == 0 { throw ValidationError("--hidden-projection needs hidden-mse in --loss") }
         o.hiddenProjection = hiddenProjection
         if let attnLayers {

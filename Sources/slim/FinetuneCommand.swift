@@ -35,7 +35,8 @@ struct FinetuneCommand: ParsableCommand {
         guard case let .bert(config) = try ModelConfig.load(source.appendingPathComponent("config.json")) else {
             throw SlimError.unsupported(op: "finetune", backend: "model", reason: "\(source.path) is not a BERT encoder")
         }
-        var options = try teacher.options(steps: training.steps)
+        // A full-depth student maps layer i to teacher layer i: every layer's output has a target.
+        var options = try teacher.options(steps: training.steps, defaultLoss: "embed-mse,cosine,hidden-mse")
         options.studentLayers = config.layers
         options.studentSource = source
         options.keepMask = keepMask
