@@ -375,8 +375,7 @@ VNNI static void prep_runs4(const int8_t *qx, long xs, int tokens, const float *
 }
 
 // Block r/4 of a row (r a multiple of 4): its 64 nibble bytes, each run's a
-// spread over its four lanes, and for asymmetric int4 z − 8 (int32, read by
-// vpdpwssd as the int16 pair (z − 8, 0)), for Q4_1 m.
+// spread over its four lanes, and for asymmetric int4 z (int32), for Q4_1 m.
 VNNI static INLINE __m512i load_runs4(const uint8_t *row, int r, const int kind, int group_shift, const float *scales,
                                       const uint8_t *zeros, __m512 *a, __m512i *z, __m512 *m) {
     const __m512i lane4 = _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2);
@@ -390,7 +389,7 @@ VNNI static INLINE __m512i load_runs4(const uint8_t *row, int r, const int kind,
         if (kind == SLIM_U4_INT4_ASYM) {
             const __m512i zg = group_shift >= 2 ? _mm512_set1_epi32(zeros[g])
                                                 : _mm512_permutexvar_epi32(spread, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(need, zeros + g)));
-            *z = _mm512_and_si512(_mm512_sub_epi32(zg, _mm512_set1_epi32(8)), _mm512_set1_epi32(0xFFFF));
+            *z = zg;
         }
         return _mm512_loadu_si512((const void *)(row + r * 16));
     }
@@ -423,6 +422,8 @@ VNNI static INLINE void block4_vnni(const uint8_t *prep, int blocks, int b, cons
         m[r] = _mm512_setzero_ps();
         z[r] = _mm512_setzero_si512();
         const __m512i q = load_runs4(w[r].row, 4 * b, kind, group_shift, w[r].scales, w[r].zeros, &a[r], &z[r], &m[r]);
+        // z − 8 as the int16 pair (z − 8, 0) that vpdpwssd reads.
+        if (kind == SLIM_U4_INT4_ASYM) z[r] = _mm512_and_si512(_mm512_sub_epi32(z[r], _mm512_set1_epi32(8)), _mm512_set1_epi32(0xFFFF));
         lo[r] = _mm512_and_si512(q, low4);
         hi[r] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
     }
@@ -487,11 +488,10 @@ VNNI static INLINE void tail_runs_vnni(const int8_t *qx, long xs, const int T, c
     }
 }
 
-// A row of runs times T tokens: the 4-bit kinds four runs per step from the
-// tokens' prep (see prep_runs4; null where a row has fewer than four runs),
-// int8 and Q8_0 eight runs per step, then the last few runs one at a time.
+// A row of runs times T tokens: int8 and Q8_0 eight runs per step, then the
+// last few runs (and 4-bit rows from three tokens on, see WIDE_U4) one at a time.
 VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
-                                       const uint8_t *prep, const uint8_t *row, int runs, const int kind, int group_shift,
+                                       const uint8_t *row, int runs, const int kind, int group_shift,
                                        const float *scales, const uint8_t *zeros, float *out, long os) {
     float head[4] = {0, 0, 0, 0};
     int r0 = 0;
@@ -500,12 +500,6 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
         for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
         for (; r0 + 8 <= runs; r0 += 8) runs8_vnni(qx, xs, T, xd, row, runs, r0, kind, acc);
         for (int t = 0; t < T; t++) head[t] = hsum(acc[t]);
-    } else if (prep) {
-        const u4_row w = {row, scales, zeros};
-        float h[4][4];
-        runs4_vnni(prep, runs / 4, 1, T, &w, kind, group_shift, h);
-        r0 = runs / 4 * 4;
-        for (int t = 0; t < T; t++) head[t] = h[0][t];
     }
     float tail[4] = {0, 0, 0, 0};
     tail_runs_vnni(qx, xs, T, xd, xsum, row, r0, runs, kind, group_shift, scales, zeros, tail);
@@ -575,16 +569,38 @@ AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const float
     }
     FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
-VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *prep,
+VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                               const uint8_t *row, int runs, int kind, int group_shift, const float *scales,
                               const uint8_t *zeros, float *out, long os) {
     if (kind == SLIM_ROW_INT8) {
         const int K4 = SLIM_ROW_INT8;
-        FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, prep, row, runs, K4, group_shift, scales, zeros, out, os))
+        FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os))
         return;
     }
-    FOR_KINDS(FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, prep, row, runs, K4, group_shift, scales, zeros, out, os)))
+    FOR_KINDS(FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
+// Rows [first, first + count) in groups of R = 4 / tokens rows (tokens 1 or
+// 2, see WIDE_U4), CALL(K4, T, R) for each group from row r: the rows share
+// each activation load, the tokens each weight decode.
+#define FOR_ROW_GROUPS(tokens, first, count, CALL)                                \
+    for (int r = (first), end_ = (first) + (count); r < end_;) {                  \
+        const int left_ = end_ - r;                                               \
+        if ((tokens) == 1) {                                                      \
+            if (left_ >= 4) { CALL(K4, 1, 4); r += 4; }                           \
+            else { CALL(K4, 1, 1); r += 1; }                                      \
+        } else {                                                                  \
+            if (left_ >= 2) { CALL(K4, 2, 2); r += 2; }                           \
+            else { CALL(K4, 2, 1); r += 1; }                                      \
+        }                                                                         \
+    }
+#define FOR_U4_KINDS(call)                                                                 \
+    switch (kind) {                                                                        \
+    case SLIM_U4_INT4_SYM: { const int K4 = SLIM_U4_INT4_SYM; call; } break;               \
+    case SLIM_U4_INT4_ASYM: { const int K4 = SLIM_U4_INT4_ASYM; call; } break;             \
+    case SLIM_U4_Q4_0: { const int K4 = SLIM_U4_Q4_0; call; } break;                       \
+    default: { const int K4 = SLIM_U4_Q4_1; call; } break;                                 \
+    }
+
 // R (1...4) consecutive 4-bit rows from `first` times T tokens with their prep.
 VNNI static INLINE void u4_rows_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
                                        const uint8_t *prep, const uint8_t *data, long row_bytes, int first, const int R,
@@ -603,37 +619,128 @@ VNNI static INLINE void u4_rows_t_vnni(const int8_t *qx, long xs, const int T, c
     }
 }
 
-// Rows [first, first + count) in steps of R rows, R = 4 / tokens (1...4):
-// the rows share each activation load, the tokens each weight decode.
+// Rows [first, first + count) of 4-bit rows with int8 activations.
 VNNI static void u4_rows_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                               const uint8_t *prep, const uint8_t *data, long row_bytes, int first, int count, int runs,
                               int kind, int group_shift, const float *scales, const uint8_t *zeros, int groups, float *out,
                               long os) {
 #define U4_ROWS(K4, T, R) u4_rows_t_vnni(qx, xs, T, xd, xsum, prep, data, row_bytes, r, R, runs, K4, group_shift, scales, zeros, groups, out, os)
-#define U4_ROWS_ALL(K4)                                                            \
-    for (int r = first, end = first + count; r < end;) {                           \
-        const int left = end - r;                                                  \
-        if (tokens == 1 && left >= 4) { U4_ROWS(K4, 1, 4); r += 4; }               \
-        else if (tokens == 2 && left >= 2) { U4_ROWS(K4, 2, 2); r += 2; }          \
-        else {                                                                     \
-            switch (tokens) {                                                      \
-            case 1: U4_ROWS(K4, 1, 1); break;                                      \
-            case 2: U4_ROWS(K4, 2, 1); break;                                      \
-            case 3: U4_ROWS(K4, 3, 1); break;                                      \
-            default: U4_ROWS(K4, 4, 1); break;                                     \
-            }                                                                      \
-            r += 1;                                                                \
-        }                                                                          \
-    }
-    switch (kind) {
-    case SLIM_U4_INT4_SYM: U4_ROWS_ALL(SLIM_U4_INT4_SYM) break;
-    case SLIM_U4_INT4_ASYM: U4_ROWS_ALL(SLIM_U4_INT4_ASYM) break;
-    case SLIM_U4_Q4_0: U4_ROWS_ALL(SLIM_U4_Q4_0) break;
-    default: U4_ROWS_ALL(SLIM_U4_Q4_1) break;
-    }
-#undef U4_ROWS_ALL
+    FOR_U4_KINDS(FOR_ROW_GROUPS(tokens, first, count, U4_ROWS))
 #undef U4_ROWS
 }
+// ---- 4-bit rows times fp32 activations, four runs per 512-bit step
+// A block of four runs is 16 dwords of nibbles; shifting them right by 4·s
+// (s = 0...7) puts one nibble of each dword in its low four bits, and vpermps
+// (which reads only those four bits) turns it into the float level from a
+// 16-entry table: shift, permute and FMA per 16 weights, no convert and no
+// horizontal sum until the row's end. The activations are laid out to match
+// once per call (prep_runs4_f32): for each s, lane l (run l/4, dword l % 4)
+// meets x[32·(l/4) + 16·(s odd) + 4·(l % 4) + s/2], and a ninth vector holds
+// each lane's sum of those eight x for the offsets. The table is u − 8 for the
+// symmetric kinds and Q4_0 (no offset), u for asymmetric int4 (offset −a·z·Σx)
+// and Q4_1 (offset m·Σx); each block's four run sums are scaled by a once.
+enum { PREP_F32_BLOCK = 9 * 16 };  // floats of prep per block of four runs and token
+
+VNNI static void prep_runs4_f32(const float *x, long xs, int tokens, int runs, float *prep) {
+    const int blocks = runs / 4;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // Lanes 0-7 from runs 0 and 1 (one table pair), 8-15 from runs 2 and 3 (the other).
+    const __m512i base = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(lane, 2), _mm512_set1_epi32(1)), 4),
+                                          _mm512_slli_epi32(_mm512_and_si512(lane, _mm512_set1_epi32(3)), 2));
+    for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < blocks; b++) {
+            const float *xb = x + t * xs + b * 128;
+            float *p = prep + ((long)t * blocks + b) * PREP_F32_BLOCK;
+            __m512 sum = _mm512_setzero_ps();
+            for (int s = 0; s < 8; s++) {
+                const int h = s & 1;
+                const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(s >> 1));
+                const __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(xb + 16 * h), idx, _mm512_loadu_ps(xb + 32 + 16 * h));
+                const __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(xb + 64 + 16 * h), idx, _mm512_loadu_ps(xb + 96 + 16 * h));
+                const __m512 v = _mm512_mask_blend_ps(0xFF00, lo, hi);
+                _mm512_storeu_ps(p + 16 * s, v);
+                sum = _mm512_add_ps(sum, v);
+            }
+            _mm512_storeu_ps(p + 128, sum);
+        }
+}
+
+// Block b of R rows times T tokens into acc and off ([row][token]).
+VNNI static INLINE void block4_f32(const float *prep, int blocks, int b, const int R, const int T, const u4_row *w,
+                                   const int kind, int group_shift, __m512 acc[4][4], __m512 off[4][4]) {
+    const int offset = kind == SLIM_U4_INT4_ASYM || kind == SLIM_U4_Q4_1;
+    const __m512 lut = _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_ps(offset ? 0.0f : 8.0f));
+    __m512i q[4];
+    __m512 a[4], bo[4];
+    for (int r = 0; r < R; r++) {
+        __m512i z = _mm512_setzero_si512();
+        __m512 m = _mm512_setzero_ps();
+        q[r] = load_runs4(w[r].row, 4 * b, kind, group_shift, w[r].scales, w[r].zeros, &a[r], &z, &m);
+        bo[r] = kind == SLIM_U4_Q4_1 ? m : _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a[r]), _mm512_cvtepi32_ps(z));
+    }
+    // Two partial sums per row and token (even and odd s) halve the FMA chain.
+    __m512 pe[4][4], po[4][4];
+    for (int s = 0; s < 8; s++)
+        for (int r = 0; r < R; r++) {
+            const __m512 u = _mm512_permutexvar_ps(s ? _mm512_srli_epi32(q[r], 4 * s) : q[r], lut);
+            for (int t = 0; t < T; t++) {
+                const __m512 xv = _mm512_loadu_ps(prep + ((long)t * blocks + b) * PREP_F32_BLOCK + 16 * s);
+                if (s == 0) pe[r][t] = _mm512_mul_ps(xv, u);
+                else if (s == 1) po[r][t] = _mm512_mul_ps(xv, u);
+                else if (s & 1) po[r][t] = _mm512_fmadd_ps(xv, u, po[r][t]);
+                else pe[r][t] = _mm512_fmadd_ps(xv, u, pe[r][t]);
+            }
+        }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = _mm512_fmadd_ps(_mm512_add_ps(pe[r][t], po[r][t]), a[r], acc[r][t]);
+            if (offset) {
+                const __m512 xl = _mm512_loadu_ps(prep + ((long)t * blocks + b) * PREP_F32_BLOCK + 128);
+                off[r][t] = _mm512_fmadd_ps(bo[r], xl, off[r][t]);
+            }
+        }
+}
+
+// R (1...4) consecutive 4-bit rows from `first` times T tokens: blocks of four
+// runs from the prep, the last runs % 4 runs one at a time.
+VNNI static INLINE void u4_rows_t_f32(const float *x, long xs, const int T, const float *xsum, const float *prep,
+                                      const uint8_t *data, long row_bytes, int first, const int R, int runs, const int kind,
+                                      int group_shift, const float *scales, const uint8_t *zeros, int groups, float *out,
+                                      long os) {
+    u4_row w[4];
+    for (int r = 0; r < R; r++)
+        w[r] = (u4_row){data + (long)(first + r) * row_bytes, scales ? scales + (long)(first + r) * groups : 0,
+                        zeros ? zeros + (long)(first + r) * groups : 0};
+    __m512 acc[4][4], off[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = off[r][t] = _mm512_setzero_ps();
+    const int blocks = runs / 4;
+    for (int b = 0; b < blocks; b++) block4_f32(prep, blocks, b, R, T, w, kind, group_shift, acc, off);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float total = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t], off[r][t]));
+            for (int run = blocks * 4; run < runs; run++) {
+                float a, bb, dot = 0;
+                u4_params_avx2(w[r].row, run, kind, group_shift, w[r].scales, w[r].zeros, &a, &bb);
+                const uint8_t *nib = u4_nibbles(w[r].row, run, kind);
+                const float *xr = x + t * xs + run * 32;
+                for (int j = 0; j < 16; j++) dot += xr[j] * (nib[j] & 0xF) + xr[j + 16] * (nib[j] >> 4);
+                total += a * dot + bb * xsum[t * runs + run];
+            }
+            out[t * os + first + r] = total;
+        }
+}
+
+// Rows [first, first + count) of 4-bit rows with fp32 activations.
+VNNI static void u4_rows_f32(const float *x, long xs, int tokens, const float *xsum, const float *prep, const uint8_t *data,
+                             long row_bytes, int first, int count, int runs, int kind, int group_shift, const float *scales,
+                             const uint8_t *zeros, int groups, float *out, long os) {
+#define U4_ROWS(K4, T, R) u4_rows_t_f32(x, xs, T, xsum, prep, data, row_bytes, r, R, runs, K4, group_shift, scales, zeros, groups, out, os)
+    FOR_U4_KINDS(FOR_ROW_GROUPS(tokens, first, count, U4_ROWS))
+#undef U4_ROWS
+}
+
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
 }
@@ -749,21 +856,18 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
     }
 }
 
-// `prep`: the tokens' activations laid out by prep_runs4 (VNNI, 4-bit kinds), or null.
-static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *prep,
-                         const uint8_t *row, int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros,
+static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row, int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros,
                          float *out, long os, int isa) {
 #if HAVE_X86
     switch (isa) {
     case SLIM_ISA_AVX512_VNNI:
-        runs_i8_vnni(qx, xs, tokens, xd, xsum, prep, row, runs, kind, group_shift, scales, zeros, out, os);
+        runs_i8_vnni(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
         return;
     case SLIM_ISA_AVX2: runs_i8_avx2(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return;
     default: break;
     }
 #else
     (void)isa;
-    (void)prep;
 #endif
     runs_i8_portable(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
 }
@@ -775,9 +879,28 @@ static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd,
             for (int r = tile, tc = (tokens) - t0 < 4 ? (tokens) - t0 : 4;       \
                  r < tile + 16 && r < (first) + (count); r++) { body; }
 
+// The AVX-512 4-bit kernels win at one or two tokens (the targets' decode
+// shape: rows share the activation loads); from three tokens on, the tokens
+// share each weight decode and the AVX2-style kernels do as well or better.
+#define WIDE_U4(isa, kind, runs, tokens) \
+    ((isa) == SLIM_ISA_AVX512_VNNI && (kind) <= SLIM_U4_Q4_1 && (runs) >= 4 && (tokens) <= 2)
+
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
-                    const uint8_t *zeros, int groups, float *out, long os) {
+                    const uint8_t *zeros, int groups, float *out, long os, int isa) {
+    isa = slim_isa_within(isa);
+#if HAVE_X86
+    if (WIDE_U4(isa, kind, runs, tokens)) {
+        float *prep = malloc(sizeof(float) * (size_t)(runs / 4) * PREP_F32_BLOCK * (size_t)tokens);
+        if (prep) {
+            prep_runs4_f32(x, xs, tokens, runs, prep);
+            u4_rows_f32(x, xs, tokens, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales, zeros,
+                        groups, out, os);
+            free(prep);
+            return;
+        }
+    }
+#endif
     FOR_ROW_TILES(first, count, tokens, {
         const uint8_t *row = data + (long)r * row_bytes;
         if (kind == SLIM_ROW_Q8_0)
@@ -792,42 +915,25 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
     isa = slim_isa_within(isa);
-    // The VNNI 4-bit path reads the activations through prep_runs4, laid out
-    // once per call for blocks of up to 256 KiB of tokens (in L2 beside the rows).
-    uint8_t *prep = 0;
-    long per_token = 0;
-    int block = tokens;
 #if HAVE_X86
-    if (isa == SLIM_ISA_AVX512_VNNI && kind <= SLIM_U4_Q4_1 && runs >= 4) {
-        per_token = (long)(runs / 4) * PREP_BLOCK;
-        block = (int)((256L << 10) / per_token) / 4 * 4;
-        block = block < 4 ? 4 : block > tokens ? tokens : block;
-        prep = malloc((size_t)(per_token * block));
+    if (WIDE_U4(isa, kind, runs, tokens)) {
+        uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * (size_t)tokens);
+        if (prep) {
+            prep_runs4(qx, xs, tokens, xd, runs, prep);
+            u4_rows_vnni(qx, xs, tokens, xd, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales,
+                         zeros, groups, out, os);
+            free(prep);
+            return;
+        }
     }
 #endif
-    for (int b0 = 0; b0 < tokens; b0 += block) {
-        const int bt = tokens - b0 < block ? tokens - b0 : block;
-#if HAVE_X86
-        if (prep) prep_runs4(qx + b0 * xs, xs, bt, xd + (long)b0 * runs, runs, prep);
-#endif
-        FOR_ROW_TILES(first, count, bt, {
-            const long t = b0 + t0;
-#if HAVE_X86
-            if (prep) {  // 16 rows at once
-                u4_rows_vnni(qx + t * xs, xs, tc, xd + t * runs, xsum + t * runs, prep + t0 * per_token, data, row_bytes, r,
-                             (tile + 16 < first + count ? tile + 16 : first + count) - r, runs, kind, group_shift, scales,
-                             zeros, groups, out + t * os, os);
-                break;
-            }
-#endif
-            qrow_runs_i8(qx + t * xs, xs, tc, xd + t * runs, xsum + t * runs, 0, data + (long)r * row_bytes, runs, kind,
-                         group_shift, scales ? scales + (long)r * groups : 0, zeros ? zeros + (long)r * groups : 0,
-                         out + t * os + r, os, isa);
-            if (kind == SLIM_ROW_INT8)
-                for (long u = t; u < t + tc; u++) out[u * os + r] *= scales[r];
-        })
-    }
-    free(prep);
+    FOR_ROW_TILES(first, count, tokens, {
+        qrow_runs_i8(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, data + (long)r * row_bytes, runs,
+                     kind, group_shift, scales ? scales + (long)r * groups : 0, zeros ? zeros + (long)r * groups : 0,
+                     out + t0 * os + r, os, isa);
+        if (kind == SLIM_ROW_INT8)
+            for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= scales[r];
+    })
 }
 
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,

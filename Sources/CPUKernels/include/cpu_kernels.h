@@ -48,10 +48,12 @@ void slim_run_sums(const float *x, int runs, float *sums);
 /// weight (`row_bytes` apart; int4 scales/zeros `groups` per row), tiles of
 /// 16 rows against groups of 4 tokens, so one call does a core's share with
 /// no per-row call from Swift. Runs-layout kinds (Q8_0 and the 4-bit kinds).
-/// f32 activations: `xsum` as for slim_qrow_u4 (unused for Q8_0).
+/// f32 activations: `xsum` as for slim_qrow_u4 (unused for Q8_0). `isa` limits
+/// the instruction set (a SLIM_ISA_ level, see cpu_isa.h): the AVX-512 level
+/// has its own 4-bit kernel (AVX-512 F/BW/VL, no VNNI instruction needed).
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
-                    const uint8_t *zeros, int groups, float *out, long os);
+                    const uint8_t *zeros, int groups, float *out, long os, int isa);
 /// int8 rows (one scale per row) with fp32 activations.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
                     int first, int count, float *out, long os);
