@@ -741,45 +741,6 @@ VNNI static void u4_rows_f32(const float *x, long xs, int tokens, const float *x
 #undef U4_ROWS
 }
 
-// ---- int8 rows times fp32 activations, 16 weights per 512-bit step
-// R rows share each activation load (R = 4 / T, as for the 4-bit kernels):
-// per 16 weights and row a sign extension, a convert and an FMA, two
-// accumulators per row and token; the horizontal sum once per row.
-VNNI static INLINE void int8_rows_t_512(const float *x, long xs, const int T, const int8_t *w, int k, const float *scales,
-                                        int first, const int R, float *out, long os) {
-    __m512 acc[4][2][2];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= k; i += 32)
-        for (int h = 0; h < 2; h++) {
-            __m512 xv[2];
-            for (int t = 0; t < T; t++) xv[t] = _mm512_loadu_ps(x + t * xs + i + 16 * h);
-            for (int r = 0; r < R; r++) {
-                const __m128i q = _mm_loadu_si128((const __m128i *)(w + (long)(first + r) * k + i + 16 * h));
-                const __m512 wf = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
-                for (int t = 0; t < T; t++) acc[r][t][h] = _mm512_fmadd_ps(xv[t], wf, acc[r][t][h]);
-            }
-        }
-    for (int r = 0; r < R; r++) {
-        const int8_t *wr = w + (long)(first + r) * k;
-        for (int t = 0; t < T; t++) {
-            float s = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
-            for (int j = i; j < k; j++) s += x[t * xs + j] * wr[j];
-            out[t * os + first + r] = scales[first + r] * s;
-        }
-    }
-}
-
-VNNI static void int8_rows_512(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales, int first,
-                               int count, float *out, long os) {
-    const int K4 = 0;  // FOR_ROW_GROUPS names a kind; int8 rows have one
-    (void)K4;
-#define I8_ROWS(K4, T, R) int8_rows_t_512(x, xs, T, w, k, scales, r, R, out, os)
-    FOR_ROW_GROUPS(tokens, first, count, I8_ROWS)
-#undef I8_ROWS
-}
-
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
 }
@@ -918,9 +879,9 @@ static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd,
             for (int r = tile, tc = (tokens) - t0 < 4 ? (tokens) - t0 : 4;       \
                  r < tile + 16 && r < (first) + (count); r++) { body; }
 
-// The AVX-512 4-bit and int8 kernels win at one or two tokens (the targets'
-// decode shape: rows share the activation loads); from three tokens on, the
-// tokens share each weight decode and the AVX2-style kernels do as well or better.
+// The AVX-512 4-bit kernels win at one or two tokens (the targets' decode
+// shape: rows share the activation loads); from three tokens on, the tokens
+// share each weight decode and the AVX2-style kernels do as well or better.
 #define WIDE_U4(isa, kind, runs, tokens) \
     ((isa) == SLIM_ISA_AVX512_VNNI && (kind) <= SLIM_U4_Q4_1 && (runs) >= 4 && (tokens) <= 2)
 
@@ -976,15 +937,7 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
 }
 
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
-                    int first, int count, float *out, long os, int isa) {
-#if HAVE_X86
-    if (slim_isa_within(isa) == SLIM_ISA_AVX512_VNNI && tokens <= 2) {
-        int8_rows_512(x, xs, tokens, w, k, scales, first, count, out, os);
-        return;
-    }
-#else
-    (void)isa;
-#endif
+                    int first, int count, float *out, long os) {
     FOR_ROW_TILES(first, count, tokens, {
         slim_qrow_int8(x + t0 * xs, xs, tc, w + (long)r * k, k, scales[r], out + t0 * os + r, os);
     })

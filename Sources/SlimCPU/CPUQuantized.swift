@@ -31,9 +31,9 @@ extension CPUBackend {
         }
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
-            let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!, isa = isa.rawValue
+            let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!
             parallelChunks(n, grain: 16) { rows in
-                slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n, isa)
+                slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n)
             }
         case (.int8PerChannel, .int8PerRow):
             w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, bias: bias?.hostFloats, yp, m: m, n: n, k: k)

@@ -54,9 +54,9 @@ void slim_run_sums(const float *x, int runs, float *sums);
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
                     const uint8_t *zeros, int groups, float *out, long os, int isa);
-/// int8 rows (one scale per row) with fp32 activations; `isa` as for slim_rows_runs.
+/// int8 rows (one scale per row) with fp32 activations.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
-                    int first, int count, float *out, long os, int isa);
+                    int first, int count, float *out, long os);
 /// int8 activations with per-run scales `xd` and scaled run sums `xsum`
 /// (`runs` of each per token, see slim_quantize_runs_i8):
 /// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the
