@@ -345,17 +345,18 @@ VNNI static INLINE void runs8_vnni(const int8_t *qx, long xs, const int T, const
 // (weights 0...15 of each run) and high nibbles (16...31) are two vectors of
 // unsigned bytes as they are; the activations are laid out to match once per
 // call (prep_runs4: each block of four runs as its 64 low-half bytes, its 64
-// high-half bytes, −8 times the sum of the eight x each int32 lane meets,
-// and each run's scale xd spread over its four lanes). Lane l then holds run l/4:
+// high-half bytes, −8 times the sum of the eight x each int32 lane meets (for
+// Q4_1 that sum times xd, as a float), and each run's scale xd spread over
+// its four lanes). Lane l then holds run l/4:
 //   d = −8·Σx + vpdpbusd(lo, x_lo) + vpdpbusd(hi, x_hi)
 // is Σ (u − 8)·x over the lane, exact, the symmetric kinds' and Q4_0's
 // level; an asymmetric zero point z adds (8 − z)·Σx (vpdpwssd: Σx fits
 // int16). One convert and one FMA with a·xd per four runs take it to float.
-// Q4_1 (w = d·u + m) has no integer zero point: its m·xd·Σx goes into a
-// second float accumulator. Horizontal sums happen once per row.
+// Q4_1 (w = d·u + m) has no integer zero point: its m·xd·Σx (one FMA) goes
+// into a second float accumulator. Horizontal sums happen once per row.
 enum { PREP_BLOCK = 256 };  // bytes of prep per block of four runs and token
 
-VNNI static void prep_runs4(const int8_t *qx, long xs, int tokens, const float *xd, int runs, uint8_t *prep) {
+VNNI static void prep_runs4(const int8_t *qx, long xs, int tokens, const float *xd, int runs, int kind, uint8_t *prep) {
     const int blocks = runs / 4;
     const __m512i lo_idx = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), hi_idx = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
     const __m512i ones = _mm512_set1_epi8(1), spread = _mm512_srli_epi32(
@@ -369,8 +370,10 @@ VNNI static void prep_runs4(const int8_t *qx, long xs, int tokens, const float *
             const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
             _mm512_storeu_si512((void *)p, lo);
             _mm512_storeu_si512((void *)(p + 64), hi);
-            _mm512_storeu_si512((void *)(p + 128), _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8)));
-            _mm512_storeu_ps(p + 192, _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(xd + t * runs + b * 4))));
+            const __m512 xd4 = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(xd + t * runs + b * 4)));
+            if (kind == SLIM_U4_Q4_1) _mm512_storeu_ps(p + 128, _mm512_mul_ps(xd4, _mm512_cvtepi32_ps(sum)));
+            else _mm512_storeu_si512((void *)(p + 128), _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8)));
+            _mm512_storeu_ps(p + 192, xd4);
         }
 }
 
@@ -430,17 +433,15 @@ VNNI static INLINE void block4_vnni(const uint8_t *prep, int blocks, int b, cons
     for (int t = 0; t < T; t++) {
         const uint8_t *p = prep + ((long)t * blocks + b) * PREP_BLOCK;
         const __m512i xlo = _mm512_loadu_si512((const void *)p), xhi = _mm512_loadu_si512((const void *)(p + 64));
-        const __m512i nsum8 = _mm512_loadu_si512((const void *)(p + 128));  // −8·Σx
+        const __m512i nsum8 = _mm512_loadu_si512((const void *)(p + 128));  // −8·Σx, or for Q4_1 xd·Σx
         const __m512 xd4 = _mm512_loadu_ps(p + 192);
         const __m512i nsum1 = kind == SLIM_U4_INT4_ASYM ? _mm512_srai_epi32(nsum8, 3) : nsum8;
-        const __m512 fsum8 = kind == SLIM_U4_Q4_1 ? _mm512_cvtepi32_ps(nsum8) : xd4;
         for (int r = 0; r < R; r++) {
             __m512i d = kind == SLIM_U4_Q4_1 ? _mm512_setzero_si512() : nsum8;
             if (kind == SLIM_U4_INT4_ASYM) d = _mm512_dpwssd_epi32(d, z[r], nsum1);
             d = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(d, lo[r], xlo), hi[r], xhi);
             acc[r][t][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(a[r], xd4), acc[r][t][j]);
-            // Q4_1: off gathers m·xd·(−8·Σx); the row's total takes off / −8.
-            if (kind == SLIM_U4_Q4_1) off[r][t][j] = _mm512_fmadd_ps(_mm512_mul_ps(m[r], xd4), fsum8, off[r][t][j]);
+            if (kind == SLIM_U4_Q4_1) off[r][t][j] = _mm512_fmadd_ps(m[r], _mm512_castsi512_ps(nsum8), off[r][t][j]);
         }
     }
 }
@@ -462,8 +463,8 @@ VNNI static INLINE void runs4_vnni(const uint8_t *prep, int blocks, const int R,
     for (; b < blocks; b++) block4_vnni(prep, blocks, b, 0, R, T, w, kind, group_shift, acc, off);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++)
-            head[r][t] = _mm512_reduce_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(-0.125f), _mm512_add_ps(off[r][t][0], off[r][t][1]),
-                                                              _mm512_add_ps(acc[r][t][0], acc[r][t][1])));
+            head[r][t] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(off[r][t][0], off[r][t][1]),
+                                                            _mm512_add_ps(acc[r][t][0], acc[r][t][1])));
 }
 
 // Runs [r0, runs) of a row one at a time (the few left after the steps of
@@ -919,7 +920,7 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
     if (WIDE_U4(isa, kind, runs, tokens)) {
         uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * (size_t)tokens);
         if (prep) {
-            prep_runs4(qx, xs, tokens, xd, runs, prep);
+            prep_runs4(qx, xs, tokens, xd, runs, kind, prep);
             u4_rows_vnni(qx, xs, tokens, xd, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales,
                          zeros, groups, out, os);
             free(prep);
