@@ -490,7 +490,7 @@ VNNI static INLINE void tail_runs_vnni(const int8_t *qx, long xs, const int T, c
 }
 
 // A row of runs times T tokens: int8 and Q8_0 eight runs per step, then the
-// last few runs (and 4-bit rows from three tokens on, see WIDE_U4) one at a time.
+// last few runs (and 4-bit rows outside WIDE_U4: three tokens or more) one at a time.
 VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
                                        const uint8_t *row, int runs, const int kind, int group_shift,
                                        const float *scales, const uint8_t *zeros, float *out, long os) {
@@ -580,6 +580,7 @@ VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float
     }
     FOR_KINDS(FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
+
 // Rows [first, first + count) in groups of R = 4 / tokens rows (tokens 1 or
 // 2, see WIDE_U4), CALL(K4, T, R) for each group from row r: the rows share
 // each activation load, the tokens each weight decode.
