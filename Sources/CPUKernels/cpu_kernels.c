@@ -318,7 +318,8 @@ VNNI static INLINE void runs8_vnni(const int8_t *qx, long xs, const int T, const
     // The eight runs' a: 1, or the fp16 scales fetched with one gather from the blocks.
     __m256 a8 = _mm256_set1_ps(1.0f);
     if (kind == SLIM_ROW_Q8_0) {
-        const __m256i g = _mm256_i32gather_epi32((const int *)(row + (long)r0 * 34), _mm256_mullo_epi32(lane, _mm256_set1_epi32(34)), 1);
+        const __m256i g = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), 0xFF, _mm256_mullo_epi32(lane, _mm256_set1_epi32(34)),
+                                                       row + (long)r0 * 34, 1);
         a8 = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g));
     }
     __m256i u[8];
