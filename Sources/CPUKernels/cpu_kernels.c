@@ -1,4 +1,5 @@
 #include "cpu_kernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -305,93 +306,175 @@ VNNI static INLINE __m256i sum8x8(const __m256i v[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
 }
 
-// `nr` (1...8) runs from r0 times T tokens. As runs_i8_t_avx2, the 4-bit
-// levels (0...15) are the unsigned operand as they are; int8 and Q8_0 weights
-// give |q| (once per run for all tokens) and x takes q's sign (|x| ≤ 127, so
+// `nr` (1...8) int8 or Q8_0 runs from r0 times T tokens (the 4-bit kinds
+// take four runs per step, below). As in runs_i8_t_avx2, the unsigned operand
+// is |q| (once per run for all tokens) and x takes q's sign (|x| ≤ 127, so
 // negating never wraps), which leaves every product, and so each run's int32
 // dot, exact. The float work is then done for eight runs at once: the eight
-// dots side by side in one vector, times the eight runs' a · xd, plus b · xsum.
-VNNI static INLINE void runs8_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
-                                   const uint8_t *row, int runs, int r0, const int nr, const int kind, int group_shift,
-                                   const float *scales, const uint8_t *zeros, __m256 acc[4], __m256 off[4]) {
-    const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
-    const __mmask8 live = (__mmask8)((1u << nr) - 1);
+// dots side by side in one vector, times the eight runs' a · xd.
+VNNI static INLINE void runs8_vnni(const int8_t *qx, long xs, const int T, const float *xd, const uint8_t *row, int runs,
+                                   int r0, const int kind, __m256 acc[4]) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    // The eight runs' (a, b): fp16 pairs fetched with one gather from the
-    // blocks (the first four bytes of a block are its scale, and Q4_1's
-    // minimum), or int4 group scales and zero points read once and spread
-    // over the runs of each group.
-    __m256 a8, b8 = _mm256_setzero_ps();
-    if (kind == SLIM_ROW_INT8) a8 = _mm256_maskz_mov_ps(live, _mm256_set1_ps(1.0f));
-    else if (kind == SLIM_ROW_Q8_0 || kind == SLIM_U4_Q4_0 || kind == SLIM_U4_Q4_1) {
-        const int bytes = kind == SLIM_ROW_Q8_0 ? 34 : kind == SLIM_U4_Q4_0 ? 18 : 20;
-        const __m256i at = _mm256_mullo_epi32(lane, _mm256_set1_epi32(bytes));
-        const __m256i g = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, at, row + (long)r0 * bytes, 1);
+    // The eight runs' a: 1, or the fp16 scales fetched with one gather from the blocks.
+    __m256 a8 = _mm256_set1_ps(1.0f);
+    if (kind == SLIM_ROW_Q8_0) {
+        const __m256i g = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), 0xFF, _mm256_mullo_epi32(lane, _mm256_set1_epi32(34)),
+                                                       row + (long)r0 * 34, 1);
         a8 = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g));
-        if (kind == SLIM_U4_Q4_1) b8 = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(g, 16)));
-        else if (kind == SLIM_U4_Q4_0) b8 = _mm256_mul_ps(_mm256_set1_ps(-8.0f), a8);
-    } else {
-        const int g0 = r0 >> group_shift, groups = ((nr - 1) >> group_shift) + 1;
-        const __m256i spread = _mm256_srli_epi32(lane, group_shift);
-        a8 = _mm256_permutexvar_ps(spread, _mm256_maskz_loadu_ps((__mmask8)((1u << groups) - 1), scales + g0));
-        a8 = _mm256_maskz_mov_ps(live, a8);
-        if (kind == SLIM_U4_INT4_SYM) b8 = _mm256_mul_ps(_mm256_set1_ps(-8.0f), a8);
-        else {
-            const __m128i z = _mm_maskz_loadu_epi8((__mmask16)((1u << groups) - 1), zeros + g0);
-            const __m256 zf = _mm256_cvtepi32_ps(_mm256_permutexvar_epi32(spread, _mm256_cvtepu8_epi32(z)));
-            b8 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a8), zf);
-        }
     }
-    // The weights as unsigned bytes: 4-bit levels are the 16 bytes broadcast
-    // to both halves, shifted by 0 (low nibbles, weights 0...15) or 4 (high,
-    // 16...31), and masked.
-    const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4), low4 = _mm256_set1_epi8(0x0F);
     __m256i u[8];
     const int8_t *q[8];
     for (int i = 0; i < 8; i++) {
         const int r = r0 + i;
-        u[i] = _mm256_setzero_si256();
-        q[i] = 0;
-        if (i >= nr) continue;
-        if (signed_w) {
-            q[i] = (const int8_t *)(kind == SLIM_ROW_INT8 ? row + r * 32 : row + r * 34 + 2);
-            u[i] = _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)q[i]));
-        } else {
-            const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)u4_nibbles(row, r, kind)));
-            u[i] = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
-        }
+        q[i] = (const int8_t *)(kind == SLIM_ROW_INT8 ? row + r * 32 : row + r * 34 + 2);
+        u[i] = _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)q[i]));
     }
     for (int t = 0; t < T; t++) {
         const int8_t *x = qx + t * xs + r0 * 32;
         __m256i d[8];
         for (int i = 0; i < 8; i++) {
-            if (i >= nr) { d[i] = _mm256_setzero_si256(); continue; }
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * i));
-            d[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[i],
-                                       signed_w ? _mm256_sign_epi8(xv, _mm256_loadu_si256((const __m256i *)q[i])) : xv);
+            d[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[i], _mm256_sign_epi8(xv, _mm256_loadu_si256((const __m256i *)q[i])));
         }
         const __m256 dot = _mm256_cvtepi32_ps(sum8x8(d));
-        const __m256 xd8 = nr == 8 ? _mm256_loadu_ps(xd + t * runs + r0) : _mm256_maskz_loadu_ps(live, xd + t * runs + r0);
-        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(a8, xd8), dot, acc[t]);
-        if (!signed_w) {
-            const __m256 s8 = nr == 8 ? _mm256_loadu_ps(xsum + t * runs + r0) : _mm256_maskz_loadu_ps(live, xsum + t * runs + r0);
-            off[t] = _mm256_fmadd_ps(b8, s8, off[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(a8, _mm256_loadu_ps(xd + t * runs + r0)), dot, acc[t]);
+    }
+}
+
+// ---- 4-bit rows, four runs per 512-bit step (int8 activations)
+// 64 bytes of nibbles hold four runs (128 weights). Their low nibbles
+// (weights 0...15 of each run) and high nibbles (16...31) are two vectors of
+// unsigned bytes as they are; the activations are laid out to match once per
+// call (prep_runs4: each block of four runs as its 64 low-half bytes, its 64
+// high-half bytes, −8 times the sum of the eight x each int32 lane meets (for
+// Q4_1 that sum times xd, as a float), and each run's scale xd spread over
+// its four lanes). Lane l then holds run l/4:
+//   d = −8·Σx + vpdpbusd(lo, x_lo) + vpdpbusd(hi, x_hi)
+// is Σ (u − 8)·x over the lane, exact, the symmetric kinds' and Q4_0's
+// level; an asymmetric zero point z adds (8 − z)·Σx (vpdpwssd: Σx fits
+// int16). One convert and one FMA with a·xd per four runs take it to float.
+// Q4_1 (w = d·u + m) has no integer zero point: its m·xd·Σx (one FMA) goes
+// into a second float accumulator. Horizontal sums happen once per row.
+enum { PREP_BLOCK = 256 };  // bytes of prep per block of four runs and token
+
+VNNI static void prep_runs4(const int8_t *qx, long xs, int tokens, const float *xd, int runs, int kind, uint8_t *prep) {
+    const int blocks = runs / 4;
+    const __m512i lo_idx = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), hi_idx = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
+    const __m512i ones = _mm512_set1_epi8(1), spread = _mm512_srli_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2);
+    for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < blocks; b++) {
+            const int8_t *x = qx + t * xs + b * 128;
+            uint8_t *p = prep + ((long)t * blocks + b) * PREP_BLOCK;
+            const __m512i x01 = _mm512_loadu_si512((const void *)x), x23 = _mm512_loadu_si512((const void *)(x + 64));
+            const __m512i lo = _mm512_permutex2var_epi64(x01, lo_idx, x23), hi = _mm512_permutex2var_epi64(x01, hi_idx, x23);
+            const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+            _mm512_storeu_si512((void *)p, lo);
+            _mm512_storeu_si512((void *)(p + 64), hi);
+            const __m512 xd4 = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(xd + t * runs + b * 4)));
+            if (kind == SLIM_U4_Q4_1) _mm512_storeu_ps(p + 128, _mm512_mul_ps(xd4, _mm512_cvtepi32_ps(sum)));
+            else _mm512_storeu_si512((void *)(p + 128), _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8)));
+            _mm512_storeu_ps(p + 192, xd4);
+        }
+}
+
+// Block r/4 of a row (r a multiple of 4): its 64 nibble bytes, each run's a
+// spread over its four lanes, and for asymmetric int4 z (int32), for Q4_1 m.
+VNNI static INLINE __m512i load_runs4(const uint8_t *row, int r, const int kind, int group_shift, const float *scales,
+                                      const uint8_t *zeros, __m512 *a, __m512i *z, __m512 *m) {
+    const __m512i lane4 = _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2);
+    if (kind == SLIM_U4_INT4_SYM || kind == SLIM_U4_INT4_ASYM) {
+        // Four runs span 4 >> group_shift groups (at least one; r is a multiple of 4).
+        const __m512i spread = _mm512_srli_epi32(lane4, (unsigned)group_shift);
+        const __mmask8 need = (__mmask8)((1u << (group_shift >= 2 ? 1 : 4 >> group_shift)) - 1);
+        const int g = r >> group_shift;
+        *a = group_shift >= 2 ? _mm512_set1_ps(scales[g])
+                              : _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_maskz_loadu_ps(need, scales + g)));
+        if (kind == SLIM_U4_INT4_ASYM) {
+            const __m512i zg = group_shift >= 2 ? _mm512_set1_epi32(zeros[g])
+                                                : _mm512_permutexvar_epi32(spread, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(need, zeros + g)));
+            *z = zg;
+        }
+        return _mm512_loadu_si512((const void *)(row + r * 16));
+    }
+    // Q4_0 / Q4_1: four blocks, 18 or 20 bytes apart, fp16 d (and m) first.
+    const int bytes = kind == SLIM_U4_Q4_0 ? 18 : 20;
+    const uint8_t *blk = row + (long)r * bytes;
+    const __m128i heads = _mm_i32gather_epi32((const int *)blk, _mm_setr_epi32(0, bytes, 2 * bytes, 3 * bytes), 1);
+    *a = _mm512_permutexvar_ps(lane4, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtepi32_epi16(heads))));
+    if (kind == SLIM_U4_Q4_1) *m = _mm512_permutexvar_ps(lane4, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtepi32_epi16(_mm_srli_epi32(heads, 16)))));
+    const int at = bytes - 16;
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk + at)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk + bytes + at)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk + 2 * bytes + at)), 2);
+    return _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(blk + 3 * bytes + at)), 3);
+}
+
+// A 4-bit weight row as the VNNI kernel reads it: data, and int4 scales and zero points.
+typedef struct { const uint8_t *row; const float *scales; const uint8_t *zeros; } u4_row;
+
+// Block b of four runs of R rows times T tokens into chain j of acc and off
+// ([row][token][chain]): each token's activations are loaded once for the R
+// rows, so at one token the loads per weight block fall from five to about two.
+VNNI static INLINE void block4_vnni(const uint8_t *prep, int blocks, int b, const int j, const int R, const int T,
+                                    const u4_row *w, const int kind, int group_shift, __m512 acc[4][4][2],
+                                    __m512 off[4][4][2]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512 a[4], m[4];
+    __m512i z[4], lo[4], hi[4];
+    for (int r = 0; r < R; r++) {
+        m[r] = _mm512_setzero_ps();
+        z[r] = _mm512_setzero_si512();
+        const __m512i q = load_runs4(w[r].row, 4 * b, kind, group_shift, w[r].scales, w[r].zeros, &a[r], &z[r], &m[r]);
+        // z − 8 as the int16 pair (z − 8, 0) that vpdpwssd reads.
+        if (kind == SLIM_U4_INT4_ASYM) z[r] = _mm512_and_si512(_mm512_sub_epi32(z[r], _mm512_set1_epi32(8)), _mm512_set1_epi32(0xFFFF));
+        lo[r] = _mm512_and_si512(q, low4);
+        hi[r] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    }
+    for (int t = 0; t < T; t++) {
+        const uint8_t *p = prep + ((long)t * blocks + b) * PREP_BLOCK;
+        const __m512i xlo = _mm512_loadu_si512((const void *)p), xhi = _mm512_loadu_si512((const void *)(p + 64));
+        const __m512i nsum8 = _mm512_loadu_si512((const void *)(p + 128));  // −8·Σx, or for Q4_1 xd·Σx
+        const __m512 xd4 = _mm512_loadu_ps(p + 192);
+        const __m512i nsum1 = kind == SLIM_U4_INT4_ASYM ? _mm512_srai_epi32(nsum8, 3) : nsum8;
+        for (int r = 0; r < R; r++) {
+            __m512i d = kind == SLIM_U4_Q4_1 ? _mm512_setzero_si512() : nsum8;
+            if (kind == SLIM_U4_INT4_ASYM) d = _mm512_dpwssd_epi32(d, z[r], nsum1);
+            d = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(d, lo[r], xlo), hi[r], xhi);
+            acc[r][t][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(a[r], xd4), acc[r][t][j]);
+            if (kind == SLIM_U4_Q4_1) off[r][t][j] = _mm512_fmadd_ps(m[r], _mm512_castsi512_ps(nsum8), off[r][t][j]);
         }
     }
 }
 
-VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
-                                       const uint8_t *row, int runs, const int kind, int group_shift, const float *scales,
-                                       const uint8_t *zeros, float *out, long os) {
-    __m256 acc[4], off[4];
-    for (int t = 0; t < T; t++) acc[t] = off[t] = _mm256_setzero_ps();
-    int r0 = 0;
-    for (; r0 + 8 <= runs; r0 += 8)
-        runs8_vnni(qx, xs, T, xd, xsum, row, runs, r0, 8, kind, group_shift, scales, zeros, acc, off);
-    // The last few runs one at a time: a part-empty group of eight would pay
-    // the gather and the reduction for the missing runs too.
+// Blocks of four runs [0, blocks) of R rows times T tokens' prep: the row
+// totals so far in head[row][token]. One row and one token alternate two
+// chains (two blocks per step, constant indices keep them in registers).
+VNNI static INLINE void runs4_vnni(const uint8_t *prep, int blocks, const int R, const int T, const u4_row *w,
+                                   const int kind, int group_shift, float head[4][4]) {
+    __m512 acc[4][4][2], off[4][4][2];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = off[r][t][0] = off[r][t][1] = _mm512_setzero_ps();
+    int b = 0;
+    if (R * T == 1)
+        for (; b + 2 <= blocks; b += 2) {
+            block4_vnni(prep, blocks, b, 0, R, T, w, kind, group_shift, acc, off);
+            block4_vnni(prep, blocks, b + 1, 1, R, T, w, kind, group_shift, acc, off);
+        }
+    for (; b < blocks; b++) block4_vnni(prep, blocks, b, 0, R, T, w, kind, group_shift, acc, off);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++)
+            head[r][t] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(off[r][t][0], off[r][t][1]),
+                                                            _mm512_add_ps(acc[r][t][0], acc[r][t][1])));
+}
+
+// Runs [r0, runs) of a row one at a time (the few left after the steps of
+// four or eight: a part-empty step would pay the gather and the reduction for
+// the missing runs too), added to tail[t].
+VNNI static INLINE void tail_runs_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                       const uint8_t *row, int r0, int runs, const int kind, int group_shift,
+                                       const float *scales, const uint8_t *zeros, float tail[4]) {
     const int signed_w = kind == SLIM_ROW_Q8_0 || kind == SLIM_ROW_INT8;
-    float tail[4] = {0, 0, 0, 0};
     for (int r = r0; r < runs; r++) {
         float a, b;
         const __m256i q = load_run_i8(row, r, kind, group_shift, scales, zeros, &a, &b);
@@ -405,7 +488,24 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
             tail[t] += a * xd[t * runs + r] * (float)dot + b * xsum[t * runs + r];
         }
     }
-    for (int t = 0; t < T; t++) out[t * os] = hsum(acc[t]) + hsum(off[t]) + tail[t];
+}
+
+// A row of runs times T tokens: int8 and Q8_0 eight runs per step, then the
+// last few runs (and 4-bit rows outside WIDE_U4: three tokens or more) one at a time.
+VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                       const uint8_t *row, int runs, const int kind, int group_shift,
+                                       const float *scales, const uint8_t *zeros, float *out, long os) {
+    float head[4] = {0, 0, 0, 0};
+    int r0 = 0;
+    if (kind == SLIM_ROW_INT8 || kind == SLIM_ROW_Q8_0) {
+        __m256 acc[4];
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        for (; r0 + 8 <= runs; r0 += 8) runs8_vnni(qx, xs, T, xd, row, runs, r0, kind, acc);
+        for (int t = 0; t < T; t++) head[t] = hsum(acc[t]);
+    }
+    float tail[4] = {0, 0, 0, 0};
+    tail_runs_vnni(qx, xs, T, xd, xsum, row, r0, runs, kind, group_shift, scales, zeros, tail);
+    for (int t = 0; t < T; t++) out[t * os] = head[t] + tail[t];
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
@@ -471,9 +571,9 @@ AVX2 static void runs_i8_avx2(const int8_t *qx, long xs, int tokens, const float
     }
     FOR_KINDS(FOR_TOKENS(runs_i8_t_avx2(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
-VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
-                              int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
-                              long os) {
+VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
+                              const uint8_t *row, int runs, int kind, int group_shift, const float *scales,
+                              const uint8_t *zeros, float *out, long os) {
     if (kind == SLIM_ROW_INT8) {
         const int K4 = SLIM_ROW_INT8;
         FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os))
@@ -481,6 +581,169 @@ VNNI static void runs_i8_vnni(const int8_t *qx, long xs, int tokens, const float
     }
     FOR_KINDS(FOR_TOKENS(runs_i8_t_vnni(qx, xs, T, xd, xsum, row, runs, K4, group_shift, scales, zeros, out, os)))
 }
+
+// Rows [first, first + count) in groups of R = 4 / tokens rows (tokens 1 or
+// 2, see WIDE_U4), CALL(K4, T, R) for each group from row r: the rows share
+// each activation load, the tokens each weight decode.
+#define FOR_ROW_GROUPS(tokens, first, count, CALL)                                \
+    for (int r = (first), end_ = (first) + (count); r < end_;) {                  \
+        const int left_ = end_ - r;                                               \
+        if ((tokens) == 1) {                                                      \
+            if (left_ >= 4) { CALL(K4, 1, 4); r += 4; }                           \
+            else { CALL(K4, 1, 1); r += 1; }                                      \
+        } else {                                                                  \
+            if (left_ >= 2) { CALL(K4, 2, 2); r += 2; }                           \
+            else { CALL(K4, 2, 1); r += 1; }                                      \
+        }                                                                         \
+    }
+#define FOR_U4_KINDS(call)                                                                 \
+    switch (kind) {                                                                        \
+    case SLIM_U4_INT4_SYM: { const int K4 = SLIM_U4_INT4_SYM; call; } break;               \
+    case SLIM_U4_INT4_ASYM: { const int K4 = SLIM_U4_INT4_ASYM; call; } break;             \
+    case SLIM_U4_Q4_0: { const int K4 = SLIM_U4_Q4_0; call; } break;                       \
+    default: { const int K4 = SLIM_U4_Q4_1; call; } break;                                 \
+    }
+
+// R (1...4) consecutive 4-bit rows from `first` times T tokens with their prep.
+VNNI static INLINE void u4_rows_t_vnni(const int8_t *qx, long xs, const int T, const float *xd, const float *xsum,
+                                       const uint8_t *prep, const uint8_t *data, long row_bytes, int first, const int R,
+                                       int runs, const int kind, int group_shift, const float *scales,
+                                       const uint8_t *zeros, int groups, float *out, long os) {
+    u4_row w[4];
+    for (int r = 0; r < R; r++)
+        w[r] = (u4_row){data + (long)(first + r) * row_bytes, scales ? scales + (long)(first + r) * groups : 0,
+                        zeros ? zeros + (long)(first + r) * groups : 0};
+    float head[4][4];
+    runs4_vnni(prep, runs / 4, R, T, w, kind, group_shift, head);
+    for (int r = 0; r < R; r++) {
+        float tail[4] = {0, 0, 0, 0};
+        tail_runs_vnni(qx, xs, T, xd, xsum, w[r].row, runs / 4 * 4, runs, kind, group_shift, w[r].scales, w[r].zeros, tail);
+        for (int t = 0; t < T; t++) out[t * os + first + r] = head[r][t] + tail[t];
+    }
+}
+
+// Rows [first, first + count) of 4-bit rows with int8 activations.
+VNNI static void u4_rows_vnni(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
+                              const uint8_t *prep, const uint8_t *data, long row_bytes, int first, int count, int runs,
+                              int kind, int group_shift, const float *scales, const uint8_t *zeros, int groups, float *out,
+                              long os) {
+#define U4_ROWS(K4, T, R) u4_rows_t_vnni(qx, xs, T, xd, xsum, prep, data, row_bytes, r, R, runs, K4, group_shift, scales, zeros, groups, out, os)
+    FOR_U4_KINDS(FOR_ROW_GROUPS(tokens, first, count, U4_ROWS))
+#undef U4_ROWS
+}
+// ---- 4-bit rows times fp32 activations, four runs per 512-bit step
+// A block of four runs is 16 dwords of nibbles; shifting them right by 4·s
+// (s = 0...7) puts one nibble of each dword in its low four bits, and vpermps
+// (which reads only those four bits) turns it into the float level from a
+// 16-entry table: shift, permute and FMA per 16 weights, no convert and no
+// horizontal sum until the row's end. The activations are laid out to match
+// once per call (prep_runs4_f32): for each s, lane l (run l/4, dword l % 4)
+// meets x[32·(l/4) + 16·(s odd) + 4·(l % 4) + s/2], and a ninth vector holds
+// each lane's sum of those eight x for the offsets. The table is u − 8 for the
+// symmetric kinds and Q4_0 (no offset), u for asymmetric int4 (offset −a·z·Σx)
+// and Q4_1 (offset m·Σx); each block's four run sums are scaled by a once.
+enum { PREP_F32_BLOCK = 9 * 16 };  // floats of prep per block of four runs and token
+
+VNNI static void prep_runs4_f32(const float *x, long xs, int tokens, int runs, float *prep) {
+    const int blocks = runs / 4;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // Lanes 0-7 from runs 0 and 1 (one table pair), 8-15 from runs 2 and 3 (the other).
+    const __m512i base = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(lane, 2), _mm512_set1_epi32(1)), 4),
+                                          _mm512_slli_epi32(_mm512_and_si512(lane, _mm512_set1_epi32(3)), 2));
+    for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < blocks; b++) {
+            const float *xb = x + t * xs + b * 128;
+            float *p = prep + ((long)t * blocks + b) * PREP_F32_BLOCK;
+            __m512 sum = _mm512_setzero_ps();
+            for (int s = 0; s < 8; s++) {
+                const int h = s & 1;
+                const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(s >> 1));
+                const __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(xb + 16 * h), idx, _mm512_loadu_ps(xb + 32 + 16 * h));
+                const __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(xb + 64 + 16 * h), idx, _mm512_loadu_ps(xb + 96 + 16 * h));
+                const __m512 v = _mm512_mask_blend_ps(0xFF00, lo, hi);
+                _mm512_storeu_ps(p + 16 * s, v);
+                sum = _mm512_add_ps(sum, v);
+            }
+            _mm512_storeu_ps(p + 128, sum);
+        }
+}
+
+// Block b of R rows times T tokens into acc and off ([row][token]).
+VNNI static INLINE void block4_f32(const float *prep, int blocks, int b, const int R, const int T, const u4_row *w,
+                                   const int kind, int group_shift, __m512 acc[4][4], __m512 off[4][4]) {
+    const int offset = kind == SLIM_U4_INT4_ASYM || kind == SLIM_U4_Q4_1;
+    const __m512 lut = _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_ps(offset ? 0.0f : 8.0f));
+    __m512i q[4];
+    __m512 a[4], bo[4];
+    for (int r = 0; r < R; r++) {
+        __m512i z = _mm512_setzero_si512();
+        __m512 m = _mm512_setzero_ps();
+        q[r] = load_runs4(w[r].row, 4 * b, kind, group_shift, w[r].scales, w[r].zeros, &a[r], &z, &m);
+        bo[r] = kind == SLIM_U4_Q4_1 ? m : _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a[r]), _mm512_cvtepi32_ps(z));
+    }
+    // Two partial sums per row and token (even and odd s) halve the FMA chain.
+    __m512 pe[4][4], po[4][4];
+    for (int s = 0; s < 8; s++)
+        for (int r = 0; r < R; r++) {
+            const __m512 u = _mm512_permutexvar_ps(s ? _mm512_srli_epi32(q[r], 4 * s) : q[r], lut);
+            for (int t = 0; t < T; t++) {
+                const __m512 xv = _mm512_loadu_ps(prep + ((long)t * blocks + b) * PREP_F32_BLOCK + 16 * s);
+                if (s == 0) pe[r][t] = _mm512_mul_ps(xv, u);
+                else if (s == 1) po[r][t] = _mm512_mul_ps(xv, u);
+                else if (s & 1) po[r][t] = _mm512_fmadd_ps(xv, u, po[r][t]);
+                else pe[r][t] = _mm512_fmadd_ps(xv, u, pe[r][t]);
+            }
+        }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = _mm512_fmadd_ps(_mm512_add_ps(pe[r][t], po[r][t]), a[r], acc[r][t]);
+            if (offset) {
+                const __m512 xl = _mm512_loadu_ps(prep + ((long)t * blocks + b) * PREP_F32_BLOCK + 128);
+                off[r][t] = _mm512_fmadd_ps(bo[r], xl, off[r][t]);
+            }
+        }
+}
+
+// R (1...4) consecutive 4-bit rows from `first` times T tokens: blocks of four
+// runs from the prep, the last runs % 4 runs one at a time.
+VNNI static INLINE void u4_rows_t_f32(const float *x, long xs, const int T, const float *xsum, const float *prep,
+                                      const uint8_t *data, long row_bytes, int first, const int R, int runs, const int kind,
+                                      int group_shift, const float *scales, const uint8_t *zeros, int groups, float *out,
+                                      long os) {
+    u4_row w[4];
+    for (int r = 0; r < R; r++)
+        w[r] = (u4_row){data + (long)(first + r) * row_bytes, scales ? scales + (long)(first + r) * groups : 0,
+                        zeros ? zeros + (long)(first + r) * groups : 0};
+    __m512 acc[4][4], off[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = off[r][t] = _mm512_setzero_ps();
+    const int blocks = runs / 4;
+    for (int b = 0; b < blocks; b++) block4_f32(prep, blocks, b, R, T, w, kind, group_shift, acc, off);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float total = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t], off[r][t]));
+            for (int run = blocks * 4; run < runs; run++) {
+                float a, bb, dot = 0;
+                u4_params_avx2(w[r].row, run, kind, group_shift, w[r].scales, w[r].zeros, &a, &bb);
+                const uint8_t *nib = u4_nibbles(w[r].row, run, kind);
+                const float *xr = x + t * xs + run * 32;
+                for (int j = 0; j < 16; j++) dot += xr[j] * (nib[j] & 0xF) + xr[j + 16] * (nib[j] >> 4);
+                total += a * dot + bb * xsum[t * runs + run];
+            }
+            out[t * os + first + r] = total;
+        }
+}
+
+// Rows [first, first + count) of 4-bit rows with fp32 activations.
+VNNI static void u4_rows_f32(const float *x, long xs, int tokens, const float *xsum, const float *prep, const uint8_t *data,
+                             long row_bytes, int first, int count, int runs, int kind, int group_shift, const float *scales,
+                             const uint8_t *zeros, int groups, float *out, long os) {
+#define U4_ROWS(K4, T, R) u4_rows_t_f32(x, xs, T, xsum, prep, data, row_bytes, r, R, runs, K4, group_shift, scales, zeros, groups, out, os)
+    FOR_U4_KINDS(FOR_ROW_GROUPS(tokens, first, count, U4_ROWS))
+#undef U4_ROWS
+}
+
 AVX2 static void i8i8_avx2(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
     FOR_TOKENS(i8i8_t_avx2(qx, xs, T, w, k, out, os))
 }
@@ -596,12 +859,13 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
     }
 }
 
-void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
-                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os,
-                       int isa) {
+static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row, int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros,
+                         float *out, long os, int isa) {
 #if HAVE_X86
-    switch (slim_isa_within(isa)) {
-    case SLIM_ISA_AVX512_VNNI: runs_i8_vnni(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return;
+    switch (isa) {
+    case SLIM_ISA_AVX512_VNNI:
+        runs_i8_vnni(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
+        return;
     case SLIM_ISA_AVX2: runs_i8_avx2(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os); return;
     default: break;
     }
@@ -618,9 +882,28 @@ void slim_qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
             for (int r = tile, tc = (tokens) - t0 < 4 ? (tokens) - t0 : 4;       \
                  r < tile + 16 && r < (first) + (count); r++) { body; }
 
+// The AVX-512 4-bit kernels win at one or two tokens (the targets' decode
+// shape: rows share the activation loads); from three tokens on, the tokens
+// share each weight decode and the AVX2-style kernels do as well or better.
+#define WIDE_U4(isa, kind, runs, tokens) \
+    ((isa) == SLIM_ISA_AVX512_VNNI && (kind) <= SLIM_U4_Q4_1 && (runs) >= 4 && (tokens) <= 2)
+
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
-                    const uint8_t *zeros, int groups, float *out, long os) {
+                    const uint8_t *zeros, int groups, float *out, long os, int isa) {
+    isa = slim_isa_within(isa);
+#if HAVE_X86
+    if (WIDE_U4(isa, kind, runs, tokens)) {
+        float *prep = malloc(sizeof(float) * (size_t)(runs / 4) * PREP_F32_BLOCK * (size_t)tokens);
+        if (prep) {
+            prep_runs4_f32(x, xs, tokens, runs, prep);
+            u4_rows_f32(x, xs, tokens, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales, zeros,
+                        groups, out, os);
+            free(prep);
+            return;
+        }
+    }
+#endif
     FOR_ROW_TILES(first, count, tokens, {
         const uint8_t *row = data + (long)r * row_bytes;
         if (kind == SLIM_ROW_Q8_0)
@@ -635,10 +918,22 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
     isa = slim_isa_within(isa);
+#if HAVE_X86
+    if (WIDE_U4(isa, kind, runs, tokens)) {
+        uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * (size_t)tokens);
+        if (prep) {
+            prep_runs4(qx, xs, tokens, xd, runs, kind, prep);
+            u4_rows_vnni(qx, xs, tokens, xd, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales,
+                         zeros, groups, out, os);
+            free(prep);
+            return;
+        }
+    }
+#endif
     FOR_ROW_TILES(first, count, tokens, {
-        slim_qrow_runs_i8(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, data + (long)r * row_bytes,
-                          runs, kind, group_shift, scales ? scales + (long)r * groups : 0,
-                          zeros ? zeros + (long)r * groups : 0, out + t0 * os + r, os, isa);
+        qrow_runs_i8(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, data + (long)r * row_bytes, runs,
+                     kind, group_shift, scales ? scales + (long)r * groups : 0, zeros ? zeros + (long)r * groups : 0,
+                     out + t0 * os + r, os, isa);
         if (kind == SLIM_ROW_INT8)
             for (int t = t0; t < t0 + tc; t++) out[t * os + r] *= scales[r];
     })

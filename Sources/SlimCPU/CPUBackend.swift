@@ -5,17 +5,19 @@ import SlimCore
 public final class CPUBackend: Backend {
     public let id = BackendID(kind: .cpu, instance: 0, name: "CPU")
     public var peakGFLOPS: Double { CPUInfo.current.peakGFLOPS }
-    /// The most capable instruction set the integer kernels may use; each
+    /// The most capable instruction set the quantized kernels may use; each
     /// kernel runs the best level at or below it that the CPU has.
     public let isa: ISA
 
-    /// The instruction-set levels of the integer (int8-activation) kernels.
+    /// The instruction-set levels of the quantized-GEMM kernels (all of the
+    /// int8-activation ones; with fp32 activations, the 4-bit ones).
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0
         /// AVX2: int8 products through maddubs and madd.
         case avx2 = 1
-        /// AVX-512 VNNI: int8 products through vpdpbusd.
+        /// AVX-512 VNNI: int8 products through vpdpbusd; 4-bit levels with fp32
+        /// activations through a 16-entry vpermps table (AVX-512 F).
         case avx512VNNI = 2
 
         /// The best level this CPU runs.
@@ -24,7 +26,7 @@ public final class CPUBackend: Backend {
         public var description: String { ["portable", "avx2", "avx512-vnni"][Int(rawValue)] }
     }
 
-    /// - Parameter isa: at most this instruction set for the integer kernels
+    /// - Parameter isa: at most this instruction set for the quantized kernels
     ///   (tests pass `.avx2` to keep the fallback covered on a VNNI machine).
     ///   Per backend, not per process: two backends with different limits can
     ///   run side by side.

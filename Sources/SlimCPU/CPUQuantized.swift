@@ -90,10 +90,10 @@ extension CPUBackend {
         for t in 0..<m { slim_run_sums(xp + t * k, Int32(runs), xsum.baseAddress! + t * runs) }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let sums = xsum.baseAddress!
+        let sums = xsum.baseAddress!, isa = isa.rawValue
         parallelChunks(n, grain: 16) { rows in
             slim_rows_runs(xp, k, Int32(m), sums, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count), Int32(runs),
-                           Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n)
+                           Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n, isa)
         }
     }
 

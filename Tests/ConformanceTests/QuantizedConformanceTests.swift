@@ -99,7 +99,9 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct QuantizedMatmulConformance {
-    static let tokenCounts = [1, 3, 8, 9, 64]
+    /// 1 and 2 take the AVX-512 4-bit kernels (four or two rows per step), 3 and
+    /// more the per-row ones in groups of four tokens; 9 leaves a group of one.
+    static let tokenCounts = [1, 2, 3, 8, 9, 64]
 
     @Test(arguments: Subjects.all, QuantCase.all)
     func weightOnlyMatchesFloat64OfDequantized(_ subject: Subject, _ c: QuantCase) throws {
@@ -142,7 +144,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
         let deq = try QuantCodec.decode(try backend.encoded(w), rows: n, columns: k, format: c.format)
         for precision in [ActivationPrecision.int8PerRow, .int8PerBlock] {
             let block = precision == .int8PerBlock ? 32 : k
-            for m in [1, 3, 9, 64] {
+            for m in [1, 2, 3, 9, 64] {
                 let x = inputs.floats(m * k, scale: 3)
                 let y = try poisoned(backend, [m, n])
                 let xt = try backend.tensor(x, shape: [m, k])

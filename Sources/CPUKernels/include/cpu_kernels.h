@@ -30,16 +30,6 @@ void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row,
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
                     float *out, long out_stride);
 
-/// Rows of 32-weight runs (int8 rows, Q8_0 and the 4-bit kinds) times int8
-/// activations with a scale per run (see slim_quantize_runs_i8):
-/// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the
-/// integer dot products exact and (a, b) the run's scale and offset as in
-/// slim_qrow_u4 (a = 1 for int8 rows: the caller applies the row scale).
-/// `isa` limits the instruction set (a SLIM_ISA_ level, see cpu_isa.h).
-void slim_qrow_runs_i8(const int8_t *qx, long x_stride, int tokens, const float *xd, const float *xsum, const uint8_t *row,
-                       int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out,
-                       long out_stride, int isa);
-
 /// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
                     int32_t *out, long out_stride);
@@ -58,16 +48,21 @@ void slim_run_sums(const float *x, int runs, float *sums);
 /// weight (`row_bytes` apart; int4 scales/zeros `groups` per row), tiles of
 /// 16 rows against groups of 4 tokens, so one call does a core's share with
 /// no per-row call from Swift. Runs-layout kinds (Q8_0 and the 4-bit kinds).
-/// f32 activations: `xsum` as for slim_qrow_u4 (unused for Q8_0).
+/// f32 activations: `xsum` as for slim_qrow_u4 (unused for Q8_0). `isa` limits
+/// the instruction set (a SLIM_ISA_ level, see cpu_isa.h): the AVX-512 level
+/// has its own 4-bit kernel (AVX-512 F/BW/VL, no VNNI instruction needed).
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
-                    const uint8_t *zeros, int groups, float *out, long os);
+                    const uint8_t *zeros, int groups, float *out, long os, int isa);
 /// int8 rows (one scale per row) with fp32 activations.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
                     int first, int count, float *out, long os);
 /// int8 activations with per-run scales `xd` and scaled run sums `xsum`
-/// (`runs` of each per token); int8 rows (SLIM_ROW_INT8) take their row scale from `scales`.
-/// `isa` limits the instruction set as for slim_qrow_runs_i8.
+/// (`runs` of each per token, see slim_quantize_runs_i8):
+/// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the
+/// integer dot products exact and (a, b) the run's scale and offset as in
+/// slim_qrow_u4; int8 rows (SLIM_ROW_INT8) take their row scale from `scales`.
+/// `isa` limits the instruction set (a SLIM_ISA_ level, see cpu_isa.h).
 void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                        const uint8_t *data, long row_bytes, int first, int count, int runs, int kind, int group_shift,
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa);
