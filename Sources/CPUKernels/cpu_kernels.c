@@ -919,12 +919,18 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
     isa = slim_isa_within(isa);
 #if HAVE_X86
-    if (WIDE_U4(isa, kind, runs, tokens)) {
-        uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * (size_t)tokens);
+    // The 4-bit VNNI kernel takes one or two tokens at a time; more tokens go
+    // through it in pairs (each pair's activations laid out once), which
+    // keeps its per-run cost: the eight-run kernel no longer takes 4-bit rows.
+    if (WIDE_U4(isa, kind, runs, 1)) {
+        uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * 2);
         if (prep) {
-            prep_runs4(qx, xs, tokens, xd, runs, kind, prep);
-            u4_rows_vnni(qx, xs, tokens, xd, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales,
-                         zeros, groups, out, os);
+            for (int t0 = 0; t0 < tokens; t0 += 2) {
+                const int tc = tokens - t0 < 2 ? tokens - t0 : 2;
+                prep_runs4(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, runs, kind, prep);
+                u4_rows_vnni(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, xsum + (long)t0 * runs, prep, data, row_bytes,
+                             first, count, runs, kind, group_shift, scales, zeros, groups, out + t0 * os, os);
+            }
             free(prep);
             return;
         }
