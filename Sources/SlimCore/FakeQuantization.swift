@@ -51,10 +51,15 @@ public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
     /// (the forward must match the codec bit for bit): `ŵ`, `∂ŵ/∂w` (1 or 0) and `∂ŵ/∂s`.
     public func reference(_ w: Float, scale s: Float, zero z: Float) -> (value: Float, dw: Float, ds: Float) {
         guard s != 0 else { return (0, 1, 0) }
-        let v = w / s, r = v.rounded()
-        let level = min(Float(high), max(Float(low), r + z))
+        let v = w / s, r = v.rounded(), level = self.level(w, scale: s, zero: z)
         let inside = Float(low) <= r + z && r + z <= Float(high)
         return (s * (level - z), inside ? 1 : 0, inside ? r - v : level - z)
+    }
+
+    /// The integer level a weight lands on, `clamp(round(w / s) + z, low, high)`
+    /// (`z` where `s = 0`): what the forward scales back and the export packs.
+    public func level(_ w: Float, scale s: Float, zero z: Float) -> Float {
+        s == 0 ? z : min(Float(high), max(Float(low), (w / s).rounded() + z))
     }
 }
 

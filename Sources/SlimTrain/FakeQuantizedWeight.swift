@@ -56,9 +56,8 @@ final class FakeQuantizedWeight: @unchecked Sendable {
         // The codec stores int8 levels as q, symmetric int4 as q + 8, asymmetric int4 as q + z.
         let offset = grid.asymmetric ? 0 : grid.high == 7 ? 8 : 0
         let levels = w.indices.map { i -> Int in
-            let group = i / g, zero = z?[group] ?? 0
-            guard s[group] != 0 else { return Int(zero) + offset }
-            return Int(min(Float(grid.high), max(Float(grid.low), (w[i] / s[group]).rounded() + zero))) + offset
+            let group = i / g
+            return Int(grid.level(w[i], scale: s[group], zero: z?[group] ?? 0)) + offset
         }
         return try QuantCodec.encode(levels: levels, rows: latent.shape[0], columns: latent.shape[1], format: grid.format,
                                      scales: s, zeros: z.map { $0.map { UInt8($0) } } ?? [])
