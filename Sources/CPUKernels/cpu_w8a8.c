@@ -216,10 +216,16 @@ VNNI static void gemm_w8a8_vnni(const int8_t *qx, const float *sx, int m, const 
     int32_t small[64];
     int32_t *xsum = m <= 64 ? small : malloc(sizeof(int32_t) * (size_t)m);
     if (!xsum) { gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return; }
+    // Σ x per token, 64 bytes per vpdpbusd against ones (each core sums the
+    // tokens again for its share of rows, so this must cost next to nothing).
+    const __m512i ones = _mm512_set1_epi8(1);
     for (int t = 0; t < m; t++) {
-        int32_t s = 0;
-        for (int i = 0; i < k; i++) s += qx[(long)t * k + i];
-        xsum[t] = s;
+        __m512i s = _mm512_setzero_si512();
+        for (int i = 0; i < k; i += 64) {
+            const __mmask64 mask = k - i >= 64 ? ~0ULL : (1ULL << (k - i)) - 1;
+            s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(mask, qx + (long)t * k + i));
+        }
+        xsum[t] = _mm512_reduce_add_epi32(s);
     }
     int block = (256 << 10) / (k > 0 ? k : 1);
     block = block < 4 ? 4 : block / 4 * 4;

@@ -118,8 +118,10 @@ extension CPUBackend {
         let (qx, sx) = quantizedActivations(xp, m: m, k: k)
         defer { qx.deallocate(); sx.deallocate() }
         let qxBase = qx.baseAddress!, sxBase = sx.baseAddress!
-        let cores = CPUInfo.current.cores, isa = isa.rawValue
-        parallelChunks(n, grain: max(16, (n + cores - 1) / cores)) { rows in
+        let isa = isa.rawValue
+        // Chunks of 64 rows or more: a core that gets to the product late
+        // (another process had it) leaves its chunks to the one already running.
+        parallelChunks(n, grain: 64) { rows in
             let r0 = rows.lowerBound
             slim_gemm_w8a8(qxBase, sxBase, Int32(m), q + r0 * k, scales + r0, Int32(rows.count), Int32(k),
                            bias.map { $0 + r0 }, yp + r0, n, isa)

@@ -1,18 +1,46 @@
+import CPUKernels
 import Dispatch
+import Foundation
 import SlimCore
 
 /// Splits `0..<count` into contiguous chunks of at least `grain` items and runs
-/// them on every core. Small work runs inline: a dispatch costs microseconds.
+/// them on every core. Small work runs inline: even a spinning worker costs a
+/// cache-line round trip.
 func parallelChunks(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
     let cores = CPUInfo.current.cores
     let chunks = min(cores * 4, (count + grain - 1) / max(grain, 1))
     if chunks <= 1 { body(0..<count); return }
     let per = (count + chunks - 1) / chunks
-    // The chunks write disjoint ranges, and concurrentPerform returns only
-    // when every chunk has finished, so sharing the closure is safe.
-    nonisolated(unsafe) let body = body
-    DispatchQueue.concurrentPerform(iterations: chunks) { i in
-        let lo = i * per, hi = min(count, lo + per)
+    withoutActuallyEscaping(body) { body in
+        // The chunks write disjoint ranges, and both runners return only when
+        // every chunk has finished, so sharing the closure is safe.
+        var job = ChunkedJob(count: count, per: per, body: body)
+        let ran = !spinningPool ? 0 : withUnsafeMutablePointer(to: &job) { job in
+            slim_pool_run(Int32(cores), Int32(chunks), { context, chunk in
+                context!.assumingMemoryBound(to: ChunkedJob.self).pointee.run(Int(chunk))
+            }, job)
+        }
+        // The pool serves one job at a time; a concurrent or nested caller
+        // (tests run in parallel; a chunk may itself split work) uses Dispatch.
+        if ran == 0 {
+            nonisolated(unsafe) let job = job
+            DispatchQueue.concurrentPerform(iterations: chunks) { job.run($0) }
+        }
+    }
+}
+
+/// `SLIM_THREAD_SPIN=0` runs every parallel op through Dispatch, whose threads
+/// sleep between jobs: slower for back-to-back small products (decoding), kinder
+/// to other processes on a shared machine (as onnxruntime's allow_spinning = 0).
+private let spinningPool = ProcessInfo.processInfo.environment["SLIM_THREAD_SPIN"] != "0"
+
+/// The chunks of one `parallelChunks` call, reached by the C pool through a pointer.
+private struct ChunkedJob {
+    let count: Int, per: Int
+    let body: (Range<Int>) -> Void
+
+    func run(_ chunk: Int) {
+        let lo = chunk * per, hi = min(count, lo + per)
         if lo < hi { body(lo..<hi) }
     }
 }
