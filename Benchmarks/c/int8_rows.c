@@ -1,0 +1,121 @@
+// Kernel times of the int8-weight row kernels without Swift or dispatch in
+// the way: the 22-bit fixed-point VNNI kernel (slim_rows_int8_i22), the fp32
+// kernel it replaces on VNNI CPUs (slim_rows_int8) and W8A8 (slim_gemm_w8a8),
+// on all N rows and on half of them (one core's share on two cores), single
+// thread, then half each on two threads at once. Minimum over runs.
+//
+//   clang -O3 -ISources/CPUKernels/include -o /tmp/int8_rows \
+//       Sources/CPUKernels/*.c Benchmarks/c/int8_rows.c -lm -lpthread
+//   /tmp/int8_rows [K=4096] [runs=200] [N=4096]
+#include "cpu_kernels.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { MMAX = 8, KERNELS = 3 };
+static const char *names[KERNELS] = {"i22 (VNNI)", "fp32 rows", "w8a8 (VNNI)"};
+static int n, k, stride;
+static int8_t *w, *planes, *qx;
+static float *sw, *x, *y, sq[MMAX];
+static double sx[MMAX];
+static int32_t sums[3 * MMAX];
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t state = 88172645463325252ULL;
+static float uniform(void) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return (float)((state >> 11) * 0x1p-53) * 2 - 1;
+}
+
+static void run(int kernel, int m, int first, int count) {
+    switch (kernel) {
+    case 0: slim_rows_int8_i22(planes, sx, sums, m, k, w, sw, first, count, y, n, SLIM_ISA_AVX512_VNNI); break;
+    case 1: slim_rows_int8(x, k, m, w, k, sw, first, count, y, n); break;
+    default:
+        slim_gemm_w8a8(qx, sq, m, w + (long)first * k, sw + first, count, k, 0, y + first, n, SLIM_ISA_AVX512_VNNI);
+    }
+}
+
+// The second thread of the two-thread runs: the upper half of the rows.
+static pthread_barrier_t go, done;
+static int job_kernel = -1, job_m = 1;
+static void *helper(void *unused) {
+    (void)unused;
+    for (;;) {
+        pthread_barrier_wait(&go);
+        if (job_kernel < 0) return 0;
+        run(job_kernel, job_m, n / 2, n - n / 2);
+        pthread_barrier_wait(&done);
+    }
+}
+
+int main(int argc, char **argv) {
+    k = argc > 1 ? atoi(argv[1]) : 4096;
+    const int runs = argc > 2 ? atoi(argv[2]) : 200;
+    n = argc > 3 ? atoi(argv[3]) : 4096;
+    stride = slim_i22_stride(k);
+    w = malloc((size_t)n * k), qx = malloc((size_t)MMAX * k), planes = malloc((size_t)MMAX * 3 * stride);
+    sw = malloc(sizeof(float) * n), x = malloc(sizeof(float) * MMAX * k), y = malloc(sizeof(float) * MMAX * n);
+    for (long i = 0; i < (long)n * k; i++) w[i] = (int8_t)(uniform() * 127.5f);
+    for (int r = 0; r < n; r++) sw[r] = (1.5f + uniform()) / 127;
+    for (long i = 0; i < (long)MMAX * k; i++) x[i] = uniform();
+    for (int t = 0; t < MMAX; t++) sq[t] = slim_quantize_row_i8(x + (long)t * k, k, qx + (long)t * k);
+    printf("N=%d K=%d, min of %d runs, CPU ISA level %d\n", n, k, runs, slim_cpu_isa());
+
+    double quantize = 1e9;
+    for (int it = 0; it < runs; it++) {
+        const double t0 = now();
+        sx[0] = slim_quantize_row_i22(x, k, planes, sums);
+        const double t = now() - t0;
+        if (t < quantize) quantize = t;
+    }
+    for (int t = 0; t < MMAX; t++) sx[t] = slim_quantize_row_i22(x + (long)t * k, k, planes + (long)t * 3 * stride, sums + 3 * t);
+    printf("slim_quantize_row_i22, one row: %.2f us\n", quantize * 1e6);
+
+    pthread_t thread;
+    pthread_barrier_init(&go, 0, 2);
+    pthread_barrier_init(&done, 0, 2);
+    pthread_create(&thread, 0, helper, 0);
+    const int ms[2] = {1, MMAX};
+    for (int mi = 0; mi < 2; mi++) {
+        const int m = ms[mi];
+        for (int kernel = 0; kernel < KERNELS; kernel++) {
+            // Each case repeats one call (as `slim bench` does), so its rows stay in cache as far as they fit.
+            double all = 1e9, half = 1e9, two = 1e9;
+            for (int it = 0; it < runs; it++) {
+                const double t0 = now();
+                run(kernel, m, 0, n);
+                const double t = now() - t0;
+                if (t < all) all = t;
+            }
+            for (int it = 0; it < runs; it++) {
+                const double t0 = now();
+                run(kernel, m, 0, n / 2);
+                const double t = now() - t0;
+                if (t < half) half = t;
+            }
+            job_kernel = kernel, job_m = m;
+            for (int it = 0; it < runs; it++) {
+                const double t0 = now();
+                pthread_barrier_wait(&go);
+                run(kernel, m, 0, n / 2);
+                pthread_barrier_wait(&done);
+                const double t = now() - t0;
+                if (t < two) two = t;
+            }
+            printf("M=%d %-12s 1 thread: %8.1f us all rows, %8.1f us half   2 threads: %8.1f us\n", m, names[kernel],
+                   all * 1e6, half * 1e6, two * 1e6);
+        }
+    }
+    job_kernel = -1;
+    pthread_barrier_wait(&go);
+    pthread_join(thread, 0);
+    return 0;
+}
