@@ -10,14 +10,16 @@ public final class CPUBackend: Backend {
     public let isa: ISA
 
     /// The instruction-set levels of the quantized-GEMM kernels (all of the
-    /// int8-activation ones; with fp32 activations, the 4-bit ones).
+    /// int8-activation ones; with fp32 activations, the 4-bit and int8 ones).
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0
         /// AVX2: int8 products through maddubs and madd.
         case avx2 = 1
         /// AVX-512 VNNI: int8 products through vpdpbusd; 4-bit levels with fp32
-        /// activations through a 16-entry vpermps table (AVX-512 F).
+        /// activations through a 16-entry vpermps table (AVX-512 F); int8
+        /// weights with fp32 activations through vpdpbusd on 22-bit fixed-point
+        /// activations (see `QuantizedMatmulShape`).
         case avx512VNNI = 2
 
         /// The best level this CPU runs.

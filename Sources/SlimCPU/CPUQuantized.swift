@@ -32,8 +32,12 @@ extension CPUBackend {
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
             let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!
-            parallelChunks(n, grain: 16) { rows in
-                slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n)
+            if Int(slim_isa_within(isa.rawValue)) == SLIM_ISA_AVX512_VNNI {
+                int8FixedPoint(xp, q, rowScales, yp, m: m, n: n, k: k)
+            } else {
+                parallelChunks(n, grain: 16) { rows in
+                    slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n)
+                }
             }
         case (.int8PerChannel, .int8PerRow):
             w8a8(xp, data.assumingMemoryBound(to: Int8.self), scales!, bias: bias?.hostFloats, yp, m: m, n: n, k: k)
@@ -76,6 +80,31 @@ extension CPUBackend {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
                             xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
             }
+        }
+    }
+
+    /// Int8 weights with fp32 activations on AVX-512 VNNI: each token row
+    /// becomes 22-bit fixed point once per call (three digit planes and their
+    /// sums, see `QuantizedMatmulShape`), then every core multiplies its rows
+    /// in exact integers through vpdpbusd, three per 64 weights and token.
+    private func int8FixedPoint(_ xp: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Int8>,
+                                _ rowScales: UnsafeMutablePointer<Float>, _ yp: UnsafeMutablePointer<Float>,
+                                m: Int, n: Int, k: Int) {
+        let stride = Int(slim_i22_stride(Int32(k)))
+        let planes = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * 3 * stride)
+        let sums = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * 3)
+        let sx = UnsafeMutableBufferPointer<Double>.allocate(capacity: m)
+        defer { planes.deallocate(); sums.deallocate(); sx.deallocate() }
+        let planeBase = planes.baseAddress!, sumBase = sums.baseAddress!, sxBase = sx.baseAddress!
+        parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
+            for t in rows {
+                sxBase[t] = slim_quantize_row_i22(xp + t * k, Int32(k), planeBase + t * 3 * stride, sumBase + 3 * t)
+            }
+        }
+        let isa = isa.rawValue
+        parallelChunks(n, grain: 16) { rows in
+            slim_rows_int8_i22(planeBase, sxBase, sumBase, Int32(m), Int32(k), w, rowScales, Int32(rows.lowerBound),
+                               Int32(rows.count), yp, n, isa)
         }
     }
 

@@ -133,6 +133,75 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// Int8 weights with fp32 activations that are hard on the VNNI path's
+    /// 22-bit fixed point (one scale per token row, see `QuantizedMatmulShape`):
+    /// outliers 1000 times the rest, a row of zeros, a row with one nonzero, a
+    /// row of values near 1e-30, and constant rows whose digits are all at
+    /// their extremes against weight rows of all +127 and all −127 (the largest
+    /// int32 plane sums). K = 70,001 crosses the kernel's 65,536-column int32
+    /// chunk and ends in a partial 64-byte step; 19 rows leave rows over after
+    /// the eight- and four-row blocks.
+    @Test(arguments: Subjects.all)
+    func int8WeightOnlyWithOutliersMatchesFloat64(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let (n, k) = (19, 70_001)
+        var wValues = inputs.floats(n * k)
+        for j in 0..<k { (wValues[j], wValues[k + j]) = (0.75, -0.75) }
+        let w = try backend.quantize(try backend.tensor(wValues, shape: [n, k], name: "w"), format: .int8PerChannel)
+        let deq = try QuantCodec.decode(try backend.encoded(w), rows: n, columns: k, format: .int8PerChannel)
+        var outliers = inputs.floats(k), mixed = inputs.floats(k, scale: 0.01)
+        for j in stride(from: 17, to: k, by: 9_001) { outliers[j] *= 1000 }
+        for (j, v) in [(3, 9.0), (40_000, -11.5), (69_999, 10.25)] as [(Int, Float)] { mixed[j] = v }
+        var single = [Float](repeating: 0, count: k)
+        single[12_345] = -3.7
+        let rows: [(String, [Float])] = [
+            ("outliers", outliers), ("zeros", [Float](repeating: 0, count: k)), ("one nonzero", single),
+            ("constant +2.5", [Float](repeating: 2.5, count: k)), ("constant -2.5", [Float](repeating: -2.5, count: k)),
+            ("mixed outliers", mixed), ("tiny", inputs.floats(k, scale: 1e-30)),
+        ]
+        // Each row alone (the one-token kernel), then all seven (pairs of tokens, one left over).
+        for batch in rows.map({ [$0] }) + [rows] {
+            let m = batch.count
+            let x = batch.flatMap { $0.1 }
+            let y = try poisoned(backend, [m, n])
+            try backend.quantizedMatmul(try backend.tensor(x, shape: [m, k]), w, bias: nil, into: y, activations: .f32)
+            let got = try backend.floats(y)
+            for (t, (name, row)) in batch.enumerated() {
+                var want = [Double](repeating: 0, count: n)
+                for r in 0..<n {
+                    var s = 0.0
+                    for j in 0..<k where row[j] != 0 { s += Double(row[j]) * Double(deq[r * k + j]) }
+                    want[r] = s
+                }
+                let out = Array(got[t * n ..< (t + 1) * n])
+                // The weight-only bound, per token row: the 22-bit rounding is 2.4e-7 of the
+                // row's largest value; a zero row must give exact zeros (NMSE against 0 is 0/0).
+                let error = nmse(out, want)
+                #expect(out.allSatisfy { $0.isFinite } && error <= 1e-7,
+                        "\(subject.name) \(name) (M=\(m), token \(t)): NMSE \(error) (seed \(inputs.seed))")
+            }
+        }
+    }
+
+    /// A NaN or an infinity in a token row spoils that row's outputs, as in an
+    /// fp32 product (the fixed-point path gives the row a NaN scale), and only that row's.
+    @Test(arguments: Subjects.all)
+    func int8WeightOnlyKeepsNonFiniteRowsNonFinite(_ subject: Subject) throws {
+        let backend = subject.backend
+        var inputs = Inputs()
+        let (n, k) = (21, 200)
+        let w = try backend.quantize(try backend.tensor(inputs.floats(n * k), shape: [n, k]), format: .int8PerChannel)
+        var x = inputs.floats(3 * k)
+        x[k + 7] = .nan
+        x[2 * k + 150] = .infinity
+        let y = try poisoned(backend, [3, n])
+        try backend.quantizedMatmul(try backend.tensor(x, shape: [3, k]), w, bias: nil, into: y, activations: .f32)
+        let got = try backend.floats(y)
+        #expect(got[0..<n].allSatisfy { $0.isFinite }, "\(subject.name): the finite row stays finite")
+        #expect(got[n...].allSatisfy { !$0.isFinite }, "\(subject.name): rows with a NaN or an infinity give no finite output")
+    }
+
     /// Int8 activations with every weight format (W8A8 for int8 weights), one
     /// scale per row or one per block of 32 (fp16-rounded, as llama.cpp's Q8 blocks).
     @Test(arguments: Subjects.all, QuantCase.all)

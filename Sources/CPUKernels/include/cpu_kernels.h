@@ -11,6 +11,7 @@
 #include "cpu_attention.h"
 #include "cpu_isa.h"
 #include "cpu_pool.h"
+#include "cpu_i22.h"
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,
@@ -55,7 +56,8 @@ void slim_run_sums(const float *x, int runs, float *sums);
 void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, const uint8_t *data, long row_bytes,
                     int first, int count, int runs, int kind, int group_shift, const float *scales,
                     const uint8_t *zeros, int groups, float *out, long os, int isa);
-/// int8 rows (one scale per row) with fp32 activations.
+/// int8 rows (one scale per row) with fp32 activations, in fp32 (AVX2/FMA or
+/// portable); CPUs with AVX-512 VNNI take slim_rows_int8_i22 (cpu_i22.h) instead.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
                     int first, int count, float *out, long os);
 /// int8 activations with per-run scales `xd` and scaled run sums `xsum`
