@@ -18,9 +18,9 @@
 /// Columns per int32 accumulation: |Σ (w + 128)·d| ≤ 255·128·65536 < 2³¹.
 #define I22_CHUNK 65536
 
-// Planes a multiple of 4 KiB apart would share L1 sets with each other (and
-// with the weight rows, as far apart): at K = 8192 and 16384 that made the
-// kernel 1.4x slower; four lines more keep them apart.
+// Planes a multiple of 4 KiB apart fall into the same L1 sets as each other
+// (and as the weight rows of such a K): at K = 8192 and 16384 that made the
+// kernel 1.4x slower; four lines more keep the planes apart.
 int slim_i22_stride(int k) {
     const int s = (k + 63) / 64 * 64;
     return s % 4096 == 0 ? s + 256 : s;
