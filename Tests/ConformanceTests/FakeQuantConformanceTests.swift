@@ -66,13 +66,15 @@ import Testing
         try b.fakeQuantize(w, scales: s, zeros: z, grid: c.grid, into: out)
         try b.fakeQuantizeBackward(w, scales: s, zeros: z, grid: c.grid, gradOutput: try b.tensor(dyHost, shape: [c.rows, c.columns]),
                                    into: dw, scaleGradient: ds)
-        // float64 reference: the definition with a double-precision division.
+        // float64 reference, except the level: round(w / s) with the fp32
+        // division the grid defines (as QuantCodec does), since a double
+        // division can land on the other side of a rounding tie (a whole step).
         let g = c.grid.groupSize, lo = Double(c.grid.low), hi = Double(c.grid.high)
         var value = [Double](), grad = [Double](), scaleGrad = [Double](repeating: 0, count: c.scales.count)
         var outside = 0
         for (i, x) in c.w.enumerated() {
             let group = i / g, sc = Double(c.scales[group]), zp = Double(c.zeros?[group] ?? 0)
-            let v = Double(x) / sc, r = v.rounded(), level = min(hi, max(lo, r + zp))
+            let v = Double(x) / sc, r = Double((x / c.scales[group]).rounded()), level = min(hi, max(lo, r + zp))
             let inside = lo <= r + zp && r + zp <= hi
             if !inside { outside += 1 }
             value.append(sc * (level - zp))
