@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "SlimCPU", dependencies: ["SlimCore", "CPUKernels"] + blasDependencies, swiftSettings: strict),
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
         /// Model files (safetensors, GGUF, config.json), tokenizers and transformer blocks on the Backend ops.
-        .target(name: "SlimModel", dependencies: ["SlimCore"], swiftSettings: strict),
+        .target(name: "SlimModel", dependencies: ["SlimCore", "CFileSystem"], swiftSettings: strict),
         /// Compression methods over a model's weights, the compressed folder format, evaluation.
         .target(name: "SlimCompress", dependencies: ["SlimModel", "SlimCore"] + blasDependencies, swiftSettings: strict),
 
@@ -50,6 +50,8 @@ let package = Package(
                        providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
         /// The CPU backend's quantized row kernels (AVX2 with a portable fallback).
         .target(name: "CPUKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        /// The atomic swap of two paths (renameat2 / renamex_np) that output replacement needs.
+        .target(name: "CFileSystem"),
         /// Measures a core's fp32 FMA throughput for the host's peak figure.
         .target(name: "CPUProbe"),
         /// `<cblas.h>` from OpenBLAS.

@@ -25,7 +25,8 @@ public struct AutoCompressor {
     public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let claim = try CompressedFolder.claim(output, source: source, calibration: calibration.source, overwrite: overwrite)
+        defer { claim.release() }
         let model = try BertSource(source, step: "compress")
         let original = try SentenceEmbedder.load(folder: source, backend: calibration.backend)
         let hessians = try Calibration.hessians(original, texts: calibration.texts)

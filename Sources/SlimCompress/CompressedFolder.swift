@@ -7,10 +7,12 @@ import SlimModel
 /// description of what was done, and the model card. Everything is staged in
 /// a hidden folder beside the output and renamed into place when complete.
 enum CompressedFolder {
-    static func checkOutput(_ output: URL, overwrite: Bool) throws {
-        if FileManager.default.fileExists(atPath: output.path) && !overwrite {
-            throw SlimError.io(path: output.path, detail: "the output folder exists; pass --overwrite to replace it")
-        }
+    /// Checks and locks `output` for the whole run (OutputPolicy): the model
+    /// and the calibration text are inputs it must not touch.
+    static func claim(_ output: URL, source: URL, calibration: String?, overwrite: Bool) throws -> OutputClaim {
+        let inputs = [source] + [calibration].compactMap { $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+            .map { URL(fileURLWithPath: $0) }
+        return try OutputPolicy.claimFolder(output, inputs: inputs, overwrite: overwrite)
     }
 
     static func write(from source: URL, to output: URL, entries: [SafeTensorsWriter.Entry], configKey: String,
@@ -37,7 +39,7 @@ enum CompressedFolder {
             var card = ModelCard(report: result)
             // A chained step (quantizing a pruned model) keeps the earlier steps' cards.
             if let earlierCard, let earlier = try? JSONFileObject.read(earlierCard) {
-                card.history = ((earlier["history"] as? [[String: Any]]) ?? []) + [earlier.filter { $0.key != "history" }]
+                card.history = ((earlier["history"] as? [[String: Any]]) ?? []) + [earlier.filter { $0.key != "history" && $0.key != OutputPolicy.cardFilesKey }]
             }
             try card.write(to: staging)
             return result

@@ -33,7 +33,8 @@ public struct DecoderCompressor {
     public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let claim = try CompressedFolder.claim(output, source: source, calibration: calibration?.source, overwrite: overwrite)
+        defer { claim.release() }
         let model = try DecoderSource(source)
         let c = model.config
         let (hessians, calibrationUsed) = method != .rtn ? try calibrate(model) : ([:], (sequences: 0, tokens: 0))

@@ -55,7 +55,8 @@ public struct ModelCompressor {
     public func compress(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let claim = try CompressedFolder.claim(output, source: source, calibration: calibration?.source, overwrite: overwrite)
+        defer { claim.release() }
         let model = try BertSource(source, step: "compress"), file = model.file
         let linears = model.linears, tables = model.tables
         let overrides = try LayerFormats.resolve(layerFormats, among: linears.union(tables).union([model.pooler]))

@@ -14,7 +14,8 @@ public struct ModelLowRank {
     public func factorize(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                           progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let claim = try CompressedFolder.claim(output, source: source, calibration: nil, overwrite: overwrite)
+        defer { claim.release() }
         let model = try BertSource(source, step: "factorize"), file = model.file
         var entries: [SafeTensorsWriter.Entry] = []
         var layers: [CompressionReport.Layer] = []

@@ -21,7 +21,8 @@ public struct ModelPruner {
     public func prune(_ source: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                       progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
-        try CompressedFolder.checkOutput(output, overwrite: overwrite)
+        let claim = try CompressedFolder.claim(output, source: source, calibration: calibration?.source, overwrite: overwrite)
+        defer { claim.release() }
         let model = try BertSource(source, step: "prune"), file = model.file
         switch pattern {
         case let .neurons(f):

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SlimCompress
 import SlimCore
+import SlimModel
 import SlimTrain
 
 /// What `slim distill` and `slim finetune` share past the model: the data,
@@ -33,19 +34,24 @@ struct TrainingRunOptions: ParsableArguments {
     /// resuming as asked, then writes the model; `summary` adds the command's own JSON fields.
     func execute(_ base: DistillationOptions, backend: any Backend, summary: (Distillation) -> [String: Any]) throws {
         let out = URL(fileURLWithPath: output)
-        if FileManager.default.fileExists(atPath: out.path) && !overwrite && stopAfter == nil {
-            throw SlimError.io(path: out.path, detail: "the output folder exists; pass --overwrite to replace it")
-        }
+        let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
+        let inputs = [base.teacher, file] + [base.studentSource].compactMap { $0 }
+        // Locked for the whole run: a second run to the same folder fails now, not at the end.
+        let claim = try OutputPolicy.claimFolder(out, inputs: inputs, overwrite: overwrite)
+        defer { claim.release() }
         var options = base
         options.warmupSteps = warmup ?? steps / 20
         options.weightDecay = weightDecay
         options.maxGradientNorm = maxGradNorm
         options.seed = seed
-        let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         let texts = try Calibration.samples(from: file, count: .max)
         let run = try Distillation(options: options, texts: texts, backend: backend)
         let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
             ?? out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".checkpoint.safetensors")
+        // The checkpoint is written only with --checkpoint-every and read only with --resume.
+        let checkpointClaim = checkpointEvery != nil || resume
+            ? try run.claimCheckpoint(checkpointURL, inputs: inputs, output: out, resume: resume, overwrite: overwrite) : nil
+        defer { checkpointClaim?.release() }
         if resume {
             guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
                 throw SlimError.io(path: checkpointURL.path, detail: "--resume: no checkpoint here")

@@ -1,17 +1,27 @@
 import Foundation
 import Testing
 
-/// Runs the built `slim` executable, which sits beside the test bundle.
-func slim(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// The built `slim` executable, which sits beside the test bundle.
+func slimExecutable() -> URL {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var url = bundle.appendingPathComponent("slim")
+    let url = bundle.appendingPathComponent("slim")
     // On Linux the test binary lives in the build folder itself; under xctest on macOS one level deeper.
-    if !FileManager.default.fileExists(atPath: url.path) {
-        url = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("slim")
-    }
+    if FileManager.default.fileExists(atPath: url.path) { return url }
+    return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("slim")
+}
+
+/// Runs `slim` with `arguments`, in `directory` if given, as the user `asUser` if given (root only, through setpriv).
+func slim(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+          asUser: UInt32? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = url
-    process.arguments = arguments
+    if let asUser {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", slimExecutable().path] + arguments
+    } else {
+        process.executableURL = slimExecutable()
+        process.arguments = arguments
+    }
+    if let directory { process.currentDirectoryURL = directory }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
