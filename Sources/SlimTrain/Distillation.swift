@@ -300,8 +300,11 @@ public final class Distillation {
     /// the loss curve (CSV and SVG) and a model card. Staged beside `output`
     /// and renamed into place when complete.
     @discardableResult
-    public func writeModel(to output: URL) throws -> CompressionReport {
+    public func writeModel(to output: URL, overwrite: Bool = false) throws -> CompressionReport {
         let o = options, base = o.studentSource ?? o.teacher
+        // The caller (the CLI) usually holds the claim for the whole run already; then this one nests.
+        let claim = try OutputPolicy.claimFolder(output, inputs: [o.teacher] + [o.studentSource].compactMap { $0 }, overwrite: overwrite)
+        defer { claim.release() }
         let tensors = try student.parameters.filter { !$0.name.hasSuffix(".scales") && !$0.name.hasPrefix("distill.") }.map { p in
             TrainedModelFolder.Tensor(name: p.name, shape: p.shape.dims, values: try backend.floats(p.value))
         }
