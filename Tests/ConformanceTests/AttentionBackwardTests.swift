@@ -59,7 +59,7 @@ struct ReferenceAttention {
     @Test(arguments: Subjects.all, cases)
     func gradientsMatchFloat64(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
         let q = inputs.floats(qShape.elementCount, scale: 2), k = c.poisonPadding(inputs.floats(kShape.elementCount, scale: 2))
         let v = c.poisonPadding(inputs.floats(kShape.elementCount)), dO = inputs.floats(qShape.elementCount)

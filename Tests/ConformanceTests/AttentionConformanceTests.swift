@@ -105,7 +105,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
     @Test(arguments: Subjects.all, AttentionCase.all)
     func forwardMatchesFloat64(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let q = inputs.floats(c.batch * c.lq * c.heads * c.dim, scale: 2)
         let k = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim, scale: 2))
         let v = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim))
@@ -131,7 +131,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
     @Test(arguments: Subjects.all)
     func withoutLogSumExpAndBadOperands(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let c = AttentionCase.all[0]
         let shape: Shape = [c.batch, c.lq, c.heads, c.dim]
         let q = try backend.tensor(inputs.floats(shape.elementCount), shape: shape)
@@ -163,7 +163,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
     @Test(arguments: Subjects.all)
     func embeddingGathersRowsAndMarksBadIDs(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let rows = 53, width = 37
         let table = inputs.floats(rows * width)
         let ids: [Int32] = [5, 0, 52, 17, 17, -1, 53, 9]

@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: Subjects.all, sizes)
     func addMulScaleGelu(_ subject: Subject, _ n: Int) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, n)
         let a = inputs.floats(n, scale: 4), b = inputs.floats(n, scale: 4)
         let ta = try backend.tensor(a, shape: [n]), tb = try backend.tensor(b, shape: [n])
         let seed = "seed \(inputs.seed)"
@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func broadcastRepeatsOverLeadingDimensions(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let (rows, width) = (13, 37)
         let a = inputs.floats(rows * width), row = inputs.floats(width)
         let ta = try backend.tensor(a, shape: [rows, width]), tr = try backend.tensor(row, shape: [width])

@@ -36,7 +36,7 @@ struct GemmCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all, GemmCase.all)
     func gemmMatchesFloat64(_ subject: Subject, _ c: GemmCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let a = inputs.floats(c.m * c.k), b = inputs.floats(c.k * c.n)
         let cInit = inputs.floats(c.m * c.n), biasValues = inputs.floats(c.n)
         let ta = try backend.tensor(a, shape: c.transposeA ? [c.k, c.m] : [c.m, c.k])
@@ -59,7 +59,7 @@ struct GemmCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all)
     func leadingDimensionsOfAFlattenIntoM(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let a = inputs.floats(2 * 5 * 19), w = inputs.floats(19 * 11)
         let ta = try backend.tensor(a, shape: [2, 5, 19]), tw = try backend.tensor(w, shape: [19, 11])
         let out = try poisoned(backend, [2, 5, 11])

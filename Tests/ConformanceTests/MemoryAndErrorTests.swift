@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func uploadCopyDownloadRoundTrip(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let values = inputs.floats(1031)
         let t = try backend.tensor(values, shape: [1031])
         let copy = try poisoned(backend, [1031])

@@ -23,7 +23,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     /// Every element lands within half a quantization step of its stored scale.
     @Test(arguments: QuantCase.all)
     func roundTripWithinHalfAStep(_ c: QuantCase) throws {
-        var inputs = Inputs()
+        var inputs = Inputs(c)
         let (n, k) = (7, c.k)
         let w = inputs.floats(n * k, scale: 2)
         let e = try QuantCodec.encode(w, rows: n, columns: k, format: c.format)
@@ -106,7 +106,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all, QuantCase.all)
     func weightOnlyMatchesFloat64OfDequantized(_ subject: Subject, _ c: QuantCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let (n, k) = (37, c.k)
         let wValues = inputs.floats(n * k)
         let w = try backend.quantize(try backend.tensor(wValues, shape: [n, k], name: "w"), format: c.format)
@@ -144,7 +144,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all)
     func int8WeightOnlyWithOutliersMatchesFloat64(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let (n, k) = (19, 70_001)
         var wValues = inputs.floats(n * k)
         for j in 0..<k { (wValues[j], wValues[k + j]) = (0.75, -0.75) }
@@ -189,7 +189,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all)
     func int8WeightOnlyKeepsNonFiniteRowsNonFinite(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let (n, k) = (21, 200)
         let w = try backend.quantize(try backend.tensor(inputs.floats(n * k), shape: [n, k]), format: .int8PerChannel)
         var x = inputs.floats(3 * k)
@@ -207,7 +207,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all, QuantCase.all)
     func int8ActivationsMatchFloat64OfQuantizedOperands(_ subject: Subject, _ c: QuantCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let (n, k) = (29, c.k)
         let w = try backend.quantize(try backend.tensor(inputs.floats(n * k), shape: [n, k]), format: c.format)
         let deq = try QuantCodec.decode(try backend.encoded(w), rows: n, columns: k, format: c.format)
@@ -266,7 +266,7 @@ struct QuantCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: Subjects.all, QuantCase.all)
     func dequantizeMatchesTheCodec(_ subject: Subject, _ c: QuantCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let w = try backend.quantize(try backend.tensor(inputs.floats(5 * c.k), shape: [5, c.k]), format: c.format)
         let out = try poisoned(backend, [5, c.k])
         try backend.dequantize(w, into: out)
