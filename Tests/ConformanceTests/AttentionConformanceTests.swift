@@ -112,11 +112,12 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
         let o = try poisoned(backend, qShape), lse = try poisoned(backend, [c.batch, c.heads, c.lq])
         let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
-        try backend.attention(try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape),
-                              try backend.tensor(v, shape: kShape), layout: try c.layout(),
-                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset,
-                                                        headLayouts: try c.perHead?()),
-                              into: o, logSumExp: lse)
+        let (tq, tk, tv) = (try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape), try backend.tensor(v, shape: kShape))
+        let options = AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset,
+                                       headLayouts: try c.perHead?())
+        try subject.expectPaths(c.name, ExpectedPaths.attention) {
+            try backend.attention(tq, tk, tv, layout: try c.layout(), options: options, into: o, logSumExp: lse)
+        }
         let want = try referenceAttention(c, q: q, k: k, v: v)
         // Scores of size ~4·√d, fp32 exp and sums of ≤ 64 terms: 1e-5 relative on O(1) outputs.
         expectClose(try backend.floats(o), want.o, rtol: 1e-4, atol: 2e-5, "\(c.name) output, seed \(inputs.seed)")

@@ -67,7 +67,9 @@ import Testing
         var inputs = Inputs(subject, n)
         let g = inputs.floats(n, scale: 12), u = inputs.floats(n, scale: 3)
         let out = try poisoned(backend, [n])
-        try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        try subject.expectPaths("swiglu", ExpectedPaths.elementwise) {
+            try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        }
         let want = zip(g, u).map { Double($0) / (1 + exp(-Double($0))) * Double($1) }
         expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
     }

@@ -26,7 +26,7 @@ import Testing
         expectClose(try backend.floats(scaled), a.map { Double($0) * Double(Float(-0.37)) }, rtol: 1e-6, atol: 0, "scale \(seed)")
 
         let g = try poisoned(backend, [n])
-        try backend.gelu(ta, into: g)
+        try subject.expectPaths("gelu", ExpectedPaths.elementwise) { try backend.gelu(ta, into: g) }
         // erfc in fp32 is good to a few ulps; 1e-5 relative (DESIGN.md), atol for outputs near zero.
         expectClose(try backend.floats(g), a.map { referenceGelu(Double($0)) }, rtol: 1e-5, atol: 1e-7, "gelu \(seed)")
     }

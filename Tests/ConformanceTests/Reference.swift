@@ -61,19 +61,26 @@ func nmse(_ actual: [Float], _ reference: [Double]) -> Double {
 /// Checks every element: finite and within `atol + rtol·|ref|`.
 func expectClose(_ actual: [Float], _ reference: [Double], rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
+    expectWithin(actual, reference, bounds: reference.map { atol + rtol * abs($0) }, "\(what) (rtol \(rtol), atol \(atol))",
+                 sourceLocation: sourceLocation)
+}
+
+/// Checks every element: finite and within its own bound of the reference
+/// (bounds computed from the reference and the inputs, never from `actual`).
+func expectWithin(_ actual: [Float], _ reference: [Double], bounds: [Double], _ what: String,
+                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == reference.count, "\(what): \(actual.count) values for \(reference.count)", sourceLocation: sourceLocation)
     var worst = (index: -1, excess: 0.0)
     for (i, (a, r)) in zip(actual, reference).enumerated() {
         let err = abs(Double(a) - r)
-        if !a.isFinite || err > atol + rtol * abs(r) {
-            let excess = a.isFinite ? err / (atol + rtol * abs(r)) : .infinity
+        if !a.isFinite || err > bounds[i] {
+            let excess = a.isFinite ? err / bounds[i] : .infinity
             if worst.index < 0 || excess > worst.excess { worst = (i, excess) }
         }
     }
     if worst.index >= 0 {
         let i = worst.index
-        Issue.record("\(what): element \(i) is \(actual[i]), reference \(reference[i]) (rtol \(rtol), atol \(atol))",
-                     sourceLocation: sourceLocation)
+        Issue.record("\(what): element \(i) is \(actual[i]), reference \(reference[i]), bound \(bounds[i])", sourceLocation: sourceLocation)
     }
 }
 
