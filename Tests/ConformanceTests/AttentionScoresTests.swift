@@ -13,7 +13,7 @@ struct ReferenceScores {
     func forward() -> [Double?] {
         var s = [Double?](repeating: nil, count: c.batch * c.heads * c.lq * c.lk)
         for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq { for j in ref.keys(b, i, h) {
-            s[at(b, h, i, j)] = (0..<c.dim).reduce(0.0) { $0 + ref.q[ref.qi(b, i, h) + $1] * ref.k[ref.kj(b, j, h) + $1] } * ref.scale
+            s[at(b, h, i, j)] = ref.dot(ref.q, ref.qi(b, i, h), ref.k, ref.kj(b, j, h)) * ref.scale
         } } } }
         return s
     }
