@@ -43,7 +43,8 @@ enum Subjects {
     }()
 
     static var openCL: [Subject] { all.filter { $0.backend.id.kind == .opencl } }
-    static var cpu: [Subject] { all.filter { $0.cpuLevel != nil } }
+    /// For tests that need an OpenCL device: skipped (and reported so) rather than passed without one.
+    static let needsOpenCL = ConditionTrait.enabled(if: !openCL.isEmpty, "needs an OpenCL device")
 }
 
 @Suite struct DevicePresence {
@@ -56,8 +57,8 @@ enum Subjects {
 
     /// The second OpenCL subject runs the other tuning row exactly as shipped,
     /// not a shrunken copy of it.
-    @Test func theOtherTuningRowRunsAsShipped() throws {
-        guard let device = Subjects.openCLDevice else { return }
+    @Test(Subjects.needsOpenCL) func theOtherTuningRowRunsAsShipped() throws {
+        let device = try #require(Subjects.openCLDevice)
         let own = DeviceTuning.lookup(device)
         let tunings = Subjects.openCL.compactMap { ($0.backend as? OpenCLBackend)?.tuning }
         #expect(tunings == [own, own == .cpu ? DeviceTuning.gpu : DeviceTuning.cpu])
