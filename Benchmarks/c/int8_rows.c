@@ -39,7 +39,7 @@ static float uniform(void) {
 static void run(int kernel, int m, int first, int count) {
     switch (kernel) {
     case 0: slim_rows_int8_i22(planes, sx, sums, m, k, w, sw, first, count, y, n, SLIM_ISA_AVX512_VNNI); break;
-    case 1: slim_rows_int8(x, k, m, w, k, sw, first, count, y, n); break;
+    case 1: slim_rows_int8(x, k, m, w, k, sw, first, count, y, n, SLIM_ISA_AVX512_VNNI); break;
     default:
         slim_gemm_w8a8(qx, sq, m, w + (long)first * k, sw + first, count, k, 0, y + first, n, SLIM_ISA_AVX512_VNNI);
     }
@@ -79,17 +79,17 @@ int main(int argc, char **argv) {
     for (long i = 0; i < (long)n * k; i++) w[i] = (int8_t)(uniform() * 127.5f);
     for (int r = 0; r < n; r++) sw[r] = (1.5f + uniform()) / 127;
     for (long i = 0; i < (long)MMAX * k; i++) x[i] = uniform();
-    for (int t = 0; t < MMAX; t++) sq[t] = slim_quantize_row_i8(x + (long)t * k, k, qx + (long)t * k);
+    for (int t = 0; t < MMAX; t++) sq[t] = slim_quantize_row_i8(x + (long)t * k, k, qx + (long)t * k, SLIM_ISA_AVX512_VNNI);
     printf("N=%d K=%d, min of %d runs, CPU ISA level %d\n", n, k, runs, slim_cpu_isa());
 
     double quantize = 1e9;
     for (int it = 0; it < runs; it++) {
         const double t0 = now();
-        sx[0] = slim_quantize_row_i22(x, k, planes, sums);
+        sx[0] = slim_quantize_row_i22(x, k, planes, sums, SLIM_ISA_AVX512_VNNI);
         const double t = now() - t0;
         if (t < quantize) quantize = t;
     }
-    for (int t = 0; t < MMAX; t++) sx[t] = slim_quantize_row_i22(x + (long)t * k, k, planes + (long)t * 3 * stride, sums + 3 * t);
+    for (int t = 0; t < MMAX; t++) sx[t] = slim_quantize_row_i22(x + (long)t * k, k, planes + (long)t * 3 * stride, sums + 3 * t, SLIM_ISA_AVX512_VNNI);
     printf("slim_quantize_row_i22, one row: %.2f us\n", quantize * 1e6);
 
     const int ms[2] = {1, MMAX};

@@ -1,6 +1,7 @@
 #include "cpu_activations.h"
 #include <math.h>
 #include "simd_math.h"
+#include "cpu_paths.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -71,10 +72,17 @@ AVX2 static void gelu_avx2_array(const float *x, float *out, long n) {
 }
 #endif
 
-void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
+void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int gelu, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { bias_gelu_avx2(y, rows, n, ldc, bias, gelu); return; }
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
+        bias_gelu_avx2(y, rows, n, ldc, bias, gelu);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
     for (int r = 0; r < rows; r++) {
         float *row = y + r * ldc;
         for (int j = 0; j < n; j++) {
@@ -84,16 +92,30 @@ void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int 
     }
 }
 
-void slim_gelu(const float *x, float *out, long n) {
+void slim_gelu(const float *x, float *out, long n, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { gelu_avx2_array(x, out, n); return; }
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
+        gelu_avx2_array(x, out, n);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
     for (long i = 0; i < n; i++) out[i] = gelu_scalar(x[i]);
 }
 
-void slim_swiglu(const float *gate, const float *up, float *out, long n) {
+void slim_swiglu(const float *gate, const float *up, float *out, long n, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { swiglu_avx2(gate, up, out, n); return; }
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
+        swiglu_avx2(gate, up, out, n);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
     for (long i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }

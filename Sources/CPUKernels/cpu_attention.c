@@ -2,6 +2,7 @@
 #include "cpu_activations.h"
 #include <math.h>
 #include "simd_math.h"
+#include "cpu_paths.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -78,10 +79,17 @@ static void softmax_block_portable(float *s, int rows, int cols, long lds, const
 }
 
 void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
-                                  float *m, float *l, float *o, int d, long ldo) {
+                                  float *m, float *l, float *o, int d, long ldo, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) { softmax_block_avx2(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo); return; }
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_ATTENTION, SLIM_ISA_AVX2);
+        softmax_block_avx2(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_ATTENTION, SLIM_ISA_PORTABLE);
     softmax_block_portable(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo);
 }
 

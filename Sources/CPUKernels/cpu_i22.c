@@ -3,6 +3,7 @@
 // cpu_i22.h.
 #include "cpu_i22.h"
 #include "cpu_isa.h"
+#include "cpu_paths.h"
 #include <math.h>
 #include <string.h>
 
@@ -232,10 +233,16 @@ VNNI static void rows_i22_vnni(const int8_t *planes, const double *sx, const int
 }
 #endif
 
-double slim_quantize_row_i22(const float *x, int k, int8_t *planes, int32_t *plane_sums) {
+double slim_quantize_row_i22(const float *x, int k, int8_t *planes, int32_t *plane_sums, int isa) {
 #if HAVE_X86
-    if (slim_cpu_isa() == SLIM_ISA_AVX512_VNNI) return quantize_row_i22_vnni(x, k, planes, plane_sums);
+    if (slim_isa_within(isa) == SLIM_ISA_AVX512_VNNI) {
+        slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_AVX512_VNNI);
+        return quantize_row_i22_vnni(x, k, planes, plane_sums);
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_PORTABLE);
     return quantize_row_i22_portable(x, k, planes, plane_sums);
 }
 
@@ -243,11 +250,13 @@ void slim_rows_int8_i22(const int8_t *planes, const double *sx, const int32_t *p
                         const int8_t *w, const float *scales, int first, int count, float *out, long os, int isa) {
 #if HAVE_X86
     if (slim_isa_within(isa) == SLIM_ISA_AVX512_VNNI) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
         rows_i22_vnni(planes, sx, plane_sums, tokens, k, w, scales, first, count, out, os);
         return;
     }
 #else
     (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     rows_i22_portable(planes, sx, plane_sums, tokens, k, w, scales, first, count, out, os);
 }

@@ -1,4 +1,5 @@
 #include "cpu_kernels.h"
+#include "cpu_paths.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,11 +37,20 @@ void slim_run_sums(const float *x, int runs, float *sums) {
 }
 
 // ---------------------------------------------------------------- portable
+// Sums of 32 products, then the sum of those: the rounding error grows like
+// 32 + k/32 terms rather than k, as with the vector kernels' per-lane
+// accumulators (one running sum missed the weight-only NMSE bound, 1e-7, at
+// K = 70,001 with constant rows).
 static void int8_portable(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
     for (int t = 0; t < tokens; t++) {
-        float s = 0;
-        for (int i = 0; i < k; i++) s += x[t * xs + i] * w[i];
-        out[t * os] = scale * s;
+        float total = 0;
+        for (int i0 = 0; i0 < k; i0 += 32) {
+            const int end = i0 + 32 < k ? i0 + 32 : k;
+            float s = 0;
+            for (int i = i0; i < end; i++) s += x[t * xs + i] * w[i];
+            total += s;
+        }
+        out[t * os] = scale * total;
     }
 }
 
@@ -798,47 +808,85 @@ int slim_cpu_isa(void) {
 int slim_cpu_has_avx2(void) { return 0; }
 int slim_cpu_isa(void) { return SLIM_ISA_PORTABLE; }
 #endif
-static inline int have_avx2(void) { return slim_cpu_has_avx2(); }
-
 int slim_isa_within(int limit) {
     const int have = slim_cpu_isa();
     return limit < have ? limit : have;
 }
 
-void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os) {
+// The leaf kernels below have an AVX2 and a portable version; each runs the
+// AVX2 one when the limit `isa` allows it and the CPU has it.
+static inline int avx2_within(int isa) { return slim_isa_within(isa) >= SLIM_ISA_AVX2; }
+
+void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os,
+                    int isa) {
 #if HAVE_X86
-    if (have_avx2()) { int8_avx2(x, xs, tokens, w, k, scale, out, os); return; }
+    if (avx2_within(isa)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
+        int8_avx2(x, xs, tokens, w, k, scale, out, os);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     int8_portable(x, xs, tokens, w, k, scale, out, os);
 }
 
 void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
-                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
+                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os, int isa) {
 #if HAVE_X86
-    if (have_avx2()) { u4_avx2(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os); return; }
+    if (avx2_within(isa)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
+        u4_avx2(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     u4_portable(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os);
 }
 
-void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os) {
+void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os, int isa) {
 #if HAVE_X86
-    if (have_avx2()) { u4_avx2(x, xs, tokens, blocks, runs, SLIM_ROW_Q8_0, 0, 0, 0, 0, out, os); return; }
+    if (avx2_within(isa)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
+        u4_avx2(x, xs, tokens, blocks, runs, SLIM_ROW_Q8_0, 0, 0, 0, 0, out, os);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     q8_0_portable(x, xs, tokens, blocks, runs, out, os);
 }
 
-void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os) {
+void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os, int isa) {
 #if HAVE_X86
-    if (have_avx2()) { i8i8_avx2(qx, xs, tokens, w, k, out, os); return; }
+    if (avx2_within(isa)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
+        i8i8_avx2(qx, xs, tokens, w, k, out, os);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     i8i8_portable(qx, xs, tokens, w, k, out, os);
 }
 
 void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
-                      const uint8_t *zeros, float *out) {
+                      const uint8_t *zeros, float *out, int isa) {
 #if HAVE_X86
-    if (have_avx2()) { dequant_row_avx2(row, k, kind, group_shift, scale, scales, zeros, out); return; }
+    if (avx2_within(isa)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
+        dequant_row_avx2(row, k, kind, group_shift, scale, scales, zeros, out);
+        return;
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     if (kind == SLIM_ROW_INT8) {
         for (int i = 0; i < k; i++) out[i] = scale * ((const int8_t *)row)[i];
         return;
@@ -862,7 +910,7 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
 static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row, int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros,
                          float *out, long os, int isa) {
 #if HAVE_X86
-    switch (isa) {
+    switch (slim_ran(SLIM_PATHS_QGEMM, isa)) {
     case SLIM_ISA_AVX512_VNNI:
         runs_i8_vnni(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
         return;
@@ -870,6 +918,7 @@ static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd,
     default: break;
     }
 #else
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     (void)isa;
 #endif
     runs_i8_portable(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os);
@@ -896,6 +945,7 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
     if (WIDE_U4(isa, kind, runs, tokens)) {
         float *prep = malloc(sizeof(float) * (size_t)(runs / 4) * PREP_F32_BLOCK * (size_t)tokens);
         if (prep) {
+            slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
             prep_runs4_f32(x, xs, tokens, runs, prep);
             u4_rows_f32(x, xs, tokens, xsum, prep, data, row_bytes, first, count, runs, kind, group_shift, scales, zeros,
                         groups, out, os);
@@ -907,10 +957,10 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
     FOR_ROW_TILES(first, count, tokens, {
         const uint8_t *row = data + (long)r * row_bytes;
         if (kind == SLIM_ROW_Q8_0)
-            slim_qrow_q8_0(x + t0 * xs, xs, tc, row, runs, out + t0 * os + r, os);
+            slim_qrow_q8_0(x + t0 * xs, xs, tc, row, runs, out + t0 * os + r, os, isa);
         else
             slim_qrow_u4(x + t0 * xs, xs, tc, row, runs, kind, group_shift, scales ? scales + (long)r * groups : 0,
-                         zeros ? zeros + (long)r * groups : 0, xsum + (long)t0 * runs, out + t0 * os + r, os);
+                         zeros ? zeros + (long)r * groups : 0, xsum + (long)t0 * runs, out + t0 * os + r, os, isa);
     })
 }
 
@@ -925,6 +975,7 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
     if (WIDE_U4(isa, kind, runs, 1)) {
         uint8_t *prep = malloc((size_t)(runs / 4) * PREP_BLOCK * 2);
         if (prep) {
+            slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
             for (int t0 = 0; t0 < tokens; t0 += 2) {
                 const int tc = tokens - t0 < 2 ? tokens - t0 : 2;
                 prep_runs4(qx + t0 * xs, xs, tc, xd + (long)t0 * runs, runs, kind, prep);
@@ -946,8 +997,8 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
 }
 
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
-                    int first, int count, float *out, long os) {
+                    int first, int count, float *out, long os, int isa) {
     FOR_ROW_TILES(first, count, tokens, {
-        slim_qrow_int8(x + t0 * xs, xs, tc, w + (long)r * k, k, scales[r], out + t0 * os + r, os);
+        slim_qrow_int8(x + t0 * xs, xs, tc, w + (long)r * k, k, scales[r], out + t0 * os + r, os, isa);
     })
 }

@@ -1,6 +1,7 @@
 #include "cpu_w8a8.h"
 #include "cpu_activations.h"
 #include "cpu_isa.h"
+#include "cpu_paths.h"
 #include <stdlib.h>
 #include <math.h>
 
@@ -252,34 +253,41 @@ VNNI static void gemm_w8a8_vnni(const int8_t *qx, const float *sx, int m, const 
 }
 #endif
 
-float slim_quantize_row_i8(const float *x, int k, int8_t *q) {
+float slim_quantize_row_i8(const float *x, int k, int8_t *q, int isa) {
 #if HAVE_X86
-    if (slim_cpu_has_avx2()) return quantize_row_avx2(x, k, q);
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_AVX2);
+        return quantize_row_avx2(x, k, q);
+    }
+#else
+    (void)isa;
 #endif
+    slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_PORTABLE);
     return quantize_row_portable(x, k, q);
 }
 
 void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
                     const float *bias, float *y, long ldy, int isa) {
 #if HAVE_X86
-    switch (slim_isa_within(isa)) {
+    switch (slim_ran(SLIM_PATHS_QGEMM, slim_isa_within(isa))) {
     case SLIM_ISA_AVX512_VNNI: gemm_w8a8_vnni(qx, sx, m, w, sw, n, k, bias, y, ldy); return;
     case SLIM_ISA_AVX2: gemm_w8a8_avx2(qx, sx, m, w, sw, n, k, bias, y, ldy); return;
     default: break;
     }
 #else
+    slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     (void)isa;
 #endif
     gemm_w8a8_portable(qx, sx, m, w, sw, n, k, bias, y, ldy);
 }
 
-void slim_quantize_runs_i8(const float *x, int k, int per_run, int8_t *q, float *xd, float *xsum) {
+void slim_quantize_runs_i8(const float *x, int k, int per_run, int8_t *q, float *xd, float *xsum, int isa) {
     const int runs = k / 32;
-    const float row_scale = per_run ? 0.0f : slim_quantize_row_i8(x, k, q);
+    const float row_scale = per_run ? 0.0f : slim_quantize_row_i8(x, k, q, isa);
     for (int r = 0; r < runs; r++) {
         float d = row_scale;
         // Quantized with the exact scale, rescaled with the stored (fp16) one, as llama.cpp does.
-        if (per_run) d = (float)(_Float16)slim_quantize_row_i8(x + r * 32, 32, q + r * 32);
+        if (per_run) d = (float)(_Float16)slim_quantize_row_i8(x + r * 32, 32, q + r * 32, isa);
         int32_t sum = 0;
         for (int i = 0; i < 32; i++) sum += q[r * 32 + i];
         xd[r] = d;

@@ -26,7 +26,7 @@ extension CPUBackend {
         let (qp, kp, vp, op) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats)
         let lse = logSumExp?.hostFloats
         let bs = layout.blockSize, qBlocks = layout.queryBlocks, d = s.headDim
-        let scale = options.scale
+        let scale = options.scale, isa = isa.rawValue
         let ldq = s.heads * d, ldk = s.kvHeads * d
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
@@ -59,7 +59,7 @@ extension CPUBackend {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
                                 qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))
                     slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0),
-                                                 peak, sum, acc, Int32(d), d)
+                                                 peak, sum, acc, Int32(d), d, isa)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
                                 scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
                 }

@@ -5,12 +5,14 @@ import SlimCore
 public final class CPUBackend: Backend {
     public let id = BackendID(kind: .cpu, instance: 0, name: "CPU")
     public var peakGFLOPS: Double { CPUInfo.current.peakGFLOPS }
-    /// The most capable instruction set the quantized kernels may use; each
-    /// kernel runs the best level at or below it that the CPU has.
+    /// The most capable instruction set the C kernels may use (quantized GEMM,
+    /// activation rounding, GELU/SwiGLU and the GEMM epilogue, attention's
+    /// softmax); each runs the best level at or below it that the CPU has.
+    /// The platform BLAS picks its own.
     public let isa: ISA
 
-    /// The instruction-set levels of the quantized-GEMM kernels (all of the
-    /// int8-activation ones; with fp32 activations, the 4-bit and int8 ones).
+    /// The instruction-set levels of the C kernels (``KernelPaths`` reports
+    /// which ran). The quantized-GEMM kernels have all three; the others stop at AVX2.
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0
@@ -28,8 +30,8 @@ public final class CPUBackend: Backend {
         public var description: String { ["portable", "avx2", "avx512-vnni"][Int(rawValue)] }
     }
 
-    /// - Parameter isa: at most this instruction set for the quantized kernels
-    ///   (tests pass `.avx2` to keep the fallback covered on a VNNI machine).
+    /// - Parameter isa: at most this instruction set for the C kernels (tests
+    ///   pass `.avx2` and `.portable` to keep the fallbacks covered on a VNNI machine).
     ///   Per backend, not per process: two backends with different limits can
     ///   run side by side.
     public init(isa: ISA = .avx512VNNI) {

@@ -26,18 +26,18 @@ extension CPUBackend {
 
     public func gelu(_ x: Tensor, into out: Tensor) throws {
         try checkUnary(x, out: out, op: "gelu", on: id)
-        let xp = x.hostFloats, op = out.hostFloats
+        let xp = x.hostFloats, op = out.hostFloats, isa = isa.rawValue
         parallelChunks(x.elementCount, grain: 1 << 14) { r in
-            slim_gelu(xp + r.lowerBound, op + r.lowerBound, r.count)
+            slim_gelu(xp + r.lowerBound, op + r.lowerBound, r.count, isa)
         }
     }
 
     public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws {
         try checkUnary(gate, out: out, op: "swiglu", on: id)
         try checkUnary(up, out: out, op: "swiglu", on: id)
-        let gp = gate.hostFloats, upp = up.hostFloats, op = out.hostFloats
+        let gp = gate.hostFloats, upp = up.hostFloats, op = out.hostFloats, isa = isa.rawValue
         parallelChunks(out.elementCount, grain: 1 << 14) { r in
-            slim_swiglu(gp + r.lowerBound, upp + r.lowerBound, op + r.lowerBound, r.count)
+            slim_swiglu(gp + r.lowerBound, upp + r.lowerBound, op + r.lowerBound, r.count, isa)
         }
     }
 

@@ -20,7 +20,7 @@ extension CPUBackend {
         try requireOn(id, [a, b, c] + (options.bias.map { [$0] } ?? []), op: "gemm")
         PlatformBLAS.useOneThreadPerCall()
         let (ap, bp, cp) = (a.hostFloats, b.hostFloats, c.hostFloats)
-        let bias = options.bias?.hostFloats, gelu: Int32 = options.epilogue == .gelu ? 1 : 0
+        let bias = options.bias?.hostFloats, gelu: Int32 = options.epilogue == .gelu ? 1 : 0, isa = isa.rawValue
         let (ta, tb) = (options.transposeA, options.transposeB)
         let cores = CPUInfo.current.cores
         // Split C along its longer side, so each core reads only its share of the
@@ -30,7 +30,7 @@ extension CPUBackend {
                 let cr = cp + rows.lowerBound * s.n
                 multiply(m: rows.count, n: s.n, k: s.k, ap + rows.lowerBound * s.k, lda: s.k, ta: false,
                          bp, ldb: tb ? s.k : s.n, tb: tb, cr, ldc: s.n, options)
-                if bias != nil || gelu != 0 { slim_bias_gelu(cr, Int32(rows.count), Int32(s.n), s.n, bias, gelu) }
+                if bias != nil || gelu != 0 { slim_bias_gelu(cr, Int32(rows.count), Int32(s.n), s.n, bias, gelu, isa) }
             }
         } else {
             let grain = max(64, (s.n + cores - 1) / cores)
@@ -39,7 +39,7 @@ extension CPUBackend {
                 let cc = cp + j0
                 multiply(m: s.m, n: cols.count, k: s.k, ap, lda: ta ? s.m : s.k, ta: ta,
                          bp + (tb ? j0 * s.k : j0), ldb: tb ? s.k : s.n, tb: tb, cc, ldc: s.n, options)
-                if bias != nil || gelu != 0 { slim_bias_gelu(cc, Int32(s.m), Int32(cols.count), s.n, bias.map { $0 + j0 }, gelu) }
+                if bias != nil || gelu != 0 { slim_bias_gelu(cc, Int32(s.m), Int32(cols.count), s.n, bias.map { $0 + j0 }, gelu, isa) }
             }
         }
     }

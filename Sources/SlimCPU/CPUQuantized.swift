@@ -31,12 +31,12 @@ extension CPUBackend {
         }
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
-            let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!
-            if Int(slim_isa_within(isa.rawValue)) == SLIM_ISA_AVX512_VNNI {
+            let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!, isa = isa.rawValue
+            if Int(slim_isa_within(isa)) == SLIM_ISA_AVX512_VNNI {
                 int8FixedPoint(xp, q, rowScales, yp, m: m, n: n, k: k)
             } else {
                 parallelChunks(n, grain: 16) { rows in
-                    slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n)
+                    slim_rows_int8(xp, k, Int32(m), q, Int32(k), rowScales, Int32(rows.lowerBound), Int32(rows.count), yp, n, isa)
                 }
             }
         case (.int8PerChannel, .int8PerRow):
@@ -71,7 +71,7 @@ extension CPUBackend {
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
         PlatformBLAS.useOneThreadPerCall()
-        let tiles = (n + tileRows - 1) / tileRows
+        let tiles = (n + tileRows - 1) / tileRows, isa = isa.rawValue
         parallelChunks(tiles, grain: 1) { range in
             let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
             defer { tile.deallocate() }
@@ -81,7 +81,7 @@ extension CPUBackend {
                     let r = first + i
                     slim_dequant_row(bytes + r * g.rowBytes, Int32(k), Int32(g.kind), Int32(g.groupShift),
                                      g.kind == SLIM_ROW_INT8 ? scales![r] : 0, scales.map { $0 + r * g.groups },
-                                     zeros.map { $0 + r * g.groups }, tile + i * k)
+                                     zeros.map { $0 + r * g.groups }, tile + i * k, isa)
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
                             xp, Int32(k), tile, Int32(k), 0, yp + first, Int32(n))
@@ -102,12 +102,12 @@ extension CPUBackend {
         let sx = UnsafeMutableBufferPointer<Double>.allocate(capacity: m)
         defer { planes.deallocate(); sums.deallocate(); sx.deallocate() }
         let planeBase = planes.baseAddress!, sumBase = sums.baseAddress!, sxBase = sx.baseAddress!
+        let isa = isa.rawValue
         parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
             for t in rows {
-                sxBase[t] = slim_quantize_row_i22(xp + t * k, Int32(k), planeBase + t * 3 * stride, sumBase + 3 * t)
+                sxBase[t] = slim_quantize_row_i22(xp + t * k, Int32(k), planeBase + t * 3 * stride, sumBase + 3 * t, isa)
             }
         }
-        let isa = isa.rawValue
         parallelChunks(n, grain: 16) { rows in
             slim_rows_int8_i22(planeBase, sxBase, sumBase, Int32(m), Int32(k), w, rowScales, Int32(rows.lowerBound),
                                Int32(rows.count), yp, n, isa)
@@ -138,9 +138,10 @@ extension CPUBackend {
         -> (q: UnsafeMutableBufferPointer<Int8>, scales: UnsafeMutableBufferPointer<Float>) {
         let qx = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
         let sx = UnsafeMutableBufferPointer<Float>.allocate(capacity: m)
+        let isa = isa.rawValue
         parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
             for t in rows {
-                sx[t] = slim_quantize_row_i8(xp + t * k, Int32(k), qx.baseAddress! + t * k)
+                sx[t] = slim_quantize_row_i8(xp + t * k, Int32(k), qx.baseAddress! + t * k, isa)
             }
         }
         return (qx, sx)
@@ -175,14 +176,15 @@ extension CPUBackend {
         let xsum = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
         defer { qx.deallocate(); xd.deallocate(); xsum.deallocate() }
         let qxBase = qx.baseAddress!, xdBase = xd.baseAddress!, xsumBase = xsum.baseAddress!
+        let isa = isa.rawValue
         parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
             for t in rows {
-                slim_quantize_runs_i8(xp + t * k, Int32(k), perBlock ? 1 : 0, qxBase + t * k, xdBase + t * runs, xsumBase + t * runs)
+                slim_quantize_runs_i8(xp + t * k, Int32(k), perBlock ? 1 : 0, qxBase + t * k, xdBase + t * runs, xsumBase + t * runs,
+                                      isa)
             }
         }
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self)
         let scales = w.scales?.hostFloats, zeros = w.zeros?.hostBytes.assumingMemoryBound(to: UInt8.self)
-        let isa = isa.rawValue
         parallelChunks(n, grain: 16) { rows in
             slim_rows_runs_i8(qxBase, k, Int32(m), xdBase, xsumBase, bytes, g.rowBytes, Int32(rows.lowerBound), Int32(rows.count),
                               Int32(runs), Int32(g.kind), Int32(g.groupShift), scales, zeros, Int32(g.groups), yp, n, isa)

@@ -2,64 +2,14 @@ import Foundation
 import SlimCore
 import Testing
 
-/// float64 attention forward and its analytic gradients, with the masking of `AttentionShape`.
-struct ReferenceAttention {
-    let c: AttentionCase
-    let layout: BlockSparseLayout
-    let q: [Double], k: [Double], v: [Double]
-
-    var scale: Double { 1 / Double(c.dim).squareRoot() }
-
-    func keys(_ b: Int, _ i: Int, _ h: Int) -> [Int] {
-        let valid = Int(c.keyLengths?[b] ?? Int32(c.lk))
-        let lay = (try? c.layout(head: h)) ?? layout
-        return (0..<c.lk).filter { j in j < valid && lay.sees(query: i, key: j, queryOffset: c.queryOffset) }
-    }
-    func qi(_ b: Int, _ i: Int, _ h: Int) -> Int { ((b * c.lq + i) * c.heads + h) * c.dim }
-    func kj(_ b: Int, _ j: Int, _ h: Int) -> Int { ((b * c.lk + j) * c.kvHeads + h / (c.heads / c.kvHeads)) * c.dim }
-
-    func probabilities(_ b: Int, _ i: Int, _ h: Int) -> [(Int, Double)] {
-        let js = keys(b, i, h)
-        guard !js.isEmpty else { return [] }
-        let s = js.map { j in (0..<c.dim).reduce(0.0) { $0 + q[qi(b, i, h) + $1] * k[kj(b, j, h) + $1] } * scale }
-        let peak = s.max()!, e = s.map { exp($0 - peak) }, total = e.reduce(0, +)
-        return zip(js, e.map { $0 / total }).map { ($0, $1) }
-    }
-
-    func forward() -> [Double] {
-        var o = [Double](repeating: 0, count: q.count)
-        for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq {
-            for (j, p) in probabilities(b, i, h) { for e in 0..<c.dim { o[qi(b, i, h) + e] += p * v[kj(b, j, h) + e] } }
-        } } }
-        return o
-    }
-
-    func gradients(dO: [Double]) -> (dq: [Double], dk: [Double], dv: [Double]) {
-        var dq = [Double](repeating: 0, count: q.count), dk = [Double](repeating: 0, count: k.count), dv = dk
-        for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq {
-            let ps = probabilities(b, i, h), qo = qi(b, i, h)
-            let dp = ps.map { j, _ in (0..<c.dim).reduce(0.0) { $0 + dO[qo + $1] * v[kj(b, j, h) + $1] } }
-            let delta = zip(ps, dp).reduce(0.0) { $0 + $1.0.1 * $1.1 }
-            for ((j, p), dpj) in zip(ps, dp) {
-                let ds = p * (dpj - delta), ko = kj(b, j, h)
-                for e in 0..<c.dim {
-                    dv[ko + e] += p * dO[qo + e]
-                    dq[qo + e] += scale * ds * k[ko + e]
-                    dk[ko + e] += scale * ds * q[qo + e]
-                }
-            }
-        } } }
-        return (dq, dk, dv)
-    }
-}
-
 @Suite struct AttentionBackwardConformance {
     static let cases = AttentionCase.all.filter { ["dense padded", "causal GQA", "block-sparse", "cache with room", "window + global", "per-head layouts"].contains($0.name) }
+        + AttentionCase.headDim128
 
     @Test(arguments: Subjects.all, cases)
     func gradientsMatchFloat64(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
         let q = inputs.floats(qShape.elementCount, scale: 2), k = c.poisonPadding(inputs.floats(kShape.elementCount, scale: 2))
         let v = c.poisonPadding(inputs.floats(kShape.elementCount)), dO = inputs.floats(qShape.elementCount)
@@ -91,7 +41,7 @@ struct ReferenceAttention {
         let dO = inputs.floats(n).map(Double.init), layout = try c.layout()
         let g = ReferenceAttention(c: c, layout: layout, q: q, k: k, v: v).gradients(dO: dO)
         func loss(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
-            zip(ReferenceAttention(c: c, layout: layout, q: q, k: k, v: v).forward(), dO).reduce(0) { $0 + $1.0 * $1.1 }
+            zip(ReferenceAttention(c: c, layout: layout, q: q, k: k, v: v).forward().o, dO).reduce(0) { $0 + $1.0 * $1.1 }
         }
         let eps = 1e-5
         for index in stride(from: 3, to: n, by: n / 7) {

@@ -66,59 +66,42 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
                                               blockMask: (0..<5).map { r in (0..<5).map { $0 <= r && $0 >= r - 1 } }, causal: true)] }),
         AttentionCase(name: "MiniLM-shaped", batch: 3, lq: 19, lk: 19, heads: 12, kvHeads: 12, dim: 32, block: 32,
                       keyLengths: [19, 7, 12]),
-    ]
-}
+    ] + headDim128
 
-/// float64 attention with the masking rules of ``AttentionShape``.
-func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) throws -> (o: [Double], lse: [Double]) {
-    var o = [Double](repeating: 0, count: q.count)
-    var lse = [Double](repeating: -.infinity, count: c.batch * c.heads * c.lq)
-    let scale = 1 / Double(c.dim).squareRoot()
-    for b in 0..<c.batch {
-        let valid = Int(c.keyLengths?[b] ?? Int32(c.lk))
-        for h in 0..<c.heads {
-            let kvh = h / (c.heads / c.kvHeads)
-            let layout = try c.layout(head: h)
-            for i in 0..<c.lq {
-                let keys = (0..<c.lk).filter { j in j < valid && layout.sees(query: i, key: j, queryOffset: c.queryOffset) }
-                guard !keys.isEmpty else { continue }
-                let qo = ((b * c.lq + i) * c.heads + h) * c.dim
-                let scores = keys.map { j -> Double in
-                    let ko = ((b * c.lk + j) * c.kvHeads + kvh) * c.dim
-                    return (0..<c.dim).reduce(0.0) { $0 + Double(q[qo + $1]) * Double(k[ko + $1]) } * scale
-                }
-                let peak = scores.max()!
-                let weights = scores.map { exp($0 - peak) }
-                let sum = weights.reduce(0, +)
-                for (j, w) in zip(keys, weights) {
-                    let vo = ((b * c.lk + j) * c.kvHeads + kvh) * c.dim
-                    for e in 0..<c.dim { o[qo + e] += w / sum * Double(v[vo + e]) }
-                }
-                lse[(b * c.heads + h) * c.lq + i] = peak + log(sum)
-            }
-        }
-    }
-    return (o, lse)
+    /// Head dimension 128 (Llama's, Qwen's) at the largest blocks: 64- and
+    /// 128-wide OpenCL work-groups, key tiles of 16 rows of 128 features in
+    /// local memory, lengths that end inside a block.
+    static let headDim128: [AttentionCase] = [
+        AttentionCase(name: "d128 block 64 causal GQA padded", batch: 2, lq: 130, lk: 130, heads: 2, kvHeads: 1, dim: 128, block: 64,
+                      causal: true, keyLengths: [130, 71]),
+        AttentionCase(name: "d128 block 128 sparse", batch: 1, lq: 270, lk: 270, heads: 2, kvHeads: 2, dim: 128, block: 128,
+                      rows: [[0, 2], [1], [0, 1, 2]]),
+        // Decoding: one new token per sequence against a cache of 300 slots
+        // (the last block partly used), each sequence with its own length.
+        AttentionCase(name: "d128 block 128 decode", batch: 2, lq: 1, lk: 300, heads: 4, kvHeads: 2, dim: 128, block: 128,
+                      causal: true, keyLengths: [300, 77]),
+    ]
 }
 
 @Suite struct AttentionConformance {
     @Test(arguments: Subjects.all, AttentionCase.all)
     func forwardMatchesFloat64(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let q = inputs.floats(c.batch * c.lq * c.heads * c.dim, scale: 2)
         let k = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim, scale: 2))
         let v = c.poisonPadding(inputs.floats(c.batch * c.lk * c.kvHeads * c.dim))
         let qShape: Shape = [c.batch, c.lq, c.heads, c.dim], kShape: Shape = [c.batch, c.lk, c.kvHeads, c.dim]
         let o = try poisoned(backend, qShape), lse = try poisoned(backend, [c.batch, c.heads, c.lq])
         let lengths = try c.keyLengths.map { try backend.tensor($0, shape: [c.batch], dtype: .i32) }
-        try backend.attention(try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape),
-                              try backend.tensor(v, shape: kShape), layout: try c.layout(),
-                              options: AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset,
-                                                        headLayouts: try c.perHead?()),
-                              into: o, logSumExp: lse)
-        let want = try referenceAttention(c, q: q, k: k, v: v)
-        // Scores of size ~4·√d, fp32 exp and sums of ≤ 64 terms: 1e-5 relative on O(1) outputs.
+        let (tq, tk, tv) = (try backend.tensor(q, shape: qShape), try backend.tensor(k, shape: kShape), try backend.tensor(v, shape: kShape))
+        let options = AttentionOptions(scale: 1 / Float(c.dim).squareRoot(), keyLengths: lengths, queryOffset: c.queryOffset,
+                                       headLayouts: try c.perHead?())
+        try subject.expectPaths(c.name, ExpectedPaths.attention) {
+            try backend.attention(tq, tk, tv, layout: try c.layout(), options: options, into: o, logSumExp: lse)
+        }
+        let want = try ReferenceAttention(c, q: q, k: k, v: v).forward()
+        // Scores of size ~4·√d, fp32 exp and sums of ≤ 270 terms: 1e-5 relative on O(1) outputs.
         expectClose(try backend.floats(o), want.o, rtol: 1e-4, atol: 2e-5, "\(c.name) output, seed \(inputs.seed)")
         let gotLSE = try backend.floats(lse)
         let finite = want.lse.indices.filter { want.lse[$0].isFinite }
@@ -131,7 +114,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
     @Test(arguments: Subjects.all)
     func withoutLogSumExpAndBadOperands(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let c = AttentionCase.all[0]
         let shape: Shape = [c.batch, c.lq, c.heads, c.dim]
         let q = try backend.tensor(inputs.floats(shape.elementCount), shape: shape)
@@ -142,7 +125,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
                                       dim: c.dim, block: c.block)
         let values = try backend.floats(q)
         // The reference scales by 1/√d: fold the requested 0.3 into Q instead.
-        let want = try referenceAttention(noPadding, q: values.map { $0 * 0.3 * Float(c.dim).squareRoot() }, k: values, v: values).o
+        let want = try ReferenceAttention(noPadding, q: values.map { $0 * 0.3 * Float(c.dim).squareRoot() }, k: values, v: values).forward().o
         expectClose(try backend.floats(o), want, rtol: 1e-4, atol: 2e-5, "attention without lse, seed \(inputs.seed)")
 
         let badKV = try backend.allocate([c.batch, c.lk, 2, c.dim])  // 2 does not divide 3 heads
@@ -163,7 +146,7 @@ func referenceAttention(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) 
     @Test(arguments: Subjects.all)
     func embeddingGathersRowsAndMarksBadIDs(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let rows = 53, width = 37
         let table = inputs.floats(rows * width)
         let ids: [Int32] = [5, 0, 52, 17, 17, -1, 53, 9]

@@ -13,7 +13,7 @@ struct ReferenceScores {
     func forward() -> [Double?] {
         var s = [Double?](repeating: nil, count: c.batch * c.heads * c.lq * c.lk)
         for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq { for j in ref.keys(b, i, h) {
-            s[at(b, h, i, j)] = (0..<c.dim).reduce(0.0) { $0 + ref.q[ref.qi(b, i, h) + $1] * ref.k[ref.kj(b, j, h) + $1] } * ref.scale
+            s[at(b, h, i, j)] = ref.dot(ref.q, ref.qi(b, i, h), ref.k, ref.kj(b, j, h)) * ref.scale
         } } } }
         return s
     }
@@ -63,7 +63,7 @@ struct ReferenceScores {
     @Test(arguments: Subjects.all, cases)
     func scoresMatchFloat64AndMaskTheRest(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let run = try Self.setUp(backend, c, &inputs)
         let scores = try poisoned(backend, [c.batch, c.heads, c.lq, c.lk])
         try backend.attentionScores(run.q, run.k, layout: run.layout, options: run.options, into: scores)
@@ -86,7 +86,7 @@ struct ReferenceScores {
     @Test(arguments: Subjects.all, cases)
     func backwardAddsTheFloat64Gradients(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let run = try Self.setUp(backend, c, &inputs)
         let visible = run.ref.forward().map { $0 != nil }
         // NaN where masked: the backward must ignore dS there, whatever it holds.
@@ -134,7 +134,7 @@ struct ReferenceScores {
     func badOperandsAreNamed(_ subject: Subject) throws {
         let backend = subject.backend
         let c = Self.ragged
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let run = try Self.setUp(backend, c, &inputs)
         let wrong = try backend.allocate([c.batch, c.heads, c.lq, c.lk - 1], name: "short scores")
         #expect { try backend.attentionScores(run.q, run.k, layout: run.layout, options: run.options, into: wrong) } throws: {

@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: Subjects.all, [[1, 1], [7, 33], [3, 576], [2, 5, 257]])
     func rmsNorm(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost
         let x = inputs.floats(shape.elementCount, scale: 3), w = inputs.floats(width)
         let out = try poisoned(backend, shape)
@@ -28,7 +28,7 @@ import Testing
     @Test(arguments: Subjects.all, ropeCases)
     func ropeBothStyles(_ subject: Subject, _ c: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, c)
         let (heads, dim, rotary) = (c[0], c[1], c[2]), tokens = 7
         let positions: [Int32] = [0, 1, 5, 17, 255, 511, 4000]
         for style in RopeStyle.allCases {
@@ -64,10 +64,12 @@ import Testing
     @Test(arguments: Subjects.all, [1, 8, 1000, 4099])
     func swiglu(_ subject: Subject, _ n: Int) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, n)
         let g = inputs.floats(n, scale: 12), u = inputs.floats(n, scale: 3)
         let out = try poisoned(backend, [n])
-        try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        try subject.expectPaths("swiglu", ExpectedPaths.elementwise) {
+            try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        }
         let want = zip(g, u).map { Double($0) / (1 + exp(-Double($0))) * Double($1) }
         expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
     }
@@ -77,7 +79,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func copiesARangeAndLeavesTheRest(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let source = inputs.floats(37), before = inputs.floats(50)
         let destination = try backend.tensor(before, shape: [50])
         try backend.copyElements(try backend.tensor(source, shape: [37]), from: 5, to: destination, at: 11, count: 23)

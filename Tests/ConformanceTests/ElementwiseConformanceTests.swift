@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: Subjects.all, sizes)
     func addMulScaleGelu(_ subject: Subject, _ n: Int) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, n)
         let a = inputs.floats(n, scale: 4), b = inputs.floats(n, scale: 4)
         let ta = try backend.tensor(a, shape: [n]), tb = try backend.tensor(b, shape: [n])
         let seed = "seed \(inputs.seed)"
@@ -26,7 +26,7 @@ import Testing
         expectClose(try backend.floats(scaled), a.map { Double($0) * Double(Float(-0.37)) }, rtol: 1e-6, atol: 0, "scale \(seed)")
 
         let g = try poisoned(backend, [n])
-        try backend.gelu(ta, into: g)
+        try subject.expectPaths("gelu", ExpectedPaths.elementwise) { try backend.gelu(ta, into: g) }
         // erfc in fp32 is good to a few ulps; 1e-5 relative (DESIGN.md), atol for outputs near zero.
         expectClose(try backend.floats(g), a.map { referenceGelu(Double($0)) }, rtol: 1e-5, atol: 1e-7, "gelu \(seed)")
     }
@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func broadcastRepeatsOverLeadingDimensions(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let (rows, width) = (13, 37)
         let a = inputs.floats(rows * width), row = inputs.floats(width)
         let ta = try backend.tensor(a, shape: [rows, width]), tr = try backend.tensor(row, shape: [width])

@@ -40,7 +40,7 @@ import Testing
     @Test(arguments: Subjects.all, cases.map(\.format))
     func forwardEqualsQuantizeThenDequantize(_ subject: Subject, _ format: String) throws {
         let b = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, format)
         let spec = Self.cases.first { $0.format == format }!
         let c = try Self.make(spec, clipping: false, inputs: &inputs)
         let (w, s, z) = try tensors(c, on: b)
@@ -56,7 +56,7 @@ import Testing
     @Test(arguments: Subjects.all, cases.map(\.format))
     func clippedForwardAndStraightThroughBackward(_ subject: Subject, _ format: String) throws {
         let b = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, format)
         let spec = Self.cases.first { $0.format == format }!
         let c = try Self.make(spec, clipping: true, inputs: &inputs)
         let (w, s, z) = try tensors(c, on: b)
@@ -98,7 +98,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func scaleGradientMatchesFiniteDifferences(_ subject: Subject) throws {
         let b = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let c = try Self.make(("int4-g32-asym", 3, 64), clipping: true, inputs: &inputs)
         let (w, s, z) = try tensors(c, on: b)
         let dyHost = inputs.floats(c.w.count)

@@ -14,7 +14,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func klDivergence(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), temperature: Float = 2
         let s = inputs.floats(shape.elementCount, scale: 6), t = inputs.floats(shape.elementCount, scale: 6)
         let grad = try poisoned(backend, shape)
@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: Subjects.all, [Float(0.5), 1, 4])
     func klDivergenceGradientMatchesFiniteDifferences(_ subject: Subject, _ temperature: Float) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, temperature)
         let shape: Shape = [3, 7]
         let s = inputs.floats(shape.elementCount, scale: 3), t = inputs.floats(shape.elementCount, scale: 3)
         let grad = try poisoned(backend, shape)
@@ -58,7 +58,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func crossEntropyWithIgnoredRows(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost, rows = shape.outerCount
         let z = inputs.floats(shape.elementCount, scale: 6)
         // About one row in three ignored, but never every row.
@@ -84,7 +84,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func crossEntropyGradientMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let shape: Shape = [4, 6]
         let z = inputs.floats(shape.elementCount, scale: 3), labels: [Int32] = [5, 7, 0, 2]  // 7: ignore index here
         let grad = try poisoned(backend, shape)
@@ -98,7 +98,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func crossEntropyEdgeCases(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let z = try backend.tensor(inputs.floats(3 * 5, scale: 3), shape: [3, 5])
         // Every row ignored: loss 0 and a gradient written as zeros.
         let grad = try poisoned(backend, [3, 5])
@@ -131,7 +131,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func meanSquaredError(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims)
         let a = inputs.floats(shape.elementCount, scale: 2), b = inputs.floats(shape.elementCount, scale: 2)
         let grad = try poisoned(backend, shape)
@@ -149,7 +149,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func meanSquaredErrorGradientMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let a = inputs.floats(12), b = inputs.floats(12)
         let grad = try poisoned(backend, [3, 4])
         _ = try backend.mseLoss(try backend.tensor(a, shape: [3, 4]), try backend.tensor(b, shape: [3, 4]), gradient: grad)
@@ -167,7 +167,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func cosineEmbedding(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost, rows = shape.outerCount
         // b leans towards a so cosines spread over (−1, 1) rather than sitting near 0.
         let a = inputs.floats(shape.elementCount)
@@ -192,7 +192,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func cosineGradientMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let a = inputs.floats(15), b = inputs.floats(15)
         let grad = try poisoned(backend, [3, 5])
         _ = try backend.cosineEmbeddingLoss(try backend.tensor(a, shape: [3, 5]), try backend.tensor(b, shape: [3, 5]), gradient: grad)

@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func uploadCopyDownloadRoundTrip(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let values = inputs.floats(1031)
         let t = try backend.tensor(values, shape: [1031])
         let copy = try poisoned(backend, [1031])
@@ -22,8 +22,8 @@ import Testing
         #expect(throws: SlimError.self) { try backend.write([1, 2, 3], to: t) }
     }
 
-    @Test func tensorOnAnotherBackendIsRejected() throws {
-        guard let other = Subjects.openCL.first?.backend else { return }
+    @Test(Subjects.needsOpenCL) func tensorOnAnotherBackendIsRejected() throws {
+        let other = try #require(Subjects.openCL.first?.backend)
         let cpu = Subjects.all[0].backend
         let onCPU = try cpu.tensor([1, 2, 3] as [Float], shape: [3])
         let onCL = try other.tensor([1, 2, 3] as [Float], shape: [3], name: "x")
@@ -37,8 +37,8 @@ import Testing
         }
     }
 
-    @Test func kernelThatFailsToBuildReportsItsLog() throws {
-        guard let backend = Subjects.openCL.first?.backend as? OpenCLBackend else { return }
+    @Test(Subjects.needsOpenCL) func kernelThatFailsToBuildReportsItsLog() throws {
+        let backend = try #require(Subjects.openCL.first?.backend as? OpenCLBackend)
         let broken = KernelSource.Text(name: "broken", origin: "test broken.cl", source: "__kernel void f(__global float *x) { x[0] = undefined_name; }")
         do {
             _ = try backend.programs.program(broken, options: "-D X=1")
@@ -50,8 +50,8 @@ import Testing
         }
     }
 
-    @Test func allocationBeyondTheDeviceFailsCleanly() throws {
-        guard let backend = Subjects.openCL.first?.backend as? OpenCLBackend else { return }
+    @Test(Subjects.needsOpenCL) func allocationBeyondTheDeviceFailsCleanly() throws {
+        let backend = try #require(Subjects.openCL.first?.backend as? OpenCLBackend)
         let elements = backend.device.maxAllocationBytes / 4 + 1024
         do {
             _ = try backend.allocate([elements], dtype: .f32, name: "huge")

@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func softmaxRows(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims)
         let x = inputs.floats(shape.elementCount, scale: 8)
         let out = try poisoned(backend, shape)
@@ -20,7 +20,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func layerNormWithStatistics(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost, rows = shape.outerCount
         // An offset mean tests the two-pass variance.
         let x = inputs.floats(shape.elementCount, scale: 3).map { $0 + 5 }
@@ -40,7 +40,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func layerNormWithoutStatisticsAndBadShapes(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let x = inputs.floats(3 * 10)
         let g = [Float](repeating: 1, count: 10), bt = [Float](repeating: 0, count: 10)
         let out = try poisoned(backend, [3, 10])

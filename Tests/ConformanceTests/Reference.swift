@@ -2,7 +2,7 @@ import Foundation
 import SlimCore
 import Testing
 
-/// Seeded random numbers; each test draws a fresh seed and prints it on failure.
+/// Seeded random numbers (SplitMix64): every randomized test draws its inputs from one.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
@@ -15,10 +15,27 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// A randomized test's inputs. Each test draws a fresh seed and prints it,
+/// with the test and its arguments; `SLIM_TEST_SEED=<n>` makes every test use
+/// seed n instead, so a failure replays with
+/// `SLIM_TEST_SEED=<n> swift test --filter <test>`.
 struct Inputs {
-    let seed = UInt64.random(in: 1...UInt64.max)
+    let seed: UInt64
     var rng: SplitMix64
-    init() { rng = SplitMix64(seed: seed) }
+
+    /// `arguments`: the test's arguments, to name the case the seed belongs to.
+    init(_ arguments: Any..., function: String = #function) {
+        seed = Self.replayed ?? UInt64.random(in: 1...UInt64.max)
+        rng = SplitMix64(seed: seed)
+        let named = arguments.map { String(describingForTest: $0) }.joined(separator: ", ")
+        print("seed \(seed): \(function)" + (named.isEmpty ? "" : " [\(named)]") + " (SLIM_TEST_SEED=\(seed) replays it)")
+    }
+
+    static let replayed: UInt64? = {
+        guard let text = ProcessInfo.processInfo.environment["SLIM_TEST_SEED"] else { return nil }
+        guard let seed = UInt64(text) else { preconditionFailure("SLIM_TEST_SEED=\(text) is not an unsigned 64-bit integer") }
+        return seed
+    }()
 
     /// Uniform in [-scale, scale), never all zero.
     mutating func floats(_ count: Int, scale: Float = 1) -> [Float] {
@@ -44,19 +61,26 @@ func nmse(_ actual: [Float], _ reference: [Double]) -> Double {
 /// Checks every element: finite and within `atol + rtol·|ref|`.
 func expectClose(_ actual: [Float], _ reference: [Double], rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
+    expectWithin(actual, reference, bounds: reference.map { atol + rtol * abs($0) }, "\(what) (rtol \(rtol), atol \(atol))",
+                 sourceLocation: sourceLocation)
+}
+
+/// Checks every element: finite and within its own bound of the reference
+/// (bounds computed from the reference and the inputs, never from `actual`).
+func expectWithin(_ actual: [Float], _ reference: [Double], bounds: [Double], _ what: String,
+                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == reference.count, "\(what): \(actual.count) values for \(reference.count)", sourceLocation: sourceLocation)
     var worst = (index: -1, excess: 0.0)
     for (i, (a, r)) in zip(actual, reference).enumerated() {
         let err = abs(Double(a) - r)
-        if !a.isFinite || err > atol + rtol * abs(r) {
-            let excess = a.isFinite ? err / (atol + rtol * abs(r)) : .infinity
+        if !a.isFinite || err > bounds[i] {
+            let excess = a.isFinite ? err / bounds[i] : .infinity
             if worst.index < 0 || excess > worst.excess { worst = (i, excess) }
         }
     }
     if worst.index >= 0 {
         let i = worst.index
-        Issue.record("\(what): element \(i) is \(actual[i]), reference \(reference[i]) (rtol \(rtol), atol \(atol))",
-                     sourceLocation: sourceLocation)
+        Issue.record("\(what): element \(i) is \(actual[i]), reference \(reference[i]), bound \(bounds[i])", sourceLocation: sourceLocation)
     }
 }
 

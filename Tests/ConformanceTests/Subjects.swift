@@ -9,35 +9,42 @@ struct Subject: Sendable, CustomTestStringConvertible {
     let name: String
     let backend: any Backend
     var testDescription: String { name }
+
+    /// For a CPU subject, the level its kernels may run: its limit, capped by
+    /// what this CPU has (nil for OpenCL).
+    var cpuLevel: CPUBackend.ISA? { (backend as? CPUBackend).map { min($0.isa, .best) } }
 }
 
-/// Every backend the suite runs on: the CPU backend (its best integer kernels,
-/// AVX-512 VNNI where the CPU has it), the CPU backend held to AVX2 (so the
-/// fallback stays tested on a VNNI machine), the OpenCL device with its own
-/// tuning entry, and, on that same device, the kernel shapes of the other
-/// entry, so the GPU-shaped kernels are tested on PoCL too.
+/// Every backend the suite runs on: the CPU backend at each of its kernels'
+/// instruction-set levels (AVX-512 VNNI where the CPU has it, AVX2, plain C),
+/// so the fallbacks stay tested on a VNNI machine and the plain-C kernels
+/// (what ARM runs) are tested at all; the OpenCL device with its own tuning
+/// row; and, on that same device, the other row as shipped, so the GPU row's
+/// kernels (local-memory tiles, 256-wide row reductions) run on PoCL with the
+/// very build options and work-group sizes a GPU gets.
 enum Subjects {
     static let openCLDevice: OpenCLDevice? = try? OpenCLBackend.preferredDevice()
     static let requireOpenCL = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1"
 
     static let all: [Subject] = {
         var list = [Subject(name: "cpu", backend: CPUBackend()),
-                    Subject(name: "cpu-avx2", backend: CPUBackend(isa: .avx2))]
+                    Subject(name: "cpu-avx2", backend: CPUBackend(isa: .avx2)),
+                    Subject(name: "cpu-portable", backend: CPUBackend(isa: .portable))]
         guard let device = openCLDevice else {
             print("note: no OpenCL device, OpenCL conformance skipped" + (requireOpenCL ? " (and SLIM_REQUIRE_OPENCL=1 fails the suite)" : ""))
             return list
         }
         let own = DeviceTuning.lookup(device)
         let other = own == .cpu ? DeviceTuning.gpu : DeviceTuning.cpu
-        // A smaller GPU tile keeps PoCL's compile and run time low; the code path is the same.
-        let otherSmall = other == .gpu ? DeviceTuning(gemm: .tiled(tile: 16, workPerThread: 4), rowWorkGroup: 64, elementwiseWorkGroup: 64) : other
-        for (label, tuning) in [("opencl", own), ("opencl-" + (own == .cpu ? "gpu-shape" : "cpu-shape"), otherSmall)] {
+        for (label, tuning) in [("opencl", own), ("opencl-" + (other == .gpu ? "gpu-row" : "cpu-row"), other)] {
             if let b = try? OpenCLBackend(device: device, tuning: tuning) { list.append(Subject(name: label, backend: b)) }
         }
         return list
     }()
 
     static var openCL: [Subject] { all.filter { $0.backend.id.kind == .opencl } }
+    /// For tests that need an OpenCL device: skipped (and reported so) rather than passed without one.
+    static let needsOpenCL = ConditionTrait.enabled(if: !openCL.isEmpty, "needs an OpenCL device")
 }
 
 @Suite struct DevicePresence {
@@ -46,5 +53,14 @@ enum Subjects {
             #expect(Subjects.openCLDevice != nil, "SLIM_REQUIRE_OPENCL=1 but no OpenCL device was found (is pocl-opencl-icd installed?)")
             #expect(Subjects.openCL.count == 2, "the OpenCL device was found but a backend could not be opened on it")
         }
+    }
+
+    /// The second OpenCL subject runs the other tuning row exactly as shipped,
+    /// not a shrunken copy of it.
+    @Test(Subjects.needsOpenCL) func theOtherTuningRowRunsAsShipped() throws {
+        let device = try #require(Subjects.openCLDevice)
+        let own = DeviceTuning.lookup(device)
+        let tunings = Subjects.openCL.compactMap { ($0.backend as? OpenCLBackend)?.tuning }
+        #expect(tunings == [own, own == .cpu ? DeviceTuning.gpu : DeviceTuning.cpu])
     }
 }

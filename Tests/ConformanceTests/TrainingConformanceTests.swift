@@ -17,7 +17,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func geluBackward(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims)
         let x = inputs.floats(shape.elementCount, scale: 4), dy = inputs.floats(shape.elementCount)
         let dx = try poisoned(backend, shape)
@@ -32,7 +32,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func geluBackwardMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let x = inputs.floats(40, scale: 4), dy = inputs.floats(40)
         let dx = try poisoned(backend, [40])
         try backend.geluBackward(try backend.tensor(x, shape: [40]), gradOutput: try backend.tensor(dy, shape: [40]), into: dx)
@@ -49,7 +49,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func softmaxRowsBackward(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost
         let x = inputs.floats(shape.elementCount, scale: 8), dy = inputs.floats(shape.elementCount)
         let y = try backend.allocate(shape)
@@ -66,7 +66,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func softmaxRowsBackwardMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let shape: Shape = [3, 11]
         let x = inputs.floats(shape.elementCount, scale: 3), dy = inputs.floats(shape.elementCount)
         let y = try backend.allocate(shape), dx = try poisoned(backend, shape)
@@ -84,7 +84,7 @@ import Testing
     @Test(arguments: Subjects.all, layerNormShapes)
     func layerNormBackward(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost, rows = shape.outerCount
         let x = inputs.floats(shape.elementCount, scale: 3).map { $0 + 2 }
         let gamma = inputs.floats(width), beta = inputs.floats(width), dy = inputs.floats(shape.elementCount)
@@ -105,7 +105,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func layerNormBackwardMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let shape: Shape = [4, 9], width = 9
         let x = inputs.floats(shape.elementCount, scale: 2), gamma = inputs.floats(width), beta = inputs.floats(width)
         let dy = inputs.floats(shape.elementCount)
@@ -130,7 +130,7 @@ import Testing
     @Test(arguments: Subjects.all, 0..<embeddingCases.count)
     func embeddingBackwardAddsIntoTheTable(_ subject: Subject, _ index: Int) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, index)
         let c = Self.embeddingCases[index]
         // Few rows for many ids: rows repeat, so the scatter must add, not overwrite.
         let ids = (0..<c.ids).map { _ in Int32.random(in: 0..<Int32(c.rows), using: &inputs.rng) }
@@ -156,7 +156,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func embeddingBackwardSkipsIdsOutsideTheTable(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let rows = 4, width = 37
         let ids: [Int32] = [2, -1, 4, 0, Int32.max, 2, Int32.min, 3, 5]
         let initial = inputs.floats(rows * width), dy = inputs.floats(ids.count * width)
@@ -180,7 +180,7 @@ import Testing
     @Test(arguments: Subjects.all)
     func embeddingBackwardMatchesFiniteDifferences(_ subject: Subject) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject)
         let rows = 5, width = 6, ids: [Int32] = [1, 3, 1, 0, 1]
         let table = inputs.floats(rows * width), dy = inputs.floats(ids.count * width)
         let grad = try backend.tensor([Float](repeating: 0, count: rows * width), shape: [rows, width])
@@ -203,7 +203,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func reduceRows(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), width = shape.innermost, rows = shape.outerCount
         let x = inputs.floats(shape.elementCount, scale: 2).map { $0 + 0.5 }
         let tx = try backend.tensor(x, shape: shape)
@@ -271,7 +271,7 @@ import Testing
     @Test(arguments: Subjects.all, shapes)
     func adamWStepsMatchFloat64(_ subject: Subject, _ dims: [Int]) throws {
         let backend = subject.backend
-        var inputs = Inputs()
+        var inputs = Inputs(subject, dims)
         let shape = Shape(dims), n = shape.elementCount
         var p64 = inputs.floats(n).map(Double.init), m64 = [Double](repeating: 0, count: n), v64 = m64
         let p = try backend.tensor(p64.map(Float.init), shape: shape)

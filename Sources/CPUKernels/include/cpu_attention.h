@@ -9,8 +9,9 @@
 /// to the block (a window's lower edge; global keys are exempt); the running max `m[r]` and sum `l[r]` are
 /// updated; row r of `o` (`d` floats, `ldo` apart) is rescaled by
 /// exp(m_old − m_new); `s` is overwritten with exp(s − m_new), zero where masked.
+/// At most the instruction-set level `isa` (a SLIM_ISA_ value, see cpu_isa.h).
 void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
-                                  float *m, float *l, float *o, int d, long ldo);
+                                  float *m, float *l, float *o, int d, long ldo, int isa);
 
 /// Backward pass: turns a score block into the probabilities of the forward
 /// pass, s = exp(s − lse[r]) where visible (as above), 0 elsewhere.

@@ -27,8 +27,9 @@ int slim_i22_stride(int k);
 /// bytes: d0, d1, d2, each zero-padded) and `plane_sums` (Σ d0, Σ d1, Σ d2).
 /// Returns s, in double so that it is never subnormal (0 for an all-zero row,
 /// whose digits are all 0; NaN if the row holds a NaN or an infinity, so that
-/// every output of that token is NaN).
-double slim_quantize_row_i22(const float *x, int k, int8_t *planes, int32_t *plane_sums);
+/// every output of that token is NaN). `isa` limits the instruction set (a
+/// SLIM_ISA_ level, see cpu_isa.h): the VNNI level's vector loop or a portable one.
+double slim_quantize_row_i22(const float *x, int k, int8_t *planes, int32_t *plane_sums, int isa);
 
 /// out[t · os + r] = scales[r] · sx[t] · Σ_i q[t][i] · w[r · k + i] for the
 /// rows r in [first, first + count) and tokens t < `tokens`, the activations

@@ -15,4 +15,24 @@ int slim_cpu_isa(void);
 /// The level an entry point called with `limit` runs: min(limit, slim_cpu_isa()).
 int slim_isa_within(int limit);
 
+// Which kernel paths ran, so tests can check the dispatch and not only the
+// numbers: every entry point that picks a level sets bit
+// (SLIM_PATH_BITS · family + level) of a per-thread word for the kernel it
+// ran. The CPU backend's parallelChunks gathers its workers' bits into the
+// calling thread's, so what one op ran can be read back on the thread that
+// called it (tests running in parallel do not see each other's bits).
+enum { SLIM_PATH_BITS = 4 };
+enum {
+    SLIM_PATHS_QGEMM = 0,       ///< quantized-GEMM row kernels (and the tiles' row decoder)
+    SLIM_PATHS_QUANTIZE_X = 1,  ///< activation rounding for those (int8 rows/runs, 22-bit planes)
+    SLIM_PATHS_ELEMENTWISE = 2, ///< GELU, SwiGLU, the GEMM's bias/GELU epilogue
+    SLIM_PATHS_ATTENTION = 3,   ///< attention's online-softmax block
+};
+/// Returns this thread's bits and clears them.
+unsigned slim_paths_take(void);
+/// ORs `bits` into this thread's word.
+void slim_paths_add(unsigned bits);
+/// ORs `bits` into `*word` atomically (a parallel job's record, from several threads).
+void slim_paths_merge(unsigned *word, unsigned bits);
+
 #endif

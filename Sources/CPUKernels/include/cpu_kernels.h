@@ -3,8 +3,10 @@
 // Row kernels of the CPU backend's quantized GEMM: each computes the dot
 // products of one compressed weight row with `tokens` (1...4) rows of the
 // activations, so the row is decoded once for all of them. AVX2/FMA versions
-// are chosen at run time; a portable version runs everywhere else. The weight
-// layouts are those documented on QuantFormat (SlimCore).
+// are chosen at run time; a portable version runs everywhere else. Every
+// function with an `isa` argument runs at most that level (a SLIM_ISA_ value,
+// see cpu_isa.h) and notes the level it ran there. The weight layouts are
+// those documented on QuantFormat (SlimCore).
 #include <stdint.h>
 #include "cpu_activations.h"
 #include "cpu_w8a8.h"
@@ -15,7 +17,7 @@
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,
-                    float *out, long out_stride);
+                    float *out, long out_stride, int isa);
 
 /// The 4-bit layouts slim_qrow_u4 reads.
 enum { SLIM_U4_INT4_SYM = 0, SLIM_U4_INT4_ASYM = 1, SLIM_U4_Q4_0 = 2, SLIM_U4_Q4_1 = 3 };
@@ -26,22 +28,22 @@ enum { SLIM_U4_INT4_SYM = 0, SLIM_U4_INT4_ASYM = 1, SLIM_U4_Q4_0 = 2, SLIM_U4_Q4
 /// from `scales`/`zeros`, one per 2^`group_shift` runs; Q4_0/Q4_1 read theirs from
 /// the blocks. `xsum` holds the per-token run sums of x (`runs` values per token).
 void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
-                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long out_stride);
+                  const float *scales, const uint8_t *zeros, const float *xsum, float *out, long out_stride, int isa);
 
 /// Q8_0: blocks of an fp16 scale and 32 int8, `runs` blocks.
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
-                    float *out, long out_stride);
+                    float *out, long out_stride, int isa);
 
 /// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
-                    int32_t *out, long out_stride);
+                    int32_t *out, long out_stride, int isa);
 
 /// Decodes one weight row of K values to fp32 (a tile for the large-M path, which
 /// multiplies cache-sized tiles with the platform sgemm). `kind` is SLIM_ROW_INT8,
 /// SLIM_ROW_Q8_0 or one of the SLIM_U4_ kinds; `scale` is the int8 row scale.
 enum { SLIM_ROW_INT8 = 16, SLIM_ROW_Q8_0 = 17 };
 void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
-                      const uint8_t *zeros, float *out);
+                      const uint8_t *zeros, float *out, int isa);
 
 /// Per-run sums of x (runs of 32) for `slim_qrow_u4`.
 void slim_run_sums(const float *x, int runs, float *sums);
@@ -59,7 +61,7 @@ void slim_rows_runs(const float *x, long xs, int tokens, const float *xsum, cons
 /// int8 rows (one scale per row) with fp32 activations, in fp32 (AVX2/FMA or
 /// portable); CPUs with AVX-512 VNNI take slim_rows_int8_i22 (cpu_i22.h) instead.
 void slim_rows_int8(const float *x, long xs, int tokens, const int8_t *w, int k, const float *scales,
-                    int first, int count, float *out, long os);
+                    int first, int count, float *out, long os, int isa);
 /// int8 activations with per-run scales `xd` and scaled run sums `xsum`
 /// (`runs` of each per token, see slim_quantize_runs_i8):
 /// out[t] = Σ_runs a · xd[t][run] · dot(qx_run, q) + b · xsum[t][run], the

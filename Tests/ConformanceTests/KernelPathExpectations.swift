@@ -1,0 +1,54 @@
+import SlimCore
+import SlimCPU
+import Testing
+
+/// The kernel paths a CPU op should report (``KernelPaths``), given the
+/// subject's level: SlimCPU's dispatch rules written out again, so that a
+/// change to them, or a bug in them (a VNNI subject quietly running its AVX2
+/// kernels, a plain-C subject running AVX2), fails a test instead of passing
+/// on correct numbers from the wrong kernel.
+enum ExpectedPaths {
+    typealias ISA = CPUBackend.ISA
+    typealias Paths = [KernelPaths.Family: Set<ISA>]
+
+    /// Kernels with no AVX-512 version (GELU, SwiGLU, the GEMM epilogue,
+    /// attention's softmax) run AVX2 at most.
+    static func elementwise(_ level: ISA) -> Paths { [.elementwise: [min(level, .avx2)]] }
+    static func attention(_ level: ISA) -> Paths { [.attention: [min(level, .avx2)]] }
+
+    /// A quantized product (CPUQuantized.swift, cpu_kernels.c):
+    /// - int8 activations: the row kernels at the subject's level (VNNI's
+    ///   vpdpbusd, AVX2's maddubs, plain C); the activations rounded to int8
+    ///   by the AVX2 (or plain) loop.
+    /// - fp32 activations, int8 weights: on VNNI, 22-bit fixed point at every
+    ///   M (rounding and rows both VNNI); below it, fp32 row kernels (or, from
+    ///   24 tokens, decoded tiles), nothing rounded.
+    /// - fp32 activations, other formats: the AVX-512 4-bit kernel for one or
+    ///   two tokens and at least four runs of 32 (never Q8_0); otherwise the
+    ///   AVX2 (or plain) rows, or from 24 tokens the tiles' row decoder.
+    static func quantizedMatmul(_ level: ISA, _ format: QuantFormat, _ activations: ActivationPrecision, m: Int, k: Int) -> Paths {
+        let capped = min(level, .avx2)
+        if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
+        if format == .int8PerChannel {
+            return level == .avx512VNNI ? [.quantizedMatmul: [level], .activationRounding: [level]]
+                : [.quantizedMatmul: [capped], .activationRounding: []]
+        }
+        let wide = level == .avx512VNNI && format != .q8_0 && m <= 2 && k / 32 >= 4
+        return [.quantizedMatmul: [wide ? .avx512VNNI : capped], .activationRounding: []]
+    }
+}
+
+extension Subject {
+    /// Runs `op`; on a CPU subject, expects each family `expected` names for
+    /// this subject's level to have run at exactly those levels (an empty set:
+    /// none of its kernels ran). OpenCL subjects just run `op`.
+    func expectPaths(_ what: @autoclosure () -> String, _ expected: (CPUBackend.ISA) -> ExpectedPaths.Paths,
+                     sourceLocation: SourceLocation = #_sourceLocation, _ op: () throws -> Void) rethrows {
+        guard let level = cpuLevel else { return try op() }
+        let ran = try KernelPaths.recording(op)
+        for (family, levels) in expected(level) where ran[family] != levels {
+            Issue.record("\(name) \(what()): \(family) kernels ran at \(ran[family].sorted()), expected \(levels.sorted()) (all: \(ran))",
+                         sourceLocation: sourceLocation)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import SlimCore
+
+/// Packed weights decoded in float64 straight from the layout ``QuantFormat``
+/// documents, byte by byte and without ``QuantCodec``: the reference for every
+/// decoder under test (the codec's, each backend's dequantize, the weights of
+/// the quantized products), so that none of them is checked against itself.
+struct ReferenceWeights {
+    /// Each weight, exact: an fp32 scale or fp16 `d` times a level of at most
+    /// 8 bits (plus Q4_1's fp16 minimum) needs far fewer than 53 bits.
+    let values: [Double]
+    /// What evaluating the documented formula in fp32 may round away, per
+    /// element: half an ulp of the product and half an ulp of the result
+    /// (Q4_1's `d·u + m` rounds twice without a fused multiply-add; the other
+    /// formats' single product is covered twice over).
+    let roundingBounds: [Double]
+
+    init(_ e: QuantCodec.Encoded, rows: Int, columns k: Int, format: QuantFormat) {
+        var values = [Double](), bounds = [Double]()
+        values.reserveCapacity(rows * k)
+        for r in 0..<rows {
+            for j in 0..<k {
+                let (product, offset) = Self.decode(e, row: r, column: j, columns: k, format: format)
+                values.append(product + offset)
+                bounds.append(0x1p-24 * (abs(product) + abs(product + offset)))
+            }
+        }
+        (self.values, roundingBounds) = (values, bounds)
+    }
+
+    /// Weight (r, j) as `scale · level` and an offset (Q4_1's minimum, else 0).
+    private static func decode(_ e: QuantCodec.Encoded, row r: Int, column j: Int, columns k: Int, format: QuantFormat)
+        -> (Double, Double) {
+        // Within a run of 32 weights, byte p holds weight p (low nibble) and weight p + 16 (high).
+        func nibble(_ runStart: Int, _ position: Int) -> Int {
+            let byte = e.data[runStart + position % 16]
+            return Int(position < 16 ? byte & 0x0F : byte >> 4)
+        }
+        switch format {
+        case .int8PerChannel:
+            return (Double(e.scales[r]) * Double(Int8(bitPattern: e.data[r * k + j])), 0)
+        case let .int4(g, symmetric):
+            let group = r * (k / g) + j / g
+            let u = nibble((r * k + j / 32 * 32) / 2, j % 32)
+            let zero = symmetric ? 8 : Int(e.zeros[group])
+            return (Double(e.scales[group]) * Double(u - zero), 0)
+        case .q8_0, .q4_0, .q4_1:
+            let block = (r * (k / 32) + j / 32) * format.ggufBlockBytes!, p = j % 32
+            let d = float16(e.data[block], e.data[block + 1])
+            switch format {
+            case .q8_0: return (d * Double(Int8(bitPattern: e.data[block + 2 + p])), 0)
+            case .q4_0: return (d * Double(nibble(block + 2, p) - 8), 0)
+            default: return (d * Double(nibble(block + 4, p)), float16(e.data[block + 2], e.data[block + 3]))
+            }
+        }
+    }
+}
+
+/// An IEEE binary16 stored little-endian, decoded from its bit fields (sign,
+/// 5-bit exponent biased by 15, 10-bit fraction; subnormals below 2⁻¹⁴).
+func float16(_ lo: UInt8, _ hi: UInt8) -> Double {
+    let bits = Int(lo) | Int(hi) << 8
+    let sign: Double = bits & 0x8000 != 0 ? -1 : 1, exponent = bits >> 10 & 0x1F, fraction = Double(bits & 0x3FF)
+    switch exponent {
+    case 0: return sign * fraction * 0x1p-24
+    case 31: return fraction == 0 ? sign * .infinity : .nan
+    default: return sign * (1 + fraction / 1024) * pow(2, Double(exponent - 15))
+    }
+}
+
+/// The quantization step a group of weights gets by definition (DESIGN.md,
+/// QuantFormat), computed here from the weights themselves: symmetric formats
+/// `max|w| / qmax`, asymmetric int4 `(max(w, 0) − min(w, 0)) / 15`, Q4_1
+/// `(max − m) / 15` with `m` its fp16 minimum; GGUF scales rounded to fp16
+/// as stored. `slack` is what Q4_1's fp16 minimum may add to a weight's
+/// error (weights under `m` clamp to it).
+func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Double, minimum: Double?, slack: Double) {
+    let w = group.map(Double.init)
+    let absmax = w.map(abs).max()!, lo = w.min()!, hi = w.max()!
+    func fp16(_ x: Double) -> Double { Double(Float16(Float(x))) }
+    switch format {
+    case .int8PerChannel: return (absmax / 127, nil, 0)
+    case let .int4(_, symmetric): return (symmetric ? absmax / 7 : (max(hi, 0) - min(lo, 0)) / 15, nil, 0)
+    case .q8_0: return (fp16(absmax / 127), nil, 0)
+    case .q4_0: return (fp16(absmax / 7), nil, 0)
+    case .q4_1:
+        let m = fp16(lo)
+        return (fp16((hi - m) / 15), m, abs(m - lo))
+    }
+}
