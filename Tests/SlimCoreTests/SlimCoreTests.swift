@@ -58,3 +58,18 @@ import Testing
         #expect(e.description == "clCreateBuffer failed with CL_MEM_OBJECT_ALLOCATION_FAILURE (-4): 'w' [4096x4096] f32")
     }
 }
+
+@Suite struct XXHash64Tests {
+    /// The reference implementation's published values, covering the empty input, the
+    /// 1-byte tail, the 4-byte tail and the 32-byte stripes.
+    @Test func knownVectors() {
+        func h(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { XXHash64.hash($0) } }
+        #expect(h("") == 0xEF46_DB37_51D8_E999)
+        #expect(h("a") == 0xD24E_C4F1_A98C_6E5B)
+        #expect(h("abc") == 0x44BC_2CF5_AD77_0999)
+        #expect(h("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
+        // 32 + 8 + 4 + 1 bytes: every tail at once. The low 32 bits are what `zstd --check`, an
+        // independent implementation, stores at the end of its frame for this input (0x7CDD5D2E).
+        #expect(h("012345678901234567890123456789012345678901234") == 0x937A_5618_7CDD_5D2E)
+    }
+}
