@@ -231,8 +231,7 @@ extension EvalCommand {
     func evaluateDecoders() throws {
         let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
-        guard let bytes = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
-        let text = try TextInput.decodeUTF8(bytes, origin: file)
+        let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         var results: [(ppl: PerplexityResult, bytes: Int)] = []
         for path in [original, compressed] {
             let (llama, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)

@@ -38,8 +38,7 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(help: "Print {ppl, tokens_scored, tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
-        let text = try TextInput.decodeUTF8(data, origin: file)
+        let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         let (llama, tokenizer) = try options.load()
         let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
         let bar = ProgressLine(unit: "chunks")

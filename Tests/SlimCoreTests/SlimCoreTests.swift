@@ -73,3 +73,47 @@ import Testing
         #expect(h("012345678901234567890123456789012345678901234") == 0x937A_5618_7CDD_5D2E)
     }
 }
+
+/// Foundation's file and JSON failures become SlimErrors in words.
+@Suite struct FileErrorTests {
+    func error(_ body: () throws -> Void) -> (any Error)? {
+        do { try body(); return nil } catch { return error }
+    }
+
+    @Test func foundationFailuresSayWhereWhatAndWhy() {
+        let folder = error { _ = try withFileErrors("read", path: "/tmp") { try Data(contentsOf: URL(fileURLWithPath: "/tmp")) } }
+        #expect(folder as? SlimError == .io(path: "/tmp", detail: "cannot read: is a directory"))
+        let missing = error { _ = try FileReading.data(atPath: "/nonexistent/x.txt") }
+        #expect(missing as? SlimError == .io(path: "/nonexistent/x.txt", detail: "cannot read: no such file or directory"))
+        // Foundation names another file (a temporary one beside the target): both appear.
+        let temporary = error {
+            try withFileErrors("write", path: "/nonexistent/out") { try Data().write(to: URL(fileURLWithPath: "/nonexistent/.out.tmp")) }
+        }
+        #expect(temporary as? SlimError == .io(path: "/nonexistent/out", detail: "cannot write: no such file or directory (/nonexistent/.out.tmp)"))
+    }
+
+    @Test func theCommandLineNetMapsOnlyFoundationErrors() {
+        struct Other: Error {}
+        #expect(SlimError.fromFoundation(Other()) is Other)
+        #expect(SlimError.fromFoundation(SlimError.invalidArgument("x")) as? SlimError == .invalidArgument("x"))
+        let raw = error { _ = try Data(contentsOf: URL(fileURLWithPath: "/nonexistent/y")) }!
+        #expect(SlimError.fromFoundation(raw) as? SlimError == .io(path: "/nonexistent/y", detail: "cannot read: no such file or directory"))
+    }
+
+    @Test func jsonParseErrorsSayWhy() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("{\"a\": 1,".utf8).write(to: url)
+        #expect(error { _ = try FileReading.jsonObject(at: url) } as? SlimError
+                == .malformedFile(path: url.path, detail: "not valid JSON: unexpected end of file during JSON parse"))
+        try Data("[1]".utf8).write(to: url)
+        #expect(error { _ = try FileReading.jsonObject(at: url) } as? SlimError == .malformedFile(path: url.path, detail: "not a JSON object"))
+    }
+
+    /// JSON has no NaN: a diverged loss is written as null instead of failing the whole output.
+    @Test func jsonOutputWritesNonFiniteNumbersAsNull() throws {
+        let value: [String: Any] = ["loss": Double.nan, "curve": [1.5, Double.infinity], "steps": 3, "f": Float.nan, "ok": true]
+        let text = String(decoding: try JSONOutput.data(value, options: [.sortedKeys]), as: UTF8.self)
+        #expect(text == #"{"curve":[1.5,null],"f":null,"loss":null,"ok":true,"steps":3}"#)
+    }
+}

@@ -26,8 +26,7 @@ extension SentenceEmbedder {
     private static func normalizes(folder: URL) throws -> Bool {
         let url = folder.appendingPathComponent("modules.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return true }
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+        guard let modules = try FileReading.json(at: url) as? [[String: Any]] else {
             throw SlimError.malformedFile(path: url.path, detail: "expected a JSON array of modules")
         }
         return modules.contains { ($0["type"] as? String)?.hasSuffix(".Normalize") == true }

@@ -37,7 +37,7 @@ public enum SafeTensorsWriter {
         // Checksums carried over from a file read earlier describe other bytes: these are recomputed.
         let plain = metadata.filter { !TensorChecksums.isChecksumKey($0.key) }
         header["__metadata__"] = plain.merging(TensorChecksums.record(metadata: plain, claims: claims, data: entries.map(\.data))) { $1 }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        var json = try JSONOutput.data(header, options: [.sortedKeys, .withoutEscapingSlashes])
         json.append(contentsOf: Array(repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
         var file = Data(capacity: 8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
