@@ -40,6 +40,12 @@ struct CompressCommand: ParsableCommand {
         default: break
         }
         _ = try format()
+        try Self.checkSamples(samples)
+    }
+
+    /// No sample is no calibration: a calibrated method would run on nothing.
+    static func checkSamples(_ samples: Int) throws {
+        guard samples >= 1 else { throw ValidationError("--samples \(samples): calibration needs at least 1 sample") }
     }
 
     func format() throws -> QuantFormat {
@@ -133,6 +139,7 @@ struct PruneCommand: ParsableCommand {
     func validate() throws {
         _ = try PruningPattern(parsing: pattern)
         guard PruningMethod(rawValue: method) != nil else { throw ValidationError("--method must be magnitude or wanda") }
+        try CompressCommand.checkSamples(samples)
     }
 
     func run() throws {

@@ -17,6 +17,11 @@ extension SentenceEmbedder {
         // A compressed folder's config.json names its packed layers; a plain one names none.
         let weights = try PackedWeightStore(file: try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")),
                                             config: folder.appendingPathComponent("config.json"))
+        if let quantization, !weights.formats.isEmpty {
+            // Packed layers run as stored: quantizing at load would apply to none of them, or only to their exceptions.
+            let formats = Set(weights.formats.values.map(\.description)).sorted().joined(separator: ", ")
+            throw SlimError.invalidArgument("\(folder.path) is already compressed (\(formats)): it runs as stored, so quantizing it to \(quantization.format) at load would change nothing; load it without quantization (drop --quantize)")
+        }
         let encoder = try BertEncoder(config: config, weights: weights, backend: backend, quantization: quantization)
         let tokenizer = try WordPieceTokenizer(modelFolder: folder)
         return SentenceEmbedder(encoder: encoder, tokenizer: tokenizer, pooling: try Pooling.load(folder: folder),
