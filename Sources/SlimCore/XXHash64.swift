@@ -2,10 +2,11 @@
 /// `xxhsum -H1` and Python's `xxhash.xxh64`, so a file's checksums can be
 /// checked by other tools.
 ///
-/// Chosen for the per-tensor checksums of the safetensors files Slim writes:
-/// in Swift it hashes a mapped model at memory-copy speed (about 3 GB/s on a
-/// 2-core Zen 4, against 0.2 GB/s for a table-driven CRC-32C and 0.02 GB/s
-/// for ``SHA256``), and a checksum only has to catch corruption, not an
+/// Chosen by measurement for the per-tensor checksums of the safetensors
+/// files Slim writes: over MiniLM's mapped 90.9 MB on an AMD EPYC (Zen 4, one
+/// core, release build) it runs at 14.4 GB/s (6.3 ms), near a plain 64-bit
+/// sum's 19 GB/s, against 1.9 GB/s for a slicing-by-8 CRC-32C in Swift and
+/// 0.18 GB/s for ``SHA256``. A checksum only has to catch corruption, not an
 /// adversary.
 public enum XXHash64 {
     private static let p1: UInt64 = 0x9E37_79B1_85EB_CA87
