@@ -45,12 +45,33 @@ public enum KernelSource {
         return Text(name: name, origin: raw.origin, source: lines.joined(separator: "\n"))
     }
 
+    /// `SLIM_KERNELS_DIR`, when set: every source is read from there, none from the binary.
+    public static var folder: String? {
+        ProcessInfo.processInfo.environment["SLIM_KERNELS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// What keeps `folder` from standing in for the embedded sources (it is
+    /// no folder, or lacks some of their `.cl` files), or nil when it can.
+    /// Falling back to the embedded copy of a missing file would run other
+    /// kernels than the ones being edited, and say nothing.
+    public static func folderProblem(_ folder: String) -> String? {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            return "SLIM_KERNELS_DIR names no folder; unset it to run the kernels built into slim, or name a folder of .cl files such as Kernels/"
+        }
+        let missing = embedded.keys.sorted().map { $0 + ".cl" }.filter {
+            !FileManager.default.isReadableFile(atPath: (folder as NSString).appendingPathComponent($0))
+        }
+        guard missing.isEmpty else {
+            return "the SLIM_KERNELS_DIR folder lacks \(missing.joined(separator: ", ")); it must hold every kernel source (copy Kernels/)"
+        }
+        return nil
+    }
+
     private static func rawText(of name: String) -> Text? {
-        if let dir = ProcessInfo.processInfo.environment["SLIM_KERNELS_DIR"], !dir.isEmpty {
-            let path = (dir as NSString).appendingPathComponent(name + ".cl")
-            if let source = try? String(contentsOfFile: path, encoding: .utf8) {
-                return Text(name: name, origin: path, source: source)
-            }
+        if let folder {
+            let path = (folder as NSString).appendingPathComponent(name + ".cl")
+            return (try? String(contentsOfFile: path, encoding: .utf8)).map { Text(name: name, origin: path, source: $0) }
         }
         guard let bytes = embedded[name] else { return nil }
         return Text(name: name, origin: "embedded \(name).cl", source: String(decoding: bytes, as: UTF8.self))

@@ -72,7 +72,7 @@ public struct AutoCompressor {
     /// each at most its name, a suffix and 100 characters of dtype, shape and offsets.
     static func fixedBytes(_ model: BertSource, chosenFor chosen: Set<String>) -> Int {
         model.file.tensors.reduce(8 + 1024) { total, t in
-            chosen.contains(t.name) ? total + 3 * (t.name.count + 120) : total + model.file.bytes(of: t).count + t.name.count + 120
+            chosen.contains(t.name) ? total + 3 * (t.name.count + 120) : total + t.byteRange.count + t.name.count + 120
         }
     }
 }

@@ -35,7 +35,7 @@ struct BertSource {
     func sha256(_ enabled: Bool) -> String { enabled ? SHA256.hex(file.file.bytes) : "not computed" }
 
     /// The tensor copied unchanged into the output.
-    func unchanged(_ t: StoredTensor) -> SafeTensorsWriter.Entry {
-        .init(name: t.name, kind: t.kind, shape: t.shape, data: Data(file.bytes(of: t)))
+    func unchanged(_ t: StoredTensor) throws -> SafeTensorsWriter.Entry {
+        .init(name: t.name, kind: t.kind, shape: t.shape, data: Data(try file.bytes(of: t)))
     }
 }

@@ -9,10 +9,7 @@ public enum Calibration {
 
     /// Up to `count` texts from `file`: fortune entries (separated by `%` lines) or, without them, non-empty lines.
     public static func samples(from file: URL, count: Int) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw SlimError.io(path: file.path, detail: "cannot read the calibration file")
-        }
-        let text = try TextInput.decodeUTF8(data, origin: file.path)
+        let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file.path), origin: file.path)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var entries: [String] = []
         if lines.contains("%") {

@@ -33,9 +33,9 @@ public enum Evaluation {
         public init(folder: URL) throws {
             // gensim ships lee.cor in Latin-1 (a £ sign), not UTF-8.
             let corpus = folder.appendingPathComponent("lee.cor")
-            guard let data = FileManager.default.contents(atPath: corpus.path),
-                  let text = (try? TextInput.decodeUTF8(data, origin: corpus.path)) ?? String(data: data, encoding: .isoLatin1) else {
-                throw SlimError.io(path: corpus.path, detail: "cannot read the Lee corpus")
+            let data = try FileReading.data(atPath: corpus.path)
+            guard let text = (try? TextInput.decodeUTF8(data, origin: corpus.path)) ?? String(data: data, encoding: .isoLatin1) else {
+                throw SlimError.malformedFile(path: corpus.path, detail: "neither UTF-8 nor Latin-1 text")
             }
             documents = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
             let table = try TextInput.lines(ofFile: folder.appendingPathComponent("similarities0-1.txt").path)

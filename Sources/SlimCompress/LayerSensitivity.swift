@@ -37,7 +37,7 @@ struct LayerSensitivity {
             }
             let t = try model.file.tensor(named: layer.name)
             let w = try model.file.floats(t)
-            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: model.file.bytes(of: t).count)]
+            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: t.byteRange.count)]
             for (choice, stored, bytes) in try candidates(layer.name, w, rows: layer.outFeatures, columns: layer.inFeatures) {
                 try original.encoder.backend.write(stored, to: tensor)
                 defer { _ = try? original.encoder.backend.write(w, to: tensor) }
@@ -50,7 +50,7 @@ struct LayerSensitivity {
             progress?(linears.count + index, total, name)
             let t = try model.file.tensor(named: name)
             let w = try model.file.floats(t)
-            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: model.file.bytes(of: t).count)]
+            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: t.byteRange.count)]
             for format in AutoCandidates.formats where (try? format.validate(rows: t.shape[0], columns: t.shape[1])) != nil {
                 let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format)
                 // Tables are looked up, not multiplied: the encoder is rebuilt around the decoded table.
@@ -66,7 +66,7 @@ struct LayerSensitivity {
         if let t = model.file.tensors.first(where: { $0.name == model.pooler }), t.shape.count == 2 {
             // Sentence embeddings pool the last hidden states and never run the
             // pooler: any storage costs them nothing, so only its bytes count.
-            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: model.file.bytes(of: t).count)]
+            var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: t.byteRange.count)]
             let w = try model.file.floats(t)
             for format in AutoCandidates.formats where (try? format.validate(rows: t.shape[0], columns: t.shape[1])) != nil {
                 let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format)

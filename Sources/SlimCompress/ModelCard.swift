@@ -54,7 +54,6 @@ public struct ModelCard {
     /// Writes both files into `folder` (each atomically).
     public func write(to folder: URL) throws {
         try writeAtomically(Data(markdown.utf8), to: folder.appendingPathComponent("MODEL_CARD.md"))
-        try writeAtomically(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                            to: folder.appendingPathComponent("model_card.json"))
+        try writeAtomically(try JSONOutput.data(json), to: folder.appendingPathComponent("model_card.json"))
     }
 }

@@ -111,7 +111,7 @@ public struct ModelCompressor {
                     let b = try file.floats(t).enumerated().map { $0.element * valueFold[$0.offset] }
                     entries.append(.init(name: t.name, kind: .f32, shape: t.shape, data: b.withUnsafeBytes { Data($0) }))
                 } else {
-                    entries.append(model.unchanged(t))
+                    entries.append(try model.unchanged(t))
                 }
                 continue
             }

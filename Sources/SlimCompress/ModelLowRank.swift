@@ -23,7 +23,7 @@ public struct ModelLowRank {
         for (index, t) in file.tensors.enumerated() {
             progress?(index, file.tensors.count, t.name)
             guard model.linears.contains(t.name), t.shape.count == 2 else {
-                entries.append(model.unchanged(t))
+                entries.append(try model.unchanged(t))
                 continue
             }
             let (n, k) = (t.shape[0], t.shape[1])

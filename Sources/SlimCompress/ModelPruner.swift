@@ -41,7 +41,7 @@ public struct ModelPruner {
         for (index, t) in file.tensors.enumerated() {
             progress?(index, file.tensors.count, t.name)
             guard model.linears.contains(t.name), t.shape.count == 2, [.f32, .f16, .bf16].contains(t.kind) else {
-                entries.append(model.unchanged(t))
+                entries.append(try model.unchanged(t))
                 continue
             }
             let original = try file.floats(t)

@@ -174,7 +174,7 @@ extension ModelPruner {
                                  "heads_before": heads, "neurons_before": width])
         }
         progress?(c.layers, c.layers, "writing")
-        let entries = file.tensors.map { sliced.entries[$0.name] ?? model.unchanged($0) }
+        let entries = try file.tensors.map { try sliced.entries[$0.name] ?? model.unchanged($0) }
         let parametersBefore = file.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let parametersAfter = entries.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let description: [String: Any] = [

@@ -33,7 +33,7 @@ public enum TrainedModelFolder {
             layers.append(.init(name: t.name, format: p.format.description, relativeError: relativeError(t.values, restored)))
             entries += PackedEntries.make(t.name, p.encoded, rows: t.shape[0])
         }
-        var config = try JSONFileObject.read(base.appendingPathComponent("config.json"))
+        var config = try FileReading.jsonObject(at: base.appendingPathComponent("config.json"))
         for (key, value) in updates { config[key] = value }
         let originalBytes = (try? FileManager.default.attributesOfItem(
             atPath: original.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
@@ -41,7 +41,7 @@ public enum TrainedModelFolder {
                                           earlierCard: base.appendingPathComponent("model_card.json"),
                                           files: { staging in
                                               try StagedFolder.copyCompanionFiles(of: base, into: staging)
-                                              for (name, data) in files { try data.write(to: staging.appendingPathComponent(name)) }
+                                              for (name, data) in files { try writeAtomically(data, to: staging.appendingPathComponent(name)) }
                                           }) { bytesAfter in
             CompressionReport(source: original.path, sourceSHA256: "not computed", method: method, format: format, layers: layers,
                               bytesBefore: originalBytes, bytesAfter: bytesAfter, seconds: seconds, calibration: training)

@@ -13,7 +13,10 @@ public enum BackendChoice: String, Sendable, CaseIterable {
     /// The choice given on the command line, else `SLIM_BACKEND`, else `auto`.
     public static func resolve(_ flag: String?) throws(SlimError) -> BackendChoice {
         if let flag { return try BackendChoice(parsing: flag) }
-        if let env = ProcessInfo.processInfo.environment["SLIM_BACKEND"], !env.isEmpty { return try BackendChoice(parsing: env) }
+        if let env = ProcessInfo.processInfo.environment["SLIM_BACKEND"], !env.isEmpty {
+            // Named, or a user who never typed the value looks for it on the command line.
+            do { return try BackendChoice(parsing: env) } catch { throw .invalidArgument("the environment variable SLIM_BACKEND=\(env): \(error)") }
+        }
         return .auto
     }
 }

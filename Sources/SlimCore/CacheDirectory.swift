@@ -13,8 +13,8 @@ public enum CacheDirectory {
     /// A subfolder of the cache, created if missing.
     public static func folder(_ name: String) throws -> URL {
         let url = root.appendingPathComponent(name, isDirectory: true)
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw SlimError.io(path: url.path, detail: "cannot create cache folder: \(error.localizedDescription)")
+        try withFileErrors("create the cache folder", path: url.path) {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         }
         return url
     }
@@ -26,15 +26,12 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let temp = url.deletingLastPathComponent()
         .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
     do {
-        try data.write(to: temp)
+        try withFileErrors("write", path: url.path) { try data.write(to: temp) }
         if rename(temp.path, url.path) != 0 {
             throw SlimError.io(path: url.path, detail: "rename from \(temp.lastPathComponent) failed: \(String(cString: strerror(errno)))")
         }
-    } catch let e as SlimError {
-        try? FileManager.default.removeItem(at: temp)
-        throw e
     } catch {
         try? FileManager.default.removeItem(at: temp)
-        throw SlimError.io(path: url.path, detail: error.localizedDescription)
+        throw error
     }
 }

@@ -25,10 +25,7 @@ public enum TextInput {
 
     /// The non-empty lines of a text file, without their line ends.
     public static func lines(ofFile path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SlimError.io(path: path, detail: "cannot read the file")
-        }
-        return try decodeUTF8(data, origin: path)
+        try decodeUTF8(try FileReading.data(atPath: path), origin: path)
             .split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
             .map(String.init)
             .filter { !$0.allSatisfy(\.isWhitespace) }

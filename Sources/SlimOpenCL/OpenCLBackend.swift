@@ -1,4 +1,5 @@
 import COpenCL
+import Kernels
 import Foundation
 import SlimCore
 
@@ -21,6 +22,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// Opens `device`, with the kernel shapes of `tuning` (the device's table entry by default).
     public init(device: OpenCLDevice, instance: Int = 0, tuning: DeviceTuning? = nil) throws {
+        // Checked before any work, not at the first kernel an op needs.
+        if let folder = KernelSource.folder, let problem = KernelSource.folderProblem(folder) {
+            throw SlimError.io(path: folder, detail: problem)
+        }
         self.device = device
         self.tuning = tuning ?? DeviceTuning.lookup(device)
         id = BackendID(kind: .opencl, instance: instance, name: device.name)

@@ -53,7 +53,7 @@ final class ProgramCache: @unchecked Sendable {
 
     func program(_ family: String, options: String) throws -> Program {
         guard let text = KernelSource.text(of: family) else {
-            throw SlimError.invalidArgument("no kernel source named \(family).cl")
+            throw SlimError.invalidArgument("no kernel source named \(family).cl" + (KernelSource.folder.map { " in SLIM_KERNELS_DIR \($0)" } ?? ""))
         }
         return try program(text, options: options)
     }

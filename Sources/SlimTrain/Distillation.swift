@@ -105,8 +105,12 @@ public final class Distillation {
         guard !sequences.isEmpty else { throw SlimError.invalidArgument("distill: the training data holds no text") }
         let teacherLayers = teacher.encoder.config.layers
         resolvedLayerMap = o.layerMap ?? (0..<o.studentLayers).map { ($0 + 1) * teacherLayers / o.studentLayers - 1 }
-        guard resolvedLayerMap.count == o.studentLayers, resolvedLayerMap.allSatisfy({ (0..<teacherLayers).contains($0) }) else {
-            throw SlimError.invalidArgument("--layer-map \(resolvedLayerMap): one teacher layer in 0..<\(teacherLayers) for each of the \(o.studentLayers) student layers")
+        // Only the hidden-state and attention losses read the map; the default one fails only for a student deeper than its teacher.
+        let mapped = o.hiddenWeight > 0 || o.attentionWeight > 0
+        if mapped, resolvedLayerMap.count != o.studentLayers || !resolvedLayerMap.allSatisfy({ (0..<teacherLayers).contains($0) }) {
+            let wanted = "one teacher layer in 0..<\(teacherLayers) for each of the \(o.studentLayers) student layers"
+            throw SlimError.invalidArgument(o.layerMap.map { "--layer-map \($0.map(String.init).joined(separator: ",")): \(wanted)" }
+                ?? "the student has \(o.studentLayers) layers but the teacher only \(teacherLayers), so the default layer map leaves some student layers without a teacher layer to learn from: give --layer-map, \(wanted)")
         }
         resolvedAttentionLayers = o.attentionWeight > 0 ? (o.attentionLayers ?? [o.studentLayers - 1]) : []
         for i in resolvedAttentionLayers {

@@ -87,6 +87,12 @@ extension StudentBert {
             student = try StudentBert(teacher: o.teacher, layers: o.studentLayers, initialization: o.initialization, backend: backend)
         }
         if o.keepMask {
+            let source = o.studentSource ?? o.teacher
+            let config = try FileReading.jsonObject(at: source.appendingPathComponent("config.json"))
+            // Rounding sends small weights to 0 too; only a pruning's zeros are a mask worth keeping.
+            guard config["quantization_config"] == nil || config["sparsity_config"] != nil else {
+                throw SlimError.invalidArgument("--keep-mask: \(source.path) is quantized and was not pruned (its config.json has a quantization_config but no sparsity_config): its zero weights are values that rounded to 0, not a pruning mask; prune the original first, or drop --keep-mask")
+            }
             guard try student.fixSparsity() > 0 else {
                 throw SlimError.invalidArgument("--keep-mask: \((o.studentSource ?? o.teacher).path) has no zero weights in its linear layers; prune it first")
             }

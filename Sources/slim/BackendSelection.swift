@@ -61,7 +61,7 @@ func printError(_ text: String) {
 
 /// Pretty, key-sorted JSON on stdout.
 func printJSON(_ value: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    let data = try JSONOutput.data(value)
     print(String(decoding: data, as: UTF8.self))
 }
 

@@ -40,6 +40,12 @@ struct CompressCommand: ParsableCommand {
         default: break
         }
         _ = try format()
+        try Self.checkSamples(samples)
+    }
+
+    /// No sample is no calibration: a calibrated method would run on nothing.
+    static func checkSamples(_ samples: Int) throws {
+        guard samples >= 1 else { throw ValidationError("--samples \(samples): calibration needs at least 1 sample") }
     }
 
     func format() throws -> QuantFormat {
@@ -133,6 +139,7 @@ struct PruneCommand: ParsableCommand {
     func validate() throws {
         _ = try PruningPattern(parsing: pattern)
         guard PruningMethod(rawValue: method) != nil else { throw ValidationError("--method must be magnitude or wanda") }
+        try CompressCommand.checkSamples(samples)
     }
 
     func run() throws {
@@ -231,8 +238,7 @@ extension EvalCommand {
     func evaluateDecoders() throws {
         let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
-        guard let bytes = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
-        let text = try TextInput.decodeUTF8(bytes, origin: file)
+        let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         var results: [(ppl: PerplexityResult, bytes: Int)] = []
         for path in [original, compressed] {
             let (llama, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)

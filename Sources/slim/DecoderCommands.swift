@@ -38,8 +38,7 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(help: "Print {ppl, tokens_scored, tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw SlimError.io(path: file, detail: "cannot read the file") }
-        let text = try TextInput.decodeUTF8(data, origin: file)
+        let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         let (llama, tokenizer) = try options.load()
         let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
         let bar = ProgressLine(unit: "chunks")
@@ -64,16 +63,18 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var options: DecoderModelOptions
     @Argument(help: "The prompt (control tokens such as <|im_start|> are recognised).") var prompt: String
-    @Option(help: "Tokens to generate at most (generation also stops at the end-of-text token).") var maxTokens = 64
+    @Option(help: "Tokens to generate at most (generation also stops at the end-of-text token, and when prompt and text fill the context).") var maxTokens = 64
+    @Option(help: "Tokens of context: prompt and generated text together (default: the model's context length).") var ctx: Int?
     @Option(help: "0 is greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability.") var topP: Float = 1
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
-    @Flag(help: "Print {prompt, text, token_ids, prompt_tokens, generated_tokens, prompt_tokens_per_s, tokens_per_s} as JSON at the end instead of streaming.")
+    @Flag(help: "Print {prompt, text, token_ids, prompt_tokens, generated_tokens, prompt_tokens_per_s, tokens_per_s, context, stop_reason} as JSON at the end instead of streaming.")
     var json = false
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
         guard temperature >= 0, topP > 0, topP <= 1 else { throw ValidationError("--temperature ≥ 0 and 0 < --top-p ≤ 1") }
+        if let ctx, ctx < 1 { throw ValidationError("--ctx must be at least 1") }
     }
 
     func run() throws {
@@ -83,7 +84,7 @@ struct GenerateCommand: ParsableCommand {
         var produced: [Int32] = []
         var text = ""
         if !json { writeOut(prompt) }
-        let stats = try llama.generate(prompt: promptIDs, maxTokens: maxTokens,
+        let stats = try llama.generate(prompt: promptIDs, maxTokens: maxTokens, context: ctx,
                                        sampler: Sampler(temperature: temperature, topP: topP, seed: seed),
                                        stop: Set([tokenizer.eosID].compactMap { $0 })) { token in
             produced.append(token)
@@ -96,10 +97,14 @@ struct GenerateCommand: ParsableCommand {
         if json {
             try printJSON(["prompt": prompt, "text": text, "token_ids": produced.map(Int.init), "prompt_tokens": stats.promptTokens,
                            "generated_tokens": stats.generatedTokens, "prompt_tokens_per_s": stats.promptTokensPerSecond,
-                           "tokens_per_s": stats.generationTokensPerSecond])
+                           "tokens_per_s": stats.generationTokensPerSecond, "context": stats.context, "stop_reason": stats.stop.rawValue])
             return
         }
         writeOut(rest + "\n")
+        if stats.stop == .contextFull {
+            printError("stopped: prompt and text fill the context of \(stats.context) tokens"
+                       + (stats.context < llama.config.contextLength ? " (--ctx; the model takes up to \(llama.config.contextLength))" : ""))
+        }
         printError(String(format: "prompt: %d tokens, %.1f tokens/s; generated: %d tokens, %.1f tokens/s",
                           stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens, stats.generationTokensPerSecond))
     }

@@ -53,6 +53,7 @@ struct DistillModelOptions: ParsableArguments {
         }
         guard l.mse > 0 || l.cosine > 0 || hidden > 0 || attention > 0 else { throw ValidationError("--loss names no loss") }
         if attnLayers != nil && attention == 0 { throw ValidationError("--attn-layers needs attn-kl in --loss") }
+        if layerMap != nil && hidden == 0 && attention == 0 { throw ValidationError("--layer-map needs hidden-mse or attn-kl in --loss") }
         return (l, hidden, attention)
     }
 
@@ -70,19 +71,16 @@ struct DistillModelOptions: ParsableArguments {
         (o.losses, o.hiddenWeight, o.attentionWeight) = try parsedLosses(default: defaultLoss)
         if hiddenProjection && o.hiddenWeight == 0 { throw ValidationError("--hidden-projection needs hidden-mse in --loss") }
         o.hiddenProjection = hiddenProjection
-        if let attnLayers {
-            let layers = attnLayers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !layers.isEmpty, layers.allSatisfy({ $0 != nil }) else {
-                throw ValidationError("--attn-layers \(attnLayers): comma-separated student layer numbers")
-            }
-            o.attentionLayers = layers.map { $0! }
-        }
-        if let layerMap {
-            let layers = layerMap.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard layers.allSatisfy({ $0 != nil }) else { throw ValidationError("--layer-map \(layerMap): comma-separated layer numbers") }
-            o.layerMap = layers.map { $0! }
-        }
+        o.attentionLayers = try attnLayers.map { try Self.layers($0, flag: "--attn-layers", of: "student") }
+        o.layerMap = try layerMap.map { try Self.layers($0, flag: "--layer-map", of: "teacher") }
         return o
+    }
+
+    /// Comma-separated layer numbers; an empty entry ("1,,3") is a missing layer, not nothing.
+    static func layers(_ text: String, flag: String, of model: String) throws -> [Int] {
+        let layers = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard layers.allSatisfy({ $0 != nil }) else { throw ValidationError("\(flag) \(text): comma-separated \(model) layer numbers") }
+        return layers.map { $0! }
     }
 }
 

@@ -9,19 +9,23 @@ struct EmbeddingModelOptions: ParsableArguments {
     var model: String
     @Option(help: "Quantize the linear layers when loading: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1.")
     var quantize: String?
-    @Option(help: "With --quantize: f32 (weight-only), int8 or int8-row (activations quantized per token, integer dot products), int8-block (per 32 values).")
-    var activations: String = "f32"
+    @Option(help: "With --quantize: f32 (weight-only, the default), int8 or int8-row (activations quantized per token, integer dot products), int8-block (per 32 values).")
+    var activations: String?
     @OptionGroup var backendOption: BackendOption
 
     func validate() throws {
-        _ = try ActivationPrecision(option: activations)
+        if let activations {
+            // Only products whose weights are quantized at load take quantized activations.
+            guard quantize != nil else { throw ValidationError("--activations \(activations) needs --quantize FORMAT") }
+            _ = try ActivationPrecision(option: activations)
+        }
         if let quantize { _ = try QuantFormat(parsing: quantize) }
     }
 
     func load() throws -> SentenceEmbedder {
         let backend = try backendOption.open()
         let quantization = try quantize.map {
-            LinearQuantization(format: try QuantFormat(parsing: $0), activations: try ActivationPrecision(option: activations))
+            LinearQuantization(format: try QuantFormat(parsing: $0), activations: try ActivationPrecision(option: activations ?? "f32"))
         }
         return try SentenceEmbedder.load(folder: URL(fileURLWithPath: model), backend: backend, quantization: quantization)
     }

@@ -47,6 +47,24 @@ import Testing
         #expect(streamed.stderr.contains("tokens/s"))
     }
 
+    /// A run that reaches the end of the context stops there with exit 0, says so, and with
+    /// --json still prints the JSON, naming why it stopped.
+    @Test func generateStopsCleanlyAtTheContextEnd() throws {
+        let args = ["generate", Self.smolLM2, "The capital of France is", "--max-tokens", "20", "--ctx", "8", "--backend", "cpu"]
+        let r = try slim(args + ["--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try Self.json(r.stdout) as? [String: Any])
+        #expect(o["generated_tokens"] as? Int == 3 && o["prompt_tokens"] as? Int == 5, "5 prompt + 3 generated fill 8")
+        #expect(o["stop_reason"] as? String == "context_full" && o["context"] as? Int == 8)
+        #expect(o["text"] as? String == " Paris.\n", "the same greedy text as without the limit")
+        let streamed = try slim(args)
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        #expect(streamed.stdout == "The capital of France is Paris.\n\n")
+        #expect(streamed.stderr.contains("context of 8 tokens"), "\(streamed.stderr)")
+        let reasons = try slim(["generate", Self.smolLM2, "The capital of France is", "--max-tokens", "2", "--backend", "cpu", "--json"])
+        #expect((try Self.json(reasons.stdout) as? [String: Any])?["stop_reason"] as? String == "max_tokens")
+    }
+
     @Test func badInputIsAClearError() throws {
         let short = FileManager.default.temporaryDirectory.appendingPathComponent("slim-short-\(getpid()).txt")
         try "Too short.".write(to: short, atomically: true, encoding: .utf8)

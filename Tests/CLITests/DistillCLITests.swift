@@ -77,6 +77,31 @@ import Testing
         #expect(other.status != 0 && other.stderr.contains("another configuration") && other.stderr.contains("seq"), "\(other.stderr)")
     }
 
+    /// A checkpoint with one bit flipped mid-file: `--resume` stops with a non-zero exit naming
+    /// the tensor whose bytes changed, instead of training on (and writing) garbage.
+    @Test func resumeFromACorruptCheckpointFailsNamingTheTensor() throws {
+        let w = try Self.workspace("corrupt")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let half = try slim(Self.arguments(w, output: "s") + ["--checkpoint-every", "4", "--stop-after", "4"])
+        #expect(half.status == 0, "\(half.stderr)")
+        let checkpoint = w.base.appendingPathComponent("s.checkpoint.safetensors")
+        var data = try Data(contentsOf: checkpoint)
+        let middle = data.count / 2
+        data[middle] ^= 0x40
+        try data.write(to: checkpoint)
+        // The tensor holding that byte, from the header (8-byte length, JSON, then the data).
+        let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: data[8..<8 + length]) as? [String: Any])
+        let tensor = try #require(header.first { _, entry in
+            guard let offsets = (entry as? [String: Any])?["data_offsets"] as? [Int] else { return false }
+            return (offsets[0]..<offsets[1]).contains(middle - 8 - length)
+        }?.key)
+        let rest = try slim(Self.arguments(w, output: "s") + ["--checkpoint-every", "4", "--resume"])
+        #expect(rest.status != 0, "resumed from a corrupt checkpoint: \(rest.stdout)")
+        #expect(rest.stderr.contains("tensor '\(tensor)'") && rest.stderr.contains("checksum"), "\(rest.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.base.appendingPathComponent("s").path), "no model written")
+    }
+
     /// Hidden-state MSE on top of the embedding losses: the 1-layer student's output learns teacher layer 0's (captured as layer 1's query input).
     @Test func hiddenStateLossTrainsAndABadLayerMapIsRefused() throws {
         let w = try Self.workspace("hidden")

@@ -77,9 +77,16 @@ import Testing
                           "--backend", "cpu", "--json"])
         #expect(p.status == 0, "\(p.stderr)")
         let card = try Self.json(p.stdout)
-        // fp32 values leave the file; its JSON header changes by a few bytes.
+        // fp32 values leave the file; its JSON header changes by a few bytes and gains
+        // Slim's checksums (a key and 16 hex digits per tensor, and one for the header).
         let removedBytes = (card["bytes_before"] as? Int ?? 0) - (card["bytes_after"] as? Int ?? 0)
-        #expect(abs(removedBytes - 4 * removedParameters) < 256, "\(pattern): \(removedBytes) bytes removed")
+        let written = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+        let headerLength = written.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: written[8..<8 + headerLength]) as? [String: Any])
+        let checksums = ((header["__metadata__"] as? [String: String]) ?? [:]).filter { $0.key.hasPrefix("slim.xxh64") }
+        let checksumBytes = checksums.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 }
+        #expect(checksums.count == header.count, "one per tensor and one for the header")
+        #expect(abs(removedBytes + checksumBytes - 4 * removedParameters) < 256, "\(pattern): \(removedBytes) bytes removed")
         let config = try Self.json(try String(contentsOfFile: out + "/config.json", encoding: .utf8))
         let sparsity = config["sparsity_config"] as? [String: Any]
         #expect(sparsity?["parameters_after"] as? Int ?? .max < sparsity?["parameters_before"] as? Int ?? 0)

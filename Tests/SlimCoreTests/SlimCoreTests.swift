@@ -58,3 +58,62 @@ import Testing
         #expect(e.description == "clCreateBuffer failed with CL_MEM_OBJECT_ALLOCATION_FAILURE (-4): 'w' [4096x4096] f32")
     }
 }
+
+@Suite struct XXHash64Tests {
+    /// The reference implementation's published values, covering the empty input, the
+    /// 1-byte tail, the 4-byte tail and the 32-byte stripes.
+    @Test func knownVectors() {
+        func h(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { XXHash64.hash($0) } }
+        #expect(h("") == 0xEF46_DB37_51D8_E999)
+        #expect(h("a") == 0xD24E_C4F1_A98C_6E5B)
+        #expect(h("abc") == 0x44BC_2CF5_AD77_0999)
+        #expect(h("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
+        // 32 + 8 + 4 + 1 bytes: every tail at once. The low 32 bits are what `zstd --check`, an
+        // independent implementation, stores at the end of its frame for this input (0x7CDD5D2E).
+        #expect(h("012345678901234567890123456789012345678901234") == 0x937A_5618_7CDD_5D2E)
+    }
+}
+
+/// Foundation's file and JSON failures become SlimErrors in words.
+@Suite struct FileErrorTests {
+    func error(_ body: () throws -> Void) -> (any Error)? {
+        do { try body(); return nil } catch { return error }
+    }
+
+    @Test func foundationFailuresSayWhereWhatAndWhy() {
+        let folder = error { _ = try withFileErrors("read", path: "/tmp") { try Data(contentsOf: URL(fileURLWithPath: "/tmp")) } }
+        #expect(folder as? SlimError == .io(path: "/tmp", detail: "cannot read: is a directory"))
+        let missing = error { _ = try FileReading.data(atPath: "/nonexistent/x.txt") }
+        #expect(missing as? SlimError == .io(path: "/nonexistent/x.txt", detail: "cannot read: no such file or directory"))
+        // Foundation names another file (a temporary one beside the target): both appear.
+        let temporary = error {
+            try withFileErrors("write", path: "/nonexistent/out") { try Data().write(to: URL(fileURLWithPath: "/nonexistent/.out.tmp")) }
+        }
+        #expect(temporary as? SlimError == .io(path: "/nonexistent/out", detail: "cannot write: no such file or directory (/nonexistent/.out.tmp)"))
+    }
+
+    @Test func theCommandLineNetMapsOnlyFoundationErrors() {
+        struct Other: Error {}
+        #expect(SlimError.fromFoundation(Other()) is Other)
+        #expect(SlimError.fromFoundation(SlimError.invalidArgument("x")) as? SlimError == .invalidArgument("x"))
+        let raw = error { _ = try Data(contentsOf: URL(fileURLWithPath: "/nonexistent/y")) }!
+        #expect(SlimError.fromFoundation(raw) as? SlimError == .io(path: "/nonexistent/y", detail: "cannot read: no such file or directory"))
+    }
+
+    @Test func jsonParseErrorsSayWhy() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("{\"a\": 1,".utf8).write(to: url)
+        #expect(error { _ = try FileReading.jsonObject(at: url) } as? SlimError
+                == .malformedFile(path: url.path, detail: "not valid JSON: unexpected end of file during JSON parse"))
+        try Data("[1]".utf8).write(to: url)
+        #expect(error { _ = try FileReading.jsonObject(at: url) } as? SlimError == .malformedFile(path: url.path, detail: "not a JSON object"))
+    }
+
+    /// JSON has no NaN: a diverged loss is written as null instead of failing the whole output.
+    @Test func jsonOutputWritesNonFiniteNumbersAsNull() throws {
+        let value: [String: Any] = ["loss": Double.nan, "curve": [1.5, Double.infinity], "steps": 3, "f": Float.nan, "ok": true]
+        let text = String(decoding: try JSONOutput.data(value, options: [.sortedKeys]), as: UTF8.self)
+        #expect(text == #"{"curve":[1.5,null],"f":null,"loss":null,"ok":true,"steps":3}"#)
+    }
+}

@@ -65,7 +65,7 @@ enum Mutator {
             do {
                 let f = try parse(file)
                 for t in f.tensors {
-                    #expect(f.bytes(of: t).count == t.byteRange.count)
+                    #expect(try f.bytes(of: t).count == t.byteRange.count)
                     if t.kind.elementBytes == nil || [.f32, .f16, .bf16, .f64].contains(t.kind) {
                         #expect(try f.floats(t).count == t.elementCount, "case \(i) (seed \(seed)), tensor '\(t.name)'")
                     }

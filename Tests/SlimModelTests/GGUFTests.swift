@@ -164,7 +164,7 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
         let gguf = try GGUFFile(contentsOf: try TestAssets.smolLM2)
         let q = try gguf.tensor(named: "blk.0.attn_q.weight")
         #expect(q.kind == .q4_1 && q.shape == [576, 576])
-        let raw = Array(gguf.bytes(of: q).prefix(20))
+        let raw = Array(try gguf.bytes(of: q).prefix(20))
         let d = Float(Float16(bitPattern: UInt16(raw[0]) | UInt16(raw[1]) << 8))
         let m = Float(Float16(bitPattern: UInt16(raw[2]) | UInt16(raw[3]) << 8))
         let low = raw[4..<20].map { d * Float($0 & 0xF) + m }, high = raw[4..<20].map { d * Float($0 >> 4) + m }

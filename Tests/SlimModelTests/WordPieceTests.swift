@@ -240,7 +240,8 @@ import Testing
 
         let json = folder.appendingPathComponent("tokenizer.json")
         try "{\"model\": ".write(to: json, atomically: true, encoding: .utf8)
-        #expect(error { try WordPieceTokenizer(modelFolder: folder) } == .malformedFile(path: json.path, detail: "not a JSON object"))
+        #expect(error { try WordPieceTokenizer(modelFolder: folder) }
+                == .malformedFile(path: json.path, detail: "not valid JSON: unexpected end of file during JSON parse"))
         try FileManager.default.removeItem(at: json)
 
         let vocab = folder.appendingPathComponent("vocab.txt")

@@ -17,6 +17,11 @@ extension SentenceEmbedder {
         // A compressed folder's config.json names its packed layers; a plain one names none.
         let weights = try PackedWeightStore(file: try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")),
                                             config: folder.appendingPathComponent("config.json"))
+        if let quantization, !weights.formats.isEmpty {
+            // Packed layers run as stored: quantizing at load would apply to none of them, or only to their exceptions.
+            let formats = Set(weights.formats.values.map(\.description)).sorted().joined(separator: ", ")
+            throw SlimError.invalidArgument("\(folder.path) is already compressed (\(formats)): it runs as stored, so quantizing it to \(quantization.format) at load would change nothing; load it without quantization (drop --quantize)")
+        }
         let encoder = try BertEncoder(config: config, weights: weights, backend: backend, quantization: quantization)
         let tokenizer = try WordPieceTokenizer(modelFolder: folder)
         return SentenceEmbedder(encoder: encoder, tokenizer: tokenizer, pooling: try Pooling.load(folder: folder),
@@ -26,8 +31,7 @@ extension SentenceEmbedder {
     private static func normalizes(folder: URL) throws -> Bool {
         let url = folder.appendingPathComponent("modules.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return true }
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+        guard let modules = try FileReading.json(at: url) as? [[String: Any]] else {
             throw SlimError.malformedFile(path: url.path, detail: "expected a JSON array of modules")
         }
         return modules.contains { ($0["type"] as? String)?.hasSuffix(".Normalize") == true }

@@ -25,16 +25,7 @@ public enum ModelConfig: Sendable {
 
 /// Reading JSON files with errors that name the file and the key.
 enum JSONFile {
-    static func object(at url: URL) throws -> [String: Any] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw SlimError.io(path: url.path, detail: "cannot read: \(error.localizedDescription)")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw SlimError.malformedFile(path: url.path, detail: "not a JSON object")
-        }
-        return object
-    }
+    static func object(at url: URL) throws -> [String: Any] { try FileReading.jsonObject(at: url) }
 
     static func int(_ object: [String: Any], _ key: String, file: URL, default value: Int? = nil) throws -> Int {
         if let n = object[key] as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e15 {

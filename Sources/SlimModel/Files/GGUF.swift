@@ -21,6 +21,9 @@ public final class GGUFFile: TensorFile {
 
     public var architecture: String? { metadata["general.architecture"]?.string }
 
+    /// GGUF records no per-tensor checksums: every tensor is read as it is.
+    public func verify(_ t: StoredTensor) {}
+
     /// `<architecture>.<key>`, e.g. `value(forArchitectureKey: "block_count")` reads `llama.block_count`.
     public func value(forArchitectureKey key: String) -> GGUFValue? {
         architecture.flatMap { metadata["\($0).\(key)"] }

@@ -3,11 +3,15 @@ import SlimCore
 
 /// A `.safetensors` file: an 8-byte little-endian header length, a JSON header
 /// naming each tensor's dtype, shape and byte range, then the data. Every
-/// claim of the header is checked against the file before a tensor is read.
+/// claim of the header is checked against the file before a tensor is read,
+/// and, in files Slim wrote, each tensor against its checksum when it is read.
 public final class SafeTensorsFile: TensorFile {
     public let file: MappedFile
     public let tensors: [StoredTensor]
+    /// The `__metadata__` entries, less Slim's checksums (``TensorChecksums``).
     public let metadata: [String: String]
+    /// Nil for files without checksums (Hugging Face checkpoints).
+    private let checksums: TensorChecksums?
     public var format: String { "safetensors" }
 
     static let kinds: [String: StoredKind] = [
@@ -61,7 +65,15 @@ public final class SafeTensorsFile: TensorFile {
             throw reader.fail("tensors '\(a.name)' and '\(b.name)' overlap", at: 8)
         }
         self.tensors = tensors
-        self.metadata = metadata
+        let claims = tensors.map {
+            TensorChecksums.Claim(name: $0.name, kind: $0.kind, shape: $0.shape,
+                                  offsets: $0.byteRange.lowerBound - dataStart..<$0.byteRange.upperBound - dataStart)
+        }
+        (self.metadata, checksums) = try TensorChecksums.read(metadata: metadata, claims: claims, path: file.path)
+    }
+
+    public func verify(_ t: StoredTensor) throws {
+        try checksums?.verify(t, bytes: UnsafeRawBufferPointer(rebasing: file.bytes[t.byteRange]))
     }
 
     private static func entry(_ name: String, _ value: Any, dataStart: Int, dataSize: Int, reader: ByteReader) throws -> StoredTensor {

@@ -81,6 +81,9 @@ public protocol TensorFile: AnyObject, Sendable {
     /// The tensors in file order.
     var tensors: [StoredTensor] { get }
     var format: String { get }
+    /// Throws if `t`'s bytes differ from what the file records for them (a
+    /// checksum); a file that records nothing accepts every tensor.
+    func verify(_ t: StoredTensor) throws
 }
 
 extension TensorFile {
@@ -95,14 +98,16 @@ extension TensorFile {
         return t
     }
 
-    /// The tensor's bytes inside the mapping, no copy. `t` must be one of this file's tensors.
-    public func bytes(of t: StoredTensor) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: file.bytes[t.byteRange])
+    /// The tensor's bytes inside the mapping, no copy, verified (``verify(_:)``).
+    /// Every read of a tensor goes through here. `t` must be one of this file's tensors.
+    public func bytes(of t: StoredTensor) throws -> UnsafeRawBufferPointer {
+        try verify(t)
+        return UnsafeRawBufferPointer(rebasing: file.bytes[t.byteRange])
     }
 
     /// The values as fp32: plain floats converted, GGUF blocks decoded.
     public func floats(_ t: StoredTensor) throws -> [Float] {
-        let raw = bytes(of: t), n = t.elementCount
+        let raw = try bytes(of: t), n = t.elementCount
         switch t.kind {
         case .f32:
             return [Float](unsafeUninitializedCapacity: n) { buffer, count in
@@ -127,7 +132,7 @@ extension TensorFile {
 
     /// The values of an integer or bool tensor, widened to Int64.
     public func int64s(_ t: StoredTensor) throws -> [Int64] {
-        let raw = bytes(of: t), n = t.elementCount
+        let raw = try bytes(of: t), n = t.elementCount
         func load<T: FixedWidthInteger>(_: T.Type) -> [Int64] {
             (0..<n).map { Int64(T(littleEndian: raw.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * $0, as: T.self))) }
         }

@@ -118,7 +118,7 @@ public struct PackedWeightStore: WeightStore {
         case .q8_0, .q4_0, .q4_1: rowBytes / format.ggufBlockBytes! * 32
         }
         let scales = try file.tensors.contains { $0.name == PackedNames.scales(name) } ? file.floats(try file.tensor(named: PackedNames.scales(name))) : []
-        let zeros = file.tensors.first { $0.name == PackedNames.zeros(name) }.map { Array(file.bytes(of: $0)) } ?? []
+        let zeros = try file.tensors.first { $0.name == PackedNames.zeros(name) }.map { Array(try file.bytes(of: $0)) } ?? []
         let groups: Int? = switch format {
         case .int8PerChannel: rows
         case let .int4(g, _): rows * columns / max(g, 1)
@@ -129,7 +129,7 @@ public struct PackedWeightStore: WeightStore {
               (try? format.validate(rows: rows, columns: columns)) != nil else {
             throw SlimError.malformedFile(path: file.path, detail: "packed \(format) weight '\(name)': \(rows)x\(rowBytes) u8 data with \(scales.count) scales and \(zeros.count) zero points do not fit the format")
         }
-        let encoded = QuantCodec.Encoded(data: Array(file.bytes(of: data)), scales: scales, zeros: zeros)
+        let encoded = QuantCodec.Encoded(data: Array(try file.bytes(of: data)), scales: scales, zeros: zeros)
         return PackedWeight(format: format, rows: rows, columns: columns, encoded: encoded)
     }
 }

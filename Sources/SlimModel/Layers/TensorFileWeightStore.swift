@@ -19,6 +19,6 @@ public struct TensorFileWeightStore: WeightStore {
             throw SlimError.malformedFile(path: file.path, detail: "quantized tensor '\(name)' is \(t.shape), not a matrix")
         }
         return PackedWeight(format: format, rows: t.shape[0], columns: t.shape[1],
-                            encoded: QuantCodec.Encoded(data: Array(file.bytes(of: t))))
+                            encoded: QuantCodec.Encoded(data: Array(try file.bytes(of: t))))
     }
 }

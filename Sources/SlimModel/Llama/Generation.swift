@@ -51,37 +51,63 @@ public struct Sampler: Sendable {
     }
 }
 
+/// Why generation ended.
+public enum GenerationStop: String, Sendable {
+    /// `maxTokens` were produced.
+    case maxTokens = "max_tokens"
+    /// A stop token (end of text) was produced.
+    case stopToken = "stop_token"
+    /// Prompt and generated tokens fill the context: a further token would have no position.
+    case contextFull = "context_full"
+}
+
 public struct GenerationStats: Sendable {
     public let promptTokens: Int, generatedTokens: Int
     public let promptSeconds: Double, generationSeconds: Double
+    /// The context the run had: prompt and generated tokens together fit in it.
+    public let context: Int
+    public let stop: GenerationStop
     public var promptTokensPerSecond: Double { Double(promptTokens) / max(promptSeconds, 1e-9) }
     public var generationTokensPerSecond: Double { Double(generatedTokens) / max(generationSeconds, 1e-9) }
 }
 
 extension LlamaModel {
     /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken`
-    /// with each as soon as it is chosen; stops early at a token in `stop`.
-    public func generate(prompt: [Int32], maxTokens: Int, sampler: Sampler = Sampler(), stop: Set<Int32> = [],
+    /// with each as soon as it is chosen; stops early at a token in `stop`, or
+    /// when prompt and output fill `context` tokens (default: the model's
+    /// context length), which is a normal end, reported in the stats.
+    public func generate(prompt: [Int32], maxTokens: Int, context: Int? = nil, sampler: Sampler = Sampler(), stop: Set<Int32> = [],
                          onToken: (Int32) throws -> Void) throws -> GenerationStats {
         guard !prompt.isEmpty else { throw SlimError.invalidArgument("the prompt tokenizes to nothing") }
         guard maxTokens >= 0 else { throw SlimError.invalidArgument("max tokens must not be negative") }
+        let context = context ?? config.contextLength
+        guard (1...config.contextLength).contains(context) else {
+            throw SlimError.invalidArgument("a context of \(context) tokens: the model takes 1...\(config.contextLength)")
+        }
+        guard prompt.count <= context else {
+            throw SlimError.invalidArgument("the prompt has \(prompt.count) tokens, more than the context of \(context)")
+        }
+        // Every generated token but the last is fed back, so prompt + output must fit the cache.
+        let limit = min(maxTokens, context - prompt.count)
         var sampler = sampler
-        let cache = try makeCache(capacity: min(config.contextLength, prompt.count + max(maxTokens, 1)))
+        let cache = try makeCache(capacity: min(context, prompt.count + max(limit, 1)))
         let promptStart = Date()
         var hidden = try hiddenStates(prompt, cache: cache)
         var logits = try backend.floats(try self.logits(hidden, rows: prompt.count - 1..<prompt.count))
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let start = Date()
-        var produced = 0
-        while produced < maxTokens {
+        var produced = 0, stoppedByToken = false
+        while produced < limit {
             let token = sampler.next(logits[...])
             produced += 1
             try onToken(token)
-            if stop.contains(token) || produced == maxTokens { break }
+            stoppedByToken = stop.contains(token)
+            if stoppedByToken || produced == limit { break }
             hidden = try hiddenStates([token], cache: cache)
             logits = try backend.floats(try self.logits(hidden, rows: 0..<1))
         }
+        let reason: GenerationStop = stoppedByToken ? .stopToken : produced == maxTokens ? .maxTokens : .contextFull
         return GenerationStats(promptTokens: prompt.count, generatedTokens: produced, promptSeconds: promptSeconds,
-                               generationSeconds: Date().timeIntervalSince(start))
+                               generationSeconds: Date().timeIntervalSince(start), context: context, stop: reason)
     }
 }

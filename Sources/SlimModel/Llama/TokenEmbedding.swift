@@ -47,7 +47,7 @@ struct TokenEmbedding {
                 continue
             }
             let rowBytes = table.kind.byteCount(shape: [width]) ?? 0
-            let row = UnsafeRawBufferPointer(rebasing: file.bytes(of: table)[Int(id) * rowBytes..<(Int(id) + 1) * rowBytes])
+            let row = UnsafeRawBufferPointer(rebasing: try file.bytes(of: table)[Int(id) * rowBytes..<(Int(id) + 1) * rowBytes])
             values += try decode(row, kind: table.kind)
         }
         return try backend.tensor(values, shape: [ids.count, width], name: "token embeddings")

@@ -90,7 +90,7 @@ extension BPETokenizer {
         if let bosID { config["bos_token"] = tokens[Int(bosID)] }
         if let eosID { config["eos_token"] = tokens[Int(eosID)] }
         for (name, object) in [("tokenizer.json", json), ("tokenizer_config.json", config)] {
-            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: folder.appendingPathComponent(name), options: .atomic)
+            try writeAtomically(try JSONOutput.data(object, options: [.sortedKeys]), to: folder.appendingPathComponent(name))
         }
     }
 }

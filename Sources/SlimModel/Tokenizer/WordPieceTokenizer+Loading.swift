@@ -90,11 +90,8 @@ extension WordPieceTokenizer {
     /// A `vocab.txt`'s tokens, read as transformers reads them: UTF-8, lines
     /// ended by "\n", "\r\n" or "\r" (Python's universal newlines).
     private static func lines(of url: URL) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw SlimError.io(path: url.path, detail: "cannot read the vocabulary")
-        }
         // "\r\n" is one Character, so this splits each line end once.
-        var lines = try TextInput.decodeUTF8(data, origin: url.path)
+        var lines = try TextInput.decodeUTF8(try FileReading.data(atPath: url.path), origin: url.path)
             .split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
             .map(String.init)
         if lines.last == "" { lines.removeLast() }
