@@ -15,7 +15,7 @@ struct BertSource {
 
     init(_ folder: URL, step: String) throws {
         let configURL = folder.appendingPathComponent("config.json")
-        if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
+        if (try FileReading.jsonObject(at: configURL))["quantization_config"] != nil {
             throw SlimError.invalidArgument("\(folder.path) is already quantized; \(step) the fp32 (or pruned) model, then quantize")
         }
         guard case let .bert(config) = try ModelConfig.load(configURL) else {

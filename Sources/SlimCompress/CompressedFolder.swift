@@ -18,7 +18,7 @@ enum CompressedFolder {
     static func write(from source: URL, to output: URL, entries: [SafeTensorsWriter.Entry], configKey: String,
                       configValue: [String: Any], configUpdates: [String: Any] = [:],
                       report: (Int) throws -> CompressionReport) throws -> CompressionReport {
-        var config = try JSONFileObject.read(source.appendingPathComponent("config.json"))
+        var config = try FileReading.jsonObject(at: source.appendingPathComponent("config.json"))
         config[configKey] = configValue
         config.merge(configUpdates) { $1 }
         return try write(to: output, entries: entries, config: config, earlierCard: source.appendingPathComponent("model_card.json"),
@@ -38,21 +38,11 @@ enum CompressedFolder {
             let result = try report((try FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)
             var card = ModelCard(report: result)
             // A chained step (quantizing a pruned model) keeps the earlier steps' cards.
-            if let earlierCard, let earlier = try? JSONFileObject.read(earlierCard) {
+            if let earlierCard, let earlier = try? FileReading.jsonObject(at: earlierCard) {
                 card.history = ((earlier["history"] as? [[String: Any]]) ?? []) + [earlier.filter { $0.key != "history" && $0.key != OutputPolicy.cardFilesKey }]
             }
             try card.write(to: staging)
             return result
         }
-    }
-}
-
-enum JSONFileObject {
-    static func read(_ url: URL) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw SlimError.malformedFile(path: url.path, detail: "not a readable JSON object")
-        }
-        return o
     }
 }

@@ -208,7 +208,7 @@ struct DecoderSource {
         }
         if isFolder.boolValue {
             let configURL = url.appendingPathComponent("config.json")
-            if (try JSONFileObject.read(configURL))["quantization_config"] != nil {
+            if (try FileReading.jsonObject(at: configURL))["quantization_config"] != nil {
                 throw SlimError.invalidArgument("\(url.path) is already quantized; compress the original model")
             }
             config = try LlamaConfig(huggingFace: configURL)

@@ -257,7 +257,7 @@ public final class Distillation {
         var metadata = fingerprint.reduce(into: [String: String]()) { $0["run." + $1.key] = $1.value }
         metadata["step"] = "\(step)"
         metadata["loss_curve"] = curveCSV
-        metadata["format"] = "slim-distill-checkpoint"
+        metadata["format"] = Self.checkpointFormat
         try SafeTensorsWriter.write(entries, metadata: metadata, to: url)
     }
 
@@ -265,7 +265,7 @@ public final class Distillation {
     public func resume(from url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
         let m = file.metadata
-        guard m["format"] == "slim-distill-checkpoint", let saved = m["step"].flatMap(Int.init) else {
+        guard m["format"] == Self.checkpointFormat, let saved = m["step"].flatMap(Int.init) else {
             throw SlimError.malformedFile(path: url.path, detail: "not a slim distill checkpoint")
         }
         let differing = fingerprint.filter { m["run." + $0.key] != $0.value }.keys.sorted()

@@ -127,7 +127,7 @@ import Testing
         #expect(search.layers.filter { $0.name.contains("encoder") }.allSatisfy { l in l.measured.contains { $0.choice == .sparse24 } && l.measured.contains { if case .lowRank = $0.choice { true } else { false } } })
 
         // What config.json records is what the file holds and what the encoder runs.
-        let config = try JSONFileObject.read(out.appendingPathComponent("config.json"))
+        let config = try FileReading.jsonObject(at: out.appendingPathComponent("config.json"))
         let q = try #require(config["quantization_config"] as? [String: Any])
         let packed = try #require(q["layers"] as? [String: String])
         let records = try #require((q["auto"] as? [String: Any])?["layers"] as? [[String: Any]])
@@ -153,7 +153,7 @@ import Testing
             }
             if let run = running[name] { #expect(run == choice, "\(name) runs \(run), recorded \(choice)") }
         }
-        let card = try JSONFileObject.read(out.appendingPathComponent("model_card.json"))
+        let card = try FileReading.jsonObject(at: out.appendingPathComponent("model_card.json"))
         #expect((card["search"] as? [String: Any])?["predicted_bytes"] as? Int == search.predictedBytes)
         let markdown = try String(contentsOf: out.appendingPathComponent("MODEL_CARD.md"), encoding: .utf8)
         #expect(markdown.contains("## Auto search") && markdown.contains("encoder.layer.1.output.dense.weight"))

@@ -194,7 +194,7 @@ private struct Uniform {
         // The safetensors file shrinks by the removed fp32 values; its JSON header changes by a few hundred bytes.
         #expect(abs(r1.bytesBefore - r2.bytesAfter - 4 * removedParameters) < 20_000, "\(r1.bytesBefore) → \(r2.bytesAfter)")
 
-        let config = try JSONFileObject.read(both.appendingPathComponent("config.json"))
+        let config = try FileReading.jsonObject(at: both.appendingPathComponent("config.json"))
         let sparsity = try #require(config["sparsity_config"] as? [String: Any])
         let records = try #require(sparsity["layers"] as? [[String: Any]])
         let prunedHeads = try #require(config["pruned_heads"] as? [String: [Int]])
@@ -260,7 +260,7 @@ private struct Uniform {
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name != "config.json" {
             try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(name), withDestinationURL: source.appendingPathComponent(name))
         }
-        var config = try JSONFileObject.read(source.appendingPathComponent("config.json"))
+        var config = try FileReading.jsonObject(at: source.appendingPathComponent("config.json"))
         edit(&config)
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
         return dir

@@ -23,7 +23,9 @@ public enum StagedFolder {
         let staging = Leftovers.staging(for: path)
         try? fm.removeItem(at: staging)
         do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            try withFileErrors("create the staging folder", path: staging.path) {
+                try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            }
             let result = try fill(staging)
             try listFiles(in: staging)
             Fault.point("staged")
@@ -93,9 +95,8 @@ public enum StagedFolder {
     }
 
     private static func remove(_ url: URL, what: String) throws {
-        do { try FileManager.default.removeItem(at: url) } catch {
-            throw SlimError.io(path: url.path, detail: "removing \(what) failed (the new output is in place): \(error.localizedDescription)")
-        }
+        // The new output is in place already; only the old one's removal failed.
+        try withFileErrors("remove \(what) (the new output is in place)", path: url.path) { try FileManager.default.removeItem(at: url) }
     }
 
     /// Copies a source model folder's other files (tokenizer, sentence-transformers
@@ -105,9 +106,8 @@ public enum StagedFolder {
     public static func copyCompanionFiles(of source: URL, into folder: URL) throws {
         let skipped: Set<String> = ["model.safetensors", "config.json", "README.md", "MODEL_CARD.md", "model_card.json",
                                     "pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: source.path) } catch {
-            throw SlimError.io(path: source.path, detail: "cannot list the model folder: \(error.localizedDescription)")
+        let names = try withFileErrors("list the model folder", path: source.path) {
+            try FileManager.default.contentsOfDirectory(atPath: source.path)
         }
         for name in names where !skipped.contains(name) && !name.hasPrefix(".") {
             try copyContents(source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
@@ -121,24 +121,15 @@ public enum StagedFolder {
         guard fm.fileExists(atPath: from.path, isDirectory: &isFolder) else {
             throw SlimError.io(path: from.path, detail: "cannot copy it: it does not exist (a broken link?)")
         }
-        do {
-            if isFolder.boolValue {
+        if isFolder.boolValue {
+            let names = try withFileErrors("list it to copy into the output", path: from.path) {
                 try fm.createDirectory(at: to, withIntermediateDirectories: false)
-                for name in try fm.contentsOfDirectory(atPath: from.path) {
-                    try copyContents(from.appendingPathComponent(name), to: to.appendingPathComponent(name))
-                }
-            } else {
-                guard let data = fm.contents(atPath: from.path) else {
-                    throw SlimError.io(path: from.path, detail: "cannot read it to copy into the output (permissions?)")
-                }
-                guard fm.createFile(atPath: to.path, contents: data) else {
-                    throw SlimError.io(path: to.path, detail: "cannot write the copy of \(from.path)")
-                }
+                return try fm.contentsOfDirectory(atPath: from.path)
             }
-        } catch let error as SlimError {
-            throw error
-        } catch {
-            throw SlimError.io(path: from.path, detail: "copying it into the output failed: \(error.localizedDescription)")
+            for name in names { try copyContents(from.appendingPathComponent(name), to: to.appendingPathComponent(name)) }
+        } else {
+            let data = try withFileErrors("read it to copy into the output", path: from.path) { try Data(contentsOf: from) }
+            try withFileErrors("write the copy of \(from.path)", path: to.path) { try data.write(to: to) }
         }
     }
 }
