@@ -1,4 +1,5 @@
 import ArgumentParser
+import SlimCore
 
 @main
 struct Slim: ParsableCommand {
@@ -7,4 +8,16 @@ struct Slim: ParsableCommand {
         abstract: "Compress transformer models and run them compressed, on OpenCL or the CPU.",
         subcommands: [Devices.self, Bench.self, InspectCommand.self, EmbedCommand.self, CompressCommand.self, PruneCommand.self, LowRankCommand.self,
                       EvalCommand.self, TokenizeCommand.self, PerplexityCommand.self, GenerateCommand.self, DistillCommand.self, FinetuneCommand.self])
+
+    /// ArgumentParser's own `main`, with the command run inside the scope of
+    /// its `--allow-nonfinite` (see ``LoadsWeights``).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            let allow = (command as? any LoadsWeights)?.nonFinite.allowNonfinite ?? false
+            try NonFiniteWeights.$allowed.withValue(allow) { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
