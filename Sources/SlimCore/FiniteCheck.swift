@@ -15,30 +15,31 @@ public enum FiniteCheck {
         }
     }
 
-    /// nil when every value is finite. The common case costs one vectorised
-    /// pass: `x − x` is 0 for a finite `x` and NaN for NaN and ±∞, and a NaN
-    /// survives every addition, so one sum per lane says whether anything is
-    /// wrong; only then does a second pass find where.
+    /// nil when every value is finite. The common case costs one pass: `x − x`
+    /// is 0 for a finite `x` and NaN for NaN and ±∞, and a NaN survives every
+    /// addition, so four running sums say whether anything is wrong; only then
+    /// does a second pass find where. Four scalar sums rather than SIMD vectors:
+    /// as fast in a release build (about 9 ms for MiniLM's 91 MB), and ten
+    /// times faster in a debug one, where generic SIMD code is not inlined.
     public static func scan(_ values: UnsafeBufferPointer<Float>) -> Finding? {
-        guard let base = values.baseAddress else { return nil }
+        guard let p = values.baseAddress else { return nil }
         let n = values.count
-        var a = SIMD16<Float>(), b = SIMD16<Float>(), i = 0
-        while i + 32 <= n {
-            let u = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
-            let v = UnsafeRawPointer(base + i + 16).loadUnaligned(as: SIMD16<Float>.self)
-            a += u - u
-            b += v - v
-            i += 32
+        var a: Float = 0, b: Float = 0, c: Float = 0, d: Float = 0, i = 0
+        while i + 4 <= n {
+            a += p[i] - p[i]
+            b += p[i + 1] - p[i + 1]
+            c += p[i + 2] - p[i + 2]
+            d += p[i + 3] - p[i + 3]
+            i += 4
         }
-        var tail: Float = 0
-        while i < n { tail += base[i] - base[i]; i += 1 }
-        guard (a + b).sum().isNaN || tail.isNaN else { return nil }
+        while i < n { a += p[i] - p[i]; i += 1 }
+        guard (a + b + c + d).isNaN else { return nil }
         var first = -1, count = 0
-        for j in 0..<n where !base[j].isFinite {
+        for j in 0..<n where !p[j].isFinite {
             if first < 0 { first = j }
             count += 1
         }
-        return Finding(index: first, value: base[first], count: count)
+        return Finding(index: first, value: p[first], count: count)
     }
 
     public static func scan(_ values: [Float]) -> Finding? { values.withUnsafeBufferPointer { scan($0) } }
