@@ -93,6 +93,25 @@ import Testing
         #expect(allowed.encoder.config.layers == 6)
     }
 
+    /// A NaN query weight (loaded anyway) makes every embedding NaN on every
+    /// backend; the CPU's attention used to treat an all-NaN score row as
+    /// empty and print finite, normal-looking vectors.
+    @Test func aNaNQueryWeightGivesNaNEmbeddingsOnEveryBackend() throws {
+        let dir = try Self.miniLM(poisoning: "encoder.layer.0.attention.self.query.weight", element: 0, with: .nan)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var backends: [any Backend] = [CPUBackend()]
+        if let device = try OpenCLBackend.preferredDevice() { backends.append(try OpenCLBackend(device: device)) }
+        for b in backends {
+            let embedder = try NonFiniteWeights.$allowed.withValue(true) { try SentenceEmbedder.load(folder: dir, backend: b) }
+            let vectors = try embedder.embed(tokenized: [[101, 1037, 2158, 102], [101, 7592, 102]])
+            let name = b.id.description
+            for v in vectors {
+                let allNaN = v.allSatisfy { $0.isNaN }
+                #expect(allNaN, "\(name): \(v.prefix(4))")
+            }
+        }
+    }
+
     @Test func loadingAGGUFWithANaNNormWeightNamesTheTensorUnlessAllowed() throws {
         let data = TinyLlama.gguf(seed: 3) { _, tensors in
             let i = tensors.firstIndex { $0.name == "blk.1.ffn_norm.weight" }!
