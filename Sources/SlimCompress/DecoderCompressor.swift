@@ -221,6 +221,7 @@ struct DecoderSource {
             (file, store, names, folder) = (gguf, TensorFileWeightStore(file: gguf), .gguf, nil)
             tokenizer = try BPETokenizer(gguf: gguf)
         }
+        try config.checkCounts(against: store, file: file, names: names)
         var shared: [String: String] = [:]
         for i in 0..<config.layers {
             let q = names.block(i, .query) + ".weight", gate = names.block(i, .gate) + ".weight"
