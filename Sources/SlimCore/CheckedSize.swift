@@ -15,6 +15,13 @@ public enum CheckedSize {
         return result
     }
 
+    /// `a + b`, or an error saying that `what` has a size that does not fit.
+    public static func sum(_ a: Int, _ b: Int, of what: String) throws(SlimError) -> Int {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw .invalidArgument("\(what): \(a) + \(b) overflows a 64-bit count") }
+        return s
+    }
+
     /// The product of `factors`, or an error saying that `what` (`"--shape 9x9x9"`,
     /// `"tensor 'w'"`) has a size that does not fit.
     public static func product(_ factors: [Int], of what: String) throws(SlimError) -> Int {

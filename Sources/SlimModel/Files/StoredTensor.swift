@@ -52,17 +52,8 @@ public enum StoredKind: String, Sendable, CaseIterable {
     /// Bytes of a tensor of this kind and shape, or nil if the shape does not fit
     /// the kind (a block format needs rows that are whole blocks) or overflows.
     public func byteCount(shape: [Int]) -> Int? {
-        var elements = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (p, overflow) = elements.multipliedReportingOverflow(by: d)
-            guard !overflow else { return nil }
-            elements = p
-        }
-        if let size = elementBytes {
-            let (b, overflow) = elements.multipliedReportingOverflow(by: size)
-            return overflow ? nil : b
-        }
+        guard let elements = CheckedSize.product(shape) else { return nil }
+        if let size = elementBytes { return CheckedSize.product([elements, size]) }
         guard let format = quantFormat, let blockBytes = format.ggufBlockBytes else { return nil }
         // A scalar is a row of one weight, not a whole block.
         guard (shape.last ?? 1) % 32 == 0 else { return nil }
