@@ -85,9 +85,12 @@ __kernel void attention_forward(
         }
     }
     if (i >= lq) return;
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    // A row that saw no key is zeros with log-sum-exp -inf; a NaN sum (a NaN or
+    // infinite score) stays NaN in both, as on the CPU.
+    const bool saw = sum > 0.0f || isnan(sum);
+    const float inv = saw ? 1.0f / sum : 0.0f;
     for (int e = 0; e < HEAD_DIM; ++e) o[qoff + e] = acc[e] * inv;
-    if (lse) lse[((size_t)b * heads + h) * lq + i] = sum > 0.0f ? peak + log(sum) : -INFINITY;
+    if (lse) lse[((size_t)b * heads + h) * lq + i] = saw ? peak + log(sum) : -INFINITY;
 }
 
 // ---------------------------------------------------------------- backward

@@ -17,7 +17,8 @@ inline float fq_level(const float w, const float s, const float z, float *v, int
     *v = w / s;
     const float q = round(*v) + z;
     *inside = q >= (float)LO && q <= (float)HI;
-    return clamp(q, (float)LO, (float)HI) - z;
+    // clamp() drops NaN (fmin/fmax): a NaN weight stays NaN, as on the host.
+    return (isnan(q) ? q : clamp(q, (float)LO, (float)HI)) - z;
 }
 
 // out = s * (clamp(round(w / s) + z, LO, HI) - z), 0 where s = 0. One work-item per weight.

@@ -11,6 +11,15 @@
 #define HAVE_X86 0
 #endif
 
+// The running maximum of a row's visible scores, NaN if any is NaN (IEEE
+// `maximum`, not `maxNum`): a NaN score then makes the row's weights, sum and
+// output NaN, as the OpenCL kernel's arithmetic does. Skipping it left an
+// all-NaN row looking empty (-inf), so a NaN query came out as zeros.
+static inline float row_peak(const float *row, int valid, float peak) {
+    for (int j = 0; j < valid; j++) peak = (row[j] > peak || row[j] != row[j]) ? row[j] : peak;
+    return peak;
+}
+
 #if HAVE_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -22,8 +31,7 @@ AVX2 static void softmax_block_avx2(float *s, int rows, int cols, long lds, cons
         const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
         // Keys under the window's lower edge (and not global) drop out like padding.
         for (int j = global < 0 ? 0 : global; j < first[r] && j < valid; j++) row[j] = -INFINITY;
-        float peak = m[r];
-        for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
+        const float peak = row_peak(row, valid, m[r]);
         if (peak == -INFINITY) {  // nothing visible yet: no weights, nothing to rescale
             for (int j = 0; j < cols; j++) row[j] = 0.0f;
             continue;
@@ -60,8 +68,7 @@ static void softmax_block_portable(float *s, int rows, int cols, long lds, const
         const int valid = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
         // Keys under the window's lower edge (and not global) drop out like padding.
         for (int j = global < 0 ? 0 : global; j < first[r] && j < valid; j++) row[j] = -INFINITY;
-        float peak = m[r];
-        for (int j = 0; j < valid; j++) peak = row[j] > peak ? row[j] : peak;
+        const float peak = row_peak(row, valid, m[r]);
         if (peak == -INFINITY) {
             for (int j = 0; j < cols; j++) row[j] = 0.0f;
             continue;

@@ -3,11 +3,15 @@
 // Vector math shared by the CPU kernels (internal: not part of the module's interface).
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 // e^x for x in [-87, 88]: 2^n · p(r) with r = x - n·ln2 and Cephes expf's
-// degree-6 polynomial; relative error ~1e-7. Below -87 it returns ~1e-38, not 0.
-__attribute__((target("avx2,fma"))) static inline __m256 slim_exp_avx2(__m256 x) {
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
+// degree-6 polynomial; relative error ~1e-7. Past the ends it answers as expf
+// does (+inf above ln FLT_MAX, 0 below ln FLT_MIN: denormals flushed) and NaN
+// stays NaN: a clamp alone turned NaN and +inf into e^88, so a NaN score or
+// gate became a large finite number on the CPU only (issue 21).
+__attribute__((target("avx2,fma"))) static inline __m256 slim_exp_avx2(__m256 input) {
+    __m256 x = _mm256_max_ps(_mm256_min_ps(input, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -20,7 +24,10 @@ __attribute__((target("avx2,fma"))) static inline __m256 slim_exp_avx2(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(input, _mm256_set1_ps(88.7228394f), _CMP_GT_OQ));
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(input, _mm256_set1_ps(-87.3365479f), _CMP_LT_OQ));
+    return _mm256_blendv_ps(y, input, _mm256_cmp_ps(input, input, _CMP_UNORD_Q));
 }
 #endif
 #endif

@@ -28,6 +28,10 @@ extension CPUBackend {
         let bs = layout.blockSize, qBlocks = layout.queryBlocks, d = s.headDim
         let scale = options.scale, isa = isa.rawValue
         let ldq = s.heads * d, ldk = s.kvHeads * d
+        // sgemm multiplies a masked key's weight of 0 by its value row too, and 0 · NaN
+        // is NaN: values holding NaN or ±∞ (rare, and one scan of V to know) go
+        // through a product over each row's visible keys only, as the OpenCL kernel's.
+        let careful = FiniteCheck.scan(UnsafeBufferPointer(start: vp, count: v.elementCount)) != nil
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: bs * d)
@@ -60,14 +64,25 @@ extension CPUBackend {
                                 qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))
                     slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0),
                                                  peak, sum, acc, Int32(d), d, isa)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
-                                scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
+                    if careful {
+                        for r in 0..<rows {
+                            for t in 0..<Int(limit[r]) where t >= Int(first[r]) || j0 + t < layout.globalTokens {
+                                let w = scores[r * bs + t], vrow = vp + kv + t * ldk
+                                for e in 0..<d { acc[r * d + e] += w * vrow[e] }
+                            }
+                        }
+                    } else {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
+                                    scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
+                    }
                 }
                 for r in 0..<rows {
                     let orow = op + ((b * s.queryLength + i0 + r) * s.heads + h) * d
-                    let inv: Float = sum[r] > 0 ? 1 / sum[r] : 0
+                    // A row that saw no key is zeros with log-sum-exp −∞; a NaN sum stays NaN in both.
+                    let saw = sum[r] > 0 || sum[r].isNaN
+                    let inv: Float = saw ? 1 / sum[r] : 0
                     for e in 0..<d { orow[e] = acc[r * d + e] * inv }
-                    lse?[(b * s.heads + h) * s.queryLength + i0 + r] = sum[r] > 0 ? peak[r] + logf(sum[r]) : -.infinity
+                    lse?[(b * s.heads + h) * s.queryLength + i0 + r] = saw ? peak[r] + logf(sum[r]) : -.infinity
                 }
             }
         }

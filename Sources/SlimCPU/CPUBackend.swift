@@ -39,9 +39,9 @@ public final class CPUBackend: Backend {
     }
 
     public func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor {
-        guard shape.dims.allSatisfy({ $0 >= 0 }) else { throw SlimError.invalidArgument("negative dimension in \(shape)") }
-        let bytes = dtype.byteCount(elements: shape.elementCount)
-        return Tensor(shape: shape, dtype: dtype, storage: HostStorage(owner: id, byteCount: bytes), name: name)
+        let bytes = try allocationBytes(shape, dtype, name: name)
+        let what = name.isEmpty ? "tensor \(shape) \(dtype)" : "'\(name)' \(shape) \(dtype)"
+        return Tensor(shape: shape, dtype: dtype, storage: try HostStorage(owner: id, byteCount: bytes, what: what), name: name)
     }
 
     public func upload(_ bytes: UnsafeRawBufferPointer, to tensor: Tensor) throws {

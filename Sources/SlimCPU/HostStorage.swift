@@ -1,4 +1,9 @@
 import SlimCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Host memory owned by the CPU backend, 64-byte aligned so SIMD loads never
 /// straddle cache lines at the start of a tensor.
@@ -9,13 +14,19 @@ final class HostStorage: TensorStorage, @unchecked Sendable {
     let byteCount: Int
     let pointer: UnsafeMutableRawPointer
 
-    init(owner: BackendID, byteCount: Int) {
+    /// `what` names the tensor in the error when the memory cannot be had:
+    /// `UnsafeMutableRawPointer.allocate` would stop the process instead.
+    init(owner: BackendID, byteCount: Int, what: String) throws(SlimError) {
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, 64, max(byteCount, 1)) == 0, let memory else {
+            throw .outOfMemory(what: what, bytes: byteCount, device: "the host")
+        }
         self.owner = owner
         self.byteCount = byteCount
-        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.pointer = memory
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 }
 
 extension Tensor {

@@ -18,10 +18,12 @@ public struct AWQ: Sendable {
     /// The packed scaled weight, the per-input multipliers (1/s) to apply at run time, and the α chosen.
     public typealias Result = (encoded: QuantCodec.Encoded, inputScale: [Float], alpha: Double)
 
-    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double]) throws -> Result {
+    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double], name: String = "") throws -> Result {
         guard h.count == k * k, w.count == n * k else {
             throw SlimError.shapeMismatch(op: "AWQ", detail: "a \(n)x\(k) weight needs a \(k)x\(k) Hessian")
         }
+        try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
+        try GPTQ.requireFinite(hessian: h, name: name, method: "AWQ")
         let diagonal = (0..<k).map { max(h[$0 * k + $0], 0) }
         let magnitude = diagonal.map { $0.squareRoot() + 1e-8 }
         var best: (loss: Double, encoded: QuantCodec.Encoded, scale: [Double], alpha: Double)?
@@ -31,7 +33,7 @@ public struct AWQ: Sendable {
             let centre = ((s.max() ?? 1) * (s.min() ?? 1)).squareRoot()
             s = s.map { $0 / max(centre, 1e-12) }
             let scaled = (0..<n * k).map { Float(Double(w[$0]) * s[$0 % k]) }
-            let encoded = try QuantCodec.encode(scaled, rows: n, columns: k, format: format)
+            let encoded = try QuantCodec.encode(scaled, rows: n, columns: k, format: format, name: name + " (AWQ-scaled)")
             let restored = try QuantCodec.decode(encoded, rows: n, columns: k, format: format)
             let delta = (0..<n * k).map { Double(restored[$0]) / s[$0 % k] - Double(w[$0]) }
             let loss = Self.outputError(delta, rows: n, columns: k, hessian: h)

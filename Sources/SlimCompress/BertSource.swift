@@ -24,6 +24,8 @@ struct BertSource {
         self.folder = folder
         self.config = config
         file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        // Tensors a step does not change are copied unread: scan them all first.
+        try file.checkFiniteWeights()
         prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
         linears = Set(CompressionTargets.bertLinears(config, prefix: prefix))
     }

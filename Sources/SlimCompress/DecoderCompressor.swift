@@ -58,7 +58,7 @@ public struct DecoderCompressor {
             pack(hf.tokenEmbedding + ".weight", .q8_0, p.encoded, rows: p.rows, error: 0)
         } else {
             let w = try model.store.floats(table)
-            let encoded = try QuantCodec.encode(w, rows: c.vocabSize, columns: c.hiddenSize, format: .q8_0)
+            let encoded = try QuantCodec.encode(w, rows: c.vocabSize, columns: c.hiddenSize, format: .q8_0, name: table)
             pack(hf.tokenEmbedding + ".weight", .q8_0, encoded, rows: c.vocabSize,
                  error: relativeError(w, try QuantCodec.decode(encoded, rows: c.vocabSize, columns: c.hiddenSize, format: .q8_0)))
         }
@@ -92,7 +92,8 @@ public struct DecoderCompressor {
                     guard let h = hessians[model.sharedInput(i, group[0])] else { return nil }
                     let columns = shapes[group[0]]![1], rows = group.reduce(0) { $0 + shapes[$1]![0] }
                     let target = try layerFormat(format, rows: rows, columns: columns, name: model.names.block(i, group[0]))
-                    let inverse = try AWQ(format: target).quantize(group.flatMap { w[$0]! }, rows: rows, columns: columns, hessian: h).inputScale
+                    let inverse = try AWQ(format: target).quantize(group.flatMap { w[$0]! }, rows: rows, columns: columns, hessian: h,
+                                                                   name: group.map { model.names.block(i, $0) + ".weight" }.joined(separator: " + ")).inputScale
                     for part in group { w[part] = w[part]!.indices.map { w[part]![$0] / inverse[$0 % columns] } }
                     return inverse
                 }
@@ -119,11 +120,11 @@ public struct DecoderCompressor {
                 let shared = model.sharedInput(i, part)
                 if method == .gptq, let h = hessians[shared] {
                     // One factorisation of H⁻¹ serves every layer reading the same input.
-                    let factor = try factors[shared] ?? GPTQ(format: target).factor(hessian: h, columns: columns)
+                    let factor = try factors[shared] ?? GPTQ(format: target).factor(hessian: h, columns: columns, name: name)
                     factors = [shared: factor]
-                    encoded = try GPTQ(format: target).quantize(weight, rows: rows, columns: columns, factor: factor)
+                    encoded = try GPTQ(format: target).quantize(weight, rows: rows, columns: columns, factor: factor, name: name)
                 } else {
-                    encoded = try QuantCodec.encode(weight, rows: rows, columns: columns, format: target)
+                    encoded = try QuantCodec.encode(weight, rows: rows, columns: columns, format: target, name: name)
                 }
                 let restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
                 pack(outName, target, encoded, rows: rows, error: relativeError(weight, restored))
@@ -221,6 +222,7 @@ struct DecoderSource {
             (file, store, names, folder) = (gguf, TensorFileWeightStore(file: gguf), .gguf, nil)
             tokenizer = try BPETokenizer(gguf: gguf)
         }
+        try config.checkCounts(against: store, file: file, names: names)
         var shared: [String: String] = [:]
         for i in 0..<config.layers {
             let q = names.block(i, .query) + ".weight", gate = names.block(i, .gate) + ".weight"

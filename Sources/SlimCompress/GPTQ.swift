@@ -27,10 +27,12 @@ public struct GPTQ: Sendable {
         let deadInputs: [Int]
     }
 
-    public func factor(hessian h: [Double], columns k: Int) throws -> Factor {
+    /// `name` (a weight that reads these inputs) is for errors.
+    public func factor(hessian h: [Double], columns k: Int, name: String = "") throws -> Factor {
         guard h.count == k * k else {
             throw SlimError.shapeMismatch(op: "GPTQ", detail: "\(k) columns need a \(k)x\(k) Hessian, got \(h.count) values")
         }
+        try Self.requireFinite(hessian: h, name: name, method: "GPTQ")
         var h = h
         // Inputs that never fire carry no information: their weights are fixed to 0.
         let dead = (0..<k).filter { h[$0 * k + $0] == 0 }
@@ -42,11 +44,21 @@ public struct GPTQ: Sendable {
 
     /// Quantizes `w` (`[rows, columns]`, rows are output channels) given the
     /// Hessian `h` (`[columns, columns]`). Returns the packed weight.
-    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double]) throws -> QuantCodec.Encoded {
-        try quantize(w, rows: n, columns: k, factor: try factor(hessian: h, columns: k))
+    public func quantize(_ w: [Float], rows n: Int, columns k: Int, hessian h: [Double], name: String = "") throws -> QuantCodec.Encoded {
+        // The weight first: a NaN weight is the likelier cause of a NaN Hessian downstream.
+        try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
+        return try quantize(w, rows: n, columns: k, factor: try factor(hessian: h, columns: k, name: name), name: name)
     }
 
-    public func quantize(_ w: [Float], rows n: Int, columns k: Int, factor: Factor) throws -> QuantCodec.Encoded {
+    /// Refuses a Hessian holding NaN or ±∞: the calibration inputs of `name`
+    /// were not finite (a model loaded with --allow-nonfinite, or overflow).
+    static func requireFinite(hessian h: [Double], name: String, method: String) throws {
+        guard let i = h.firstIndex(where: { !$0.isFinite }) else { return }
+        throw SlimError.nonFinite(tensor: name.isEmpty ? "unnamed tensor" : name, origin: method,
+                                  detail: "calibration inputs whose Hessian has \(h[i]) at element \(i); \(method) needs finite activations")
+    }
+
+    public func quantize(_ w: [Float], rows n: Int, columns k: Int, factor: Factor, name: String = "") throws -> QuantCodec.Encoded {
         try format.validate(rows: n, columns: k)
         guard factor.columns == k, w.count == n * k else {
             throw SlimError.shapeMismatch(op: "GPTQ", detail: "a \(n)x\(k) weight with a factor of \(factor.columns) columns")
@@ -56,6 +68,7 @@ public struct GPTQ: Sendable {
         case .int8PerChannel: k
         default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8 and int4 weights")
         }
+        try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
         var w = w.map(Double.init)
         for i in factor.deadInputs { for r in 0..<n { w[r * k + i] = 0 } }
         let u = factor.upper
@@ -74,7 +87,10 @@ public struct GPTQ: Sendable {
                         grids[r * (k / group) + i / group] = QuantGrid.fit(slice[...], format: format)
                     }
                     let grid = grids[r * (k / group) + i / group]
-                    let level = grid.level(Float(w[r * k + i]))
+                    guard let level = grid.level(Float(w[r * k + i])) else {
+                        throw SlimError.nonFinite(tensor: name.isEmpty ? "unnamed tensor" : name, origin: "GPTQ \(format)",
+                                                  detail: "a non-finite value at row \(r), column \(i) after the error updates; raise the damping")
+                    }
                     levels[r * k + i] = level
                     let e = (w[r * k + i] - Double(grid.value(level))) / d
                     err[r * (b1 - b0) + (i - b0)] = e

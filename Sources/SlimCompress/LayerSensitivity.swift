@@ -52,7 +52,7 @@ struct LayerSensitivity {
             let w = try model.file.floats(t)
             var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: t.byteRange.count)]
             for format in AutoCandidates.formats where (try? format.validate(rows: t.shape[0], columns: t.shape[1])) != nil {
-                let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format)
+                let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format, name: t.name)
                 // Tables are looked up, not multiplied: the encoder is rebuilt around the decoded table.
                 let replaced = ReplacedWeightStore(base: store, name: name,
                                                    values: try QuantCodec.decode(e, rows: t.shape[0], columns: t.shape[1], format: format))
@@ -69,7 +69,7 @@ struct LayerSensitivity {
             var options = [MeasuredChoice(choice: .fp32, error: 0, bytes: t.byteRange.count)]
             let w = try model.file.floats(t)
             for format in AutoCandidates.formats where (try? format.validate(rows: t.shape[0], columns: t.shape[1])) != nil {
-                let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format)
+                let e = try QuantCodec.encode(w, rows: t.shape[0], columns: t.shape[1], format: format, name: t.name)
                 options.append(MeasuredChoice(choice: .quantized(format), error: 0, bytes: AutoCandidates.packedBytes(e)))
             }
             costs.append(LayerCosts(name: t.name, options: options))
@@ -81,10 +81,11 @@ struct LayerSensitivity {
     /// The candidates that apply to a linear weight: the values the model runs and the bytes stored.
     func candidates(_ name: String, _ w: [Float], rows n: Int, columns k: Int) throws -> [(LayerChoice, [Float], Int)] {
         let h = try ModelPruner.hessian(hessians, Calibration.sharedInput(name), width: k)
-        let factor = try GPTQ(format: .int8PerChannel).factor(hessian: h, columns: k)
+        try FiniteCheck.requireQuantizable(w, tensor: name, format: .int8PerChannel)
+        let factor = try GPTQ(format: .int8PerChannel).factor(hessian: h, columns: k, name: name)
         var out: [(LayerChoice, [Float], Int)] = []
         for format in AutoCandidates.formats where (try? format.validate(rows: n, columns: k)) != nil {
-            let e = try GPTQ(format: format).quantize(w, rows: n, columns: k, factor: factor)
+            let e = try GPTQ(format: format).quantize(w, rows: n, columns: k, factor: factor, name: name)
             out.append((.quantized(format), try QuantCodec.decode(e, rows: n, columns: k, format: format), AutoCandidates.packedBytes(e)))
         }
         if k % 4 == 0 {

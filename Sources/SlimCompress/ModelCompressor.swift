@@ -81,7 +81,7 @@ public struct ModelCompressor {
                 guard let h = hessians[o], let t = file.tensors.first(where: { $0.name == o }), t.shape.count == 2,
                       let requested = overrides[o] ?? format else { continue }
                 let target = Self.format(requested, forNarrowed: t.shape[1], config: model.config)
-                folded[o] = try AWQ(format: target).quantize(try file.floats(t), rows: t.shape[0], columns: t.shape[1], hessian: h)
+                folded[o] = try AWQ(format: target).quantize(try file.floats(t), rows: t.shape[0], columns: t.shape[1], hessian: h, name: o)
                 valueRowScales[p + "self.value"] = folded[o]!.inputScale
             }
         }
@@ -139,12 +139,12 @@ public struct ModelCompressor {
                 entries += PackedEntries.make(t.name, encoded, rows: rows)
                 continue
             case let (.gptq, h?):
-                encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+                encoded = try GPTQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h, name: t.name)
             case let (.awq, h?):
-                let r = try AWQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h)
+                let r = try AWQ(format: target).quantize(w, rows: rows, columns: columns, hessian: h, name: t.name)
                 (encoded, inputScale) = (r.encoded, r.inputScale)
             default:
-                encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target)
+                encoded = try QuantCodec.encode(w, rows: rows, columns: columns, format: target, name: t.name)
             }
             var restored = try QuantCodec.decode(encoded, rows: rows, columns: columns, format: target)
             if let inputScale {

@@ -15,7 +15,7 @@ struct QuantGrid {
         case .int4(_, false):
             let lo = min(values.min() ?? 0, 0), hi = max(values.max() ?? 0, 0)
             let scale = (hi - lo) / 15
-            let zero = scale == 0 ? 0 : min(15, max(0, Int((-lo / scale).rounded())))
+            let zero = scale == 0 ? 0 : FiniteCheck.level(-lo / scale, lo: 0, hi: 15) ?? 0
             return QuantGrid(scale: scale, zero: zero, lo: 0, hi: 15, offset: 0)
         case .int4:
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 7, zero: 8, lo: 0, hi: 15, offset: 8)
@@ -24,10 +24,13 @@ struct QuantGrid {
         }
     }
 
-    /// The stored level of `x`.
-    func level(_ x: Float) -> Int {
+    /// The stored level of `x`; nil when `x` or the scale is not finite
+    /// (GPTQ's updates can overflow where its inputs did not).
+    func level(_ x: Float) -> Int? {
+        guard scale.isFinite else { return nil }
         guard scale != 0 else { return zero }
-        return min(hi, max(lo, Int((x / scale).rounded()) + zero))
+        // Rounded before the zero point is added, as the codec does (adding first could move a near-tie).
+        return FiniteCheck.level(x / scale, lo: lo - zero, hi: hi - zero).map { $0 + zero }
     }
 
     /// The weight a level stands for.

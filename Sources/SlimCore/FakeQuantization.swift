@@ -58,8 +58,12 @@ public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
 
     /// The integer level a weight lands on, `clamp(round(w / s) + z, low, high)`
     /// (`z` where `s = 0`): what the forward scales back and the export packs.
+    /// NaN stays NaN (a clamp would put it on the lowest level, a finite weight
+    /// from a broken one); ±∞ clamps to the grid's ends like any large weight.
     public func level(_ w: Float, scale s: Float, zero z: Float) -> Float {
-        s == 0 ? z : min(Float(high), max(Float(low), (w / s).rounded() + z))
+        guard s != 0 else { return z }
+        let q = (w / s).rounded() + z
+        return q.isNaN ? q : min(Float(high), max(Float(low), q))
     }
 }
 

@@ -20,17 +20,28 @@ public enum QuantCodec {
         }
     }
 
-    public static func encode(_ w: [Float], rows: Int, columns k: Int, format: QuantFormat) throws(SlimError) -> Encoded {
+    /// Round to nearest. `name` (the tensor's) is for errors: NaN and ±∞ have
+    /// no level and are refused, as is a weight so large that its block's
+    /// fp16 scale would overflow (Q8_0, Q4_0, Q4_1).
+    public static func encode(_ w: [Float], rows: Int, columns k: Int, format: QuantFormat, name: String = "") throws(SlimError) -> Encoded {
         try format.validate(rows: rows, columns: k)
         guard w.count == rows * k else {
             throw .shapeMismatch(op: "quantize \(format)", detail: "\(w.count) values for a \(rows)x\(k) weight")
+        }
+        try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
+        // Finite weights can still make an infinite scale (a range wider than Float.greatestFiniteMagnitude).
+        func scaleOf(_ s: Float, at r: Int) throws(SlimError) -> Float {
+            guard s.isFinite else {
+                throw .invalidArgument("quantize \(format): '\(name)' row \(r) spans a range too wide for an fp32 scale")
+            }
+            return s
         }
         var out = Encoded(data: [])
         for r in 0..<rows {
             let row = w[r * k ..< (r + 1) * k]
             switch format {
             case .int8PerChannel:
-                let scale = (row.map(abs).max() ?? 0) / 127
+                let scale = try scaleOf((row.map(abs).max() ?? 0) / 127, at: r)
                 out.scales.append(scale)
                 out.data += row.map { UInt8(bitPattern: Int8(roundClamp($0, scale, -127, 127))) }
             case let .int4(g, symmetric):
@@ -38,13 +49,13 @@ public enum QuantCodec {
                     let group = Array(row[start ..< start + g])
                     var levels: [Int]
                     if symmetric {
-                        let scale = (group.map(abs).max() ?? 0) / 7
+                        let scale = try scaleOf((group.map(abs).max() ?? 0) / 7, at: r)
                         out.scales.append(scale)
                         levels = group.map { roundClamp($0, scale, -8, 7) + 8 }
                     } else {
                         let lo = min(group.min()!, 0), hi = max(group.max()!, 0)
-                        let scale = (hi - lo) / 15
-                        let zero = scale == 0 ? 0 : min(15, max(0, Int((-lo / scale).rounded())))
+                        let scale = try scaleOf((hi - lo) / 15, at: r)
+                        let zero = scale == 0 ? 0 : FiniteCheck.level(-lo / scale, lo: 0, hi: 15) ?? 0
                         out.scales.append(scale)
                         out.zeros.append(UInt8(zero))
                         levels = group.map { min(15, max(0, roundClamp($0, scale, -15, 15) + zero)) }
@@ -53,7 +64,11 @@ public enum QuantCodec {
                 }
             case .q8_0, .q4_0, .q4_1:
                 for start in stride(from: row.startIndex, to: row.endIndex, by: 32) {
-                    out.data += ggufBlock(Array(row[start ..< start + 32]), format)
+                    guard let block = ggufBlock(Array(row[start ..< start + 32]), format) else {
+                        throw .invalidArgument("quantize \(format): '\(name)' row \(r) holds weights beyond what a block's fp16 scale can hold"
+                                               + " (|w| up to \(Float(Float16.greatestFiniteMagnitude)) × the format's largest level)")
+                    }
+                    out.data += block
                 }
             }
         }
@@ -108,17 +123,21 @@ public enum QuantCodec {
         }
     }
 
-    static func ggufBlock(_ x: [Float], _ format: QuantFormat) -> [UInt8] {
+    /// nil when the block's fp16 scale (or Q4_1 minimum) overflows to ±∞.
+    static func ggufBlock(_ x: [Float], _ format: QuantFormat) -> [UInt8]? {
         switch format {
         case .q8_0:
             let d = Float(Float16((x.map(abs).max() ?? 0) / 127))
+            guard d.isFinite else { return nil }
             return halfBytes(d) + x.map { UInt8(bitPattern: Int8(roundClamp($0, d, -127, 127))) }
         case .q4_0:
             let d = Float(Float16((x.map(abs).max() ?? 0) / 7))
+            guard d.isFinite else { return nil }
             return halfBytes(d) + packNibbles(x.map { roundClamp($0, d, -8, 7) + 8 })
         default:  // q4_1
             let m = Float(Float16(x.min()!))
             let d = Float(Float16((x.max()! - m) / 15))
+            guard m.isFinite, d.isFinite else { return nil }
             return halfBytes(d) + halfBytes(m) + packNibbles(x.map { min(15, max(0, roundClamp($0 - m, d, 0, 15))) })
         }
     }
@@ -135,9 +154,10 @@ public enum QuantCodec {
     }
 
     /// `round(x / scale)` clamped to `[lo, hi]`; 0 when the scale is 0 (an all-zero block).
+    /// `encode` has checked that `x` and `scale` are finite, so `x / scale` is never NaN.
     static func roundClamp(_ x: Float, _ scale: Float, _ lo: Int, _ hi: Int) -> Int {
         guard scale != 0 else { return 0 }
-        return min(hi, max(lo, Int((x / scale).rounded())))
+        return FiniteCheck.level(x / scale, lo: lo, hi: hi) ?? 0
     }
 
     /// Packs levels in runs of 32: byte `j` = level `j` | level `j + 16` << 4.
@@ -156,6 +176,17 @@ public enum QuantCodec {
     static func halfBytes(_ x: Float) -> [UInt8] {
         let bits = Float16(x).bitPattern
         return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+    }
+
+    /// The index of the first GGUF block (Q8_0, Q4_0, Q4_1) of `data` whose fp16
+    /// scale (or Q4_1 minimum) is NaN or ±∞; nil if none or for other formats.
+    public static func firstNonFiniteBlock(_ data: [UInt8], format: QuantFormat) -> Int? {
+        guard let size = format.ggufBlockBytes else { return nil }
+        let halves = format == .q4_1 ? 2 : 1
+        for (b, at) in stride(from: 0, to: data.count - size + 1, by: size).enumerated() {
+            for h in 0..<halves where !half(data[at + 2 * h], data[at + 2 * h + 1]).isFinite { return b }
+        }
+        return nil
     }
 
     /// The fp16 value stored little-endian in two bytes.

@@ -142,7 +142,7 @@ extension Backend {
         try requireOn(id, [w], op: "quantize")
         try requireF32(w, op: "quantize")
         guard w.shape.rank == 2 else { throw SlimError.shapeMismatch(op: "quantize \(format)", detail: "\(w.label) must be [N, K]") }
-        let e = try QuantCodec.encode(try floats(w), rows: w.shape[0], columns: w.shape[1], format: format)
+        let e = try QuantCodec.encode(try floats(w), rows: w.shape[0], columns: w.shape[1], format: format, name: w.name)
         return try upload(e, rows: w.shape[0], columns: w.shape[1], format: format, name: w.name)
     }
 }

@@ -17,10 +17,12 @@ public struct Shape: Sendable, Hashable, CustomStringConvertible, ExpressibleByA
 
     public var description: String { "[" + dims.map(String.init).joined(separator: "x") + "]" }
 
-    /// Parses `MxNxK`-style text, as the command line writes shapes.
+    /// Parses `MxNxK`-style text, as the command line writes shapes: positive
+    /// sizes whose product fits an `Int` (``elementCount`` would trap on one that does not).
     public init?(parsing text: String) {
         let parts = text.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
         self.dims = parts.map { $0! }
+        guard checkedElementCount != nil else { return nil }
     }
 }

@@ -25,6 +25,12 @@ public enum SlimError: Error, Sendable, CustomStringConvertible, Equatable {
     case io(path: String, detail: String)
     /// A file whose contents are not what its format requires.
     case malformedFile(path: String, detail: String)
+    /// A configuration value outside its domain; `key` is spelled as the file
+    /// spells it (`layer_norm_eps`, `llama.block_count`).
+    case invalidConfig(path: String, key: String, detail: String)
+    /// NaN or ±∞ where Slim needs finite numbers: `tensor` names the values,
+    /// `origin` the file or the step that read them.
+    case nonFinite(tensor: String, origin: String, detail: String)
 
     public var description: String {
         switch self {
@@ -43,6 +49,8 @@ public enum SlimError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .outOfMemory(what, bytes, device): "out of memory on \(device) allocating \(bytes) bytes for \(what)"
         case let .io(path, detail): "\(path): \(detail)"
         case let .malformedFile(path, detail): "\(path): malformed file: \(detail)"
+        case let .invalidConfig(path, key, detail): "\(path): '\(key)' \(detail)"
+        case let .nonFinite(tensor, origin, detail): "\(origin): '\(tensor)' holds \(detail)"
         }
     }
 }

@@ -52,8 +52,10 @@ public struct Tensor: Sendable, CustomStringConvertible {
 
     /// The same memory seen with another shape of the same element count.
     public func reshaped(_ newShape: Shape) throws(SlimError) -> Tensor {
-        guard newShape.elementCount == shape.elementCount else {
-            throw .shapeMismatch(op: "reshape", detail: "\(label) has \(shape.elementCount) elements, \(newShape) has \(newShape.elementCount)")
+        // Checked: the new shape comes from the caller, and its product may not fit an Int.
+        guard let count = newShape.checkedElementCount, count == shape.elementCount else {
+            throw .shapeMismatch(op: "reshape", detail: "\(label) has \(shape.elementCount) elements, \(newShape) has "
+                                     + (newShape.checkedElementCount.map(String.init) ?? "a count that overflows or a negative dimension"))
         }
         return Tensor(shape: newShape, dtype: dtype, storage: storage, name: name)
     }

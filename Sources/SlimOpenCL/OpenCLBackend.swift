@@ -56,8 +56,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     public func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor {
-        guard shape.dims.allSatisfy({ $0 >= 0 }) else { throw SlimError.invalidArgument("negative dimension in \(shape)") }
-        let bytes = dtype.byteCount(elements: shape.elementCount)
+        let bytes = try allocationBytes(shape, dtype, name: name)
         let what = name.isEmpty ? "tensor \(shape) \(dtype)" : "'\(name)' \(shape) \(dtype)"
         guard bytes <= device.maxAllocationBytes else {
             throw SlimError.outOfMemory(what: what + " (the device's largest single allocation is \(device.maxAllocationBytes) bytes)",

@@ -27,6 +27,8 @@ final class FakeQuantizedWeight: @unchecked Sendable {
             throw SlimError.shapeMismatch(op: "quantization-aware training",
                                           detail: "'\(latent.name)' has \(initial.scales.count) scales for \(groups) \(format) groups")
         }
+        try FiniteCheck.require(initial.scales, tensor: latent.name + ".scales", origin: "quantization-aware training",
+                                consequence: "training needs finite starting scales")
         scales = try Parameter(latent.name + ".scales", values: initial.scales, shape: [groups], on: b)
         self.learnsScales = learnsScales
         zeros = grid.asymmetric ? try b.tensor(initial.zeros.map(Float.init), shape: [groups], name: latent.name + ".zeros") : nil
@@ -52,6 +54,10 @@ final class FakeQuantizedWeight: @unchecked Sendable {
     /// gives ``value`` exactly.
     func encoded(_ latent: Parameter, on b: any Backend) throws -> QuantCodec.Encoded {
         let w = try b.floats(latent.value), s = try b.floats(scales.value), z = try zeros.map { try b.floats($0) }
+        // Training that diverged leaves NaN behind: refused by name rather than packed as garbage
+        // (and before the levels below become integers).
+        try FiniteCheck.requireQuantizable(w, tensor: latent.name, format: grid.format)
+        try FiniteCheck.requireQuantizable(s, tensor: scales.name, format: grid.format)
         let g = grid.groupSize
         // The codec stores int8 levels as q, symmetric int4 as q + 8, asymmetric int4 as q + z.
         let offset = grid.asymmetric ? 0 : grid.high == 7 ? 8 : 0

@@ -14,8 +14,11 @@ extension StudentBert {
         guard tableQuant.isEmpty else { throw SlimError.invalidArgument("the student is already trained quantized") }
         let b = backend
         func start(_ p: Parameter, _ f: QuantFormat) throws -> QuantCodec.Encoded {
+            let w = try b.floats(p.value)
+            // Checked even when the scales come from a folder: a non-finite latent weight has no level.
+            try FiniteCheck.requireQuantizable(w, tensor: p.name, format: f)
             if let e = try initial(p.name, f) { return e }
-            return try QuantCodec.encode(try b.floats(p.value), rows: p.shape[0], columns: p.shape[1], format: f)
+            return try QuantCodec.encode(w, rows: p.shape[0], columns: p.shape[1], format: f, name: p.name)
         }
         for i in layers.indices { try layers[i].quantize(format, learnsScales: learnsScales, on: b) { try start($0, format) } }
         for table in [word, position] {

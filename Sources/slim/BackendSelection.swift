@@ -8,6 +8,8 @@ import SlimOpenCL
 struct BackendOption: ParsableArguments {
     @Option(name: .long, help: "auto, opencl or cpu (default: $SLIM_BACKEND, else auto: an OpenCL GPU if present, else the CPU).")
     var backend: String?
+    /// Here because every command that loads a model takes `--backend`.
+    @OptionGroup var nonFinite: NonFiniteOption
 
     /// Opens the chosen backend and says on stderr which one it is and why.
     func open() throws -> any Backend {

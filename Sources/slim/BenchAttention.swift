@@ -23,6 +23,11 @@ struct BenchAttention: ParsableCommand {
     func validate() throws {
         guard heads >= 1, dim >= 1, batch >= 1, runs >= 1 else { throw ValidationError("sizes and --runs must be positive") }
         for s in seq.split(separator: ",") where (Int(s) ?? 0) < 1 { throw ValidationError("--seq \(s): expected a positive length") }
+        for length in seq.split(separator: ",").compactMap({ Int($0) }) {
+            // Q, K, V, O and dO, before the layout (whose size grows with the length) is built.
+            try BenchSizes.checkOperands("--seq \(length) --heads \(heads) --dim \(dim) --batch \(batch)",
+                                         [("Q, K, V, O, dO", [5, batch, length, heads, dim]), ("log-sum-exp", [batch, heads, length])])
+        }
     }
 
     func run() throws {

@@ -16,13 +16,14 @@ struct BenchGemm: ParsableCommand {
 
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
-        for s in shape.split(separator: ",") where Shape(parsing: String(s))?.rank != 3 {
-            throw ValidationError("--shape \(s): expected MxNxK with positive sizes")
+        for s in try BenchSizes.shapes("--shape", shape) {
+            let (m, n, k) = (s[0], s[1], s[2])
+            try BenchSizes.checkOperands("--shape \(m)x\(n)x\(k)", [("A", [m, k]), ("B", [k, n]), ("C", [m, n])])
         }
     }
 
     func run() throws {
-        let shapes = shape.split(separator: ",").map { Shape(parsing: String($0))! }
+        let shapes = try BenchSizes.shapes("--shape", shape)
         CPUInfo.measurePeak()
         var results: [[String: Any]] = []
         for backend in try BackendSelection.openList(self.backend) {

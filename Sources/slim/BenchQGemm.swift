@@ -32,8 +32,10 @@ struct BenchQGemm: ParsableCommand {
         if precision == .int8PerBlock, format.split(separator: ",").contains("w8a8") {
             throw ValidationError("w8a8 quantizes activations per row; use --format int8 --activations int8-block for blocks")
         }
-        for s in shape.split(separator: ",") where Shape(parsing: String(s))?.rank != 3 {
-            throw ValidationError("--shape \(s): expected MxNxK with positive sizes")
+        for s in try BenchSizes.shapes("--shape", shape) {
+            let (m, n, k) = (s[0], s[1], s[2])
+            // Each weight is made in fp32 first, then packed.
+            try BenchSizes.checkOperands("--shape \(m)x\(n)x\(k)", [("W", [matrices, n, k]), ("X", [m, k]), ("Y", [m, n])])
         }
         for f in format.split(separator: ",") where f != "w8a8" { _ = try QuantFormat(parsing: String(f)) }
     }
@@ -45,7 +47,7 @@ struct BenchQGemm: ParsableCommand {
         for opened in try BackendSelection.openList(self.backend) {
             let backend: any Backend = opened is CPUBackend && limit != nil ? CPUBackend(isa: limit!) : opened
             for f in format.split(separator: ",").map(String.init) {
-                for s in shape.split(separator: ",").map({ Shape(parsing: String($0))! }) {
+                for s in try BenchSizes.shapes("--shape", shape) {
                     let r = try measure(backend, format: f, m: s[0], n: s[1], k: s[2])
                     results.append(r)
                     if !json { print(benchLine(r) + String(format: "  weights %.1f MiB", Double(r["weight_bytes"] as! Int) / 1048576)) }

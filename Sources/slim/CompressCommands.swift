@@ -170,6 +170,7 @@ struct LowRankCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
     @Option(help: "Fraction of each layer's parameters the two factors keep.") var keep: Double?
     @Option(help: "A fixed rank for every layer instead of --keep.") var rank: Int?
+    @OptionGroup var nonFinite: NonFiniteOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @Flag(help: "Print the report as JSON.") var json = false
 

@@ -9,13 +9,15 @@ struct Slim: ParsableCommand {
         subcommands: [Devices.self, Bench.self, InspectCommand.self, EmbedCommand.self, CompressCommand.self, PruneCommand.self, LowRankCommand.self,
                       EvalCommand.self, TokenizeCommand.self, PerplexityCommand.self, GenerateCommand.self, DistillCommand.self, FinetuneCommand.self])
 
-    /// ArgumentParser's own `main`, except that a Foundation error no call
-    /// site mapped is shown as a SlimError (path and reason) rather than as
-    /// the NSError dump ArgumentParser would print.
+    /// ArgumentParser's own `main`, with the command run inside the scope of
+    /// its `--allow-nonfinite` (see ``LoadsWeights``), and a Foundation error
+    /// no call site mapped shown as a SlimError (path and reason) rather than
+    /// as the NSError dump ArgumentParser would print.
     static func main() {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            let allow = (command as? any LoadsWeights)?.nonFinite.allowNonfinite ?? false
+            try NonFiniteWeights.$allowed.withValue(allow) { try command.run() }
         } catch {
             exit(withError: SlimError.fromFoundation(error))
         }

@@ -62,6 +62,27 @@ import Testing
         }
     }
 
+    /// Issue 21: a shape whose element or byte count overflows, or a size no
+    /// host can provide, is an error from `allocate`, not a trap; so is a
+    /// reshape to such a shape.
+    @Test(arguments: Subjects.all)
+    func allocationsWhoseSizeOverflowsOrCannotBeMetFailCleanly(_ subject: Subject) throws {
+        let backend = subject.backend
+        for shape: Shape in [[99_999_999_999, 99_999_999_999], [Int.max / 4 + 1], [1 << 40, -3]] {
+            #expect(throws: SlimError.self, "\(shape)") { _ = try backend.allocate(shape, name: "huge") }
+        }
+        // 2^57 bytes: no overflow, but more than any address space holds.
+        do {
+            _ = try backend.allocate([1 << 55], name: "exabyte")
+            Issue.record("allocated an exabyte")
+        } catch let error as SlimError {
+            guard case .outOfMemory = error else { Issue.record("wrong error: \(error)"); return }
+            #expect(error.description.contains("exabyte"))
+        }
+        let t = try backend.allocate([4, 4])
+        #expect(throws: SlimError.self) { _ = try t.reshaped([Int.max, 4]) }
+    }
+
     /// Every protocol op now runs on both backends; an op a future backend
     /// lacks falls to the protocol's default, which names the op and the backend.
     @Test(arguments: Subjects.all)

@@ -14,7 +14,8 @@ enum TinyLlama {
     static let merges = ["a b", "c d", "ab cd", "e f", "t h", "th e"]
     static var tokens: [String] { ["<|endoftext|>"] + letters.map { $0 == " " ? "Ġ" : $0 } + ["ab", "cd", "abcd", "ef", "th", "the"] }
 
-    static func gguf(seed: UInt64) -> Data {
+    /// `edit` changes the metadata or tensors before they are written (the tests of bad files).
+    static func gguf(seed: UInt64, edit: (inout [(String, TestGGUF.Value)], inout [TestGGUF.Tensor]) -> Void = { _, _ in }) -> Data {
         var rng = SplitMix64(seed: seed)
         func weight(_ name: String, _ out: Int, _ inFeatures: Int, scale: Float) -> TestGGUF.Tensor {
             let values = (0..<out * inFeatures).map { _ in Float.random(in: -scale...scale, using: &rng) }
@@ -35,7 +36,7 @@ enum TinyLlama {
                         weight(p + "ffn_gate.weight", ffn, hidden, scale: 0.2), weight(p + "ffn_up.weight", ffn, hidden, scale: 0.2),
                         weight(p + "ffn_down.weight", hidden, ffn, scale: 0.2)]
         }
-        let metadata: [(String, TestGGUF.Value)] = [
+        var metadata: [(String, TestGGUF.Value)] = [
             ("general.architecture", .string("llama")), ("llama.block_count", .u32(UInt32(layers))),
             ("llama.embedding_length", .u32(UInt32(hidden))), ("llama.feed_forward_length", .u32(UInt32(ffn))),
             ("llama.attention.head_count", .u32(UInt32(heads))), ("llama.attention.head_count_kv", .u32(UInt32(kvHeads))),
@@ -47,6 +48,7 @@ enum TinyLlama {
             ("tokenizer.ggml.merges", .array(type: 8, merges.map { .string($0) })),
             ("tokenizer.ggml.bos_token_id", .u32(0)), ("tokenizer.ggml.eos_token_id", .u32(0)),
         ]
+        edit(&metadata, &tensors)
         return TestGGUF.file(metadata: metadata, tensors: tensors)
     }
 

@@ -43,17 +43,22 @@ public struct BertConfig: Sendable, Equatable {
         intermediateSize = try JSONFile.int(o, "intermediate_size", file: file)
         maxPositions = try JSONFile.int(o, "max_position_embeddings", file: file, default: 512)
         typeVocabSize = try JSONFile.int(o, "type_vocab_size", file: file, default: 2)
-        layerNormEpsilon = Float(try JSONFile.double(o, "layer_norm_eps", file: file, default: 1e-12))
+        let epsilon = try JSONFile.double(o, "layer_norm_eps", file: file, default: 1e-12)
+        layerNormEpsilon = Float(epsilon)
         let act = o["hidden_act"] as? String ?? "gelu"
         let position = o["position_embedding_type"] as? String ?? "absolute"
         guard act == "gelu", position == "absolute" else {
             throw SlimError.unsupported(op: "load \(file.path)", backend: "model",
                                         reason: "BERT with hidden_act '\(act)' and position_embedding_type '\(position)' (Slim runs gelu, absolute)")
         }
-        let sizes = [vocabSize, hiddenSize, layers, heads, intermediateSize, maxPositions, typeVocabSize]
-        guard sizes.allSatisfy({ $0 > 0 }), hiddenSize % heads == 0 else {
-            throw SlimError.malformedFile(path: file.path, detail: "sizes must be positive and hidden_size \(hiddenSize) a multiple of num_attention_heads \(heads)")
+        let check = ConfigCheck(path: file.path)
+        for (value, key) in [(vocabSize, "vocab_size"), (hiddenSize, "hidden_size"), (layers, "num_hidden_layers"),
+                             (heads, "num_attention_heads"), (intermediateSize, "intermediate_size"),
+                             (maxPositions, "max_position_embeddings"), (typeVocabSize, "type_vocab_size")] {
+            try check.positive(value, key)
         }
+        try check.divides(heads, "num_attention_heads", hiddenSize, "hidden_size")
+        try check.positiveFinite(layerNormEpsilon, "layer_norm_eps", given: epsilon)
         prunedHeads = try Self.prunedHeads(o["pruned_heads"], layers: layers, heads: heads, file: file)
         if let sizes = o["slim_intermediate_sizes"] {
             guard let list = sizes as? [NSNumber], list.count == layers,

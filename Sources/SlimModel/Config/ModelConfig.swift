@@ -25,19 +25,44 @@ public enum ModelConfig: Sendable {
 
 /// Reading JSON files with errors that name the file and the key.
 enum JSONFile {
-    static func object(at url: URL) throws -> [String: Any] { try FileReading.jsonObject(at: url) }
+    static func object(at url: URL) throws -> [String: Any] {
+        do { return try FileReading.jsonObject(at: url) } catch let error as SlimError {
+            // A NaN or Infinity literal is not JSON: name the key that holds it.
+            if case .malformedFile = error, let data = try? Data(contentsOf: url), let (key, literal) = nonStandardNumber(in: data) {
+                throw SlimError.invalidConfig(path: url.path, key: key,
+                                              detail: "is \(literal), which JSON cannot hold (Python's json writes it for a non-finite float)")
+            }
+            throw error
+        }
+    }
+
+    /// The first `"key": NaN`, `Infinity` or overflowing number (`1e999`) in
+    /// text JSON refuses: the key it belongs to, for the error.
+    static func nonStandardNumber(in data: Data) -> (key: String, literal: String)? {
+        let text = String(decoding: data, as: UTF8.self)
+        let pattern = #""((?:[^"\\]|\\.)*)"\s*:\s*(-?(?:NaN|Infinity)|-?[0-9][0-9.eE+-]*)"#
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+        for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            guard let key = Range(match.range(at: 1), in: text), let value = Range(match.range(at: 2), in: text) else { continue }
+            let literal = String(text[value])
+            if !(Double(literal)?.isFinite ?? true) || literal.contains("NaN") || literal.contains("Infinity") {
+                return (String(text[key]), literal)
+            }
+        }
+        return nil
+    }
 
     static func int(_ object: [String: Any], _ key: String, file: URL, default value: Int? = nil) throws -> Int {
         if let n = object[key] as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e15 {
             return n.intValue
         }
         if object[key] == nil, let value { return value }
-        throw SlimError.malformedFile(path: file.path, detail: "'\(key)' must be an integer")
+        throw SlimError.invalidConfig(path: file.path, key: key, detail: object[key] == nil ? "is missing" : "is \(object[key]!), not an integer")
     }
 
     static func double(_ object: [String: Any], _ key: String, file: URL, default value: Double? = nil) throws -> Double {
         if let n = object[key] as? NSNumber { return n.doubleValue }
         if object[key] == nil, let value { return value }
-        throw SlimError.malformedFile(path: file.path, detail: "'\(key)' must be a number")
+        throw SlimError.invalidConfig(path: file.path, key: key, detail: object[key] == nil ? "is missing" : "is \(object[key]!), not a number")
     }
 }

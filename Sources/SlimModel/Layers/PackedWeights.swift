@@ -130,6 +130,10 @@ public struct PackedWeightStore: WeightStore {
             throw SlimError.malformedFile(path: file.path, detail: "packed \(format) weight '\(name)': \(rows)x\(rowBytes) u8 data with \(scales.count) scales and \(zeros.count) zero points do not fit the format")
         }
         let encoded = QuantCodec.Encoded(data: Array(try file.bytes(of: data)), scales: scales, zeros: zeros)
+        // fp32 scales were checked as they were read; GGUF blocks carry theirs inside.
+        if let block = QuantCodec.firstNonFiniteBlock(encoded.data, format: format) {
+            try NonFiniteWeights.refuse(tensor: data.name, origin: file.path, finding: "a non-finite fp16 scale in block \(block)")
+        }
         return PackedWeight(format: format, rows: rows, columns: columns, encoded: encoded)
     }
 }

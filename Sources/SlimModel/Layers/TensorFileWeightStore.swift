@@ -18,7 +18,11 @@ public struct TensorFileWeightStore: WeightStore {
         guard t.shape.count == 2 else {
             throw SlimError.malformedFile(path: file.path, detail: "quantized tensor '\(name)' is \(t.shape), not a matrix")
         }
-        return PackedWeight(format: format, rows: t.shape[0], columns: t.shape[1],
-                            encoded: QuantCodec.Encoded(data: Array(try file.bytes(of: t))))
+        let data = Array(try file.bytes(of: t))
+        // Blocks run packed, never decoded to floats: their fp16 scales are what could be non-finite.
+        if let block = QuantCodec.firstNonFiniteBlock(data, format: format) {
+            try NonFiniteWeights.refuse(tensor: name, origin: file.path, finding: "a non-finite fp16 scale in block \(block)")
+        }
+        return PackedWeight(format: format, rows: t.shape[0], columns: t.shape[1], encoded: QuantCodec.Encoded(data: data))
     }
 }

@@ -24,11 +24,17 @@ public struct LlamaConfig: Sendable, Equatable {
                                         reason: "GGUF architecture '\(gguf.architecture ?? "none")'; Slim runs llama (and BERT from safetensors)")
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
-            if let v = gguf.metadata["llama." + key]?.int { return v }
-            if let value { return value }
-            throw SlimError.malformedFile(path: gguf.path, detail: "metadata key 'llama.\(key)' is missing or not an integer")
+            let found = gguf.metadata["llama." + key]
+            if let v = found?.int { return v }
+            if found == nil, let value { return value }
+            throw SlimError.invalidConfig(path: gguf.path, key: "llama." + key,
+                                          detail: found.map { "is \($0), not an integer that fits 64 bits" } ?? "is missing")
         }
-        func float(_ key: String, default value: Double) -> Float { Float(gguf.metadata["llama." + key]?.double ?? value) }
+        func float(_ key: String, default value: Double) throws -> Float {
+            guard let found = gguf.metadata["llama." + key] else { return Float(value) }
+            guard let v = found.double else { throw SlimError.invalidConfig(path: gguf.path, key: "llama." + key, detail: "is \(found), not a number") }
+            return Float(v)
+        }
         hiddenSize = try int("embedding_length")
         layers = try int("block_count")
         heads = try int("attention.head_count")
@@ -37,18 +43,43 @@ public struct LlamaConfig: Sendable, Equatable {
         contextLength = try int("context_length", default: 2048)
         let tokens = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count
         vocabSize = try int("vocab_size", default: tokens ?? -1)
-        ropeBase = float("rope.freq_base", default: 10000)
-        rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
+        ropeBase = try float("rope.freq_base", default: 10000)
+        rmsEpsilon = try float("attention.layer_norm_rms_epsilon", default: 1e-5)
         rotaryDim = try int("rope.dimension_count", default: heads > 0 ? hiddenSize / heads : 0)
-        try validate(origin: gguf.path)
+        try validate(origin: gguf.path, keys: .gguf(vocabFromTokens: gguf.metadata["llama.vocab_size"] == nil))
     }
 
-    func validate(origin: String) throws {
-        let sizes = [vocabSize, hiddenSize, layers, heads, kvHeads, intermediateSize, contextLength, rotaryDim]
-        guard sizes.allSatisfy({ $0 > 0 }), hiddenSize % heads == 0, heads % kvHeads == 0,
-              rotaryDim <= headDim, rotaryDim % 2 == 0 else {
-            throw SlimError.malformedFile(path: origin, detail: "inconsistent Llama sizes: hidden \(hiddenSize), heads \(heads)/\(kvHeads), rotary \(rotaryDim)")
+    /// How a file names each hyper-parameter, so an error names the key the user can fix.
+    struct Keys {
+        var vocab, hidden, layers, heads, kvHeads, intermediate, context, ropeBase, rmsEpsilon, rotaryDim: String
+
+        static func gguf(vocabFromTokens: Bool) -> Keys {
+            Keys(vocab: vocabFromTokens ? "tokenizer.ggml.tokens" : "llama.vocab_size", hidden: "llama.embedding_length",
+                 layers: "llama.block_count", heads: "llama.attention.head_count", kvHeads: "llama.attention.head_count_kv",
+                 intermediate: "llama.feed_forward_length", context: "llama.context_length", ropeBase: "llama.rope.freq_base",
+                 rmsEpsilon: "llama.attention.layer_norm_rms_epsilon", rotaryDim: "llama.rope.dimension_count")
         }
+
+        static let huggingFace = Keys(vocab: "vocab_size", hidden: "hidden_size", layers: "num_hidden_layers",
+                                      heads: "num_attention_heads", kvHeads: "num_key_value_heads", intermediate: "intermediate_size",
+                                      context: "max_position_embeddings", ropeBase: "rope_theta", rmsEpsilon: "rms_norm_eps",
+                                      rotaryDim: "head_dim")
+    }
+
+    func validate(origin: String, keys: Keys) throws {
+        let check = ConfigCheck(path: origin)
+        for (value, key) in [(vocabSize, keys.vocab), (hiddenSize, keys.hidden), (layers, keys.layers), (heads, keys.heads),
+                             (kvHeads, keys.kvHeads), (intermediateSize, keys.intermediate), (contextLength, keys.context),
+                             (rotaryDim, keys.rotaryDim)] {
+            try check.positive(value, key)
+        }
+        try check.divides(heads, keys.heads, hiddenSize, keys.hidden)
+        try check.divides(kvHeads, keys.kvHeads, heads, keys.heads)
+        guard rotaryDim <= headDim, rotaryDim % 2 == 0 else {
+            throw check.bad(keys.rotaryDim, "is \(rotaryDim); rotary features come in pairs, at most the head width \(headDim)")
+        }
+        try check.positiveFinite(ropeBase, keys.ropeBase)
+        try check.positiveFinite(rmsEpsilon, keys.rmsEpsilon)
     }
 }
 
@@ -74,7 +105,7 @@ extension LlamaConfig {
         ropeBase = Float(try JSONFile.double(o, "rope_theta", file: url, default: 10000))
         rmsEpsilon = Float(try JSONFile.double(o, "rms_norm_eps", file: url, default: 1e-6))
         rotaryDim = try int("head_dim", default: heads > 0 ? hiddenSize / heads : 0)
-        try validate(origin: url.path)
+        try validate(origin: url.path, keys: .huggingFace)
     }
 
     /// The Hugging Face `config.json` keys of this configuration.

@@ -37,6 +37,7 @@ public struct LlamaModel: Sendable {
 
     init(config c: LlamaConfig, store: some WeightStore, file: any TensorFile, names: LlamaTensorNames, backend: any Backend,
          activations: ActivationPrecision, requantize: QuantFormat?) throws {
+        try c.checkCounts(against: store, file: file, names: names)
         config = c
         self.backend = backend
         self.names = names
