@@ -45,11 +45,10 @@ func run(_ executable: URL, _ arguments: [String], environment: [String: String]
     // Each pipe drained on its own thread until the command closes it.
     let stdout = PipeReader(out), stderr = PipeReader(err)
     if exited.wait(timeout: .now() + timeout) == .timedOut {
-        process.terminate()  // SIGTERM, then SIGKILL if it does not go
-        if exited.wait(timeout: .now() + 5) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            exited.wait()
-        }
+        // SIGKILL at once: a child inherits the test process's signal state, and SIGTERM was seen
+        // to leave it running.
+        kill(process.processIdentifier, SIGKILL)
+        exited.wait()
         let commandLine = ([executable.path] + arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         throw CommandTimedOut(commandLine: commandLine, seconds: timeout, stderr: stderr.text())
     }
