@@ -73,6 +73,8 @@ import Testing
         let batch = EncoderBatch(sequences: [[2, 7, 23, 41, 3, 9, 3], [2, 12, 30, 3]])
         let want = try run.student.embeddings(batch)
         let got = try exported.embed(tokenized: [[2, 7, 23, 41, 3, 9, 3], [2, 12, 30, 3]])
+        // zip stops at the shorter side: a missing sentence or feature must not pass as agreement.
+        #expect(want.count == 2 && got.count == 2 && zip(want, got).allSatisfy { $0.count == $1.count })
         for (a, e) in zip(want, got) {
             // Bit-identical weights; the inference path's kernels differ in order: a few ulp.
             #expect(zip(a, e).allSatisfy { abs($0 - $1) <= 2e-6 }, "trained \(a) vs exported \(e)")
