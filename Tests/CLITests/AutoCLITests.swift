@@ -12,8 +12,10 @@ import Testing
         (["--target-size", "0.2", "--method", "auto", "--layer", "pooler.dense=fp32"], "no --layer"),
     ])
     func autoWithoutItsBudgetAndTheOtherWayRoundAreRefused(_ options: [String], _ expected: String) throws {
-        let r = try slim(["compress", "/nonexistent-model", "-o", "/tmp/slim-auto-never-written"] + options)
+        let out = Temporary.url("auto-never-written")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try slim(["compress", "/nonexistent-model", "-o", out.path] + options)
         #expect(r.status != 0 && r.stderr.contains(expected), "\(options): \(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: "/tmp/slim-auto-never-written"))
+        #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }

@@ -1,37 +1,6 @@
 import Foundation
 import Testing
 
-/// The built `slim` executable, which sits beside the test bundle.
-func slimExecutable() -> URL {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let url = bundle.appendingPathComponent("slim")
-    // On Linux the test binary lives in the build folder itself; under xctest on macOS one level deeper.
-    if FileManager.default.fileExists(atPath: url.path) { return url }
-    return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("slim")
-}
-
-/// Runs `slim` with `arguments`, in `directory` if given, as the user `asUser` if given (root only, through setpriv).
-func slim(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
-          asUser: UInt32? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    if let asUser {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", slimExecutable().path] + arguments
-    } else {
-        process.executableURL = slimExecutable()
-        process.arguments = arguments
-    }
-    if let directory { process.currentDirectoryURL = directory }
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}
-
 @Suite(.serialized) struct CLI {
     @Test func devicesJSONListsTheCPUAndMarksAuto() throws {
         let r = try slim(["devices", "--json"])
@@ -40,25 +9,29 @@ func slim(_ arguments: [String], environment: [String: String] = [:], directory:
         let devices = try #require(json["devices"] as? [[String: Any]])
         #expect(devices.contains { $0["backend"] as? String == "cpu" })
         #expect(devices.filter { $0["auto"] as? Bool == true }.count == 1)
-        if ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" {
+        if OpenCLHalf.required {
             #expect(devices.contains { $0["backend"] as? String == "opencl" }, "no OpenCL device listed")
         }
     }
 
     @Test func benchGemmJSONHasTheFieldsOnBothBackends() throws {
-        let backends = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" ? "cpu,opencl" : "cpu"
-        let r = try slim(["bench", "gemm", "--shape", "33x65x17", "--backend", backends, "--runs", "5", "--warmup", "1", "--json"])
-        #expect(r.status == 0, "\(r.stderr)")
-        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        #expect(rows.count == backends.split(separator: ",").count)
-        for row in rows {
-            for key in ["backend", "op", "shape", "median_ms", "gflops", "peak_gflops", "pct_peak"] {
-                #expect(row[key] != nil, "missing \(key) in \(row)")
+        func check(_ backends: String) throws {
+            let r = try slim(["bench", "gemm", "--shape", "33x65x17", "--backend", backends, "--runs", "5", "--warmup", "1", "--json"])
+            try #require(r.status == 0, "\(r.stderr)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+            #expect(rows.map { $0["backend"] as? String } == backends.split(separator: ",").map(String.init))
+            for row in rows {
+                for key in ["backend", "op", "shape", "median_ms", "gflops", "peak_gflops", "pct_peak"] {
+                    #expect(row[key] != nil, "missing \(key) in \(row)")
+                }
+                #expect(row["shape"] as? String == "33x65x17")
+                #expect((row["gflops"] as? Double ?? 0) > 0)
             }
-            #expect(row["shape"] as? String == "33x65x17")
-            #expect((row["gflops"] as? Double ?? 0) > 0)
+            #expect(r.stderr.contains("backend: "), "the chosen backend is reported")
         }
-        #expect(r.stderr.contains("backend: "), "the chosen backend is reported")
+        try check("cpu")
+        try OpenCLHalf.require()
+        try check("cpu,opencl")
     }
 
     @Test func autoReportsItsChoice() throws {

@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func badInputIsAClearError() throws {
-        let short = FileManager.default.temporaryDirectory.appendingPathComponent("slim-short-\(getpid()).txt")
+        let short = Temporary.url("short.txt")
         try "Too short.".write(to: short, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: short) }
         let r = try slim(["perplexity", Self.smolLM2, "--file", short.path, "--backend", "cpu"])

@@ -5,20 +5,15 @@ import Testing
 /// (2 blocks, hidden 32): a 1-layer student folder that `slim embed`, `slim
 /// eval` and `slim compress` take; resume equals an uninterrupted run; bad input.
 @Suite(.serialized) struct DistillCLI {
+    /// A fresh folder (the caller removes it) with the tiny teacher and texts drawn from the test's seed (`@Test(.seeded)`).
     static func workspace(_ name: String) throws -> (base: URL, teacher: URL, data: URL) {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-distill-\(getpid())-\(name)")
-        try? FileManager.default.removeItem(at: base)
+        let base = try Temporary.folder("cli-distill-\(name)")
         let teacher = base.appendingPathComponent("teacher"), data = base.appendingPathComponent("texts.txt")
-        try StructuredPruneCLI.tinyBERT(at: teacher)
+        try StructuredPruneCLI.tinyBERT(at: teacher, seed: TestSeed.current)
         let words = StructuredPruneCLI.words.dropFirst(5)
-        // Twelve seeded "sentences" of 3 to 14 known words, one per line.
-        var state: UInt64 = 5
-        let lines = (0..<12).map { i in
-            (0..<(3 + i)).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return words[words.startIndex + Int(state >> 33) % words.count]
-            }.joined(separator: " ")
-        }
+        // Twelve random "sentences" of 3 to 14 known words, one per line.
+        var rng = SplitMix64(seed: TestSeed.current &+ 1)
+        let lines = (0..<12).map { i in (0..<(3 + i)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") }
         try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
         return (base, teacher, data)
     }
@@ -34,7 +29,7 @@ import Testing
             .split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[1])! }
     }
 
-    @Test func studentFolderEmbedsEvalsAndCompresses() throws {
+    @Test(.seeded) func studentFolderEmbedsEvalsAndCompresses() throws {
         let w = try Self.workspace("folder")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let out = w.base.appendingPathComponent("student")
@@ -57,7 +52,7 @@ import Testing
     }
 
     /// 8 steps straight against 4 steps, a checkpoint, and 4 more after --resume: the same loss curve.
-    @Test func resumeContinuesTheSameLossCurve() throws {
+    @Test(.seeded) func resumeContinuesTheSameLossCurve() throws {
         let w = try Self.workspace("resume")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let straight = try slim(Self.arguments(w, output: "straight"))
@@ -103,7 +98,7 @@ import Testing
     }
 
     /// Hidden-state MSE on top of the embedding losses: the 1-layer student's output learns teacher layer 0's (captured as layer 1's query input).
-    @Test func hiddenStateLossTrainsAndABadLayerMapIsRefused() throws {
+    @Test(.seeded) func hiddenStateLossTrainsAndABadLayerMapIsRefused() throws {
         let w = try Self.workspace("hidden")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let r = try slim(Self.arguments(w, output: "h", steps: 12) + ["--loss", "cosine,hidden-mse", "--layer-map", "0"])
@@ -132,7 +127,7 @@ import Testing
     /// The attention KL alone with the cosine: the 1-layer student (teacher layer 0's weights) learns
     /// teacher layer 1's attention; the term is reported, finite and falls; a checkpoint of another
     /// --attn-weight is refused; a student layer the student lacks is a clear error.
-    @Test func attentionKLTrainsAndIsReported() throws {
+    @Test(.seeded) func attentionKLTrainsAndIsReported() throws {
         let w = try Self.workspace("attn")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let attn = ["--loss", "cosine,attn-kl", "--attn-layers", "0"]
@@ -157,7 +152,7 @@ import Testing
         #expect(unused.status != 0 && unused.stderr.contains("attn-kl"), "\(unused.stderr)")
     }
 
-    @Test func badInputIsAClearError() throws {
+    @Test(.seeded) func badInputIsAClearError() throws {
         let w = try Self.workspace("bad")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let tooMany = try slim(Self.arguments(w, output: "s").map { $0 == "1" ? "3" : $0 })

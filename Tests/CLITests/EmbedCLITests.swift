@@ -10,7 +10,7 @@ import Testing
     }
 
     @Test func embedJSONGivesUnitVectorsAndTokenIDs() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("slim-embed-\(getpid()).txt")
+        let file = Temporary.url("embed.txt")
         try "The cat sat on the mat.\n\n   \nHello, world.\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let r = try slim(["embed", Self.miniLM, "A man is playing a guitar.", "--file", file.path, "--backend", "cpu", "--json"])
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func embedRejectsInvalidUTF8AndMissingModels() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("slim-bad-\(getpid()).txt")
+        let file = Temporary.url("bad.txt")
         try Data([0x61, 0x62, 0xFF, 0x63, 0x0A]).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let bad = try slim(["embed", Self.miniLM, "--file", file.path, "--backend", "cpu"])
@@ -50,25 +50,29 @@ import Testing
 
 @Suite struct BenchAttentionCLI {
     @Test func jsonHasTheFieldsOnEveryBackend() throws {
-        let backends = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" ? "cpu,opencl" : "cpu"
-        let r = try slim(["bench", "attention", "--layout", "window:40", "--seq", "200", "--heads", "2", "--dim", "32",
-                          "--block", "32", "--backward", "--runs", "1", "--warmup", "0", "--backend", backends, "--json"])
-        #expect(r.status == 0, "\(r.stderr)")
-        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        #expect(rows.count == backends.split(separator: ",").count)
-        for row in rows {
-            for key in ["backend", "layout", "seq", "median_ms", "gflops", "peak_bytes", "backward_ms"] {
-                #expect(row[key] != nil, "missing \(key) in \(row)")
+        func check(_ backends: String) throws {
+            let r = try slim(["bench", "attention", "--layout", "window:40", "--seq", "200", "--heads", "2", "--dim", "32",
+                              "--block", "32", "--backward", "--runs", "1", "--warmup", "0", "--backend", backends, "--json"])
+            try #require(r.status == 0, "\(r.stderr)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+            #expect(rows.map { $0["backend"] as? String } == backends.split(separator: ",").map(String.init))
+            for row in rows {
+                for key in ["backend", "layout", "seq", "median_ms", "gflops", "peak_bytes", "backward_ms"] {
+                    #expect(row[key] != nil, "missing \(key) in \(row)")
+                }
             }
         }
         let bad = try slim(["bench", "attention", "--layout", "zigzag:3", "--seq", "100", "--backend", "cpu"])
         #expect(bad.status != 0 && bad.stderr.contains("zigzag"))
+        try check("cpu")
+        try OpenCLHalf.require()
+        try check("cpu,opencl")
     }
 }
 
 @Suite(.serialized) struct CompressCLI {
     @Test func compressThenEvalReportsFidelityAndSize() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-int8-\(getpid())").path
+        let out = Temporary.url("cli-int8").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let c = try slim(["compress", EmbedCLI.miniLM, "-o", out, "--quant", "int8", "--json"])
         #expect(c.status == 0, "\(c.stderr)")

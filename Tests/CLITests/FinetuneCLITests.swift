@@ -10,7 +10,7 @@ import Testing
          "--lr", "1e-3", "-o", w.base.appendingPathComponent(output).path, "--backend", "cpu", "--json"]
     }
 
-    @Test func sparseAndQuantizationAwareFineTuning() throws {
+    @Test(.seeded) func sparseAndQuantizationAwareFineTuning() throws {
         let w = try DistillCLI.workspace("finetune")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let pruned = w.base.appendingPathComponent("pruned"), rtn = w.base.appendingPathComponent("rtn")
@@ -40,7 +40,7 @@ import Testing
 
     /// QAT with learned scales on a 2:4 mask, stopped after 2 steps and resumed: the
     /// same loss curve and the same weights file as 4 steps straight.
-    @Test func resumedFineTuningEqualsAnUninterruptedOne() throws {
+    @Test(.seeded) func resumedFineTuningEqualsAnUninterruptedOne() throws {
         let w = try DistillCLI.workspace("finetune-resume")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let pruned = w.base.appendingPathComponent("pruned")
@@ -59,7 +59,7 @@ import Testing
     }
 
     /// A quantized student: fewer layers, trained through fake quantization, written packed.
-    @Test func distillTrainsAQuantizedStudent() throws {
+    @Test(.seeded) func distillTrainsAQuantizedStudent() throws {
         let w = try DistillCLI.workspace("quantized-student")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let r = try slim(DistillCLI.arguments(w, output: "student", steps: 4) + ["--student-quant", "int8", "--json"])
@@ -74,7 +74,7 @@ import Testing
         #expect(ratio < 0.4, "a 1-of-2-layer int8 student is \(ratio) of the teacher")
     }
 
-    @Test func badInputIsAClearError() throws {
+    @Test(.seeded) func badInputIsAClearError() throws {
         let w = try DistillCLI.workspace("finetune-bad")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let cases: [([String], String)] = [

@@ -8,16 +8,14 @@ enum ModelFixtures {
     /// The tiny random BERT of the pruning tests, in a fresh folder under `base`.
     static func tinyBERT(_ base: URL, _ name: String) throws -> URL {
         let folder = base.appendingPathComponent(name)
-        try StructuredPruneCLI.tinyBERT(at: folder)
+        // The bad-number tests poison chosen values; the rest of the weights need no fresh draw.
+        try StructuredPruneCLI.tinyBERT(at: folder, seed: 17)
         return folder
     }
 
     /// A fresh temporary folder for one test.
     static func workspace(_ name: String) throws -> URL {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-numerics-\(getpid())-\(name)")
-        try? FileManager.default.removeItem(at: base)
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        return base
+        try Temporary.folder("numerics-\(name)")
     }
 
     /// Sets element `element` of the f32 tensor `tensor` in a safetensors file to `value`.

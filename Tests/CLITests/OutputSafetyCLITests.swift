@@ -8,10 +8,9 @@ import Testing
 @Suite(.serialized) struct OutputSafetyCLI {
     /// A tiny BERT (with a `1_Pooling` subfolder), a text file, and a scratch folder.
     static func workspace(_ name: String) throws -> (base: URL, model: URL, texts: URL) {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-output-\(getpid())-\(name)")
-        try? FileManager.default.removeItem(at: base)
+        let base = try Temporary.folder("output-\(name)")
         let model = base.appendingPathComponent("tiny"), texts = base.appendingPathComponent("texts.txt")
-        try StructuredPruneCLI.tinyBERT(at: model)
+        try StructuredPruneCLI.tinyBERT(at: model, seed: TestSeed.current)
         let pooling = model.appendingPathComponent("1_Pooling")
         try FileManager.default.createDirectory(at: pooling, withIntermediateDirectories: true)
         try Data(#"{"pooling_mode_mean_tokens": true}"#.utf8).write(to: pooling.appendingPathComponent("config.json"))
@@ -46,7 +45,7 @@ import Testing
         return names.filter { $0.hasPrefix(".\(output.lastPathComponent).") }.sorted()
     }
 
-    @Test func anOutputThatIsContainsOrIsInsideTheInputIsRefusedEvenWithOverwrite() throws {
+    @Test(.seeded) func anOutputThatIsContainsOrIsInsideTheInputIsRefusedEvenWithOverwrite() throws {
         let w = try Self.workspace("inputs")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let unrelated = w.base.appendingPathComponent("notes.txt")
@@ -77,7 +76,7 @@ import Testing
         #expect(Self.snapshot(w.base) == before, "the input or an unrelated file changed")
     }
 
-    @Test func prunedLowRankDistilledAndFinetunedOutputsFollowTheSameRules() throws {
+    @Test(.seeded) func prunedLowRankDistilledAndFinetunedOutputsFollowTheSameRules() throws {
         let w = try Self.workspace("commands")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let before = Self.snapshot(w.base)
@@ -96,7 +95,7 @@ import Testing
         #expect(Self.snapshot(w.base) == before)
     }
 
-    @Test func aFolderOrFileSlimDidNotWriteIsNeverReplaced() throws {
+    @Test(.seeded) func aFolderOrFileSlimDidNotWriteIsNeverReplaced() throws {
         let w = try Self.workspace("foreign")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let foreign = w.base.appendingPathComponent("photos"), file = w.base.appendingPathComponent("report.pdf")
@@ -130,7 +129,7 @@ import Testing
     /// --overwrite swaps the new folder in: a kill at each step of the replace
     /// leaves the old or the new folder complete at the output, and the next
     /// run removes (or puts back) what the killed one left, saying so.
-    @Test(arguments: [("staged", false, "old"), ("swapped", false, "new"), ("staged", true, "old"), ("moved-aside", true, "old")])
+    @Test(.seeded, arguments: [("staged", false, "old"), ("swapped", false, "new"), ("staged", true, "old"), ("moved-aside", true, "old")])
     func aKillDuringOverwriteLeavesACompleteOutput(point: String, fallback: Bool, expected: String) throws {
         let w = try Self.workspace("kill-\(point)-\(fallback)")
         defer { try? FileManager.default.removeItem(at: w.base) }
@@ -168,12 +167,12 @@ import Testing
 
     /// A second writer of the same output fails at once, naming the first;
     /// the first, killed, leaves a staging folder that the next run removes.
-    @Test func aConcurrentWriterFailsFastAndNamesTheHolder() throws {
+    @Test(.seeded) func aConcurrentWriterFailsFastAndNamesTheHolder() throws {
         let w = try Self.workspace("concurrent")
         defer { try? FileManager.default.removeItem(at: w.base) }
         let out = w.base.appendingPathComponent("out")
         let first = Process()
-        first.executableURL = slimExecutable()
+        first.executableURL = slimExecutable
         first.arguments = ["compress", w.model.path, "-o", out.path, "--quant", "int8", "--backend", "cpu"]
         first.environment = ProcessInfo.processInfo.environment.merging(["SLIM_FAULT_AT": "stall:staged"]) { $1 }
         first.standardError = FileHandle.nullDevice
@@ -194,7 +193,7 @@ import Testing
         #expect(Self.leftovers(beside: out).isEmpty)
     }
 
-    @Test func aCheckpointIsNeverWrittenOverAFileThatIsNotThisRunsCheckpoint() throws {
+    @Test(.seeded) func aCheckpointIsNeverWrittenOverAFileThatIsNotThisRunsCheckpoint() throws {
         let w = try Self.workspace("checkpoint")
         defer { try? FileManager.default.removeItem(at: w.base) }
         func distill(_ output: String, _ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -242,7 +241,7 @@ import Testing
 
     /// A non-root user compressing a readable model owned by root: the copies of
     /// the companion files (with a subfolder) are the user's own.
-    @Test func companionFilesAreCopiedWithoutTheirOwnership() throws {
+    @Test(.seeded) func companionFilesAreCopiedWithoutTheirOwnership() throws {
         guard getuid() == 0, FileManager.default.fileExists(atPath: "/usr/bin/setpriv") else {
             // Only root can run a command as another user; the copy code is the same for everyone.
             print("note: companionFilesAreCopiedWithoutTheirOwnership needs root and setpriv: not run")

@@ -9,17 +9,12 @@ import Testing
     static let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "a", "the", "cat", "sat", "on", "mat", "man",
                         "is", "playing", "guitar", "stocks", "fell", "sharply", "monday", "dog", "runs", "in", "park"]
 
-    /// A 2-block BERT (hidden 32, 4 heads of 8, MLP 64) with seeded random weights.
-    static func tinyBERT(at folder: URL) throws {
+    /// A 2-block BERT (hidden 32, 4 heads of 8, MLP 64) with random weights drawn from `seed`.
+    static func tinyBERT(at folder: URL, seed: UInt64) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let (hidden, mlp, positions) = (32, 64, 512)
-        var state: UInt64 = 17
-        func random(_ count: Int, scale: Float = 0.2) -> [Float] {
-            (0..<count).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return (Float(Double(state >> 11) / Double(1 << 53)) * 2 - 1) * scale
-            }
-        }
+        var rng = SplitMix64(seed: seed)
+        func random(_ count: Int, scale: Float = 0.2) -> [Float] { rng.matrix(count).map { $0 * scale } }
         var tensors: [(String, [Int], [Float])] = [
             ("embeddings.word_embeddings.weight", [words.count, hidden], random(words.count * hidden, scale: 1)),
             ("embeddings.position_embeddings.weight", [positions, hidden], random(positions * hidden)),
@@ -66,13 +61,13 @@ import Testing
 
     /// Per block: heads:0.25 removes 1 head of 8 dims (8 rows of Q, K, V with their biases, 8 columns of O);
     /// neurons:0.5 removes 32 of 64 neurons (32 rows of the up projection with their biases, 32 columns of the down one).
-    @Test(arguments: [("heads:0.25", 2 * (4 * 8 * 32 + 3 * 8)), ("neurons:0.5", 2 * (2 * 32 * 32 + 32))])
+    @Test(.seeded, arguments: [("heads:0.25", 2 * (4 * 8 * 32 + 3 * 8)), ("neurons:0.5", 2 * (2 * 32 * 32 + 32))])
     func prunedFolderIsSmallerAndEvalsEmbedsAndQuantizes(_ pattern: String, removedParameters: Int) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-cli-structured-\(getpid())-\(pattern)")
+        let base = try Temporary.folder("cli-structured")
         defer { try? FileManager.default.removeItem(at: base) }
         let model = base.appendingPathComponent("tiny"), out = base.appendingPathComponent("pruned").path
         let int8 = base.appendingPathComponent("int8").path, texts = base.appendingPathComponent("texts.txt")
-        try Self.tinyBERT(at: model)
+        try Self.tinyBERT(at: model, seed: TestSeed.current)
         let p = try slim(["prune", model.path, "-o", out, "--pattern", pattern, "--method", "wanda", "--samples", "4",
                           "--backend", "cpu", "--json"])
         #expect(p.status == 0, "\(p.stderr)")
@@ -102,21 +97,26 @@ import Testing
         #expect(e.status == 0, "\(e.stderr)")
         let r = try Self.json(e.stdout)
         #expect((r["mean_cosine"] as? Double ?? 0) > 0 && (r["size_ratio"] as? Double ?? 1) < 1, "\(r)")
-        for backend in ["cpu", "opencl"] where backend == "cpu" || ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" {
+        func embeds(on backend: String) throws {
             let embed = try slim(["embed", out, "the dog runs in the park.", "--backend", backend, "--json"])
             #expect(embed.status == 0, "the pruned folder embeds on \(backend): \(embed.stderr)")
         }
+        try embeds(on: "cpu")
         let q = try slim(["compress", out, "-o", int8, "--quant", "int8"])
         #expect(q.status == 0, "prune, then quantize: \(q.stderr)")
         let qe = try slim(["embed", int8, "the cat sat on the mat.", "--backend", "cpu"])
         #expect(qe.status == 0, "\(qe.stderr)")
+        try OpenCLHalf.require()
+        try embeds(on: "opencl")
     }
 
     @Test func patternsThatRemoveEverythingOrDoNotParseAreRefused() throws {
+        let model = Temporary.url("no-such-model"), out = Temporary.url("never-written")
+        defer { try? FileManager.default.removeItem(at: out) }
         for bad in ["neurons:1.0", "heads:1", "heads:", "columns:0.5"] {
-            let r = try slim(["prune", "/tmp/slim-no-such-model", "-o", "/tmp/slim-never-written", "--pattern", bad])
+            let r = try slim(["prune", model.path, "-o", out.path, "--pattern", bad])
             #expect(r.status != 0 && r.stderr.contains(bad), "\(bad): \(r.stderr)")
         }
-        #expect(!FileManager.default.fileExists(atPath: "/tmp/slim-never-written"))
+        #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }

@@ -28,8 +28,8 @@ import Testing
         }
     }
 
-    @Test func knapsackFindsTheBruteForceOptimumWithinTheBudget() throws {
-        var rng = SplitMix64(seed: 11)
+    @Test(.seeded) func knapsackFindsTheBruteForceOptimumWithinTheBudget() throws {
+        var rng = SplitMix64(seed: TestSeed.current)
         for case_ in 0..<300 {
             let items = Self.table(&rng)
             let budget = Int.random(in: 0...120, using: &rng)
@@ -110,11 +110,11 @@ import Testing
         return (0..<count).map { _ in (0..<Int.random(in: 3...12, using: &rng)).map { _ in words.prefix(295).randomElement(using: &rng)! }.joined(separator: " ") }
     }
 
-    @Test func randomBertFitsTheBudgetAndStoresWhatItsCardSays() throws {
-        let source = CompressionTests.temporaryFolder("auto-src"), out = CompressionTests.temporaryFolder("auto-out")
+    @Test(.seeded) func randomBertFitsTheBudgetAndStoresWhatItsCardSays() throws {
+        let source = Temporary.url("auto-src"), out = Temporary.url("auto-out")
         defer { for f in [source, out] { try? FileManager.default.removeItem(at: f) } }
-        try Self.randomBert(source, seed: 3)
-        let calibration = (texts: Self.texts(12, seed: 4), backend: CPUBackend() as any Backend, source: "random words")
+        try Self.randomBert(source, seed: TestSeed.current)
+        let calibration = (texts: Self.texts(12, seed: TestSeed.current &+ 1), backend: CPUBackend() as any Backend, source: "random words")
         let original = try SafeTensorsFile(contentsOf: source.appendingPathComponent("model.safetensors")).fileBytes
         let report = try AutoCompressor(targetSize: 0.25, calibration: calibration).compress(source, to: out, hashSource: false)
         let written = try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent("model.safetensors").path)[.size] as? Int
@@ -159,7 +159,8 @@ import Testing
         #expect(markdown.contains("## Auto search") && markdown.contains("encoder.layer.1.output.dense.weight"))
 
         // Below the smallest storage of every layer: a clear error, and no folder.
-        let tight = CompressionTests.temporaryFolder("auto-tight")
+        let tight = Temporary.url("auto-tight")
+        defer { try? FileManager.default.removeItem(at: tight) }
         do {
             _ = try AutoCompressor(targetSize: 0.05, calibration: calibration).compress(source, to: tight, hashSource: false)
             Issue.record("a 0.05 budget was met")
@@ -171,10 +172,10 @@ import Testing
     }
 
     /// A low-rank choice is written by the compressor as fp32 factors beside the packed layers, and runs as two GEMMs.
-    @Test func lowRankChoiceIsWrittenAsFactorsBesidePackedLayers() throws {
-        let source = CompressionTests.temporaryFolder("auto-lr-src"), out = CompressionTests.temporaryFolder("auto-lr-out")
+    @Test(.seeded) func lowRankChoiceIsWrittenAsFactorsBesidePackedLayers() throws {
+        let source = Temporary.url("auto-lr-src"), out = Temporary.url("auto-lr-out")
         defer { for f in [source, out] { try? FileManager.default.removeItem(at: f) } }
-        try Self.randomBert(source, seed: 5)
+        try Self.randomBert(source, seed: TestSeed.current)
         let name = "encoder.layer.1.intermediate.dense.weight"
         var compressor = ModelCompressor(format: .int8PerChannel)
         compressor.layerFormats[name] = .some(nil)

@@ -29,7 +29,7 @@ func corrupt(_ url: URL, tensor name: String) throws -> Int {
     }
 
     @Test func writtenFilesStayPlainSafeTensorsWithAChecksumPerTensor() throws {
-        let url = temporaryFile("sums.safetensors")
+        let url = Temporary.url("sums.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(Self.entries, metadata: ["format": "pt"], to: url)
         // What another reader sees: a string-to-string __metadata__ holding the checksums beside our keys.
@@ -48,7 +48,7 @@ func corrupt(_ url: URL, tensor name: String) throws -> Int {
     }
 
     @Test func aChangedTensorIsRefusedWhenReadAndOnlyThen() throws {
-        let url = temporaryFile("flip.safetensors")
+        let url = Temporary.url("flip.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(Self.entries, to: url)
         try corrupt(url, tensor: "b")
@@ -61,7 +61,7 @@ func corrupt(_ url: URL, tensor name: String) throws -> Int {
     }
 
     @Test func aChangedHeaderIsRefusedWhenOpened() throws {
-        let url = temporaryFile("header.safetensors")
+        let url = Temporary.url("header.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(Self.entries, metadata: ["loss_curve": "step,loss\n1,0.25\n"], to: url)
         var data = try Data(contentsOf: url)
@@ -73,7 +73,7 @@ func corrupt(_ url: URL, tensor name: String) throws -> Int {
 
     /// A damaged key is as bad as a damaged value: once a file records checksums, every tensor needs one.
     @Test func aChecksummedFileMustCoverEveryTensor() throws {
-        let url = temporaryFile("keys.safetensors")
+        let url = Temporary.url("keys.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(Self.entries, to: url)
         var data = try Data(contentsOf: url)
@@ -89,7 +89,7 @@ func corrupt(_ url: URL, tensor name: String) throws -> Int {
     }
 
     @Test func aCorruptCompressedFolderFailsToLoadNamingTheTensor() throws {
-        let source = CompressionTests.temporaryFolder("sum-src"), out = CompressionTests.temporaryFolder("sum-out")
+        let source = Temporary.url("sum-src"), out = Temporary.url("sum-out")
         defer { for f in [source, out] { try? FileManager.default.removeItem(at: f) } }
         try AutoCompressionTests.randomBert(source, seed: 5)
         _ = try ModelCompressor(format: .int8PerChannel).compress(source, to: out, hashSource: false)

@@ -14,7 +14,7 @@ import Testing
 
     /// The bound: int4-g128 at most 0.2x of the fp32 safetensors (tables int8).
     @Test func int4FolderIsAtMostAFifth() throws {
-        let out = CompressionTests.temporaryFolder("int4-size")
+        let out = Temporary.url("int4-size")
         defer { try? FileManager.default.removeItem(at: out) }
         let report = try ModelCompressor(format: .int4(groupSize: 128, symmetric: true)).compress(try TestAssets.miniLM, to: out, hashSource: false)
         let ratio = Double(report.bytesAfter) / Double(report.bytesBefore)
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func perLayerExceptionsAreRecordedAndLoad() throws {
-        let out = CompressionTests.temporaryFolder("layers")
+        let out = Temporary.url("layers")
         defer { try? FileManager.default.removeItem(at: out) }
         var compressor = ModelCompressor(format: .int4(groupSize: 128, symmetric: true))
         compressor.layerFormats = try LayerFormats.parse(["encoder.layer.0.output.dense=fp32", "encoder.layer.5.attention.self.query.weight=int8"])
@@ -38,10 +38,12 @@ import Testing
         }
         #expect(kinds[5] == "dense" && kinds[30] == "int8" && kinds[0] == "int4-g128", "\(kinds)")
         for bad in [["encoder.layer.9.output.dense=int8"], ["encoder.layer.0.output.dense"], ["encoder.layer.0.output.dense=int3"]] {
+            let never = Temporary.url("bad-layers")
+            defer { try? FileManager.default.removeItem(at: never) }
             #expect(throws: SlimError.self, "\(bad)") {
                 var c = ModelCompressor(format: .int8PerChannel)
                 c.layerFormats = try LayerFormats.parse(bad)
-                _ = try c.compress(try TestAssets.miniLM, to: CompressionTests.temporaryFolder("bad"), hashSource: false)
+                _ = try c.compress(try TestAssets.miniLM, to: never, hashSource: false)
             }
         }
     }
@@ -49,7 +51,7 @@ import Testing
     /// Low rank, then quantize: the factors are stored packed and run as two
     /// quantized products, close to the low-rank model they came from.
     @Test func lowRankThenQuantizeRunsPackedFactors() throws {
-        let lowRank = CompressionTests.temporaryFolder("lr"), quantized = CompressionTests.temporaryFolder("lrq")
+        let lowRank = Temporary.url("lr"), quantized = Temporary.url("lrq")
         defer { for f in [lowRank, quantized] { try? FileManager.default.removeItem(at: f) } }
         _ = try ModelLowRank(size: .rank(48)).factorize(try TestAssets.miniLM, to: lowRank, hashSource: false)
         let report = try ModelCompressor(format: .int8PerChannel).compress(lowRank, to: quantized, hashSource: false)
@@ -67,7 +69,7 @@ import Testing
     /// projection (no run-time scale there); a wrong fold would wreck the
     /// embeddings, a right one keeps AWQ ahead of round-to-nearest.
     @Test func awqFoldsIntoTheValueProjection() throws {
-        let awqOut = CompressionTests.temporaryFolder("awq-fold"), rtnOut = CompressionTests.temporaryFolder("rtn-fold")
+        let awqOut = Temporary.url("awq-fold"), rtnOut = Temporary.url("rtn-fold")
         defer { for f in [awqOut, rtnOut] { try? FileManager.default.removeItem(at: f) } }
         let format = QuantFormat.int4(groupSize: 128, symmetric: true)
         var awq = ModelCompressor(format: format, method: .awq)

@@ -82,7 +82,7 @@ import Testing
     @Test(arguments: ggufCases.indices)
     func ggufMetadataNamesTheBadKey(_ i: Int) throws {
         let (key, value) = Self.ggufCases[i]
-        let data = TinyLlama.gguf(seed: 1) { metadata, _ in
+        let data = try TinyLlama.gguf(seed: 1) { metadata, _ in
             metadata = metadata.map { $0.0 == key ? (key, value) : $0 }
         }
         let r = Self.refusal { _ = try LlamaConfig(gguf: try TestGGUF.parse(data, path: "/test/bad.gguf")) }

@@ -9,16 +9,23 @@ import Testing
 /// KV heads, an MLP of 96 so groups of 64 do not tile it), with a byte-level
 /// tokenizer of single letters and a few merges.
 enum TinyLlama {
-    static let hidden = 64, heads = 4, kvHeads = 2, ffn = 96, layers = 2
+    static let hidden = 64, heads = 4, kvHeads = 2, ffn = 96, layers = 2, context = 128
     static let letters = Array("abcdefghijklmnopqrstuvwxyz .,!?").map(String.init)
     static let merges = ["a b", "c d", "ab cd", "e f", "t h", "th e"]
     static var tokens: [String] { ["<|endoftext|>"] + letters.map { $0 == " " ? "Ġ" : $0 } + ["ab", "cd", "abcd", "ef", "th", "the"] }
 
+    /// The model as GGUF bytes, weights drawn from `seed`. With `onGrid`, every weight matrix is
+    /// already a round trip through that format (stored as F32), so compressing to it changes no value.
     /// `edit` changes the metadata or tensors before they are written (the tests of bad files).
-    static func gguf(seed: UInt64, edit: (inout [(String, TestGGUF.Value)], inout [TestGGUF.Tensor]) -> Void = { _, _ in }) -> Data {
+    static func gguf(seed: UInt64, onGrid grid: QuantFormat? = nil,
+                     edit: (inout [(String, TestGGUF.Value)], inout [TestGGUF.Tensor]) -> Void = { _, _ in }) throws -> Data {
         var rng = SplitMix64(seed: seed)
-        func weight(_ name: String, _ out: Int, _ inFeatures: Int, scale: Float) -> TestGGUF.Tensor {
-            let values = (0..<out * inFeatures).map { _ in Float.random(in: -scale...scale, using: &rng) }
+        func weight(_ name: String, _ out: Int, _ inFeatures: Int, scale: Float) throws -> TestGGUF.Tensor {
+            var values = (0..<out * inFeatures).map { _ in Float.random(in: -scale...scale, using: &rng) }
+            if let grid {
+                let e = try QuantCodec.encode(values, rows: out, columns: inFeatures, format: grid)
+                values = try QuantCodec.decode(e, rows: out, columns: inFeatures, format: grid)
+            }
             return .init(name: name, type: 0, dims: [UInt64(inFeatures), UInt64(out)], data: values.withUnsafeBytes { Array($0) })
         }
         func norm(_ name: String) -> TestGGUF.Tensor {
@@ -27,20 +34,20 @@ enum TinyLlama {
             return .init(name: name, type: 0, dims: [UInt64(hidden)], data: values.withUnsafeBytes { Array($0) })
         }
         let kv = hidden / heads * kvHeads, vocab = tokens.count
-        var tensors = [weight("token_embd.weight", vocab, hidden, scale: 1), norm("output_norm.weight")]
+        var tensors = [try weight("token_embd.weight", vocab, hidden, scale: 1), norm("output_norm.weight")]
         for i in 0..<layers {
             let p = "blk.\(i)."
             tensors += [norm(p + "attn_norm.weight"), norm(p + "ffn_norm.weight"),
-                        weight(p + "attn_q.weight", hidden, hidden, scale: 0.3), weight(p + "attn_k.weight", kv, hidden, scale: 0.3),
-                        weight(p + "attn_v.weight", kv, hidden, scale: 0.2), weight(p + "attn_output.weight", hidden, hidden, scale: 0.2),
-                        weight(p + "ffn_gate.weight", ffn, hidden, scale: 0.2), weight(p + "ffn_up.weight", ffn, hidden, scale: 0.2),
-                        weight(p + "ffn_down.weight", hidden, ffn, scale: 0.2)]
+                        try weight(p + "attn_q.weight", hidden, hidden, scale: 0.3), try weight(p + "attn_k.weight", kv, hidden, scale: 0.3),
+                        try weight(p + "attn_v.weight", kv, hidden, scale: 0.2), try weight(p + "attn_output.weight", hidden, hidden, scale: 0.2),
+                        try weight(p + "ffn_gate.weight", ffn, hidden, scale: 0.2), try weight(p + "ffn_up.weight", ffn, hidden, scale: 0.2),
+                        try weight(p + "ffn_down.weight", hidden, ffn, scale: 0.2)]
         }
         var metadata: [(String, TestGGUF.Value)] = [
             ("general.architecture", .string("llama")), ("llama.block_count", .u32(UInt32(layers))),
             ("llama.embedding_length", .u32(UInt32(hidden))), ("llama.feed_forward_length", .u32(UInt32(ffn))),
             ("llama.attention.head_count", .u32(UInt32(heads))), ("llama.attention.head_count_kv", .u32(UInt32(kvHeads))),
-            ("llama.context_length", .u32(128)), ("llama.rope.freq_base", .f32(10000)),
+            ("llama.context_length", .u32(UInt32(context))), ("llama.rope.freq_base", .f32(10000)),
             ("llama.attention.layer_norm_rms_epsilon", .f32(1e-5)),
             ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("smollm")),
             ("tokenizer.ggml.tokens", .array(type: 8, tokens.map { .string($0) })),
@@ -52,12 +59,11 @@ enum TinyLlama {
         return TestGGUF.file(metadata: metadata, tensors: tensors)
     }
 
-    /// Writes the model to a fresh temporary folder.
-    static func write(seed: UInt64) throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slim-tiny-llama-\(getpid())-\(seed)-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    /// Writes the model to a fresh temporary folder (the caller removes the folder).
+    static func write(seed: UInt64, onGrid grid: QuantFormat? = nil) throws -> URL {
+        let folder = try Temporary.folder("tiny-llama")
         let url = folder.appendingPathComponent("tiny.gguf")
-        try gguf(seed: seed).write(to: url)
+        try gguf(seed: seed, onGrid: grid).write(to: url)
         return url
     }
 
@@ -92,11 +98,12 @@ enum TinyLlama {
     }
 
     /// The folder runs as its source: Hugging Face names, un-permuted query and
-    /// key rows with half-split RoPE, Q8_0 weights (near-lossless) and the
-    /// tokenizer written as tokenizer.json. A wrong row order or RoPE pairing
-    /// would change every logit.
-    @Test func q8FolderRunsLikeItsGGUFSource() throws {
-        let source = try TinyLlama.write(seed: 11)
+    /// key rows with half-split RoPE, Q8_0 weights and the tokenizer written as
+    /// tokenizer.json. The source's weights are already on the Q8_0 grid, so the
+    /// folder holds the very same values and only the order of fp32 sums differs:
+    /// a wrong row order, RoPE pairing or rounding shows far above that.
+    @Test(.seeded) func q8FolderRunsLikeItsGGUFSource() throws {
+        let source = try TinyLlama.write(seed: TestSeed.current, onGrid: .q8_0)
         let output = source.deletingLastPathComponent().appendingPathComponent("q8")
         defer { try? FileManager.default.removeItem(at: source.deletingLastPathComponent()) }
         let report = try DecoderCompressor(format: .q8_0).compress(source, to: output)
@@ -105,13 +112,17 @@ enum TinyLlama {
         let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
         let (compressed, folderTokenizer) = try LlamaModel.load(output, backend: backend)
         #expect(compressed.names == .huggingFace)
-        var rng = SplitMix64(seed: 5)
+        var rng = SplitMix64(seed: TestSeed.current &+ 1)
         let text = TinyLlama.text(12, using: &rng)
         let ids = tokenizer.encode(text)
-        #expect(folderTokenizer.encode(text) == ids && ids.contains(Int32(TinyLlama.tokens.firstIndex(of: "the")!)) == text.contains("the"))
+        #expect(folderTokenizer.encode(text) == ids, "tokenizer.json encodes as the GGUF tokenizer: \(text)")
+        // The merges run in rank order, so "the" is one token ("t h", then "th e").
+        let the = Int32(TinyLlama.tokens.firstIndex(of: "the")!)
+        #expect(tokenizer.encode("the") == [the] && folderTokenizer.encode("the") == [the])
         let error = Self.nmse(try Self.logits(compressed, ids), try Self.logits(original, ids))
-        // Q8_0 rounds each weight to 1/254 of its block's range: logits move by ~1e-5 relative (squared); a broken layout by ~1.
-        #expect(error < 1e-3, "NMSE \(error)")
+        // Summation order alone: NMSE at most 1.4e-11 over 32 seeds × 3 texts. (Rounding random weights to Q8_0
+        // instead moved these logits by 1e-3 to 3e-2, as a random toy's near-hard attention amplifies it; a broken layout by ~1.)
+        #expect(error < 1e-8, "NMSE \(error)")
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("config.json"))) as? [String: Any]
         #expect(config?["model_type"] as? String == "llama" && config?["tie_word_embeddings"] as? Bool == true)
         for file in ["MODEL_CARD.md", "model_card.json", "tokenizer.json", "tokenizer_config.json"] {
@@ -125,12 +136,12 @@ enum TinyLlama {
 
     /// GPTQ's error compensation beats round-to-nearest on the model's output,
     /// on text it was not calibrated on; groups of 64 fall back to 32 where K = 96.
-    @Test func gptqBeatsRoundToNearest() throws {
-        let source = try TinyLlama.write(seed: 23)
+    @Test(.seeded) func gptqBeatsRoundToNearest() throws {
+        let source = try TinyLlama.write(seed: TestSeed.current)
         let folder = source.deletingLastPathComponent()
         defer { try? FileManager.default.removeItem(at: folder) }
         let backend = CPUBackend()
-        var rng = SplitMix64(seed: 9)
+        var rng = SplitMix64(seed: TestSeed.current &+ 1)
         var gptq = DecoderCompressor(format: .int4(groupSize: 64, symmetric: true), method: .gptq)
         gptq.calibration = ((0..<24).map { _ in TinyLlama.text(40, using: &rng) }, backend, "random words")
         gptq.calibrationContext = 64
@@ -139,7 +150,8 @@ enum TinyLlama {
         #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.down_proj.weight") }?.format == "int4-g32")
         #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.up_proj.weight") }?.format == "int4-g64")
         let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
-        let ids = tokenizer.encode(TinyLlama.text(30, using: &rng))
+        // 30 random words are 90 to 150 tokens: the model's context holds the first 128.
+        let ids = Array(tokenizer.encode(TinyLlama.text(30, using: &rng)).prefix(TinyLlama.context))
         let reference = try Self.logits(original, ids)
         let rtn = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("rtn"), backend: backend).0, ids), reference)
         let gptqError = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("gptq"), backend: backend).0, ids), reference)
@@ -162,7 +174,7 @@ enum TinyLlama {
     }
 
     @Test func badSourcesAreClearErrors() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slim-bad-decoder-\(getpid())")
+        let folder = Temporary.url("bad-decoder")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(throws: SlimError.self) { try DecoderCompressor(format: .q8_0).compress(folder.appendingPathComponent("none.gguf"), to: folder) }
         let source = try TinyLlama.write(seed: 3)

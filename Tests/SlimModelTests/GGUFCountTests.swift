@@ -18,7 +18,7 @@ import Testing
 
     static func gguf(_ i: Int) throws -> GGUFFile {
         let (key, value) = cases[i]
-        let data = TinyLlama.gguf(seed: 2) { metadata, _ in
+        let data = try TinyLlama.gguf(seed: 2) { metadata, _ in
             metadata.removeAll { $0.0 == key }
             metadata.append((key, value))
         }

@@ -133,10 +133,7 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
     static let halfMinus2: [UInt8] = [0x00, 0xC0], halfMinus1_5: [UInt8] = [0x00, 0xBE]
 
     @Test func smolLM2ListsItsTensorsAndMetadata() throws {
-        let start = Date()
         let gguf = try GGUFFile(contentsOf: try TestAssets.smolLM2)
-        let seconds = Date().timeIntervalSince(start)
-        print("SmolLM2 GGUF header parsed in \(String(format: "%.3f", seconds)) s: \(gguf.tensors.count) tensors, \(gguf.metadata.count) keys")
         #expect(gguf.version == 3)
         #expect(gguf.architecture == "llama")
         #expect(gguf.metadata["llama.block_count"]?.int == 30)
@@ -150,8 +147,6 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
         #expect(tokens.count == 49152 && tokens[0] == "<|endoftext|>")
         #expect(gguf.metadata["tokenizer.ggml.token_type"]?.ints?.count == 49152)
         #expect(gguf.metadataKeys.first == "general.architecture" && gguf.metadataKeys.count == gguf.metadata.count)
-        // A guard against quadratic parsing, not a benchmark: ~100k strings take well under a second.
-        #expect(seconds < 5)
 
         let embedding = try gguf.tensor(named: "token_embd.weight")
         #expect(embedding.kind == .q8_0 && embedding.shape == [49152, 576], "GGUF's ne [576, 49152] reversed")

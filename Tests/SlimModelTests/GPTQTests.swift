@@ -26,7 +26,7 @@ import Testing
         }
 
         init(n: Int, k: Int, samples: Int, seed: UInt64) {
-            var g = SplitMix(state: seed)
+            var g = SplitMix64(seed: seed)
             self.n = n; self.k = k; self.samples = samples
             w = (0..<n * k).map { _ in g.uniform() }
             // Inputs mixed from a few factors, so columns are strongly correlated (as activations are).
@@ -52,20 +52,9 @@ import Testing
         }
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func uniform() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)) * 2 - 1
-        }
-    }
-
-    @Test(arguments: [QuantFormat.int4(groupSize: 32, symmetric: true), .int4(groupSize: 64, symmetric: false), .int8PerChannel])
+    @Test(.seeded, arguments: [QuantFormat.int4(groupSize: 32, symmetric: true), .int4(groupSize: 64, symmetric: false), .int8PerChannel])
     func beatsRoundToNearestOnTheCalibrationOutputs(_ format: QuantFormat) throws {
-        let p = Problem(n: 24, k: 128, samples: 300, seed: 11)
+        let p = Problem(n: 24, k: 128, samples: 300, seed: TestSeed.current)
         let gptq = try GPTQ(format: format).quantize(p.w, rows: p.n, columns: p.k, hessian: p.hessian)
         let rtn = try QuantCodec.encode(p.w, rows: p.n, columns: p.k, format: format)
         let eg = p.outputError(try QuantCodec.decode(gptq, rows: p.n, columns: p.k, format: format))
@@ -88,8 +77,8 @@ import Testing
 @Suite struct AWQTests {
     /// Inputs with a few loud channels (as transformer activations have): scaling those
     /// weights up before rounding must lower the output error below round-to-nearest.
-    @Test func protectsTheChannelsWithLargeActivations() throws {
-        let p = GPTQTests.Problem(n: 32, k: 128, samples: 200, seed: 3)
+    @Test(.seeded) func protectsTheChannelsWithLargeActivations() throws {
+        let p = GPTQTests.Problem(n: 32, k: 128, samples: 200, seed: TestSeed.current)
         let loud = Set([3, 17, 64, 100])
         let x = p.x.enumerated().map { loud.contains($0.offset % p.k) ? $0.element * 20 : $0.element }
         let problem = GPTQTests.Problem(n: p.n, k: p.k, samples: p.samples, w: p.w, x: x)

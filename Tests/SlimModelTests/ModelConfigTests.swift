@@ -7,21 +7,6 @@ import Testing
 /// config.json: an architecture Slim cannot run, or one that disagrees with
 /// the weights, is a clear error naming the file.
 @Suite struct ModelConfigTests {
-    /// A copy of the MiniLM folder (links to its files) with `config.json` edited by `edit`.
-    func folder(editing edit: (inout [String: Any]) -> Void) throws -> URL {
-        let source = try TestAssets.miniLM
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slim-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name != "config.json" {
-            try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent(name),
-                                                       withDestinationURL: source.appendingPathComponent(name))
-        }
-        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as? [String: Any])
-        edit(&config)
-        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
-        return dir
-    }
-
     @Test func readsMiniLMConfig() throws {
         guard case let .bert(c) = try ModelConfig.load(try TestAssets.miniLM.appendingPathComponent("config.json")) else {
             Issue.record("MiniLM is a BERT model"); return
@@ -31,7 +16,7 @@ import Testing
     }
 
     @Test func unknownArchitectureIsAnError() throws {
-        let dir = try folder { $0["model_type"] = "mamba"; $0["architectures"] = ["MambaModel"] }
+        let dir = try TestAssets.editedMiniLM { $0["model_type"] = "mamba"; $0["architectures"] = ["MambaModel"] }
         defer { try? FileManager.default.removeItem(at: dir) }
         do {
             _ = try SentenceEmbedder.load(folder: dir, backend: CPUBackend())
@@ -42,7 +27,7 @@ import Testing
     }
 
     @Test func configThatDisagreesWithWeightsNamesTheTensor() throws {
-        let dir = try folder { $0["intermediate_size"] = 1024 }
+        let dir = try TestAssets.editedMiniLM { $0["intermediate_size"] = 1024 }
         defer { try? FileManager.default.removeItem(at: dir) }
         do {
             _ = try SentenceEmbedder.load(folder: dir, backend: CPUBackend())
@@ -53,7 +38,7 @@ import Testing
     }
 
     @Test func malformedConfigIsAnError() throws {
-        let dir = try folder { $0["hidden_size"] = "wide" }
+        let dir = try TestAssets.editedMiniLM { $0["hidden_size"] = "wide" }
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(throws: SlimError.self) { _ = try SentenceEmbedder.load(folder: dir, backend: CPUBackend()) }
     }

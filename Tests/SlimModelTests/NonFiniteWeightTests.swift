@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func loadingAGGUFWithANaNNormWeightNamesTheTensorUnlessAllowed() throws {
-        let data = TinyLlama.gguf(seed: 3) { _, tensors in
+        let data = try TinyLlama.gguf(seed: 3) { _, tensors in
             let i = tensors.firstIndex { $0.name == "blk.1.ffn_norm.weight" }!
             tensors[i].data.replaceSubrange(8..<12, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Array($0) })
         }

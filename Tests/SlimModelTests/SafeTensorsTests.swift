@@ -12,10 +12,6 @@ func rawSafeTensors(_ header: String, dataBytes: Int = 0) -> Data {
     return d
 }
 
-func temporaryFile(_ name: String) -> URL {
-    FileManager.default.temporaryDirectory.appendingPathComponent("slim-\(UUID().uuidString)-\(name)")
-}
-
 @Suite struct SafeTensorsTests {
     static let path = "/test/model.safetensors"
 
@@ -51,7 +47,7 @@ func temporaryFile(_ name: String) -> URL {
             .init(name: "empty", kind: .u8, shape: [0, 5], data: Data()),
             .init(name: "bytes", kind: .u8, shape: [], data: Data([42])),
         ]
-        let url = temporaryFile("roundtrip.safetensors")
+        let url = Temporary.url("roundtrip.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "note": "ü \"quoted\""], to: url)
 
@@ -78,7 +74,8 @@ func temporaryFile(_ name: String) -> URL {
     }
 
     @Test func writerRefusesDataThatDoesNotMatchTheShape() throws {
-        let url = temporaryFile("bad.safetensors")
+        let url = Temporary.url("bad.safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: SlimError.self) {
             try SafeTensorsWriter.write([.init(name: "w", kind: .f32, shape: [3], data: Data(count: 8))], to: url)
         }
@@ -91,7 +88,7 @@ func temporaryFile(_ name: String) -> URL {
     /// Every tensor of the real model through the writer and back: same names, shapes, bytes.
     @Test func rewritingMiniLMKeepsEveryTensor() throws {
         let source = try SafeTensorsFile(contentsOf: try TestAssets.miniLM.appendingPathComponent("model.safetensors"))
-        let url = temporaryFile("minilm.safetensors")
+        let url = Temporary.url("minilm.safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try SafeTensorsWriter.write(try source.tensors.map { .init(name: $0.name, kind: $0.kind, shape: $0.shape, data: Data(try source.bytes(of: $0))) },
                                     metadata: source.metadata, to: url)

@@ -2,11 +2,10 @@ import Foundation
 import SlimCore
 import SlimCPU
 import SlimModel
-import SlimOpenCL
 import Testing
 
 /// SmolLM2 against what llama.cpp printed for the same GGUF file
-/// (`../shared/reference/smollm2-golden.json`): perplexity on the fortunes
+/// (`Tests/Fixtures/smollm2-golden.json`): perplexity on the fortunes
 /// text and a greedy continuation, with the activations quantized per block
 /// of 32 as llama.cpp quantizes them.
 @Suite(.serialized) struct SmolLM2GoldenTests {
@@ -18,8 +17,7 @@ import Testing
     }
 
     static func golden() throws -> Golden {
-        let url = try TestAssets.require(ModelAssets.reference("smollm2-golden.json"), "smollm2-golden.json")
-        return try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(Golden.self, from: Data(contentsOf: try TestAssets.smolLM2Golden))
     }
 
     func model(_ backend: any Backend) throws -> (LlamaModel, BPETokenizer) {
@@ -31,11 +29,7 @@ import Testing
     /// the chunks run (two on the CPU, one on PoCL, which is slow).
     @Test(arguments: [("cpu", 2), ("opencl", 1)])
     func perplexityWithinHalfAPercentOfLlamaCpp(_ backendName: String, _ chunks: Int) throws {
-        let backend: any Backend
-        if backendName == "cpu" { backend = CPUBackend() } else {
-            guard let device = try OpenCLBackend.preferredDevice() else { return }
-            backend = try OpenCLBackend(device: device)
-        }
+        let backend = try TestBackends.named(backendName)
         let golden = try Self.golden()
         let data = try Data(contentsOf: URL(fileURLWithPath: golden.perplexity.file.components(separatedBy: " ")[0]))
         #expect(SHA256.hex(data) == golden.perplexity.sha256, "the fortunes file differs from the reference's")
@@ -67,11 +61,7 @@ import Testing
     /// would miss a confident token.
     @Test(arguments: ["cpu", "opencl"])
     func referenceTokensAreTopChoicesUpToTies(_ backendName: String) throws {
-        let backend: any Backend
-        if backendName == "cpu" { backend = CPUBackend() } else {
-            guard let device = try OpenCLBackend.preferredDevice() else { return }
-            backend = try OpenCLBackend(device: device)
-        }
+        let backend = try TestBackends.named(backendName)
         let (llama, tokenizer) = try model(backend)
         for g in try Self.golden().greedy {
             // Step by step through a KV cache, as generation runs (one token per step).

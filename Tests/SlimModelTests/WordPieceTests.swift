@@ -191,10 +191,10 @@ import Testing
 
     // MARK: - Loading
 
-    @Test func bothLoadersGiveTheSameIDs() throws {
+    @Test(.seeded) func bothLoadersGiveTheSameIDs() throws {
         let t = try tokenizer()
         let fromText = try WordPieceTokenizer(vocabularyFile: try TestAssets.miniLM.appendingPathComponent("vocab.txt"), maxLength: 256)
-        let texts = WordPieceFixtures.multilingual.map(\.text) + WordPieceCrossCheck.randomTexts(count: 300)
+        let texts = WordPieceFixtures.multilingual.map(\.text) + WordPieceCrossCheck.randomTexts(count: 300, seed: TestSeed.current)
             + Self.cases.map(\.text)
         for text in texts {
             #expect(fromText.encode(text) == t.encode(text), "\(text.debugDescription)")
@@ -204,7 +204,7 @@ import Testing
     }
 
     @Test func folderWithOnlyVocabTxtLoads() throws {
-        let folder = try WordPieceCrossCheck.temporaryFolder()
+        let folder = try Temporary.folder("wordpiece")
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = try TestAssets.miniLM
         for name in ["vocab.txt", "sentence_bert_config.json"] {
@@ -216,7 +216,7 @@ import Testing
 
     @Test func tokenizerConfigOverridesTheNormalizer() throws {
         // BertTokenizerFast replaces tokenizer.json's lowercase with tokenizer_config's do_lower_case.
-        let folder = try WordPieceCrossCheck.temporaryFolder()
+        let folder = try Temporary.folder("wordpiece")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.copyItem(at: try TestAssets.miniLM.appendingPathComponent("tokenizer.json"),
                                          to: folder.appendingPathComponent("tokenizer.json"))
@@ -228,7 +228,7 @@ import Testing
     }
 
     @Test func loadingErrorsNameTheFile() throws {
-        let folder = try WordPieceCrossCheck.temporaryFolder()
+        let folder = try Temporary.folder("wordpiece")
         defer { try? FileManager.default.removeItem(at: folder) }
         func error(_ body: () throws -> WordPieceTokenizer) -> SlimError? {
             do { _ = try body(); return nil } catch { return error as? SlimError }
@@ -256,7 +256,7 @@ import Testing
     }
 
     @Test func unsupportedTokenizerJSONIsRefused() throws {
-        let folder = try WordPieceCrossCheck.temporaryFolder()
+        let folder = try Temporary.folder("wordpiece")
         defer { try? FileManager.default.removeItem(at: folder) }
         let json = folder.appendingPathComponent("tokenizer.json")
         try #"{"model": {"type": "BPE", "vocab": {}}, "pre_tokenizer": {"type": "ByteLevel"}}"#
@@ -305,16 +305,11 @@ enum WordPieceCrossCheck {
 
     static func mix(_ h: UInt64, _ x: UInt64) -> UInt64 { (h ^ x) &* 0x100_0000_01B3 }
 
-    /// `count` texts of 1 to 24 ingredients picked by splitmix64 from seed 2024.
+    /// `count` texts of 1 to 24 ingredients picked by splitmix64 from `seed`; the fixture's
+    /// hashes are of seed 2024's texts (the generator in WordPieceFixtures.swift draws the same).
     static func randomTexts(count: Int, seed: UInt64 = 2024) -> [String] {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         let ingredients = WordPieceFixtures.ingredients
         return (0..<count).map { _ in
             var text = String.UnicodeScalarView()
@@ -364,11 +359,5 @@ enum WordPieceCrossCheck {
     /// A file or folder under the cache's data folder, which scripts/setup.sh fills.
     static func data(_ path: String) throws -> URL {
         try TestAssets.require(CacheDirectory.root.appendingPathComponent("data/\(path)"), path)
-    }
-
-    static func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-wordpiece-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 }

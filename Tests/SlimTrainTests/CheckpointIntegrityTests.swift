@@ -16,8 +16,8 @@ import Testing
         return try Distillation(options: o, texts: TrainingAwareCompression.texts, backend: CPUBackend())
     }
 
-    @Test func aFlippedByteInACheckpointStopsTheResumeNamingTheTensor() throws {
-        let teacher = try StudentLoading.folder("checkpoint-teacher")
+    @Test(.seeded) func aFlippedByteInACheckpointStopsTheResumeNamingTheTensor() throws {
+        let teacher = try StudentLoading.folder("checkpoint-teacher", seed: TestSeed.current)
         let checkpoint = teacher.appendingPathExtension("checkpoint.safetensors")
         defer { for f in [teacher, checkpoint] { try? FileManager.default.removeItem(at: f) } }
         let first = try Self.run(teacher)

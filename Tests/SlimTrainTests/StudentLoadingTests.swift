@@ -8,14 +8,13 @@ import Testing
 /// A student initialised from a teacher folder runs the teacher's model: with
 /// all the teacher's layers its embeddings are the inference encoder's.
 @Suite struct StudentLoading {
-    /// Writes the tiny random BERT of ``Tiny`` as a model folder (weights, config.json, vocab.txt).
-    /// `edit` may change the weights by name before they are written (a test's pruning).
-    static func folder(_ name: String, config c: BertConfig = Tiny.config,
+    /// Writes the tiny random BERT of ``Tiny`` (weights from `seed`) as a fresh model folder
+    /// (weights, config.json, vocab.txt); the caller removes it. `edit` may change the weights
+    /// by name before they are written (a test's pruning).
+    static func folder(_ name: String, config c: BertConfig = Tiny.config, seed: UInt64,
                        edit: (String, inout [Float]) -> Void = { _, _ in }) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-train-\(getpid())-\(name)")
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        let student = try StudentBert(randomConfig: c, seed: 4, backend: CPUBackend(), perturbed: true)
+        let url = try Temporary.folder("train-\(name)")
+        let student = try StudentBert(randomConfig: c, seed: seed, backend: CPUBackend(), perturbed: true)
         let entries = try zip(student.parameters, student.parameterValues()).map { p, v in
             var v = v
             edit(p.name, &v)
@@ -32,22 +31,24 @@ import Testing
         return url
     }
 
-    @Test func fullDepthStudentEmbedsAsTheTeacher() throws {
-        let url = try Self.folder("full")
+    @Test(.seeded) func fullDepthStudentEmbedsAsTheTeacher() throws {
+        let url = try Self.folder("full", seed: TestSeed.current)
         defer { try? FileManager.default.removeItem(at: url) }
         let backend = CPUBackend()
         let teacher = try SentenceEmbedder.load(folder: url, backend: backend)
         let student = try StudentBert(teacher: url, layers: 2, initialization: .first, backend: backend)
         let want = try teacher.embed(tokenized: [Tiny.batch.ids.prefix(7).map { $0 }, [1, 12, 30, 2]])
         let got = try student.embeddings(Tiny.batch)
+        // zip stops at the shorter side: a missing sentence or feature must not pass as agreement.
+        #expect(want.count == 2 && got.count == 2 && zip(want, got).allSatisfy { $0.count == $1.count })
         for (a, b) in zip(want, got) {
             // The same fp32 ops (the student saves statistics, the teacher does not): equal to a few ulp.
             #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 }, "teacher \(a) vs student \(b)")
         }
     }
 
-    @Test func studentLayersComeFromTheChosenTeacherLayers() throws {
-        let url = try Self.folder("layers")
+    @Test(.seeded) func studentLayersComeFromTheChosenTeacherLayers() throws {
+        let url = try Self.folder("layers", seed: TestSeed.current)
         defer { try? FileManager.default.removeItem(at: url) }
         let store = TensorFileWeightStore(file: try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors")))
         for (initialization, source) in [(StudentInitialization.first, 0), (.last, 1)] {
@@ -63,8 +64,8 @@ import Testing
     /// A full-depth student copied from its teacher matches every teacher layer's
     /// output: with the identity layer map the first step's loss is 0, and an
     /// off-by-one map (a wrongly captured layer) is not.
-    @Test func fullDepthStudentHasZeroHiddenLossOnTheIdentityMap() throws {
-        let url = try StudentLoading.folder("hidden")
+    @Test(.seeded) func fullDepthStudentHasZeroHiddenLossOnTheIdentityMap() throws {
+        let url = try StudentLoading.folder("hidden", seed: TestSeed.current)
         defer { try? FileManager.default.removeItem(at: url) }
         let texts = ["w5 w6 w7 w8", "w9 w10 w11", "w12 w13 w14 w15 w16 w17", "w20 w21"]
         var losses: [Double] = []
