@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func kernelsFolderThatIsMissingOrIncomplete() throws {
-        let partial = FileManager.default.temporaryDirectory.appendingPathComponent("slim-kernels-\(getpid())")
+        let partial = Temporary.url("kernels")
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: partial) }
         // The one source `bench gemm` needs, as shipped: the others would come from the binary, unseen.

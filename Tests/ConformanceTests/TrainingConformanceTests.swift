@@ -93,8 +93,16 @@ import Testing
                                               width: width, eps: 1e-5)
         // dx = rstd·(g − mean g − x̂·mean(g x̂)) is O(1) (rstd ≈ 0.6 here); its fp32
         // row sums over ≤ 1000 terms and the fp32 statistics each add a few ulp
-        // (≲ 3e-7 seen): atol 2e-6, rtol 1e-5.
-        expectClose(run.dx, want.dx, rtol: 1e-5, atol: 2e-6, "dx seed \(inputs.seed)")
+        // (≲ 3e-7 seen): atol 2e-6, rtol 1e-5. A row of few, close values has a
+        // large rstd, and the fp32 mean's rounding reaches dx through x̂ and the
+        // outer rstd: the bound grows with rstd² there (a 5-wide row at rstd ≈ 1.1
+        // was off by 2.1e-6 on every backend alike, seed 14197040443031235192).
+        let rstd = stride(from: 0, to: x.count, by: width).map { start -> Double in
+            let row = x[start..<start + width].map(Double.init), mean = row.reduce(0, +) / Double(width)
+            return 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width) + 1e-5).squareRoot()
+        }
+        let dxBounds = want.dx.indices.map { 2e-6 * max(1, rstd[$0 / width] * rstd[$0 / width]) + 1e-5 * abs(want.dx[$0]) }
+        expectWithin(run.dx, want.dx, bounds: dxBounds, "dx seed \(inputs.seed) (atol 2e-6·max(1, rstd²), rtol 1e-5)")
         // dGamma and dBeta sum the rows' O(1) terms: their error grows like √rows
         // (≲ 3e-7·√rows seen): atol 3e-6·√rows.
         let colTolerance = 3e-6 * Double(max(1, rows)).squareRoot()

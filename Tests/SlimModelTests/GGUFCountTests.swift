@@ -49,7 +49,7 @@ import Testing
     /// The compressor's source reads the same counts (it sized a per-block table from them).
     @Test(arguments: cases.indices)
     func compressionNamesTheCountThatDisagreesWithTheTensors(_ i: Int) throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-counts-\(getpid())-\(i).gguf")
+        let url = Temporary.url("counts-\(i).gguf")
         defer { try? FileManager.default.removeItem(at: url) }
         let file = try Self.gguf(i)
         try Data(file.file.bytes).write(to: url)

@@ -8,10 +8,7 @@ import Testing
 /// claims, the leftover names).
 @Suite struct OutputPolicyTests {
     static func scratch(_ name: String) throws -> URL {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slim-output-policy-\(getpid())-\(name)")
-        try? FileManager.default.removeItem(at: base)
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        return base
+        try Temporary.folder("output-policy-\(name)")
     }
 
     /// A folder as Slim writes one: files plus a card that marks it and lists them.
