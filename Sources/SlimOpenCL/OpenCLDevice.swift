@@ -29,6 +29,15 @@ public struct OpenCLDevice: @unchecked Sendable {
 
     /// Every device of every platform; an empty list when no OpenCL driver is installed.
     public static func all() throws -> [OpenCLDevice] {
+        // The ICD loader's first clGetPlatformIDs loads the vendor libraries and is
+        // not safe to run from several threads at once (seen: an empty list on some
+        // threads, a crash in ocl-icd): one lookup at a time.
+        try lookupLock.withLock { try lookUp() }
+    }
+
+    private static let lookupLock = NSLock()
+
+    private static func lookUp() throws -> [OpenCLDevice] {
         var count: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &count)
         if status == -1001 || count == 0 { return [] }  // CL_PLATFORM_NOT_FOUND_KHR: no ICD registered
