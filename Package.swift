@@ -74,16 +74,20 @@ let package = Package(
                 swiftSettings: strict),
 
         // MARK: - Tests
-        .testTarget(name: "SlimCoreTests", dependencies: ["SlimCore"], swiftSettings: strict),
+        /// What every test target shares: seeds that replay, unique temporary paths, the seeded
+        /// generator, and the backends a test runs on (the OpenCL half fails when required).
+        .target(name: "TestSupport", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL"], path: "Tests/TestSupport",
+                swiftSettings: strict),
+        .testTarget(name: "SlimCoreTests", dependencies: ["TestSupport", "SlimCore"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
                     swiftSettings: strict),
-        .testTarget(name: "SlimModelTests", dependencies: ["SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "SlimModelTests", dependencies: ["TestSupport", "SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),
         /// Runs the `slim` executable end to end (it is built beside the tests).
-        .testTarget(name: "CLITests", dependencies: ["slim"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "slim"], swiftSettings: strict),
         /// A trainable BERT student: forward, backward, AdamW, distillation (issue #7).
         .target(name: "SlimTrain", dependencies: ["SlimCompress", "SlimModel", "SlimCore"], swiftSettings: strict),
-        .testTarget(name: "SlimTrainTests", dependencies: ["SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "SlimTrainTests", dependencies: ["TestSupport", "SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim compress --method auto`: the options it needs together are refused apart, before any work.
 @Suite struct AutoCLITests {

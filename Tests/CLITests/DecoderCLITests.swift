@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim tokenize`, `slim perplexity` and `slim generate` on the real models.
 @Suite(.serialized) struct DecoderCLI {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim distill` end to end on the tiny random BERT of the pruning tests
 /// (2 blocks, hidden 32): a 1-layer student folder that `slim embed`, `slim

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim embed` and `slim bench embed` on the real all-MiniLM-L6-v2 folder.
 @Suite(.serialized) struct EmbedCLI {

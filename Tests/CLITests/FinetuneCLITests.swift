@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim finetune` end to end on the tiny random BERT of the pruning tests
 /// (hidden 32, MLP 64): sparse fine-tuning of a 2:4 model and QAT from an RTN

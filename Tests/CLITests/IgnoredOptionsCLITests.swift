@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Options that would change nothing are named errors, not silently ignored:
 /// the user meant something the command would not have done.

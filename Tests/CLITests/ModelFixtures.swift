@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Edits of model files for the tests of bad numbers (issue 21): one value of
 /// a safetensors or GGUF tensor replaced, a config.json key changed, a GGUF

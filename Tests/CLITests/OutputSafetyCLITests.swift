@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Issue 21's data-loss cases, each run as a user would run it: the input, an
 /// old output and unrelated files survive every `-o`, `--overwrite`,

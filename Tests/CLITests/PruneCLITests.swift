@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `slim prune --pattern heads:F|neurons:F` end to end: a smaller folder that
 /// `slim eval`, `slim embed` and `slim compress` take. The model is a tiny

@@ -1,5 +1,6 @@
 import SlimCore
 import Testing
+import TestSupport
 
 /// Every layout generator against the pattern's definition, element by element.
 @Suite struct LayoutPatternTests {

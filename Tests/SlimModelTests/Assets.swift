@@ -1,5 +1,6 @@
 import Foundation
 import SlimModel
+import TestSupport
 
 /// What the model tests read: the real models that `scripts/setup.sh` puts in
 /// the cache (a test that needs a missing one fails and says to run it), and the

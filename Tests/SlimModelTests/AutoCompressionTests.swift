@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// `--method auto`: the knapsack against brute force, and a small random BERT
 /// compressed under a budget whose folder stores what its card says.

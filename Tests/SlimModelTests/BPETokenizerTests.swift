@@ -2,6 +2,7 @@ import Foundation
 import SlimCore
 import SlimModel
 import Testing
+import TestSupport
 
 /// Byte-level BPE against llama.cpp's ids for SmolLM2, the pre-tokenizer's
 /// rules case by case, and the errors of a tokenizer Slim cannot run.

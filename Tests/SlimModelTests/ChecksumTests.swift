@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// Flips one bit in the middle of tensor `name`'s bytes, as a bad disk or an
 /// interrupted copy would, and returns the byte offset changed.

@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// What `slim compress` does beyond one uniform format: the int4 size bound,
 /// per-layer exceptions, and quantizing a low-rank model's factors.

@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// Round-to-nearest compression of the real MiniLM into Slim's compressed folder,
 /// loaded back on both backends.

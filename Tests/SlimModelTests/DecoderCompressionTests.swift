@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// A tiny random Llama written as a GGUF file (2 blocks, 4 query heads over 2
 /// KV heads, an MLP of 96 so groups of 64 do not tile it), with a byte-level

@@ -2,6 +2,7 @@ import Foundation
 import SlimCore
 import SlimModel
 import Testing
+import TestSupport
 
 /// Corrupts files the ways disks, downloads and hostile writers do.
 enum Mutator {

@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// Issue 21, GGUF counts: every count the metadata gives is checked against
 /// the tensors present before anything is sized from it. A block_count of

@@ -2,6 +2,7 @@ import Foundation
 @testable import SlimCompress
 import SlimCore
 import Testing
+import TestSupport
 
 /// GPTQ on a synthetic layer with correlated inputs: its output error on the
 /// calibration data must beat round-to-nearest, and what it writes must decode

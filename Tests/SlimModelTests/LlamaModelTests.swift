@@ -3,6 +3,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// The Llama decoder on the real SmolLM2 GGUF, and its bad-input errors.
 @Suite(.serialized) struct LlamaModelTests {

@@ -3,6 +3,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// all-MiniLM-L6-v2 end to end against the sentence-transformers golden file:
 /// identical token ids and cosine ≥ 0.9999 per sentence, on every backend.

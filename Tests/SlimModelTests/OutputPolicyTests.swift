@@ -2,6 +2,7 @@ import Foundation
 @testable import SlimModel
 import SlimCore
 import Testing
+import TestSupport
 
 /// The output policy and the staged writer in process: what the CLI tests
 /// cannot reach (a writer that throws half-way, an unclaimed write, nested

@@ -2,6 +2,7 @@ import Foundation
 import SlimCore
 import SlimModel
 import Testing
+import TestSupport
 
 /// A safetensors file from a header text and `dataBytes` zero bytes of data.
 func rawSafeTensors(_ header: String, dataBytes: Int = 0) -> Data {

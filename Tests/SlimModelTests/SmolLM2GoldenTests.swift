@@ -3,6 +3,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// SmolLM2 against what llama.cpp printed for the same GGUF file
 /// (`Tests/Fixtures/smollm2-golden.json`): perplexity on the fortunes

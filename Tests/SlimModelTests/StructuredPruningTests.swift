@@ -4,6 +4,7 @@ import SlimCore
 import SlimCPU
 import SlimModel
 import Testing
+import TestSupport
 
 /// Structured pruning: the ranking of neurons and heads against float64
 /// references, the slicing's exactness, and the pruned MiniLM against the

@@ -2,6 +2,7 @@ import Foundation
 import SlimCore
 @testable import SlimModel
 import Testing
+import TestSupport
 
 /// The WordPiece tokenizer against Hugging Face's `BertTokenizerFast` for
 /// all-MiniLM-L6-v2. Every expected id came from transformers and tokenizers

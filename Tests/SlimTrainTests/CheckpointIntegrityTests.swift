@@ -4,6 +4,7 @@ import SlimCPU
 import SlimModel
 import SlimTrain
 import Testing
+import TestSupport
 
 /// A checkpoint whose bytes changed on disk (a bad sector, a copy cut short
 /// and patched) is refused by `resume`, naming the file and the tensor,

@@ -4,6 +4,7 @@ import SlimCPU
 import SlimModel
 import SlimTrain
 import Testing
+import TestSupport
 
 /// One full distillation step at MiniLM's real size (6-layer teacher, 3-layer
 /// student, hidden 384, 12 heads, vocabulary 30,522) on the CPU and on OpenCL

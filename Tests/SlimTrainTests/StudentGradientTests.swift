@@ -4,6 +4,7 @@ import SlimCPU
 import SlimModel
 import SlimTrain
 import Testing
+import TestSupport
 
 /// A tiny BERT (2 layers, hidden 16, 2 heads of 8, MLP 32, vocabulary 50) and
 /// a padded batch of two sequences (7 and 4 tokens in a batch of 7).

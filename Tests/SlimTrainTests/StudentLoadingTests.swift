@@ -4,6 +4,7 @@ import SlimCPU
 import SlimModel
 import SlimTrain
 import Testing
+import TestSupport
 
 /// A student initialised from a teacher folder runs the teacher's model: with
 /// all the teacher's layers its embeddings are the inference encoder's.

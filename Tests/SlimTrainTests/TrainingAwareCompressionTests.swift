@@ -4,6 +4,7 @@ import SlimCPU
 import SlimModel
 import SlimTrain
 import Testing
+import TestSupport
 
 /// Quantization-aware training and sparse fine-tuning (issue #9) on a tiny
 /// random BERT whose widths (32, 64) hold int4 groups of 32.

@@ -8,11 +8,10 @@ import Testing
 /// without running: with `SLIM_REQUIRE_OPENCL=1` (CI) a missing device fails the
 /// test; without it the test is cancelled (reported as skipped) with a note.
 /// A device that is listed but does not open is a failure either way.
-/// (Test targets cannot share sources: SlimModelTests and SlimTrainTests keep this same file.)
-enum TestBackends {
-    struct Unavailable: Error, CustomStringConvertible { let description: String }
+public enum TestBackends {
+    public struct Unavailable: Error, CustomStringConvertible { public let description: String }
 
-    static var openCLRequired: Bool { ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" }
+    public static var openCLRequired: Bool { ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1" }
 
     /// Looked up once: the ICD loader's first `clGetPlatformIDs` is not safe from several
     /// threads at once (tests starting in parallel saw no device, or crashed in it).
@@ -20,7 +19,7 @@ enum TestBackends {
 
     /// A fresh OpenCL backend on the preferred device, or the end of the test
     /// (a failure when OpenCL is required, a visible skip otherwise).
-    static func openCL(sourceLocation: SourceLocation = #_sourceLocation) throws -> any Backend {
+    public static func openCL(sourceLocation: SourceLocation = #_sourceLocation) throws -> any Backend {
         if let device = try preferredDevice.get() { return try OpenCLBackend(device: device) }
         guard !openCLRequired else {
             throw Unavailable(description: "SLIM_REQUIRE_OPENCL=1 but no OpenCL device is present: the OpenCL half cannot run")
@@ -32,7 +31,7 @@ enum TestBackends {
     }
 
     /// A backend by the name a parameterized test passes: "cpu" or "opencl".
-    static func named(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> any Backend {
+    public static func named(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> any Backend {
         switch name {
         case "cpu": CPUBackend()
         case "opencl": try openCL(sourceLocation: sourceLocation)

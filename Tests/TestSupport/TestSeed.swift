@@ -6,19 +6,18 @@ import Testing
 /// failure), otherwise a fresh seed each run, so every run tries new cases.
 /// The trait prints the seed and adds "replay with SLIM_TEST_SEED=n" to every
 /// issue the test records, so a failure says how to reproduce it.
-/// (Test targets cannot share sources: each keeps this same file.)
-struct TestSeed: TestTrait, TestScoping {
+public struct TestSeed: TestTrait, TestScoping {
     @TaskLocal private static var bound: UInt64?
 
     /// The running test's seed; derive further streams as `current &+ k`.
-    static var current: UInt64 {
+    public static var current: UInt64 {
         guard let bound else { preconditionFailure("a test that reads TestSeed.current must be marked @Test(.seeded)") }
         return bound
     }
 
-    struct BadSeed: Error, CustomStringConvertible { let description: String }
+    public struct BadSeed: Error, CustomStringConvertible { public let description: String }
 
-    static func choose() throws -> UInt64 {
+    public static func choose() throws -> UInt64 {
         guard let text = ProcessInfo.processInfo.environment["SLIM_TEST_SEED"], !text.isEmpty else {
             return UInt64.random(in: 0...UInt64.max)
         }
@@ -26,7 +25,7 @@ struct TestSeed: TestTrait, TestScoping {
         return seed
     }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let seed = try Self.choose(), replay = "replay with SLIM_TEST_SEED=\(seed)"
         print("\(test.name): seed \(seed) (\(replay))")
         try await Self.$bound.withValue(seed) {
@@ -41,5 +40,5 @@ struct TestSeed: TestTrait, TestScoping {
 
 extension Trait where Self == TestSeed {
     /// Draws the test's seed; see ``TestSeed``.
-    static var seeded: Self { TestSeed() }
+    public static var seeded: Self { TestSeed() }
 }
