@@ -10,10 +10,16 @@ public struct TestSeed: TestTrait, TestScoping {
     @TaskLocal private static var bound: UInt64?
 
     /// The running test's seed; derive further streams as `current &+ k`.
-    public static var current: UInt64 {
-        guard let bound else { preconditionFailure("a test that reads TestSeed.current must be marked @Test(.seeded)") }
-        return bound
-    }
+    public static var current: UInt64 { bound ?? unmarked }
+
+    /// The seed of a helper reached from a test not marked `.seeded`: one per
+    /// process, printed once, replayed by the same `SLIM_TEST_SEED` (a crash
+    /// here would end the whole test run, not just the one test).
+    private static let unmarked: UInt64 = {
+        let seed = (try? choose()) ?? 0
+        print("note: tests not marked @Test(.seeded) draw from seed \(seed) (replay with SLIM_TEST_SEED=\(seed))")
+        return seed
+    }()
 
     public struct BadSeed: Error, CustomStringConvertible { public let description: String }
 
