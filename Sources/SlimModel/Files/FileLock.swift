@@ -24,7 +24,8 @@ final class FileLock: @unchecked Sendable {
         for _ in 0..<8 {
             let fd = open(lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw SlimError.io(path: path.path, detail: "cannot create the lock file \(lockFile.lastPathComponent): \(String(cString: strerror(errno)))")
+                throw SlimError.io(NSError(domain: NSPOSIXErrorDomain, code: Int(errno)), path: path.path,
+                                   operation: "write here (its lock file \(lockFile.lastPathComponent))")
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let holder = Self.holder(fd)

@@ -29,6 +29,10 @@ public enum OutputPolicy {
     /// released. `inputs` are every file or folder the run reads.
     public static func claimFolder(_ output: URL, inputs: [URL], overwrite: Bool) throws -> OutputClaim {
         let path = try checkedPath(output, inputs: inputs)
+        // A new output folder may be several levels deep; a file (a checkpoint) needs its folder to exist.
+        try withFileErrors("create the folder the output goes in", path: path.deletingLastPathComponent().path) {
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
         return try OutputClaims.shared.claim(path, overwrite: overwrite) {
             try checkFolder(path, overwrite: overwrite)
         }
@@ -181,7 +185,6 @@ final class OutputClaims: @unchecked Sendable {
             held[path.path] = entry
             return OutputClaim(path: path, overwrite: entry.overwrite)
         }
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
         let lock = try FileLock(for: path)
         do {
             // Locked: any leftover of an earlier run is stale, so tidy first, then judge what is there.
