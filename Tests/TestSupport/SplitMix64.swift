@@ -1,16 +1,10 @@
+import SlimCore
+
 /// SplitMix64: the tests' one seeded generator, so a failing case
 /// reproduces from its seed alone (see ``TestSeed``).
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+public typealias SplitMix64 = SeededGenerator
 
+extension SeededGenerator {
     /// A uniform value in [−1, 1).
     public mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
 

@@ -7,12 +7,12 @@ public struct Sampler: Sendable {
     public var temperature: Float
     /// Nucleus sampling: the smallest set of tokens whose probability reaches `topP`.
     public var topP: Float
-    private var state: UInt64
+    private var generator: SeededGenerator
 
     public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
         self.temperature = temperature
         self.topP = topP
-        state = seed
+        generator = SeededGenerator(seed: seed)
     }
 
     public mutating func next(_ logits: ArraySlice<Float>) -> Int32 {
@@ -41,14 +41,8 @@ public struct Sampler: Sendable {
         return Int32(kept.last ?? 0)
     }
 
-    /// SplitMix64: reproducible from the seed on every platform.
-    private mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-    }
+    /// Reproducible from the seed on every platform (SplitMix64).
+    private mutating func uniform() -> Double { Double(generator.next() >> 11) / Double(1 << 53) }
 }
 
 /// Why generation ended.
