@@ -35,7 +35,7 @@ import TestSupport
     }
 
     /// Per-position NLL of `ids[t + 1]` after `ids[...t]`, in double (log-sum-exp over the logits row).
-    static func nll(_ model: LlamaModel, _ ids: [Int32]) throws -> [Double] {
+    static func nll(_ model: DecoderModel, _ ids: [Int32]) throws -> [Double] {
         let logits = try model.backend.floats(try model.logits(try model.hiddenStates(ids), rows: 0..<ids.count - 1))
         let v = model.config.vocabSize
         #expect(logits.count == (ids.count - 1) * v, "logits: \(logits.count) values for \(ids.count - 1) rows of \(v)")
@@ -49,7 +49,7 @@ import TestSupport
     func nllEqualsTransformers(family: String, backend name: String) throws {
         let ref = try Self.reference(family)
         let backend = try TestBackends.named(name)
-        let (model, _) = try LlamaModel.load(try Self.folder(family), backend: backend)
+        let (model, _) = try DecoderModel.load(try Self.folder(family), backend: backend)
         let got = try Self.nll(model, ref.token_ids)
         try #require(got.count == ref.nll.count, "\(got.count) NLL values, the reference has \(ref.nll.count)")
         let deltas = zip(got, ref.nll).map { abs($0 - $1) }
@@ -104,7 +104,7 @@ import TestSupport
     /// Loading `dir` fails with a SlimError whose message contains every one of `names`.
     static func expectRefusal(_ dir: URL, naming names: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         do {
-            _ = try LlamaModel.load(dir, backend: try TestBackends.named("cpu"))
+            _ = try DecoderModel.load(dir, backend: try TestBackends.named("cpu"))
             Issue.record("\(what): loaded instead of being refused", sourceLocation: sourceLocation)
         } catch let e as SlimError {
             print("\(what): \(e)")
