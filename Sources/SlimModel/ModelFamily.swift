@@ -22,8 +22,14 @@ public enum ModelFamily: Sendable, Equatable {
             self = .decoder
             return
         }
-        let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
-        self = (config["model_type"] as? String).flatMap(DecoderArchitecture.Family.init(rawValue:)) != nil ? .decoder : .encoder
+        let configURL = url.appendingPathComponent("config.json")
+        let type = try JSONFile.object(at: configURL)["model_type"] as? String ?? "none"
+        if DecoderArchitecture.Family(rawValue: type) != nil { self = .decoder; return }
+        guard type == "bert" else {
+            throw SlimError.invalidConfig(path: configURL.path, key: "model_type",
+                                          detail: "is '\(type)'; Slim runs BERT encoders (bert) and the decoder families \(DecoderArchitecture.Family.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = .encoder
     }
 }
 

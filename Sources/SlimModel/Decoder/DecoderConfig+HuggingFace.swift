@@ -112,7 +112,7 @@ struct RopeSettings {
         }
         func number(_ name: String, in object: [String: Any], path: String) throws -> Double? {
             guard let found = object[name], !(found is NSNull) else { return nil }
-            guard let n = found as? NSNumber, !(found is Bool), n.doubleValue.isFinite else { throw check.bad(path, "is \(found), not a finite number") }
+            guard let n = found as? NSNumber, n.doubleValue.isFinite else { throw check.bad(path, "is \(found), not a finite number") }
             return n.doubleValue
         }
         theta = try number("rope_theta", in: parameters, path: "\(key).rope_theta") ?? number("rope_theta", in: o, path: "rope_theta") ?? 10000
