@@ -8,13 +8,12 @@ import SlimCore
 public struct DecoderModel: Sendable {
     public let config: DecoderConfig
     public let backend: any Backend
-    let embedding: TokenEmbedding
+    /// Embeddings, rotary frequencies, forward steps.
+    let parts: DecoderParts
     let blocks: [DecoderBlock]
     let outputNorm: Tensor
     /// The output projection; the token embedding itself when the embeddings are tied.
     let output: Linear
-    /// The rotary embedding's inverse frequencies, `[rotaryDim / 2]`.
-    let frequencies: Tensor
 
     /// How the checkpoint names its tensors and orders its rotary features.
     public let names: DecoderTensorNames
@@ -45,7 +44,7 @@ public struct DecoderModel: Sendable {
         config = c
         self.backend = backend
         self.names = names
-        embedding = try TokenEmbedding(store: store, file: file, name: names.tokenEmbedding + ".weight", vocabSize: c.vocabSize, width: c.hiddenSize)
+        parts = try DecoderParts(config: c, store: store, file: file, names: names, on: backend)
         blocks = try (0..<c.layers).map {
             try DecoderBlock(index: $0, config: c, store: store, names: names, on: backend, activations: activations, requantize: requantize)
         }
@@ -53,7 +52,6 @@ public struct DecoderModel: Sendable {
         output = try Linear(try c.outputWeight(in: store, names: names), in: c.hiddenSize, out: c.vocabSize, from: store, on: backend,
                             quantization: requantize.map { LinearQuantization(format: $0, activations: activations) },
                             hasBias: false, packedActivations: activations)
-        frequencies = try backend.tensor(c.inverseFrequencies(for: names), shape: [c.rotaryDim / 2], name: "rope inverse frequencies")
     }
 
     /// A cache for `capacity` tokens of context.
@@ -65,12 +63,7 @@ public struct DecoderModel: Sendable {
     }
 
     /// The embeddings of `ids`, `[ids.count, hidden]`: the first blocks' input.
-    public func embed(_ ids: [Int32]) throws -> Tensor {
-        let x = try embedding.rows(ids, on: backend)
-        // Gemma scales its embeddings by √hidden (the fp32 rounding of the double root, as transformers).
-        if config.architecture.scalesEmbeddings { try backend.scale(x, by: Float(Double(config.hiddenSize).squareRoot()), into: x) }
-        return x
-    }
+    public func embed(_ ids: [Int32]) throws -> Tensor { try parts.embed(ids) }
 
     /// Runs `ids` through every block and the final norm: `[ids.count, hidden]`.
     /// With a cache, the tokens follow those already in it and are appended;
@@ -79,7 +72,7 @@ public struct DecoderModel: Sendable {
     public func hiddenStates(_ ids: [Int32], cache: KVCache? = nil, observer: LinearInputObserver? = nil) throws -> Tensor {
         let n = ids.count
         guard n > 0 else { throw SlimError.invalidArgument("no tokens to run") }
-        let step = try DecoderStep(tokens: n, config: config, frequencies: frequencies, ropeStyle: names.ropeStyle, cache: cache, on: backend)
+        let step = try parts.step(tokens: n, cache: cache)
         let x = try embed(ids)
         let s = try DecoderScratch(tokens: n, config: config, on: backend)
         for block in blocks { try block.forward(x, step: step, scratch: s, observer: observer) }

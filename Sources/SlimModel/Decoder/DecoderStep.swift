@@ -2,7 +2,7 @@ import SlimCore
 
 /// What every block of one forward pass shares: the tokens' positions, the
 /// rotary frequencies, the causal attention layout, and the cache the keys go to.
-public struct DecoderStep {
+public struct DecoderStep: Sendable {
     public let config: DecoderConfig
     public let backend: any Backend
     public let tokens: Int
@@ -38,7 +38,7 @@ public struct DecoderStep {
 }
 
 /// The activations of one forward pass through a block, reused by every block.
-public struct DecoderScratch {
+public struct DecoderScratch: Sendable {
     let normed: Tensor, q: Tensor, k: Tensor, v: Tensor, context: Tensor, residual: Tensor, gate: Tensor, up: Tensor
 
     public init(tokens n: Int, config c: DecoderConfig, on b: any Backend) throws {

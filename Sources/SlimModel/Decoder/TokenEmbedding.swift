@@ -4,7 +4,7 @@ import SlimCore
 /// The token embedding table read in place from the file, or kept packed
 /// as a compressed folder stores it: only the rows of the tokens asked for
 /// are decoded (a Q8_0 table stays Q8_0 in memory).
-struct TokenEmbedding {
+struct TokenEmbedding: Sendable {
     let file: any TensorFile
     let table: StoredTensor?
     let packed: PackedWeight?

@@ -7,6 +7,10 @@ public struct PackedWeight: Sendable {
     public let format: QuantFormat
     public let rows: Int, columns: Int
     public let encoded: QuantCodec.Encoded
+
+    public init(format: QuantFormat, rows: Int, columns: Int, encoded: QuantCodec.Encoded) {
+        (self.format, self.rows, self.columns, self.encoded) = (format, rows, columns, encoded)
+    }
 }
 
 /// How a compressed folder names a packed weight's parts in its safetensors file.

@@ -22,7 +22,7 @@ public protocol WeightStore {
 
 extension WeightStore {
     /// The values of `name`, after checking its shape is `expected` (what the config implies).
-    func floats(_ name: String, shape expected: [Int]) throws -> [Float] {
+    public func floats(_ name: String, shape expected: [Int]) throws -> [Float] {
         let actual = try shape(of: name)
         guard actual == expected else {
             throw SlimError.malformedFile(path: origin, detail: "tensor '\(name)' is \(actual) but the config implies \(expected)")
