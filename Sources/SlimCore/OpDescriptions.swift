@@ -57,8 +57,11 @@ public enum RopeStyle: String, Sendable, CaseIterable {
     case halves
 }
 
-/// `base^(−2i/rotaryDim)` for each pair i, computed in double so every backend
-/// starts from the same correctly rounded frequencies.
-public func ropeFrequencies(base: Float, rotaryDim: Int) -> [Float] {
-    (0..<rotaryDim / 2).map { Float(pow(Double(base), -2 * Double($0) / Double(rotaryDim))) }
+/// The activation of a gated MLP's gate, `out = activation(gate) · up`.
+public enum GateActivation: String, Sendable, CaseIterable {
+    /// `g / (1 + e^−g)` (Llama, Mistral, Qwen, Phi-3: SwiGLU).
+    case silu
+    /// `0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³)))`, PyTorch's
+    /// `gelu(approximate="tanh")` (Gemma's `gelu_pytorch_tanh`).
+    case geluTanh
 }
