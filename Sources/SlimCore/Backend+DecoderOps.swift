@@ -2,12 +2,13 @@
 // general op, so a backend implements the kernel once.
 
 extension Backend {
-    /// Rotary embedding with the default table `1 / base^(2i/rotaryDim)`
-    /// (``RotaryFrequencies``, no scaling): the first `rotaryDim` features of
-    /// each head of `[tokens, heads, headDim]` turn, in place.
+    /// Rotary embedding with the table `base^(−2i/rotaryDim)`, correctly
+    /// rounded (``RotaryFrequencies/correctlyRounded(base:rotaryDim:)``): the
+    /// first `rotaryDim` features of each head of `[tokens, heads, headDim]`
+    /// turn, in place.
     public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws {
         try checkRope(x, positions: positions, rotaryDim: rotaryDim, on: id)
-        let table = try tensor(RotaryFrequencies.inverse(base: base, rotaryDim: rotaryDim, scaling: nil),
+        let table = try tensor(RotaryFrequencies.correctlyRounded(base: base, rotaryDim: rotaryDim),
                                shape: [rotaryDim / 2], name: "rope.inverseFrequencies")
         try rope(x, positions: positions, inverseFrequencies: table, style: style)
     }
