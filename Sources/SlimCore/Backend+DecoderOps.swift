@@ -3,12 +3,12 @@
 
 extension Backend {
     /// Rotary embedding with the table `base^(−2i/rotaryDim)`, correctly
-    /// rounded (``RotaryFrequencies/correctlyRounded(base:rotaryDim:)``): the
+    /// rounded (``ropeFrequencies(base:rotaryDim:)``): the
     /// first `rotaryDim` features of each head of `[tokens, heads, headDim]`
     /// turn, in place.
     public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws {
         try checkRope(x, positions: positions, rotaryDim: rotaryDim, on: id)
-        let table = try tensor(RotaryFrequencies.correctlyRounded(base: base, rotaryDim: rotaryDim),
+        let table = try tensor(ropeFrequencies(base: base, rotaryDim: rotaryDim),
                                shape: [rotaryDim / 2], name: "rope.inverseFrequencies")
         try rope(x, positions: positions, inverseFrequencies: table, style: style)
     }

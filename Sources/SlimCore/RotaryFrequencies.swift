@@ -40,15 +40,6 @@ public enum RotaryFrequencies {
         }
     }
 
-    /// `base^(−2i/rotaryDim)` for each pair i, computed in double and rounded
-    /// once: the table of ``Backend/rope(_:positions:base:rotaryDim:style:)``.
-    /// It can differ from ``inverse(base:rotaryDim:scaling:)``'s float32 steps
-    /// by an ulp, enough to flip a near-tie that SmolLM2's greedy golden text
-    /// (llama.cpp's) depends on; Hugging Face checkpoints use `inverse`.
-    public static func correctlyRounded(base: Float, rotaryDim: Int) -> [Float] {
-        (0..<rotaryDim / 2).map { Float(pow(Double(base), -2 * Double($0) / Double(rotaryDim))) }
-    }
-
     /// One frequency of `_compute_llama3_parameters`, step by step.
     private static func llama3(_ invFreq: Float, factor: Float, low: Float, high: Float, originalContext: Int) -> Float {
         // Python floats (double) in transformers, rounded to float32 where they meet the tensor.
