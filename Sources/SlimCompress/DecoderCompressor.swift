@@ -51,7 +51,7 @@ public struct DecoderCompressor {
             layers.append(.init(name: target, format: format.description, relativeError: error))
             entries += PackedEntries.make(target, encoded, rows: rows)
         }
-        let hf = LlamaTensorNames.huggingFace
+        let hf = DecoderTensorNames.huggingFace
         // The token table: GGUF Q8_0 blocks are kept as they are (no second rounding); float tables become Q8_0.
         let table = model.names.tokenEmbedding + ".weight"
         if let p = try model.store.packed(table), p.format == .q8_0 {
@@ -66,29 +66,29 @@ public struct DecoderCompressor {
         if !tied { try float(model.names.output + ".weight", as: hf.output + ".weight") }
         try float(model.names.outputNorm + ".weight", as: hf.outputNorm + ".weight")
 
-        let parts: [LlamaTensorNames.Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
+        let parts: [DecoderTensorNames.Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
         let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { hf.linears($0) }))
         var factors: [String: GPTQ.Factor] = [:]
         for i in 0..<c.layers {
             progress?(i, c.layers, "block \(i)")
-            var w: [LlamaTensorNames.Part: [Float]] = [:], shapes: [LlamaTensorNames.Part: [Int]] = [:]
+            var w: [DecoderTensorNames.Part: [Float]] = [:], shapes: [DecoderTensorNames.Part: [Int]] = [:]
             for part in parts {
                 let name = model.names.block(i, part) + ".weight"
                 let shape = try model.store.shape(of: name)
                 shapes[part] = shape
                 w[part] = try model.store.floats(name)
                 if model.names == .gguf, part == .query || part == .key {
-                    w[part] = LlamaTensorNames.unpermuteRows(w[part]!, rows: shape[0], columns: shape[1], heads: part == .query ? c.heads : c.kvHeads)
+                    w[part] = DecoderTensorNames.unpermuteRows(w[part]!, rows: shape[0], columns: shape[1], heads: part == .query ? c.heads : c.kvHeads)
                 }
             }
             var attentionNorm = try model.store.floats(model.names.block(i, .attentionNorm) + ".weight")
             var ffnNorm = try model.store.floats(model.names.block(i, .ffnNorm) + ".weight")
-            var inputScales: [LlamaTensorNames.Part: [Float]] = [:]
+            var inputScales: [DecoderTensorNames.Part: [Float]] = [:]
             if method == .awq {
                 // Pre-norm blocks let AWQ's scales fold away: Q, K, V into the attention norm, gate and up
                 // into the MLP norm, down into up's rows (silu(gate)·up is linear in up). The output
                 // projection keeps a run-time scale: with grouped-query heads one V row feeds several heads.
-                func search(_ group: [LlamaTensorNames.Part]) throws -> [Float]? {
+                func search(_ group: [DecoderTensorNames.Part]) throws -> [Float]? {
                     guard let h = hessians[model.sharedInput(i, group[0])] else { return nil }
                     let columns = shapes[group[0]]![1], rows = group.reduce(0) { $0 + shapes[$1]![0] }
                     let target = try layerFormat(format, rows: rows, columns: columns, name: model.names.block(i, group[0]))
@@ -105,7 +105,7 @@ public struct DecoderCompressor {
                 }
                 inputScales[.attentionOutput] = try search([.attentionOutput])
             }
-            for (part, values) in [(LlamaTensorNames.Part.attentionNorm, attentionNorm), (.ffnNorm, ffnNorm)] {
+            for (part, values) in [(DecoderTensorNames.Part.attentionNorm, attentionNorm), (.ffnNorm, ffnNorm)] {
                 entries.append(.init(name: hf.block(i, part) + ".weight", kind: .f32, shape: [values.count], data: values.withUnsafeBytes { Data($0) }))
             }
             for part in parts {
@@ -192,10 +192,10 @@ public struct DecoderCompressor {
 
 /// The decoder a compression step reads: its configuration, weights and tokenizer.
 struct DecoderSource {
-    let config: LlamaConfig
+    let config: DecoderConfig
     let store: any WeightStore
     let file: any TensorFile
-    let names: LlamaTensorNames
+    let names: DecoderTensorNames
     let tokenizer: BPETokenizer
     /// The source folder (nil for a GGUF file), whose model card a chained step keeps.
     let folder: URL?
@@ -212,13 +212,13 @@ struct DecoderSource {
             if (try FileReading.jsonObject(at: configURL))["quantization_config"] != nil {
                 throw SlimError.invalidArgument("\(url.path) is already quantized; compress the original model")
             }
-            config = try LlamaConfig(huggingFace: configURL)
+            config = try DecoderConfig(huggingFace: configURL)
             let f = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
             (file, store, names, folder) = (f, try PackedWeightStore(file: f, config: configURL), .huggingFace, url)
             tokenizer = try BPETokenizer(huggingFaceFolder: url)
         } else {
             let gguf = try GGUFFile(contentsOf: url)
-            config = try LlamaConfig(gguf: gguf)
+            config = try DecoderConfig(gguf: gguf)
             (file, store, names, folder) = (gguf, TensorFileWeightStore(file: gguf), .gguf, nil)
             tokenizer = try BPETokenizer(gguf: gguf)
         }
@@ -226,18 +226,18 @@ struct DecoderSource {
         var shared: [String: String] = [:]
         for i in 0..<config.layers {
             let q = names.block(i, .query) + ".weight", gate = names.block(i, .gate) + ".weight"
-            for part in [LlamaTensorNames.Part.query, .key, .value] { shared[names.block(i, part) + ".weight"] = q }
-            for part in [LlamaTensorNames.Part.gate, .up] { shared[names.block(i, part) + ".weight"] = gate }
-            for part in [LlamaTensorNames.Part.attentionOutput, .down] { shared[names.block(i, part) + ".weight"] = names.block(i, part) + ".weight" }
+            for part in [DecoderTensorNames.Part.query, .key, .value] { shared[names.block(i, part) + ".weight"] = q }
+            for part in [DecoderTensorNames.Part.gate, .up] { shared[names.block(i, part) + ".weight"] = gate }
+            for part in [DecoderTensorNames.Part.attentionOutput, .down] { shared[names.block(i, part) + ".weight"] = names.block(i, part) + ".weight" }
         }
         sharedInputs = shared
     }
 
-    func sharedInput(_ i: Int, _ part: LlamaTensorNames.Part) -> String { sharedInputs[names.block(i, part) + ".weight"]! }
+    func sharedInput(_ i: Int, _ part: DecoderTensorNames.Part) -> String { sharedInputs[names.block(i, part) + ".weight"]! }
 
     /// The source as a model (fp32 activations: calibration sees the layers' real inputs).
-    func load(on backend: any Backend) throws -> LlamaModel {
-        if let folder { return try LlamaModel(folder: folder, backend: backend) }
-        return try LlamaModel(gguf: file as! GGUFFile, backend: backend)
+    func load(on backend: any Backend) throws -> DecoderModel {
+        if let folder { return try DecoderModel(folder: folder, backend: backend) }
+        return try DecoderModel(gguf: file as! GGUFFile, backend: backend)
     }
 }

@@ -242,7 +242,7 @@ extension EvalCommand {
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         var results: [(ppl: PerplexityResult, bytes: Int)] = []
         for path in [original, compressed] {
-            let (llama, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)
+            let (llama, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)
             let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
             let bar = ProgressLine(unit: "chunks")
             let r = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks, bos: tokenizer.addBOS ? tokenizer.bosID : nil) {

@@ -15,8 +15,8 @@ struct DecoderModelOptions: ParsableArguments {
 
     func validate() throws { _ = try ActivationPrecision(option: activations) }
 
-    func load() throws -> (LlamaModel, BPETokenizer) {
-        try LlamaModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
+    func load() throws -> (DecoderModel, BPETokenizer) {
+        try DecoderModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
                             activations: try ActivationPrecision(option: activations))
     }
 }

@@ -9,18 +9,6 @@ public struct PackedWeight: Sendable {
     public let encoded: QuantCodec.Encoded
 }
 
-extension PackedWeight {
-    /// Row `r` decoded to fp32 (an embedding lookup reads a few rows of a packed table).
-    public func row(_ r: Int) throws -> [Float] {
-        let rowBytes = encoded.data.count / max(rows, 1)
-        let groups = encoded.scales.count / max(rows, 1), zeroGroups = encoded.zeros.count / max(rows, 1)
-        let one = QuantCodec.Encoded(data: Array(encoded.data[r * rowBytes..<(r + 1) * rowBytes]),
-                                     scales: Array(encoded.scales[r * groups..<(r + 1) * groups]),
-                                     zeros: Array(encoded.zeros[r * zeroGroups..<(r + 1) * zeroGroups]))
-        return try QuantCodec.decode(one, rows: 1, columns: columns, format: format)
-    }
-}
-
 /// How a compressed folder names a packed weight's parts in its safetensors file.
 public enum PackedNames {
     public static func data(_ weight: String) -> String { weight + ".qdata" }

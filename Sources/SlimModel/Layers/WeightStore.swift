@@ -31,7 +31,10 @@ extension WeightStore {
     }
 
     /// Uploads `name` to `backend` as an fp32 tensor of the expected shape.
-    func upload(_ name: String, shape expected: [Int], to backend: any Backend) throws -> Tensor {
-        try backend.tensor(try floats(name, shape: expected), shape: Shape(expected), name: name)
+    /// `offset` is added to every value first (Gemma's norms store w for 1 + w).
+    func upload(_ name: String, shape expected: [Int], to backend: any Backend, offset: Float = 0) throws -> Tensor {
+        var values = try floats(name, shape: expected)
+        if offset != 0 { values = values.map { $0 + offset } }
+        return try backend.tensor(values, shape: Shape(expected), name: name)
     }
 }

@@ -1,10 +1,11 @@
 import SlimCore
 
-/// Where a Llama checkpoint keeps each tensor, and how its query and key
+/// Where a decoder checkpoint keeps each tensor (every family under the
+/// Llama names; ``FusedWeightStore`` maps Phi-3's fused ones onto them), and how its query and key
 /// rows are ordered: GGUF files (`blk.0.attn_q`) permute them for rotary
 /// pairs of adjacent features; Hugging Face folders (`model.layers.0.self_attn.q_proj`)
 /// pair feature i with i + d/2. Names are prefixes; weights add `.weight`.
-public enum LlamaTensorNames: Sendable {
+public enum DecoderTensorNames: Sendable {
     case gguf, huggingFace
 
     public var ropeStyle: RopeStyle { self == .gguf ? .interleaved : .halves }
@@ -13,7 +14,12 @@ public enum LlamaTensorNames: Sendable {
     public var outputNorm: String { self == .gguf ? "output_norm" : "model.norm" }
     public var output: String { self == .gguf ? "output" : "lm_head" }
 
-    public enum Part: CaseIterable, Sendable { case attentionNorm, query, key, value, attentionOutput, ffnNorm, gate, up, down }
+    public enum Part: CaseIterable, Sendable {
+        case attentionNorm, query, key, value, queryNorm, keyNorm, attentionOutput, ffnNorm, gate, up, down
+
+        /// The linear layers of a block, in the order they run.
+        public static let linears: [Part] = [.query, .key, .value, .attentionOutput, .gate, .up, .down]
+    }
 
     public func block(_ i: Int, _ part: Part) -> String {
         switch self {
@@ -23,6 +29,8 @@ public enum LlamaTensorNames: Sendable {
             case .query: "attn_q"
             case .key: "attn_k"
             case .value: "attn_v"
+            case .queryNorm: "attn_q_norm"
+            case .keyNorm: "attn_k_norm"
             case .attentionOutput: "attn_output"
             case .ffnNorm: "ffn_norm"
             case .gate: "ffn_gate"
@@ -36,6 +44,8 @@ public enum LlamaTensorNames: Sendable {
             case .query: "self_attn.q_proj"
             case .key: "self_attn.k_proj"
             case .value: "self_attn.v_proj"
+            case .queryNorm: "self_attn.q_norm"
+            case .keyNorm: "self_attn.k_norm"
             case .attentionOutput: "self_attn.o_proj"
             case .ffnNorm: "post_attention_layernorm"
             case .gate: "mlp.gate_proj"
@@ -48,7 +58,7 @@ public enum LlamaTensorNames: Sendable {
 
     /// The linear layers of block `i` (weight names), in the order they run.
     public func linears(_ i: Int) -> [String] {
-        [Part.query, .key, .value, .attentionOutput, .gate, .up, .down].map { block(i, $0) + ".weight" }
+        Part.linears.map { block(i, $0) + ".weight" }
     }
 
     /// Reorders the rows of a GGUF query or key weight (`heads` heads of

@@ -1,13 +1,31 @@
+import Foundation
 import SlimCore
 
-extension LlamaConfig {
+extension DecoderConfig {
+    /// The weights of a Hugging Face folder's tensors as the block reads them:
+    /// packed where Slim compressed them, Phi-3's fused projections split.
+    public static func store(file: any TensorFile, config: DecoderConfig, configURL: URL) throws -> any WeightStore {
+        let packed = try PackedWeightStore(file: file, config: configURL)
+        return config.architecture.fusedProjections ? FusedWeightStore(packed, config: config) : packed
+    }
+
+    /// The weight the output projection reads: the token table when tied,
+    /// else the output weight, which must then be there.
+    public func outputWeight(in store: some WeightStore, names: DecoderTensorNames) throws -> String {
+        if tiedEmbeddings { return names.tokenEmbedding }
+        guard store.contains(names.output + ".weight") else {
+            throw SlimError.malformedFile(path: store.origin, detail: "no tensor '\(names.output).weight', and the config does not tie the output to the token embeddings (tie_word_embeddings)")
+        }
+        return names.output
+    }
+
     /// Checks the counts the metadata gives against the tensors the file
     /// holds, before anything is sized from them: a `block_count` of
     /// 0xFFFFFFFF made the model reserve an array of four billion blocks
     /// (15 TB, an abort) and the compressor a table of as many entries.
     /// The shapes of every block are still checked as each weight loads;
     /// this names the metadata key behind a mismatch.
-    public func checkCounts(against store: some WeightStore, file: any TensorFile, names: LlamaTensorNames) throws {
+    public func checkCounts(against store: some WeightStore, file: any TensorFile, names: DecoderTensorNames) throws {
         let keys = names == .gguf ? Keys.gguf(vocabFromTokens: false) : Keys.huggingFace
         let check = ConfigCheck(path: file.path)
         // Blocks present: consecutive from 0, bounded by the number of tensors.

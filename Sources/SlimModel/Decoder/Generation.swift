@@ -65,7 +65,7 @@ public struct GenerationStats: Sendable {
     public var generationTokensPerSecond: Double { Double(generatedTokens) / max(generationSeconds, 1e-9) }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken`
     /// with each as soon as it is chosen; stops early at a token in `stop`, or
     /// when prompt and output fill `context` tokens (default: the model's

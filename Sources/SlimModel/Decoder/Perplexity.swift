@@ -12,7 +12,7 @@ public struct PerplexityResult: Sendable {
     public let tokensPerSecond: Double
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// Splits `tokens` into consecutive chunks of `context` tokens, evaluates
     /// each from scratch, and scores the second half of each chunk (every
     /// position sees at least `context/2` tokens of history):
