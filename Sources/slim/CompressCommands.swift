@@ -198,7 +198,7 @@ struct LowRankCommand: ParsableCommand {
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Compare a compressed encoder with its original: embedding cosine, Lee similarity Spearman, size, speed.")
+        abstract: "Compare a compressed model with its original: encoders by embedding cosine and Lee similarity Spearman; decoders by perplexity, KL divergence of the next-token distributions and top-1 agreement; size, speed.")
 
     @Argument(help: "The original model (an encoder folder; or a decoder: GGUF file or Llama folder).") var original: String
     @Argument(help: "The compressed model folder.") var compressed: String
@@ -235,33 +235,39 @@ struct EvalCommand: ParsableCommand {
 }
 
 extension EvalCommand {
-    /// Perplexity of both decoders on the same text, the same way (`slim perplexity`), plus sizes.
+    /// Both decoders on the same text, chunk by chunk as `slim perplexity` scores it: both
+    /// perplexities, and over the same positions the KL divergence of the compressed model's
+    /// next-token distribution from the original's, top-1 agreement and Δp (llama.cpp's `--kl-divergence`).
     func evaluateDecoders() throws {
         let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
-        var results: [(ppl: PerplexityResult, bytes: Int)] = []
-        for path in [original, compressed] {
-            let (llama, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: path), backend: backend, activations: .int8PerBlock)
-            let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
-            let bar = ProgressLine(unit: "chunks")
-            let r = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks, bos: tokenizer.addBOS ? tokenizer.bosID : nil) {
-                bar.update($0, of: $1)
-            }
-            bar.finish()
-            results.append((r, Self.weightBytes(path)))
+        let (a, tokenizer) = try LlamaModel.load(URL(fileURLWithPath: original), backend: backend, activations: .int8PerBlock)
+        let (b, compressedTokenizer) = try LlamaModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .int8PerBlock)
+        let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
+        guard compressedTokenizer.encode(text, addBOS: false, parseSpecial: false) == tokens else {
+            throw SlimError.malformedFile(path: compressed, detail: "its tokenizer splits \(file) differently from \(original)'s: the two models cannot be compared token by token")
         }
-        let (a, b) = (results[0], results[1])
+        let bar = ProgressLine(unit: "chunks")
+        let run = try Evaluation.compare(original: a, compressed: b, tokens: tokens, context: ctx, chunks: chunks,
+                                         bos: tokenizer.addBOS ? tokenizer.bosID : nil) { bar.update($0, of: $1) }
+        bar.finish()
+        let c = run.comparison
+        let (bytesA, bytesB) = (Self.weightBytes(original), Self.weightBytes(compressed))
         if json {
-            try printJSON(["ppl_original": a.ppl.perplexity, "ppl_compressed": b.ppl.perplexity, "tokens_scored": a.ppl.tokensScored,
-                           "bytes_original": a.bytes, "bytes_compressed": b.bytes, "size_ratio": Double(b.bytes) / Double(max(a.bytes, 1)),
-                           "tokens_per_s_original": a.ppl.tokensPerSecond, "tokens_per_s_compressed": b.ppl.tokensPerSecond,
-                           "data": file, "ctx": ctx, "chunks": a.ppl.running.count])
+            try printJSON(["ppl_original": c.perplexityOriginal, "ppl_compressed": c.perplexityCompressed, "tokens_scored": c.count,
+                           "kl_divergence_mean": c.klMean, "kl_divergence_p99": c.klP99, "kl_divergence_max": c.klMax,
+                           "top1_agreement": c.top1Agreement, "delta_p_mean": c.deltaPMean,
+                           "bytes_original": bytesA, "bytes_compressed": bytesB, "size_ratio": Double(bytesB) / Double(max(bytesA, 1)),
+                           "tokens_per_s_original": run.tokensPerSecondOriginal, "tokens_per_s_compressed": run.tokensPerSecondCompressed,
+                           "data": file, "ctx": ctx, "chunks": run.chunks])
         } else {
-            print(String(format: "perplexity on %@ (%d chunks of %d): original %.4f, compressed %.4f (%+.2f%%)", file, a.ppl.running.count, ctx,
-                         a.ppl.perplexity, b.ppl.perplexity, (b.ppl.perplexity / a.ppl.perplexity - 1) * 100))
-            print(String(format: "size: %d → %d bytes (%.3fx); speed: %.1f → %.1f tokens/s", a.bytes, b.bytes,
-                         Double(b.bytes) / Double(max(a.bytes, 1)), a.ppl.tokensPerSecond, b.ppl.tokensPerSecond))
+            print(String(format: "perplexity on %@ (%d chunks of %d): original %.4f, compressed %.4f (%+.2f%%)", file, run.chunks, ctx,
+                         c.perplexityOriginal, c.perplexityCompressed, (c.perplexityCompressed / c.perplexityOriginal - 1) * 100))
+            print(String(format: "KL divergence over %d positions: mean %.6f, p99 %.6f, max %.6f; top-1 agreement %.2f%%; mean Δp %+.3f%%",
+                         c.count, c.klMean, c.klP99, c.klMax, c.top1Agreement * 100, c.deltaPMean * 100))
+            print(String(format: "size: %d → %d bytes (%.3fx); speed: %.1f → %.1f tokens/s", bytesA, bytesB,
+                         Double(bytesB) / Double(max(bytesA, 1)), run.tokensPerSecondOriginal, run.tokensPerSecondCompressed))
         }
     }
 
