@@ -19,7 +19,13 @@ struct CompressCommand: ParsableCommand {
     var targetSize: Double?
     @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
-    @Option(help: "Calibration samples: texts for encoders, sequences of 256 tokens for decoders.") var samples = 128
+    @Option(help: "Calibration samples: texts for encoders, sequences of --seq tokens for decoders.") var samples = 128
+    @Option(help: "Decoders: tokens per calibration sequence.") var seq = 256
+    @Flag(help: "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act), each group's grid fixed first so the file needs no permutation.")
+    var actOrder = false
+    @Option(help: "gptq: damping added to the Hessian's diagonal, as a fraction of its mean.") var damp = 0.01
+    @Flag(inversion: .prefixedNo, help: "Decoders, gptq/awq: calibrate each block on the quantized blocks' outputs (sequential, the default) or on the source's.")
+    var sequential = true
     @Option(name: .customLong("layer"), help: "A per-layer exception, NAME=FORMAT (FORMAT a --quant value or fp32), repeatable.")
     var layerOptions: [String] = []
     @OptionGroup var backendOption: BackendOption
@@ -41,6 +47,16 @@ struct CompressCommand: ParsableCommand {
         }
         _ = try format()
         try Self.checkSamples(samples)
+        if actOrder, method != "gptq" { throw ValidationError("--act-order orders GPTQ's columns: add --method gptq, or drop it") }
+        guard damp > 0, damp.isFinite else { throw ValidationError("--damp \(damp): a positive fraction of the Hessian's mean diagonal (e.g. 0.01)") }
+        guard seq >= 2 else { throw ValidationError("--seq \(seq): a calibration sequence needs at least 2 tokens") }
+    }
+
+    /// Options only the decoder pipeline reads, refused for an encoder rather than ignored.
+    func refuseDecoderOptions() throws {
+        let given = [(actOrder, "--act-order"), (damp != 0.01, "--damp"), (seq != 256, "--seq"), (!sequential, "--no-sequential")]
+            .filter(\.0).map(\.1)
+        guard given.isEmpty else { throw ValidationError("\(given.joined(separator: ", ")): decoder options; \(model) is an encoder") }
     }
 
     /// No sample is no calibration: a calibrated method would run on nothing.
@@ -78,13 +94,14 @@ struct CompressCommand: ParsableCommand {
         guard method != "auto" else { throw ValidationError("--method auto is for BERT encoders; decoders take --quant with rtn or gptq") }
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.
             compressor.calibration = (try Calibration.samples(from: file, count: .max), try backendOption.open(), file.path)
             compressor.calibrationSequences = samples
         }
-        let bar = ProgressLine(unit: "blocks")
+        let bar = ProgressLine(unit: "blocks (calibrate, quantize, write)")
         defer { bar.finish() }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
@@ -93,6 +110,7 @@ struct CompressCommand: ParsableCommand {
 
     /// Measures every layer's candidates on the calibration texts, then writes the choice that fits --target-size.
     private func compressAuto(_ source: URL) throws -> CompressionReport {
+        try refuseDecoderOptions()
         let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         let compressor = try AutoCompressor(targetSize: targetSize ?? 0,
                                             calibration: (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path))
@@ -104,6 +122,7 @@ struct CompressCommand: ParsableCommand {
     }
 
     private func compressEncoder(_ source: URL) throws -> CompressionReport {
+        try refuseDecoderOptions()
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         if compressor.method != .rtn {

@@ -14,8 +14,9 @@ extension EvalCommand {
         let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
-        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .int8PerBlock)
-        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .int8PerBlock)
+        // fp32 activations: the comparison measures what the weights' compression cost, not an activation format's.
+        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32)
+        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32)
         guard compressedTokenizer.encode(text, addBOS: false, parseSpecial: false) == tokenizer.encode(text, addBOS: false, parseSpecial: false) else {
             throw SlimError.malformedFile(path: compressed, detail: "its tokenizer splits \(file) differently from \(original)'s: the two models cannot be compared token by token")
         }
