@@ -23,7 +23,7 @@ extension DecoderCompressor {
 
         init(compressor: DecoderCompressor, source: DecoderSource, overrides: [String: QuantFormat?]) throws {
             (self.compressor, self.source, self.overrides) = (compressor, source, overrides)
-            guard compressor.method != .rtn else { parts = nil; return }
+            guard compressor.method != .rtn, compressor.hessians == nil else { parts = nil; return }
             guard let calibration = compressor.calibration else {
                 throw SlimError.invalidArgument("\(compressor.method.rawValue) needs calibration texts")
             }
@@ -44,7 +44,10 @@ extension DecoderCompressor {
         /// Calibrates, quantizes and writes block `i`, and moves the activations past it.
         mutating func block(_ i: Int) throws {
             var weights = try DecoderBlockWeights(source, block: i)
-            let hessians = try parts.map { try calibrate(weights, on: $0) } ?? [:]
+            let hessians = try parts.map { try calibrate(weights, on: $0) }
+                ?? compressor.hessians.map { given in
+                    Dictionary(uniqueKeysWithValues: [Part.query, .attentionOutput, .gate, .down].compactMap { part in given[weights.name(part)].map { (part, $0) } })
+                } ?? [:]
             var quantized = MemoryWeightStore(origin: source.store.origin)
             if compressor.method == .awq { quantized.inputScales = try awqFold(&weights, hessians) }
             quantized.floatTensors = weights.store(origin: source.store.origin).floatTensors

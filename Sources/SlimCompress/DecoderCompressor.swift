@@ -36,9 +36,10 @@ public struct DecoderCompressor {
     public var damping = 0.01
     /// Each block calibrates on the quantized blocks' outputs (true) or the source's (false).
     public var sequential = true
-    /// Test hook: read every weight of the source before the first block, so a test can check the
-    /// streamed result does not depend on what was in memory.
-    var preload = false
+    /// H = 2·XᵀX of each linear's input computed elsewhere (by the weight's Hugging Face name; K, V
+    /// and up use Q's and gate's), e.g. over the whole model at once: used instead of calibrating block by
+    /// block. Only without `sequential`, whose inputs depend on the quantized blocks before.
+    public var hessians: [String: [Double]]?
 
     /// The default format of the output projection (llama.cpp keeps it at 6–8 bits too): it sees every token's logits.
     public static let outputProjectionFormat = QuantFormat.q8_0
@@ -62,7 +63,9 @@ public struct DecoderCompressor {
         defer { claim.release() }
         let source = try DecoderSource(sourceURL)
         let c = source.config
-        if preload { for t in source.file.tensors where t.kind.holdsFloats { _ = try source.file.floats(t) } }
+        if hessians != nil, sequential {
+            throw SlimError.invalidArgument("Hessians computed elsewhere come from the source's activations; they cannot be sequential")
+        }
         let outputProjection = c.tiedEmbeddings ? [] : [Self.hf.output + ".weight"]
         let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { Self.hf.linears($0) } + outputProjection
                                                                           + [Self.hf.tokenEmbedding + ".weight"]))
@@ -92,6 +95,7 @@ public struct DecoderCompressor {
         if method != .rtn { quantization["sequential"] = sequential }
         config["quantization_config"] = quantization
         let calibrationNote = method == .rtn ? "none (round-to-nearest needs no data)"
+            : hessians != nil ? "Hessians given by the caller (\(calibration?.source ?? "source unknown"))"
             : "\(run.calibrationUsed.sequences) sequences (\(run.calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?"), \(sequential ? "sequential (each block on the quantized blocks' outputs)" : "each block on the source's outputs")"
         return try CompressedFolder.write(to: output, entries: run.entries, config: config,
                                           earlierCard: source.folder?.appendingPathComponent("model_card.json"),

@@ -17,7 +17,7 @@ public struct ModelCard {
             "source_model": report.source, "source_sha256": report.sourceSHA256, "method": report.method,
             "format": report.format, "bytes_before": report.bytesBefore, "bytes_after": report.bytesAfter,
             "size_ratio": Double(report.bytesAfter) / Double(max(report.bytesBefore, 1)), "seconds": report.seconds,
-            "calibration": report.calibration,
+            "peak_resident_bytes": report.peakResidentBytes, "calibration": report.calibration,
             "layers": report.layers.map { ["name": $0.name, "format": $0.format, "relative_error": $0.relativeError] },
             "evaluation": evaluation, "slim_version": "0.1.0", "history": history,
         ]
@@ -35,7 +35,7 @@ public struct ModelCard {
         - Method: \(report.method), \(report.format)\(report.search != nil ? " (each layer's choice below)" : " for the linear layers")\(report.search != nil ? "" : report.method.hasPrefix("prune") ? "; everything else unchanged" : "; word embeddings int8 per row; norms, biases and position embeddings fp32")
         - Size: \(report.bytesBefore) → \(report.bytesAfter) bytes (\(String(format: "%.3f", Double(report.bytesAfter) / Double(max(report.bytesBefore, 1))))x)
         - Calibration: \(report.calibration)
-        - Time: \(String(format: "%.1f", report.seconds)) s
+        - Time: \(String(format: "%.1f", report.seconds)) s, peak resident memory \(String(format: "%.2f", Double(report.peakResidentBytes) / 1e9)) GB
         - Weight reconstruction error ‖W − Ŵ‖/‖W‖: mean \(String(format: "%.4f", mean)), worst \(String(format: "%.4f", worst?.relativeError ?? 0)) (\(worst?.name ?? "-"))
 
         """

@@ -22,6 +22,8 @@ public struct CompressionReport: Sendable {
     public let calibration: String
     /// `--method auto`: what the search measured and chose.
     public var search: AutoSearch? = nil
+    /// The process's peak resident memory when the report was made (the end of the run).
+    public var peakResidentBytes = ProcessMemory.peakResidentBytes()
 }
 
 /// Compresses a sentence-transformers BERT folder into a folder Slim loads
