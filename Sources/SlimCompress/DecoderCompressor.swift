@@ -13,6 +13,8 @@ public struct DecoderCompressor {
     public let method: ModelCompressor.Method
     /// GPTQ and AWQ: calibration texts, the backend that runs the source over them, and where they came from.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
     /// Tokens per calibration sequence.
     public var calibrationContext = 256
     /// Calibration sequences at most: the texts are joined and cut into this many.
@@ -141,10 +143,10 @@ public struct DecoderCompressor {
         config["eos_token_id"] = model.tokenizer.eosID.map(Int.init) ?? NSNull()
         config["quantization_config"] = ["quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": packed]
         return try CompressedFolder.write(to: output, entries: entries, config: config,
-                                          earlierCard: model.folder?.appendingPathComponent("model_card.json"),
+                                          earlierCard: model.folder?.appendingPathComponent("model_card.json"), maxShardBytes: maxShardBytes,
                                           files: { try model.tokenizer.writeHuggingFace(to: $0, maxLength: c.contextLength) }) { bytesAfter in
             CompressionReport(
-                source: source.path, sourceSHA256: hashSource ? SHA256.hex(model.file.file.bytes) : "not computed",
+                source: source.path, sourceSHA256: hashSource ? model.file.contentSHA256() : "not computed",
                 method: method.rawValue, format: format.description, layers: layers, bytesBefore: model.file.fileBytes,
                 bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                 calibration: method == .rtn ? "none (round-to-nearest needs no data)"
@@ -213,7 +215,7 @@ struct DecoderSource {
                 throw SlimError.invalidArgument("\(url.path) is already quantized; compress the original model")
             }
             config = try LlamaConfig(huggingFace: configURL)
-            let f = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
+            let f = try HuggingFaceCheckpoint.open(folder: url)
             (file, store, names, folder) = (f, try PackedWeightStore(file: f, config: configURL), .huggingFace, url)
             tokenizer = try BPETokenizer(huggingFaceFolder: url)
         } else {

@@ -74,7 +74,7 @@ public struct ModelInspection: Sendable {
         let url = URL(fileURLWithPath: path)
         if isFolder.boolValue {
             let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
-            let weights = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
+            let weights = try HuggingFaceCheckpoint.open(folder: url)
             return ModelInspection(path: path, file: weights, version: nil, huggingFace: config)
         }
         let file = try MappedFile(path: path)

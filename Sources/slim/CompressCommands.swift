@@ -24,6 +24,7 @@ struct CompressCommand: ParsableCommand {
     var layerOptions: [String] = []
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
 
     enum Symmetry: String, EnumerableFlag { case sym, asym }
@@ -78,6 +79,7 @@ struct CompressCommand: ParsableCommand {
         guard method != "auto" else { throw ValidationError("--method auto is for BERT encoders; decoders take --quant with rtn or gptq") }
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.
@@ -94,8 +96,9 @@ struct CompressCommand: ParsableCommand {
     /// Measures every layer's candidates on the calibration texts, then writes the choice that fits --target-size.
     private func compressAuto(_ source: URL) throws -> CompressionReport {
         let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
-        let compressor = try AutoCompressor(targetSize: targetSize ?? 0,
+        var compressor = try AutoCompressor(targetSize: targetSize ?? 0,
                                             calibration: (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path))
+        compressor.maxShardBytes = try shardSize.bytes
         let bar = ProgressLine(unit: "layers measured, then tensors written")
         defer { bar.finish() }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
@@ -106,6 +109,7 @@ struct CompressCommand: ParsableCommand {
     private func compressEncoder(_ source: URL) throws -> CompressionReport {
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
@@ -133,6 +137,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Calibration text (wanda). Default: the fortunes text.") var calib: String?
     @Option(help: "Calibration samples (wanda).") var samples = 128
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
     @OptionGroup var backendOption: BackendOption
 
@@ -144,6 +149,7 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         var pruner = ModelPruner(pattern: try PruningPattern(parsing: pattern), method: PruningMethod(rawValue: method)!)
+        pruner.maxShardBytes = try shardSize.bytes
         if pruner.method == .wanda {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             pruner.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
@@ -172,6 +178,7 @@ struct LowRankCommand: ParsableCommand {
     @Option(help: "A fixed rank for every layer instead of --keep.") var rank: Int?
     @OptionGroup var nonFinite: NonFiniteOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -181,7 +188,8 @@ struct LowRankCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
+        var tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
+        tool.maxShardBytes = try shardSize.bytes
         let bar = ProgressLine(unit: "tensors")
         let report = try tool.factorize(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
@@ -219,7 +227,7 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("no held-out texts: pass --data FILE (the Lee corpus was not found; run scripts/setup.sh)")
         }
         func size(_ folder: String) -> Int {
-            ((try? FileManager.default.attributesOfItem(atPath: folder + "/model.safetensors"))?[.size] as? Int) ?? 0
+            HuggingFaceCheckpoint.weightBytes(folder: URL(fileURLWithPath: folder))
         }
         let r = try Evaluation.compare(original: a, compressed: b, texts: texts, lee: lee,
                                        bytesOriginal: size(original), bytesCompressed: size(compressed))
@@ -265,9 +273,11 @@ extension EvalCommand {
         }
     }
 
-    /// The weights' bytes: a GGUF file, or a folder's model.safetensors.
+    /// The weights' bytes: a GGUF file, or a folder's safetensors (one file or shards).
     static func weightBytes(_ path: String) -> Int {
-        let file = path.lowercased().hasSuffix(".gguf") ? path : path + "/model.safetensors"
-        return ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
+        guard !path.lowercased().hasSuffix(".gguf") else {
+            return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        }
+        return HuggingFaceCheckpoint.weightBytes(folder: URL(fileURLWithPath: path))
     }
 }

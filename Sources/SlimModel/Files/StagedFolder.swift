@@ -104,12 +104,12 @@ public enum StagedFolder {
     /// writer makes anew. Contents only: the copies belong to whoever runs Slim,
     /// not to the source's owner.
     public static func copyCompanionFiles(of source: URL, into folder: URL) throws {
-        let skipped: Set<String> = ["model.safetensors", "config.json", "README.md", "MODEL_CARD.md", "model_card.json",
+        let skipped: Set<String> = ["config.json", "README.md", "MODEL_CARD.md", "model_card.json",
                                     "pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
         let names = try withFileErrors("list the model folder", path: source.path) {
             try FileManager.default.contentsOfDirectory(atPath: source.path)
         }
-        for name in names where !skipped.contains(name) && !name.hasPrefix(".") {
+        for name in names where !skipped.contains(name) && !HuggingFaceCheckpoint.isWeightFile(name) && !name.hasPrefix(".") {
             try copyContents(source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
     }

@@ -30,7 +30,7 @@ public struct LlamaModel: Sendable {
     public init(folder: URL, backend: any Backend, activations: ActivationPrecision = .f32,
                 requantize: QuantFormat? = nil) throws {
         let configURL = folder.appendingPathComponent("config.json")
-        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        let file = try HuggingFaceCheckpoint.open(folder: folder)
         try self.init(config: try LlamaConfig(huggingFace: configURL), store: try PackedWeightStore(file: file, config: configURL),
                       file: file, names: .huggingFace, backend: backend, activations: activations, requantize: requantize)
     }
