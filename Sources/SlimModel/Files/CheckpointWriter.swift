@@ -44,6 +44,8 @@ public final class CheckpointWriter {
     private var closed: [(scratch: URL, tensors: [String])] = []
     private var open: Shard?
     private var names = Set<String>()
+    /// Scratch files are numbered as shards open; shards are numbered as they close.
+    private var opened = 0
     private var tensorBytes = 0
     private var finished = false
 
@@ -67,7 +69,7 @@ public final class CheckpointWriter {
         let size = entry.data.count
         tensorBytes += size
         if size > maxShardBytes {
-            let own = try Shard(scratchIn: folder, number: closed.count, metadata: metadata)
+            let own = try newShard()
             try own.append(entry)
             try close(own)
             return
@@ -76,7 +78,7 @@ public final class CheckpointWriter {
             try close(shard)
             open = nil
         }
-        if open == nil { open = try Shard(scratchIn: folder, number: closed.count, metadata: metadata) }
+        if open == nil { open = try newShard() }
         try open!.append(entry)
     }
 
@@ -85,7 +87,7 @@ public final class CheckpointWriter {
         guard !finished else { throw SlimError.invalidArgument("\(folder.path): the checkpoint was finished already") }
         finished = true
         // No tensors at all still makes a (valid, empty) model.safetensors.
-        if closed.isEmpty && open == nil { open = try Shard(scratchIn: folder, number: 0, metadata: metadata) }
+        if closed.isEmpty && open == nil { open = try newShard() }
         if let shard = open {
             try close(shard)
             open = nil
@@ -112,6 +114,11 @@ public final class CheckpointWriter {
             return total + ((attributes[.size] as? Int) ?? 0)
         }
         return Written(files: files, tensorBytes: tensorBytes, fileBytes: fileBytes)
+    }
+
+    private func newShard() throws -> Shard {
+        opened += 1
+        return try Shard(scratchIn: folder, number: opened, metadata: metadata)
     }
 
     /// Writes `shard`'s header, then its data after it, into its scratch file.

@@ -24,7 +24,7 @@ public final class ShardedSafeTensorsFile: TensorFile {
     public let tensorsByName: [String: StoredTensor]
     /// The index's `metadata.total_size`, as written (not checked: see above).
     public let totalSize: Int?
-    public var format: String { "safetensors (\(parts.count) shards)" }
+    public var format: String { "safetensors" }
     public var shards: [MappedFile] { parts.map(\.file) }
 
     public convenience init(index url: URL) throws {
