@@ -24,20 +24,36 @@ __kernel void gelu(__global const float *x, __global float *out, const int n) {
     if (i < n) out[i] = gelu_exact(x[i]);
 }
 
-// out = silu(gate) * up, silu(g) = g / (1 + e^-g).
-__kernel void swiglu(__global const float *gate, __global const float *up, __global float *out, const int n) {
+// Gate activations, as slim_gated_activation numbers them.
+#define GATE_SILU 0
+#define GATE_GELU_TANH 1
+
+// act(g) = g * sigmoid(z): z = g for SiLU; for the tanh-approximated GELU,
+// 0.5 * (1 + tanh(u)) = sigmoid(2u) with u = sqrt(2/pi) * (g + 0.044715 g^3), so a
+// large |g| saturates the sigmoid instead of overflowing tanh, and a negative g
+// loses nothing to 1 + tanh(u) cancelling. NaN stays NaN.
+inline float gate_activation(float g, int activation) {
+    const float z = activation == GATE_GELU_TANH ? 1.5957691216057308f * (g + 0.044715f * g * g * g) : g;
+    return g / (1.0f + exp(-z));
+}
+
+// out = act(gate) * up, a gated MLP's product (SwiGLU, Gemma's GELU-tanh).
+__kernel void gated_activation(__global const float *gate, __global const float *up, __global float *out,
+                               const int n, const int activation) {
     const int i = get_global_id(0);
-    if (i < n) out[i] = gate[i] / (1.0f + exp(-gate[i])) * up[i];
+    if (i < n) out[i] = gate_activation(gate[i], activation) * up[i];
 }
 
 // Rotary embedding in place on [tokens, heads, dim]: a work-item per (pair, head, token).
-// theta[i] = base^(-2i/rotary_dim) comes from the host; halves = 0 pairs (2i, 2i+1), 1 pairs (i, i + rotary_dim/2).
-__kernel void rope(__global float *x, __global const int *positions, __global const float *theta,
-                   const int heads, const int dim, const int rotary_dim, const int halves, const int tokens) {
+// The inverse frequencies come from the host (RotaryFrequencies: default, linear or llama3
+// tables); the angle is their fp32 product with the position, as transformers computes it,
+// and cos/sin are the accurate ones. halves = 0 pairs (2i, 2i+1), 1 pairs (i, i + pairs);
+// features past 2 * pairs are left as they are.
+__kernel void rope(__global float *x, __global const int *positions, __global const float *inv_freq,
+                   const int heads, const int dim, const int pairs, const int halves, const int tokens) {
     const int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
-    const int pairs = rotary_dim / 2;
     if (i >= pairs || h >= heads || t >= tokens) return;
-    const float angle = (float)positions[t] * theta[i];
+    const float angle = (float)positions[t] * inv_freq[i];
     const float c = cos(angle), s = sin(angle);
     __global float *v = x + ((size_t)t * heads + h) * dim;
     const int a = halves ? i : 2 * i, b = halves ? i + pairs : 2 * i + 1;

@@ -14,6 +14,16 @@
 // tail cancels: x < 0 takes erfc(t)/2, x ≥ 0 takes 1 - erfc(t)/2.
 static inline float gelu_scalar(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
 
+// 2·√(2/π) and GELU-tanh's cubic coefficient: its σ argument is 2u.
+#define GELU_TANH_2BETA 1.5957691216057308f
+#define GELU_TANH_KAPPA 0.044715f
+
+// The gate's activation as g·σ(z) (see cpu_activations.h).
+static inline float gate_scalar(float g, int activation) {
+    const float z = activation == SLIM_GATE_GELU_TANH ? GELU_TANH_2BETA * (g + GELU_TANH_KAPPA * g * g * g) : g;
+    return g / (1.0f + expf(-z));
+}
+
 #if HAVE_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -54,15 +64,21 @@ AVX2 static void bias_gelu_avx2(float *y, int rows, int n, long ldc, const float
     }
 }
 
-AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, long n) {
+AVX2 static void gated_activation_avx2(const float *gate, const float *up, float *out, long n, int activation) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 beta2 = _mm256_set1_ps(GELU_TANH_2BETA), kappa = _mm256_set1_ps(GELU_TANH_KAPPA);
     long i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 g = _mm256_loadu_ps(gate + i);
-        const __m256 e = slim_exp_avx2(_mm256_sub_ps(zero, g));
+        __m256 z = g;
+        if (activation == SLIM_GATE_GELU_TANH) {
+            const __m256 cube = _mm256_mul_ps(_mm256_mul_ps(g, g), g);
+            z = _mm256_mul_ps(beta2, _mm256_fmadd_ps(kappa, cube, g));
+        }
+        const __m256 e = slim_exp_avx2(_mm256_sub_ps(zero, z));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
     }
-    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    for (; i < n; i++) out[i] = gate_scalar(gate[i], activation) * up[i];
 }
 
 AVX2 static void gelu_avx2_array(const float *x, float *out, long n) {
@@ -106,16 +122,16 @@ void slim_gelu(const float *x, float *out, long n, int isa) {
     for (long i = 0; i < n; i++) out[i] = gelu_scalar(x[i]);
 }
 
-void slim_swiglu(const float *gate, const float *up, float *out, long n, int isa) {
+void slim_gated_activation(const float *gate, const float *up, float *out, long n, int activation, int isa) {
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
-        swiglu_avx2(gate, up, out, n);
+        gated_activation_avx2(gate, up, out, n, activation);
         return;
     }
 #else
     (void)isa;
 #endif
     slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
-    for (long i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    for (long i = 0; i < n; i++) out[i] = gate_scalar(gate[i], activation) * up[i];
 }

@@ -6,7 +6,7 @@ public final class CPUBackend: Backend {
     public let id = BackendID(kind: .cpu, instance: 0, name: "CPU")
     public var peakGFLOPS: Double { CPUInfo.current.peakGFLOPS }
     /// The most capable instruction set the C kernels may use (quantized GEMM,
-    /// activation rounding, GELU/SwiGLU and the GEMM epilogue, attention's
+    /// activation rounding, GELU, the gated activations and the GEMM epilogue, attention's
     /// softmax); each runs the best level at or below it that the CPU has.
     /// The platform BLAS picks its own.
     public let isa: ISA

@@ -32,12 +32,15 @@ extension CPUBackend {
         }
     }
 
-    public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws {
-        try checkUnary(gate, out: out, op: "swiglu", on: id)
-        try checkUnary(up, out: out, op: "swiglu", on: id)
+    public func gatedActivation(_ gate: Tensor, _ up: Tensor, _ activation: GateActivation, into out: Tensor) throws {
+        try checkGatedActivation(gate, up, activation, out: out, on: id)
         let gp = gate.hostFloats, upp = up.hostFloats, op = out.hostFloats, isa = isa.rawValue
+        let kind = switch activation {
+        case .silu: Int32(SLIM_GATE_SILU)
+        case .geluTanh: Int32(SLIM_GATE_GELU_TANH)
+        }
         parallelChunks(out.elementCount, grain: 1 << 14) { r in
-            slim_swiglu(gp + r.lowerBound, upp + r.lowerBound, op + r.lowerBound, r.count, isa)
+            slim_gated_activation(gp + r.lowerBound, upp + r.lowerBound, op + r.lowerBound, r.count, kind, isa)
         }
     }
 

@@ -19,16 +19,17 @@ extension CPUBackend {
         }
     }
 
-    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws {
-        try checkRope(x, positions: positions, rotaryDim: rotaryDim, on: id)
+    public func rope(_ x: Tensor, positions: Tensor, inverseFrequencies: Tensor, style: RopeStyle) throws {
+        try checkRope(x, positions: positions, inverseFrequencies: inverseFrequencies, on: id)
         let (tokens, heads, dim) = (x.shape[0], x.shape[1], x.shape[2])
-        let theta = ropeFrequencies(base: base, rotaryDim: rotaryDim)
+        let theta = inverseFrequencies.hostFloats
         let xp = x.hostFloats, pos = positions.hostBytes.assumingMemoryBound(to: Int32.self)
-        let half = rotaryDim / 2
+        let half = inverseFrequencies.elementCount
         parallelChunks(tokens, grain: max(1, 256 / max(heads, 1))) { range in
             var cs = [Float](repeating: 0, count: half), sn = [Float](repeating: 0, count: half)
             for t in range {
                 for i in 0..<half {
+                    // An fp32 product, as transformers multiplies positions by inv_freq.
                     let angle = Float(pos[t]) * theta[i]
                     cs[i] = cosf(angle); sn[i] = sinf(angle)
                 }

@@ -14,7 +14,7 @@ public struct KernelPaths: Equatable, Sendable, CustomStringConvertible {
         case quantizedMatmul
         /// Rounding activations for those: int8 rows or runs, 22-bit digit planes.
         case activationRounding
-        /// GELU, SwiGLU and the fp32 GEMM's bias/GELU epilogue.
+        /// GELU, the gated activations (SwiGLU, GELU-tanh) and the fp32 GEMM's bias/GELU epilogue.
         case elementwise
         /// Attention's online-softmax block.
         case attention

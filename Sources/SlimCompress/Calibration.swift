@@ -34,23 +34,14 @@ public enum Calibration {
     /// (no padding rows). Q, K and V share their input, and so one Hessian.
     public static func hessians(_ embedder: SentenceEmbedder, texts: [String],
                                 progress: ((Int, Int) -> Void)? = nil) throws -> [String: [Double]] {
-        let backend = embedder.encoder.backend
-        var sums: [String: Tensor] = [:]
+        // K and V reuse Q's input.
+        let collector = HessianCollector(backend: embedder.encoder.backend) { sharedInput($0) == $0 ? $0 : nil }
         for (index, text) in texts.enumerated() {
             let batch = EncoderBatch(sequences: [embedder.tokenizer.encode(text)], padID: embedder.tokenizer.padID)
-            _ = try embedder.encoder.hiddenStates(batch) { name, x in
-                let key = sharedInput(name)
-                guard key == name else { return }  // K and V reuse Q's
-                let k = x.shape.innermost
-                let h = try sums[key] ?? backend.tensor([Float](repeating: 0, count: k * k), shape: [k, k], name: "H " + key)
-                sums[key] = h
-                try backend.gemm(x, x, into: h, options: GemmOptions(transposeA: true, alpha: 2, beta: 1))
-            }
+            _ = try embedder.encoder.hiddenStates(batch, observer: collector.observe)
             progress?(index + 1, texts.count)
         }
-        var result: [String: [Double]] = [:]
-        for (key, h) in sums { result[key] = try backend.floats(h).map(Double.init) }
-        return result
+        return try collector.hessians()
     }
 
     /// The weight whose input a linear layer shares (Q for K and V).

@@ -15,16 +15,30 @@ public struct GPTQ: Sendable {
     /// Added to the diagonal as a fraction of its mean, so H is safely positive definite.
     public var damping: Double = 0.01
     public var blockSize: Int = 128
+    /// Act-order (GPTQ's `desc_act`): columns are quantized in order of
+    /// decreasing Hessian diagonal, the inputs that carry the most energy
+    /// first, while the most columns remain to absorb their error. Groups keep
+    /// their place in the row (every kernel reads them so): each group's grid is
+    /// fitted from the weights before any update ("static groups"), so the
+    /// stored file needs no permutation and runs like any other.
+    public var actOrder = false
 
-    public init(format: QuantFormat) { self.format = format }
+    public init(format: QuantFormat, actOrder: Bool = false, damping: Double = 0.01) {
+        self.format = format
+        self.actOrder = actOrder
+        self.damping = damping
+    }
 
     /// What GPTQ needs of a Hessian, computed once for every layer sharing the
     /// input (Q, K and V; gate and up): the upper Cholesky factor of the
     /// damped H⁻¹, and the inputs that never fire.
     public struct Factor: Sendable {
         public let columns: Int
+        /// Of the Hessian permuted into `order`.
         let upper: [Double]
         let deadInputs: [Int]
+        /// The order columns are quantized in (act-order), or nil for left to right.
+        let order: [Int]?
     }
 
     /// `name` (a weight that reads these inputs) is for errors.
@@ -39,7 +53,12 @@ public struct GPTQ: Sendable {
         for i in dead { h[i * k + i] = 1 }
         let meanDiagonal = (0..<k).reduce(0.0) { $0 + h[$1 * k + $1] } / Double(k)
         for i in 0..<k { h[i * k + i] += damping * meanDiagonal }
-        return Factor(columns: k, upper: try upperCholeskyOfInverse(h, k), deadInputs: dead)
+        guard actOrder else { return Factor(columns: k, upper: try upperCholeskyOfInverse(h, k), deadInputs: dead, order: nil) }
+        // Stable, so equal diagonals keep their left-to-right order and the result is reproducible.
+        let order = (0..<k).sorted { (h[$0 * k + $0], $1) > (h[$1 * k + $1], $0) }
+        var permuted = [Double](repeating: 0, count: k * k)
+        for (i, oi) in order.enumerated() { for (j, oj) in order.enumerated() { permuted[i * k + j] = h[oi * k + oj] } }
+        return Factor(columns: k, upper: try upperCholeskyOfInverse(permuted, k), deadInputs: dead, order: order)
     }
 
     /// Quantizes `w` (`[rows, columns]`, rows are output channels) given the
@@ -72,30 +91,45 @@ public struct GPTQ: Sendable {
         var w = w.map(Double.init)
         for i in factor.deadInputs { for r in 0..<n { w[r * k + i] = 0 } }
         let u = factor.upper
+        let groups = k / group
+        var grids = [QuantGrid](repeating: QuantGrid(scale: 0, zero: 0, lo: 0, hi: 0, offset: 0), count: n * groups)
+        // Column i of the working matrix is column order[i] of the weight.
+        let order = factor.order ?? Array(0..<k)
+        if factor.order != nil {
+            // Static groups: every grid from the weights as they are, before the first update.
+            for r in 0..<n {
+                for g in 0..<groups { grids[r * groups + g] = QuantGrid.fit(w[r * k + g * group..<r * k + (g + 1) * group].lazy.map { Float($0) }, format: format) }
+            }
+            var permuted = [Double](repeating: 0, count: n * k)
+            for r in 0..<n { for (i, o) in order.enumerated() { permuted[r * k + i] = w[r * k + o] } }
+            w = permuted
+        }
 
         var levels = [Int](repeating: 0, count: n * k)
-        var grids = [QuantGrid](repeating: QuantGrid(scale: 0, zero: 0, lo: 0, hi: 0, offset: 0), count: n * (k / group))
         for b0 in stride(from: 0, to: k, by: blockSize) {
             let b1 = min(k, b0 + blockSize)
             var err = [Double](repeating: 0, count: n * (b1 - b0))
             for i in b0..<b1 {
-                let d = u[i * k + i]
+                let d = u[i * k + i], column = order[i], g = column / group
                 for r in 0..<n {
-                    if i % group == 0 {
+                    if factor.order == nil, i % group == 0 {
                         // The group's grid comes from its weights as updated so far.
-                        let slice = (i..<i + group).map { Float(w[r * k + $0]) }
-                        grids[r * (k / group) + i / group] = QuantGrid.fit(slice[...], format: format)
+                        grids[r * groups + g] = QuantGrid.fit(w[r * k + i..<r * k + i + group].lazy.map { Float($0) }, format: format)
                     }
-                    let grid = grids[r * (k / group) + i / group]
+                    let grid = grids[r * groups + g]
                     guard let level = grid.level(Float(w[r * k + i])) else {
                         throw SlimError.nonFinite(tensor: name.isEmpty ? "unnamed tensor" : name, origin: "GPTQ \(format)",
-                                                  detail: "a non-finite value at row \(r), column \(i) after the error updates; raise the damping")
+                                                  detail: "a non-finite value at row \(r), column \(column) after the error updates; raise the damping")
                     }
-                    levels[r * k + i] = level
+                    levels[r * k + column] = level
                     let e = (w[r * k + i] - Double(grid.value(level))) / d
                     err[r * (b1 - b0) + (i - b0)] = e
                     // Within the block, update the remaining columns at once.
-                    for j in i + 1..<b1 { w[r * k + j] -= e * u[i * k + j] }
+                    w.withUnsafeMutableBufferPointer { wp in
+                        u.withUnsafeBufferPointer { up in
+                            for j in i + 1..<b1 { wp[r * k + j] -= e * up[i * k + j] }
+                        }
+                    }
                 }
             }
             // The lazy update of every later column by the block's errors: W[:, b1...] −= E·U[b0..<b1, b1...].

@@ -10,7 +10,7 @@ struct QuantGrid {
     /// Levels are stored with this offset (int4 symmetric: +8).
     let offset: Int
 
-    static func fit(_ values: ArraySlice<Float>, format: QuantFormat) -> QuantGrid {
+    static func fit<Values: Collection<Float>>(_ values: Values, format: QuantFormat) -> QuantGrid {
         switch format {
         case .int4(_, false):
             let lo = min(values.min() ?? 0, 0), hi = max(values.max() ?? 0, 0)

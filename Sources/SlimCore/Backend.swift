@@ -72,16 +72,21 @@ public protocol Backend: AnyObject, Sendable {
     /// `out[i] = table[ids[i]]`, ids i32. An id outside the table gives a row of
     /// NaN on every backend (never a read outside it); callers validate ids first.
     func embedding(_ ids: Tensor, table: Tensor, into out: Tensor) throws
-    /// `out = silu(gate) · up` with `silu(g) = g / (1 + e^−g)` (Llama's gated MLP).
-    func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws
+    /// `out = activation(gate) · up`, a gated MLP's product (``GateActivation``:
+    /// SiLU for Llama's SwiGLU, GELU-tanh for Gemma). NaN in either operand
+    /// gives NaN; a large finite gate never does.
+    func gatedActivation(_ gate: Tensor, _ up: Tensor, _ activation: GateActivation, into out: Tensor) throws
     /// Scatter-adds `dy` rows into `gradTable` at `ids`, adding to what the table
     /// already holds, in id order for each element (deterministic, no atomics).
     /// A row of `dy` whose id lies outside the table adds nothing and writes nothing.
     func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws
-    /// Rotary position embedding in place on `[tokens, heads, headDim]`: the
-    /// first `rotaryDim` features of each head turn by `position · base^(−2i/rotaryDim)`.
-    /// `positions` holds one i32 per token.
-    func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws
+    /// Rotary position embedding in place on `[tokens, heads, headDim]`: pair i
+    /// of the first `2 · pairs` features of each head turns by the angle
+    /// `Float(position) · inverseFrequencies[i]`, multiplied in fp32 as
+    /// `transformers` does, then accurate cos and sin; the other features are
+    /// untouched. `positions` holds one i32 per token, `inverseFrequencies` is
+    /// f32 `[pairs]` (``RotaryFrequencies``).
+    func rope(_ x: Tensor, positions: Tensor, inverseFrequencies: Tensor, style: RopeStyle) throws
 
     // MARK: Reductions
     /// Reduces over the last dimension: `out` has one element per row. The
@@ -163,8 +168,10 @@ extension Backend {
     public func embeddingBackward(_ ids: Tensor, gradOutput dy: Tensor, into gradTable: Tensor) throws {
         throw notYet("embeddingBackward")
     }
-    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws { throw notYet("rope") }
-    public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws { throw notYet("swiglu") }
+    public func rope(_ x: Tensor, positions: Tensor, inverseFrequencies: Tensor, style: RopeStyle) throws { throw notYet("rope") }
+    public func gatedActivation(_ gate: Tensor, _ up: Tensor, _ activation: GateActivation, into out: Tensor) throws {
+        throw notYet("gatedActivation")
+    }
     public func reduceRows(_ x: Tensor, _ reduction: Reduction, into out: Tensor) throws { throw notYet("reduceRows") }
     public func attentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, output o: Tensor, logSumExp: Tensor,
                                   gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,

@@ -80,18 +80,45 @@ public func checkEmbedding(_ ids: Tensor, table: Tensor, out: Tensor, on backend
     try requireOn(backend, [ids, table, out], op: op)
 }
 
-/// The checks of a rotary embedding on `[tokens, heads, headDim]` with one position per token.
+/// The checks of a rotary embedding by base: those of its operands, and a
+/// rotary dimension that is even and fits the head.
 public func checkRope(_ x: Tensor, positions: Tensor, rotaryDim: Int, on backend: BackendID) throws(SlimError) {
+    try checkRotated(x, positions: positions, on: backend)
+    guard rotaryDim > 0, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
+        throw .invalidArgument("rope: rotary dimension \(rotaryDim) must be even and at most the head dimension \(x.shape[2])")
+    }
+}
+
+/// The checks of a rotary embedding from a table: those of its operands, and
+/// an f32 `[pairs]` table whose `2 · pairs` rotated features fit the head.
+public func checkRope(_ x: Tensor, positions: Tensor, inverseFrequencies table: Tensor, on backend: BackendID) throws(SlimError) {
+    let op = "rope"
+    try checkRotated(x, positions: positions, on: backend)
+    try requireF32(table, op: op)
+    guard table.shape.rank == 1, table.elementCount > 0, 2 * table.elementCount <= x.shape[2] else {
+        throw .shapeMismatch(op: op, detail: "inverse frequencies \(table.label) must be [pairs] with 2 × pairs at most the head dimension \(x.shape[2]) of \(x.label)")
+    }
+    try requireOn(backend, [table], op: op)
+}
+
+/// `x` an f32 `[tokens, heads, headDim]` with one i32 position per token, both on `backend`.
+private func checkRotated(_ x: Tensor, positions: Tensor, on backend: BackendID) throws(SlimError) {
     let op = "rope"
     try requireF32(x, op: op)
     guard x.shape.rank == 3 else { throw .shapeMismatch(op: op, detail: "\(x.label) must be [tokens, heads, headDim]") }
     guard positions.dtype == .i32, positions.elementCount == x.shape[0] else {
         throw .shapeMismatch(op: op, detail: "positions \(positions.label) must be \(x.shape[0]) i32 values, one per token")
     }
-    guard rotaryDim > 0, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
-        throw .invalidArgument("rope: rotary dimension \(rotaryDim) must be even and at most the head dimension \(x.shape[2])")
-    }
     try requireOn(backend, [x, positions], op: op)
+}
+
+/// The checks of a gated activation `out = activation(gate) · up`: three f32
+/// tensors of one size on `backend`.
+public func checkGatedActivation(_ gate: Tensor, _ up: Tensor, _ activation: GateActivation, out: Tensor,
+                                 on backend: BackendID) throws(SlimError) {
+    let op = "gatedActivation(\(activation.rawValue))"
+    try checkUnary(gate, out: out, op: op, on: backend)
+    try checkUnary(up, out: out, op: op, on: backend)
 }
 
 /// The checks of a ranged copy: same byte-sized element type, both ranges inside their tensors.

@@ -58,7 +58,19 @@ public enum RopeStyle: String, Sendable, CaseIterable {
 }
 
 /// `base^(−2i/rotaryDim)` for each pair i, computed in double so every backend
-/// starts from the same correctly rounded frequencies.
+/// starts from the same correctly rounded frequencies (close to llama.cpp's, for
+/// GGUF models; Hugging Face checkpoints use ``RotaryFrequencies``' float32 steps,
+/// which can differ by an ulp: enough to flip a near-tie in SmolLM2's greedy
+/// golden text).
 public func ropeFrequencies(base: Float, rotaryDim: Int) -> [Float] {
     (0..<rotaryDim / 2).map { Float(pow(Double(base), -2 * Double($0) / Double(rotaryDim))) }
+}
+
+/// The activation of a gated MLP's gate, `out = activation(gate) · up`.
+public enum GateActivation: String, Sendable, CaseIterable {
+    /// `g / (1 + e^−g)` (Llama, Mistral, Qwen, Phi-3: SwiGLU).
+    case silu
+    /// `0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³)))`, PyTorch's
+    /// `gelu(approximate="tanh")` (Gemma's `gelu_pytorch_tanh`).
+    case geluTanh
 }

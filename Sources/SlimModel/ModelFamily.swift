@@ -6,7 +6,7 @@ import SlimCore
 public enum ModelFamily: Sendable, Equatable {
     /// A BERT-style sentence encoder folder.
     case encoder
-    /// A Llama-architecture decoder: a GGUF file or a Hugging Face folder.
+    /// A decoder of a family in ``DecoderArchitecture/Family``: a GGUF file or a Hugging Face folder.
     case decoder
 
     public init(path url: URL) throws {
@@ -22,23 +22,29 @@ public enum ModelFamily: Sendable, Equatable {
             self = .decoder
             return
         }
-        let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
-        self = config["model_type"] as? String == "llama" ? .decoder : .encoder
+        let configURL = url.appendingPathComponent("config.json")
+        let type = try JSONFile.object(at: configURL)["model_type"] as? String ?? "none"
+        if DecoderArchitecture.Family(rawValue: type) != nil { self = .decoder; return }
+        guard type == "bert" else {
+            throw SlimError.invalidConfig(path: configURL.path, key: "model_type",
+                                          detail: "is '\(type)'; Slim runs BERT encoders (bert) and the decoder families \(DecoderArchitecture.Family.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = .encoder
     }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// A decoder and its tokenizer from a GGUF file or a Hugging Face Llama folder.
-    public static func load(_ url: URL, backend: any Backend, activations: ActivationPrecision = .f32) throws -> (LlamaModel, BPETokenizer) {
+    public static func load(_ url: URL, backend: any Backend, activations: ActivationPrecision = .f32) throws -> (DecoderModel, BPETokenizer) {
         guard try ModelFamily(path: url) == .decoder else {
-            throw SlimError.unsupported(op: "load \(url.path)", backend: "model", reason: "not a decoder (a GGUF file or a Llama folder)")
+            throw SlimError.unsupported(op: "load \(url.path)", backend: "model", reason: "not a decoder (a GGUF file, or a folder whose config.json model_type is one of \(DecoderArchitecture.Family.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let model: LlamaModel, tokenizer: BPETokenizer
+        let model: DecoderModel, tokenizer: BPETokenizer
         if url.pathExtension.lowercased() == "gguf" {
             let gguf = try GGUFFile(contentsOf: url)
-            (model, tokenizer) = (try LlamaModel(gguf: gguf, backend: backend, activations: activations), try BPETokenizer(gguf: gguf))
+            (model, tokenizer) = (try DecoderModel(gguf: gguf, backend: backend, activations: activations), try BPETokenizer(gguf: gguf))
         } else {
-            (model, tokenizer) = (try LlamaModel(folder: url, backend: backend, activations: activations),
+            (model, tokenizer) = (try DecoderModel(folder: url, backend: backend, activations: activations),
                                   try BPETokenizer(huggingFaceFolder: url))
         }
         guard tokenizer.vocabularySize == model.config.vocabSize else {

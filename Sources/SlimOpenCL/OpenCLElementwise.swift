@@ -16,22 +16,25 @@ extension OpenCLBackend {
                    global: [x.elementCount], local: [tuning.elementwiseWorkGroup])
     }
 
-    public func swiglu(_ gate: Tensor, _ up: Tensor, into out: Tensor) throws {
-        try checkUnary(gate, out: out, op: "swiglu", on: id)
-        try checkUnary(up, out: out, op: "swiglu", on: id)
-        try launch("elementwise", "swiglu", [.buffer(gate), .buffer(up), .buffer(out), .int(out.elementCount)],
+    public func gatedActivation(_ gate: Tensor, _ up: Tensor, _ activation: GateActivation, into out: Tensor) throws {
+        try checkGatedActivation(gate, up, activation, out: out, on: id)
+        let kind = switch activation {  // GATE_ in elementwise.cl
+        case .silu: 0
+        case .geluTanh: 1
+        }
+        try launch("elementwise", "gated_activation",
+                   [.buffer(gate), .buffer(up), .buffer(out), .int(out.elementCount), .int(kind)],
                    global: [out.elementCount], local: [tuning.elementwiseWorkGroup])
     }
 
-    public func rope(_ x: Tensor, positions: Tensor, base: Float, rotaryDim: Int, style: RopeStyle) throws {
-        try checkRope(x, positions: positions, rotaryDim: rotaryDim, on: id)
-        let theta = try tensor(ropeFrequencies(base: base, rotaryDim: rotaryDim), shape: [rotaryDim / 2], name: "rope.theta")
+    public func rope(_ x: Tensor, positions: Tensor, inverseFrequencies: Tensor, style: RopeStyle) throws {
+        try checkRope(x, positions: positions, inverseFrequencies: inverseFrequencies, on: id)
         let (tokens, heads, dim) = (x.shape[0], x.shape[1], x.shape[2])
-        let half = rotaryDim / 2, ls = min(64, half.roundedUpToPowerOfTwo)
+        let pairs = inverseFrequencies.elementCount, ls = min(64, pairs.roundedUpToPowerOfTwo)
         try launch("elementwise", "rope",
-                   [.buffer(x), .buffer(positions), .buffer(theta), .int(heads), .int(dim), .int(rotaryDim),
+                   [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(heads), .int(dim), .int(pairs),
                     .int(style == .halves ? 1 : 0), .int(tokens)],
-                   global: [half, heads, tokens], local: [ls, 1, 1])
+                   global: [pairs, heads, tokens], local: [ls, 1, 1])
     }
 
     private func binary(_ a: Tensor, _ b: Tensor, _ out: Tensor, op: String, code: Int) throws {

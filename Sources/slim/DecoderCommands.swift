@@ -15,8 +15,8 @@ struct DecoderModelOptions: ParsableArguments {
 
     func validate() throws { _ = try ActivationPrecision(option: activations) }
 
-    func load() throws -> (LlamaModel, BPETokenizer) {
-        try LlamaModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
+    func load() throws -> (DecoderModel, BPETokenizer) {
+        try DecoderModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
                             activations: try ActivationPrecision(option: activations))
     }
 }
@@ -35,7 +35,7 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "A UTF-8 text file.") var file: String
     @Option(help: "Tokens per chunk.") var ctx = 512
     @Option(help: "Evaluate only the first N chunks.") var chunks: Int?
-    @Flag(help: "Print {ppl, tokens_scored, tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
+    @Flag(help: "Print {ppl, tokens_scored, token_nll (every scored token's negative log-likelihood, in order), tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
 
     func run() throws {
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
@@ -47,7 +47,7 @@ struct PerplexityCommand: ParsableCommand {
         bar.finish()
         if json {
             try printJSON(["ppl": result.perplexity, "tokens_scored": result.tokensScored, "tokens_per_s": result.tokensPerSecond,
-                           "running_ppl": result.running, "chunks": result.running.count, "ctx": ctx, "text_tokens": tokens.count])
+                           "running_ppl": result.running, "token_nll": result.tokenNLL, "chunks": result.running.count, "ctx": ctx, "text_tokens": tokens.count])
             return
         }
         print(result.running.enumerated().map { String(format: "[%d]%.4f", $0.offset + 1, $0.element) }.joined(separator: ","))

@@ -34,6 +34,23 @@ import TestSupport
         let ppl = try #require(o["ppl"] as? Double)
         #expect(ppl > 1 && ppl < 200, "a 64-token context still predicts text: \(ppl)")
         #expect((o["tokens_per_s"] as? Double ?? 0) > 0)
+        let nll = try #require(o["token_nll"] as? [Double])
+        #expect(nll.count == 2 * 31, "one NLL per scored token")
+        #expect(abs(exp(nll.reduce(0, +) / Double(nll.count)) / ppl - 1) < 1e-9, "PPL is exp of their mean")
+    }
+
+    /// A model against itself: perplexities equal, KL 0, full agreement, every field there.
+    @Test func evalOfTwoDecodersReportsKLDivergence() throws {
+        let r = try slim(["eval", Self.smolLM2, Self.smolLM2, "--data", "/usr/share/games/fortunes/wisdom", "--ctx", "64", "--chunks", "1",
+                          "--backend", "cpu", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try Self.json(r.stdout) as? [String: Any])
+        #expect(o["tokens_scored"] as? Int == 31)
+        #expect(o["ppl_original"] as? Double == o["ppl_compressed"] as? Double)
+        for key in ["kl_divergence_mean", "kl_divergence_p99", "kl_divergence_max"] { #expect(o[key] as? Double == 0, "\(key)") }
+        #expect(o["top1_agreement"] as? Double == 1 && o["delta_p_mean"] as? Double == 0)
+        let text = try slim(["eval", Self.smolLM2, Self.smolLM2, "--ctx", "64", "--chunks", "1", "--backend", "cpu"])
+        #expect(text.status == 0 && text.stdout.contains("KL divergence over 31 positions: mean 0.000000"), "\(text.stdout)\(text.stderr)")
     }
 
     @Test func generateStreamsGreedyTextAndReportsSpeed() throws {

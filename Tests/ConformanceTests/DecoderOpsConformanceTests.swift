@@ -2,7 +2,7 @@ import Foundation
 import SlimCore
 import Testing
 
-/// RMSNorm, rotary embeddings and the SiLU-gated product: the ops a Llama block adds.
+/// RMSNorm, rotary embeddings and the gated MLP product: the ops a decoder block adds.
 @Suite struct DecoderOpsConformance {
     @Test(arguments: Subjects.all, [[1, 1], [7, 33], [3, 576], [2, 5, 257]])
     func rmsNorm(_ subject: Subject, _ dims: [Int]) throws {
@@ -61,17 +61,60 @@ import Testing
         }
     }
 
-    @Test(arguments: Subjects.all, [1, 8, 1000, 4099])
-    func swiglu(_ subject: Subject, _ n: Int) throws {
-        let backend = subject.backend
-        var inputs = Inputs(subject, n)
+    /// Each activation at sizes around the 8-lane loop (a tail alone, one vector, tails after many).
+    static let gateCases: [(activation: GateActivation, n: Int)] =
+        GateActivation.allCases.flatMap { a in [1, 8, 1000, 4099].map { (a, $0) } }
+
+    @Test(arguments: Subjects.all, gateCases)
+    func gatedActivation(_ subject: Subject, _ c: (activation: GateActivation, n: Int)) throws {
+        let backend = subject.backend, (activation, n) = c
+        var inputs = Inputs(subject, activation, n)
         let g = inputs.floats(n, scale: 12), u = inputs.floats(n, scale: 3)
         let out = try poisoned(backend, [n])
-        try subject.expectPaths("swiglu", ExpectedPaths.elementwise) {
-            try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+        try subject.expectPaths("\(activation)", ExpectedPaths.elementwise) {
+            try backend.gatedActivation(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), activation, into: out)
         }
-        let want = zip(g, u).map { Double($0) / (1 + exp(-Double($0))) * Double($1) }
-        expectClose(try backend.floats(out), want, rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
+        // e^x within ~1e-7, a division and two products: a few ulp, well inside 1e-5.
+        expectClose(try backend.floats(out), zip(g, u).map { referenceGate(Double($0), activation) * Double($1) },
+                    rtol: 1e-5, atol: 1e-7, "\(activation) seed \(inputs.seed)")
+        if activation == .silu {  // swiglu is this op, by another name
+            try backend.swiglu(try backend.tensor(g, shape: [n]), try backend.tensor(u, shape: [n]), into: out)
+            expectClose(try backend.floats(out), zip(g, u).map { referenceGate(Double($0), .silu) * Double($1) },
+                        rtol: 1e-5, atol: 1e-7, "swiglu seed \(inputs.seed)")
+        }
+    }
+
+    /// Gates far past where tanh and e^x saturate (and past x³'s fp32 range):
+    /// finite results, as the float64 formula gives, never NaN.
+    @Test(arguments: Subjects.all, GateActivation.allCases)
+    func largeGatesStayFinite(_ subject: Subject, _ activation: GateActivation) throws {
+        let backend = subject.backend
+        var inputs = Inputs(subject, activation)
+        // 19 values: the 8-lane body and the scalar tail both see them.
+        let g: [Float] = [40, -40, 90, -90, 1e4, -1e4, 5e12, -5e12, 1e20, -1e20, 3e38, -3e38, .greatestFiniteMagnitude,
+                          -.greatestFiniteMagnitude, 1e-30, -1e-30, 0, 88.8, -88.8]
+        let u = inputs.floats(g.count, scale: 1)
+        let out = try poisoned(backend, [g.count])
+        try backend.gatedActivation(try backend.tensor(g, shape: [g.count]), try backend.tensor(u, shape: [g.count]), activation, into: out)
+        expectClose(try backend.floats(out), zip(g, u).map { referenceGate(Double($0), activation) * Double($1) },
+                    rtol: 1e-5, atol: 1e-30, "\(activation) of large gates seed \(inputs.seed)")
+    }
+
+    @Test(arguments: Subjects.all)
+    func gatedActivationRefusesMismatchedSizes(_ subject: Subject) throws {
+        let backend = subject.backend
+        let gate = try backend.allocate([10]), up = try backend.allocate([9]), out = try backend.allocate([10])
+        #expect(throws: SlimError.self) { try backend.gatedActivation(gate, up, .geluTanh, into: out) }
+        #expect(throws: SlimError.self) { try backend.gatedActivation(gate, gate, .silu, into: up) }
+    }
+}
+
+/// The gate's activation in float64, as its formula reads (PyTorch's
+/// `gelu(approximate="tanh")` for GELU-tanh).
+func referenceGate(_ g: Double, _ activation: GateActivation) -> Double {
+    switch activation {
+    case .silu: g / (1 + exp(-g))
+    case .geluTanh: 0.5 * g * (1 + tanh((2 / Double.pi).squareRoot() * (g + 0.044715 * g * g * g)))
     }
 }
 

@@ -11,7 +11,7 @@ enum ExpectedPaths {
     typealias ISA = CPUBackend.ISA
     typealias Paths = [KernelPaths.Family: Set<ISA>]
 
-    /// Kernels with no AVX-512 version (GELU, SwiGLU, the GEMM epilogue,
+    /// Kernels with no AVX-512 version (GELU, the gated activations, the GEMM epilogue,
     /// attention's softmax) run AVX2 at most.
     static func elementwise(_ level: ISA) -> Paths { [.elementwise: [min(level, .avx2)]] }
     static func attention(_ level: ISA) -> Paths { [.attention: [min(level, .avx2)]] }

@@ -134,6 +134,8 @@ import Testing
         Self.expectSameClasses(try b.floats(out), x.map { 0.5 * Double($0) * erfc(-Double($0) / 2.0.squareRoot()) }, "gelu")
         try b.swiglu(try b.tensor(x, shape: [count]), try b.tensor(up, shape: [count]), into: out)
         Self.expectSameClasses(try b.floats(out), x.indices.map { Double(x[$0]) / (1 + exp(-Double(x[$0]))) * Double(up[$0]) }, "swiglu")
+        try b.gatedActivation(try b.tensor(x, shape: [count]), try b.tensor(up, shape: [count]), .geluTanh, into: out)
+        Self.expectSameClasses(try b.floats(out), x.indices.map { referenceGate(Double(x[$0]), .geluTanh) * Double(up[$0]) }, "geluTanh")
     }
 
     /// A NaN weight fake-quantizes to NaN (a clamp dropped it to the lowest

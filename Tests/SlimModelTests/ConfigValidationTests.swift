@@ -59,7 +59,7 @@ import Testing
     ]
 
     @Test(arguments: llamaCases.indices)
-    func huggingFaceLlamaConfigNamesTheBadKey(_ i: Int) throws {
+    func huggingFaceDecoderConfigNamesTheBadKey(_ i: Int) throws {
         let (key, value) = Self.llamaCases[i]
         var o: [String: Any] = ["model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30, "num_attention_heads": 9,
                                 "num_key_value_heads": 3, "intermediate_size": 1536, "vocab_size": 49152, "rms_norm_eps": 1e-5]
@@ -67,7 +67,7 @@ import Testing
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("slim-llama-config-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: o).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
-        let r = Self.refusal { _ = try LlamaConfig(huggingFace: url) }
+        let r = Self.refusal { _ = try DecoderConfig(huggingFace: url) }
         #expect(r?.key == key && r?.path == url.path, "\(key) = \(value): \(String(describing: r))")
     }
 
@@ -85,7 +85,7 @@ import Testing
         let data = try TinyLlama.gguf(seed: 1) { metadata, _ in
             metadata = metadata.map { $0.0 == key ? (key, value) : $0 }
         }
-        let r = Self.refusal { _ = try LlamaConfig(gguf: try TestGGUF.parse(data, path: "/test/bad.gguf")) }
+        let r = Self.refusal { _ = try DecoderConfig(gguf: try TestGGUF.parse(data, path: "/test/bad.gguf")) }
         #expect(r?.key == key && r?.path == "/test/bad.gguf", "\(key) = \(value): \(String(describing: r))")
     }
 }

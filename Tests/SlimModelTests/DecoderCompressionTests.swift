@@ -76,7 +76,7 @@ enum TinyLlama {
 
 @Suite struct DecoderCompressionTests {
     /// Logits of every position of `ids`.
-    static func logits(_ model: LlamaModel, _ ids: [Int32]) throws -> [Float] {
+    static func logits(_ model: DecoderModel, _ ids: [Int32]) throws -> [Float] {
         try model.backend.floats(try model.logits(try model.hiddenStates(ids), rows: 0..<ids.count))
     }
 
@@ -95,7 +95,7 @@ enum TinyLlama {
         for h in 0..<heads { for j in 0..<d / 2 { for t in 0..<2 { for c in 0..<columns {
             gguf[(h * d + 2 * j + t) * columns + c] = hf[(h * d + t * d / 2 + j) * columns + c]
         } } } }
-        #expect(LlamaTensorNames.unpermuteRows(gguf, rows: heads * d, columns: columns, heads: heads) == hf)
+        #expect(DecoderTensorNames.unpermuteRows(gguf, rows: heads * d, columns: columns, heads: heads) == hf)
     }
 
     /// The folder runs as its source: Hugging Face names, un-permuted query and
@@ -110,8 +110,8 @@ enum TinyLlama {
         let report = try DecoderCompressor(format: .q8_0).compress(source, to: output)
         #expect(report.layers.count == 1 + TinyLlama.layers * 7)
         let backend = CPUBackend()
-        let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
-        let (compressed, folderTokenizer) = try LlamaModel.load(output, backend: backend)
+        let (original, tokenizer) = try DecoderModel.load(source, backend: backend)
+        let (compressed, folderTokenizer) = try DecoderModel.load(output, backend: backend)
         #expect(compressed.names == .huggingFace)
         var rng = SplitMix64(seed: TestSeed.current &+ 1)
         let text = TinyLlama.text(12, using: &rng)
@@ -150,12 +150,12 @@ enum TinyLlama {
         _ = try gptq.compress(source, to: folder.appendingPathComponent("gptq"))
         #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.down_proj.weight") }?.format == "int4-g32")
         #expect(rtnReport.layers.first { $0.name.hasSuffix("mlp.up_proj.weight") }?.format == "int4-g64")
-        let (original, tokenizer) = try LlamaModel.load(source, backend: backend)
+        let (original, tokenizer) = try DecoderModel.load(source, backend: backend)
         // 30 random words are 90 to 150 tokens: the model's context holds the first 128.
         let ids = Array(tokenizer.encode(TinyLlama.text(30, using: &rng)).prefix(TinyLlama.context))
         let reference = try Self.logits(original, ids)
-        let rtn = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("rtn"), backend: backend).0, ids), reference)
-        let gptqError = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("gptq"), backend: backend).0, ids), reference)
+        let rtn = Self.nmse(try Self.logits(try DecoderModel.load(folder.appendingPathComponent("rtn"), backend: backend).0, ids), reference)
+        let gptqError = Self.nmse(try Self.logits(try DecoderModel.load(folder.appendingPathComponent("gptq"), backend: backend).0, ids), reference)
         #expect(gptqError < rtn, "GPTQ NMSE \(gptqError) vs RTN \(rtn)")
         // AWQ's scales fold into the norms and up's rows; only the output projection keeps a run-time scale.
         var awq = DecoderCompressor(format: .int4(groupSize: 64, symmetric: true), method: .awq)
@@ -164,7 +164,7 @@ enum TinyLlama {
         let names = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("awq/model.safetensors")).tensors.map(\.name)
         #expect(names.filter { $0.hasSuffix(".input_scale") }.allSatisfy { $0.contains("o_proj") })
         #expect(names.filter { $0.hasSuffix(".input_scale") }.count == TinyLlama.layers)
-        let awqError = Self.nmse(try Self.logits(try LlamaModel.load(folder.appendingPathComponent("awq"), backend: backend).0, ids), reference)
+        let awqError = Self.nmse(try Self.logits(try DecoderModel.load(folder.appendingPathComponent("awq"), backend: backend).0, ids), reference)
         print("tiny Llama int4-g64 NMSE: RTN \(rtn), GPTQ \(gptqError), AWQ \(awqError)")
         // Each layer's calibrated output error falls, but on this random toy the model's error does not follow
         // (on SmolLM2 AWQ beats RTN and GPTQ); a fold left out would scale weights by up to 10x uncompensated: NMSE ~1.

@@ -44,7 +44,7 @@ import TestSupport
     @Test(arguments: cases.indices)
     func loadingNamesTheCountThatDisagreesWithTheTensors(_ i: Int) throws {
         let file = try Self.gguf(i)
-        Self.expectKey(Self.cases[i].key) { _ = try LlamaModel(gguf: file, backend: CPUBackend()) }
+        Self.expectKey(Self.cases[i].key) { _ = try DecoderModel(gguf: file, backend: CPUBackend()) }
     }
 
     /// The compressor's source reads the same counts (it sized a per-block table from them).

@@ -10,11 +10,11 @@ import Testing
     static let prompt: [Int32] = [504, 6132, 2342, 6641, 22463]
 
     /// SmolLM2 with its context cut to `length` tokens, as a model trained on short texts declares.
-    static func model(context length: Int) throws -> LlamaModel {
+    static func model(context length: Int) throws -> DecoderModel {
         let gguf = try GGUFFile(contentsOf: try TestAssets.smolLM2)
-        var c = try LlamaConfig(gguf: gguf)
+        var c = try DecoderConfig(gguf: gguf)
         c.contextLength = length
-        return try LlamaModel(config: c, store: TensorFileWeightStore(file: gguf), file: gguf, names: .gguf, backend: CPUBackend(),
+        return try DecoderModel(config: c, store: TensorFileWeightStore(file: gguf), file: gguf, names: .gguf, backend: CPUBackend(),
                               activations: .f32, requantize: nil)
     }
 

@@ -6,13 +6,13 @@ import Testing
 import TestSupport
 
 /// The Llama decoder on the real SmolLM2 GGUF, and its bad-input errors.
-@Suite(.serialized) struct LlamaModelTests {
+@Suite(.serialized) struct DecoderModelTests {
     struct GoldenIDs: Decodable { let token_ids: [[Int32]] }
 
     /// Mean next-token NLL of the 16 reference sentences run as one sequence.
     func meanNLL(_ backend: any Backend) throws -> Double {
         let ids = try JSONDecoder().decode(GoldenIDs.self, from: Data(contentsOf: try TestAssets.smolLM2Golden)).token_ids.flatMap { $0 }
-        let model = try LlamaModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: backend)
+        let model = try DecoderModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: backend)
         let logits = try backend.floats(try model.logits(try model.hiddenStates(ids), rows: 0..<ids.count - 1))
         let v = model.config.vocabSize
         var nll = 0.0
@@ -24,7 +24,7 @@ import TestSupport
     }
 
     @Test func configComesFromTheGGUFMetadata() throws {
-        let c = try LlamaConfig(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2))
+        let c = try DecoderConfig(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2))
         #expect(c.layers == 30 && c.hiddenSize == 576 && c.heads == 9 && c.kvHeads == 3 && c.intermediateSize == 1536)
         #expect(c.vocabSize == 49152 && c.rotaryDim == 64 && c.ropeBase == 100_000 && c.contextLength == 8192)
     }
@@ -39,7 +39,7 @@ import TestSupport
     }
 
     @Test func cachedDecodingEqualsAFreshRun() throws {
-        let model = try LlamaModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: CPUBackend())
+        let model = try DecoderModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: CPUBackend())
         let ids: [Int32] = [504, 6132, 2342, 6641, 22463, 1834, 30, 49, 555, 314, 4464, 253]
         let cache = try model.makeCache(capacity: 32)
         _ = try model.hiddenStates(Array(ids.prefix(9)), cache: cache)
@@ -55,14 +55,14 @@ import TestSupport
     @Test func badInputIsAClearError() throws {
         let mamba = TestGGUF.file(metadata: [("general.architecture", .string("mamba"))])
         do {
-            _ = try LlamaModel(gguf: try TestGGUF.parse(mamba), backend: CPUBackend())
+            _ = try DecoderModel(gguf: try TestGGUF.parse(mamba), backend: CPUBackend())
             Issue.record("a mamba GGUF loaded")
         } catch let e as SlimError {
             #expect(e.description.contains("mamba"), "\(e)")
         }
         let missing = TestGGUF.file(metadata: [("general.architecture", .string("llama")), ("llama.block_count", .u32(2))])
-        #expect(throws: SlimError.self) { try LlamaModel(gguf: try TestGGUF.parse(missing), backend: CPUBackend()) }
-        let model = try LlamaModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: CPUBackend())
+        #expect(throws: SlimError.self) { try DecoderModel(gguf: try TestGGUF.parse(missing), backend: CPUBackend()) }
+        let model = try DecoderModel(gguf: try GGUFFile(contentsOf: try TestAssets.smolLM2), backend: CPUBackend())
         #expect(throws: SlimError.self) { try model.generate(prompt: [], maxTokens: 4) { _ in } }
         #expect(throws: SlimError.self) { try model.perplexity(tokens: [1, 2, 3], context: 512) }
         #expect(throws: SlimError.self) { try model.makeCache(capacity: 9000) }

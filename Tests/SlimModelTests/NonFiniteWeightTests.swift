@@ -119,12 +119,12 @@ import Testing
         }
         let gguf = try TestGGUF.parse(data, path: "/test/nan-norm.gguf")
         do {
-            _ = try LlamaModel(gguf: gguf, backend: CPUBackend())
+            _ = try DecoderModel(gguf: gguf, backend: CPUBackend())
             Issue.record("a GGUF with a NaN norm weight loaded")
         } catch let SlimError.nonFinite(tensor, origin, detail) {
             #expect(tensor == "blk.1.ffn_norm.weight" && origin == "/test/nan-norm.gguf" && detail.contains("element 2"), "\(detail)")
         }
-        _ = try NonFiniteWeights.$allowed.withValue(true) { try LlamaModel(gguf: gguf, backend: CPUBackend()) }
+        _ = try NonFiniteWeights.$allowed.withValue(true) { try DecoderModel(gguf: gguf, backend: CPUBackend()) }
     }
 
     /// GGUF blocks run packed, never decoded: their fp16 scales are checked instead.

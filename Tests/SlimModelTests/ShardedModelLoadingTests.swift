@@ -62,8 +62,8 @@ import TestSupport
         #expect(owned.isSuperset(of: shards + [HuggingFaceCheckpoint.indexFile]), "\(owned.sorted())")
 
         let backend = CPUBackend()
-        let (a, tokenizer) = try LlamaModel.load(single, backend: backend)
-        let (b, _) = try LlamaModel.load(sharded, backend: backend)
+        let (a, tokenizer) = try DecoderModel.load(single, backend: backend)
+        let (b, _) = try DecoderModel.load(sharded, backend: backend)
         var rng = SplitMix64(seed: TestSeed.current &+ 1)
         let ids = tokenizer.encode(TinyLlama.text(10, using: &rng))
         #expect(try DecoderCompressionTests.logits(b, ids) == DecoderCompressionTests.logits(a, ids))

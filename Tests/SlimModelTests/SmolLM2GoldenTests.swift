@@ -21,9 +21,9 @@ import TestSupport
         try JSONDecoder().decode(Golden.self, from: Data(contentsOf: try TestAssets.smolLM2Golden))
     }
 
-    func model(_ backend: any Backend) throws -> (LlamaModel, BPETokenizer) {
+    func model(_ backend: any Backend) throws -> (DecoderModel, BPETokenizer) {
         let gguf = try GGUFFile(contentsOf: try TestAssets.smolLM2)
-        return (try LlamaModel(gguf: gguf, backend: backend, activations: .int8PerBlock), try BPETokenizer(gguf: gguf))
+        return (try DecoderModel(gguf: gguf, backend: backend, activations: .int8PerBlock), try BPETokenizer(gguf: gguf))
     }
 
     /// The bound: within 0.5% of llama.cpp's running perplexity after

@@ -15,7 +15,14 @@ void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int 
 /// out[i] = x[i]·Φ(x[i]) for n elements (x and out may alias).
 void slim_gelu(const float *x, float *out, long n, int isa);
 
-/// out[i] = g·up[i] / (1 + e^−g) with g = gate[i] (SiLU-gated product, Llama's MLP).
-void slim_swiglu(const float *gate, const float *up, float *out, long n, int isa);
+/// The activations of a gated MLP's gate (`activation` of slim_gated_activation).
+enum { SLIM_GATE_SILU = 0, SLIM_GATE_GELU_TANH = 1 };
+
+/// out[i] = act(gate[i])·up[i] for n elements: SiLU g/(1 + e^−g) (Llama's
+/// SwiGLU) or the tanh-approximated GELU 0.5·g·(1 + tanh(√(2/π)(g + 0.044715·g³)))
+/// (Gemma). Written as g·σ(z) with z = g or 2√(2/π)(g + 0.044715·g³), since
+/// 0.5·(1 + tanh(u)) = σ(2u): a large |g| saturates σ instead of overflowing,
+/// and a negative g loses nothing to 1 + tanh cancelling. NaN stays NaN.
+void slim_gated_activation(const float *gate, const float *up, float *out, long n, int activation, int isa);
 
 #endif

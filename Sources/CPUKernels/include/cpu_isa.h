@@ -25,7 +25,7 @@ enum { SLIM_PATH_BITS = 4 };
 enum {
     SLIM_PATHS_QGEMM = 0,       ///< quantized-GEMM row kernels (and the tiles' row decoder)
     SLIM_PATHS_QUANTIZE_X = 1,  ///< activation rounding for those (int8 rows/runs, 22-bit planes)
-    SLIM_PATHS_ELEMENTWISE = 2, ///< GELU, SwiGLU, the GEMM's bias/GELU epilogue
+    SLIM_PATHS_ELEMENTWISE = 2, ///< GELU, gated activations (SwiGLU, GELU-tanh), the GEMM's bias/GELU epilogue
     SLIM_PATHS_ATTENTION = 3,   ///< attention's online-softmax block
 };
 /// Returns this thread's bits and clears them.

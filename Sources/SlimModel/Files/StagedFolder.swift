@@ -109,7 +109,9 @@ public enum StagedFolder {
         let names = try withFileErrors("list the model folder", path: source.path) {
             try FileManager.default.contentsOfDirectory(atPath: source.path)
         }
-        for name in names where !skipped.contains(name) && !HuggingFaceCheckpoint.isWeightFile(name) && !name.hasPrefix(".") {
+        // Weights (one file or shards and their index) are what the step rewrites.
+        for name in names where !skipped.contains(name) && !name.hasPrefix(".") && !name.hasSuffix(".safetensors")
+            && name != "model.safetensors.index.json" {
             try copyContents(source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
     }

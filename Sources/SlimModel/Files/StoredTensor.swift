@@ -153,8 +153,24 @@ extension TensorFile {
         return values
     }
 
+    /// Rows `rows` of `t` (its outermost dimension) as fp32, checked like ``floats(_:)``:
+    /// a large table read a slice at a time never sits in memory as fp32 whole.
+    public func floats(_ t: StoredTensor, rows: Range<Int>) throws -> [Float] {
+        let outer = t.shape.first ?? 1
+        guard rows.lowerBound >= 0, rows.upperBound <= outer, let rowBytes = t.kind.byteCount(shape: Array(t.shape.dropFirst())) else {
+            throw SlimError.invalidArgument("rows \(rows) of tensor '\(t.name)' \(t.shape) in \(path)")
+        }
+        let raw = UnsafeRawBufferPointer(rebasing: try bytes(of: t)[rows.lowerBound * rowBytes..<rows.upperBound * rowBytes])
+        let values = try convertedFloats(raw, count: rows.count * (t.elementCount / max(outer, 1)), t)
+        try NonFiniteWeights.checkLoaded(values, tensor: t.name, origin: path)
+        return values
+    }
+
     private func convertedFloats(_ t: StoredTensor) throws -> [Float] {
-        let raw = try bytes(of: t), n = t.elementCount
+        try convertedFloats(try bytes(of: t), count: t.elementCount, t)
+    }
+
+    private func convertedFloats(_ raw: UnsafeRawBufferPointer, count n: Int, _ t: StoredTensor) throws -> [Float] {
         switch t.kind {
         case .f32:
             return [Float](unsafeUninitializedCapacity: n) { buffer, count in

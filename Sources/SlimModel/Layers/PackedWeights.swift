@@ -7,17 +7,9 @@ public struct PackedWeight: Sendable {
     public let format: QuantFormat
     public let rows: Int, columns: Int
     public let encoded: QuantCodec.Encoded
-}
 
-extension PackedWeight {
-    /// Row `r` decoded to fp32 (an embedding lookup reads a few rows of a packed table).
-    public func row(_ r: Int) throws -> [Float] {
-        let rowBytes = encoded.data.count / max(rows, 1)
-        let groups = encoded.scales.count / max(rows, 1), zeroGroups = encoded.zeros.count / max(rows, 1)
-        let one = QuantCodec.Encoded(data: Array(encoded.data[r * rowBytes..<(r + 1) * rowBytes]),
-                                     scales: Array(encoded.scales[r * groups..<(r + 1) * groups]),
-                                     zeros: Array(encoded.zeros[r * zeroGroups..<(r + 1) * zeroGroups]))
-        return try QuantCodec.decode(one, rows: 1, columns: columns, format: format)
+    public init(format: QuantFormat, rows: Int, columns: Int, encoded: QuantCodec.Encoded) {
+        (self.format, self.rows, self.columns, self.encoded) = (format, rows, columns, encoded)
     }
 }
 

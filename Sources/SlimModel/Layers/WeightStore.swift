@@ -22,7 +22,7 @@ public protocol WeightStore {
 
 extension WeightStore {
     /// The values of `name`, after checking its shape is `expected` (what the config implies).
-    func floats(_ name: String, shape expected: [Int]) throws -> [Float] {
+    public func floats(_ name: String, shape expected: [Int]) throws -> [Float] {
         let actual = try shape(of: name)
         guard actual == expected else {
             throw SlimError.malformedFile(path: origin, detail: "tensor '\(name)' is \(actual) but the config implies \(expected)")
@@ -31,7 +31,10 @@ extension WeightStore {
     }
 
     /// Uploads `name` to `backend` as an fp32 tensor of the expected shape.
-    func upload(_ name: String, shape expected: [Int], to backend: any Backend) throws -> Tensor {
-        try backend.tensor(try floats(name, shape: expected), shape: Shape(expected), name: name)
+    /// `offset` is added to every value first (Gemma's norms store w for 1 + w).
+    func upload(_ name: String, shape expected: [Int], to backend: any Backend, offset: Float = 0) throws -> Tensor {
+        var values = try floats(name, shape: expected)
+        if offset != 0 { values = values.map { $0 + offset } }
+        return try backend.tensor(values, shape: Shape(expected), name: name)
     }
 }

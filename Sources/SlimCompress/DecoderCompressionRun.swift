@@ -1,0 +1,215 @@
+import Foundation
+import SlimCore
+import SlimModel
+
+extension DecoderCompressor {
+    /// The state of one compression as it moves down the blocks: the
+    /// calibration activations at the current block's input, and what has
+    /// been written so far.
+    struct Run {
+        let compressor: DecoderCompressor
+        let source: DecoderSource
+        let overrides: [String: QuantFormat?]
+        /// Calibration only: the parts that run around the blocks, and each sequence's activations at the next block's input.
+        let parts: DecoderParts?
+        var inputs: [Tensor] = []
+        var calibrationUsed = (sequences: 0, tokens: 0)
+
+        var entries: [SafeTensorsWriter.Entry] = []
+        var layers: [CompressionReport.Layer] = []
+        var packedFormats: [String: String] = [:]
+
+        var config: DecoderConfig { source.config }
+
+        init(compressor: DecoderCompressor, source: DecoderSource, overrides: [String: QuantFormat?]) throws {
+            (self.compressor, self.source, self.overrides) = (compressor, source, overrides)
+            guard compressor.method != .rtn else { parts = nil; return }
+            guard let calibration = compressor.calibration else {
+                throw SlimError.invalidArgument("\(compressor.method.rawValue) needs calibration texts")
+            }
+            let parts = try DecoderParts(source, on: calibration.backend)
+            self.parts = parts
+            let length = min(compressor.calibrationContext, config.contextLength)
+            let tokens = calibration.texts.flatMap { source.tokenizer.encode($0 + "\n", parseSpecial: false) }
+            guard tokens.count >= 2 else { throw SlimError.invalidArgument("the calibration text tokenizes to \(tokens.count) tokens") }
+            let count = max(1, min(compressor.calibrationSequences, tokens.count / length))
+            for s in 0..<count {
+                let ids = Array(tokens[s * length..<min(tokens.count, (s + 1) * length)])
+                inputs.append(try parts.embed(ids))
+                calibrationUsed.tokens += ids.count
+            }
+            calibrationUsed.sequences = count
+        }
+
+        /// Calibrates, quantizes and writes block `i`, and moves the activations past it.
+        mutating func block(_ i: Int) throws {
+            var weights = try DecoderBlockWeights(source, block: i)
+            let hessians = try parts.map { try calibrate(weights, on: $0) } ?? [:]
+            var quantized = MemoryWeightStore(origin: source.store.origin)
+            if compressor.method == .awq { quantized.inputScales = try awqFold(&weights, hessians) }
+            quantized.floatTensors = weights.store(origin: source.store.origin).floatTensors
+            var factors: [Part: GPTQ.Factor] = [:]
+            for part in Part.linears {
+                let l = weights.linears[part]!, name = weights.name(part)
+                if let override = overrides[name], override == nil { continue }  // stays float
+                let target = try compressor.layerFormat(overrides[name].flatMap { $0 } ?? compressor.format, rows: l.rows, columns: l.columns, name: name)
+                let shared = Self.sharedInput(part)
+                let encoded: QuantCodec.Encoded
+                if compressor.method == .gptq, let h = hessians[shared] {
+                    // One factorisation of H⁻¹ serves every layer reading the same input.
+                    let gptq = GPTQ(format: target, actOrder: compressor.actOrder, damping: compressor.damping)
+                    let factor = try factors[shared] ?? gptq.factor(hessian: h, columns: l.columns, name: name)
+                    factors[shared] = factor
+                    encoded = try gptq.quantize(l.weights, rows: l.rows, columns: l.columns, factor: factor, name: name)
+                } else {
+                    encoded = try QuantCodec.encode(l.weights, rows: l.rows, columns: l.columns, format: target, name: name)
+                }
+                quantized.floatTensors[name] = nil
+                quantized.packedTensors[name] = PackedWeight(format: target, rows: l.rows, columns: l.columns, encoded: encoded)
+                // Against the weight as stored (AWQ-scaled): the scales are exact in floats, only the rounding loses.
+                layers.append(.init(name: name, format: target.description, relativeError: relativeError(
+                    l.weights, try QuantCodec.decode(encoded, rows: l.rows, columns: l.columns, format: target))))
+            }
+            try write(block: weights, quantized)
+            if let parts, compressor.sequential, i + 1 < config.layers {
+                try forward(quantized, block: i, on: parts, observer: nil)
+            }
+        }
+
+        /// AWQ's scales, searched per group of linears that share an input and
+        /// folded into what precedes them where the block allows it; the output
+        /// projection keeps a run-time input scale (with grouped-query heads one
+        /// V row feeds several heads, so it cannot fold into V). Returns the run-time scales by weight name.
+        private func awqFold(_ weights: inout DecoderBlockWeights, _ hessians: [Part: [Double]]) throws -> [String: [Float]] {
+            func search(_ group: [Part]) throws -> [Float]? {
+                guard let h = hessians[Self.sharedInput(group[0])] else { return nil }
+                let columns = weights.linears[group[0]]!.columns, rows = group.reduce(0) { $0 + weights.linears[$1]!.rows }
+                let target = try compressor.layerFormat(compressor.format, rows: rows, columns: columns, name: weights.name(group[0]))
+                let inverse = try AWQ(format: target).quantize(group.flatMap { weights.linears[$0]!.weights }, rows: rows, columns: columns, hessian: h,
+                                                               name: group.map { weights.name($0) }.joined(separator: " + ")).inputScale
+                weights.scaleColumns(group, by: inverse)
+                return inverse
+            }
+            let offset = config.architecture.normOffset
+            if let inverse = try search([.query, .key, .value]) { weights.foldIntoNorm(.attentionNorm, inverse, offset: offset) }
+            if let inverse = try search([.gate, .up]) { weights.foldIntoNorm(.ffnNorm, inverse, offset: offset) }
+            if let inverse = try search([.down]) { weights.scaleRows(.up, by: inverse) }
+            return try search([.attentionOutput]).map { [weights.name(.attentionOutput): $0] } ?? [:]
+        }
+
+        /// Block `i`'s tensors: norms and biases in their source's element type (fp32 where AWQ changed them),
+        /// packed linears (Phi-3's fused back into the source's layout), AWQ's run-time scales.
+        private mutating func write(block weights: DecoderBlockWeights, _ quantized: MemoryWeightStore) throws {
+            for (name, f) in weights.floats.sorted(by: { $0.key < $1.key }) {
+                entries.append(FloatEntries.make(name, f.values, shape: f.shape, kind: weights.changed.contains(name) ? .f32 : f.kind))
+            }
+            var groups: [(name: String, parts: [Part])] = Part.linears.map { (weights.name($0), [$0]) }
+            if config.architecture.fusedProjections {
+                groups = FusedWeightStore.fusedLayout(block: weights.index, config: config).map { fused in (fused.fused + ".weight", fused.parts.map(\.0)) }
+                    + [(weights.name(.attentionOutput), [.attentionOutput]), (weights.name(.down), [.down])]
+            }
+            for (name, group) in groups {
+                let packed = try group.map { try quantized.packed(weights.name($0)) }
+                if packed.allSatisfy({ $0 != nil }) {
+                    let whole = packed.dropFirst().reduce(packed[0]!) { $0.appending($1!) }
+                    packedFormats[name] = whole.format.description
+                    entries += PackedEntries.make(name, whole.encoded, rows: whole.rows)
+                } else {
+                    // Float (a --layer NAME=fp32 exception): every part of a fused weight stays float with it.
+                    let values = try group.flatMap { try quantized.floats(weights.name($0)) }
+                    let columns = weights.linears[group[0]]!.columns
+                    entries.append(FloatEntries.make(name, values, shape: [values.count / columns, columns],
+                                                     kind: source.storedKind(source.names.block(weights.index, group[0]) + ".weight")))
+                }
+                if let scale = quantized.inputScales[name] {
+                    entries.append(FloatEntries.make(PackedNames.inputScale(name), scale, shape: [scale.count], kind: .f32))
+                }
+            }
+        }
+
+        /// Runs the source block over the calibration sequences, summing the
+        /// Hessians of its linears' inputs; without `sequential` its outputs are the next block's inputs.
+        private mutating func calibrate(_ weights: DecoderBlockWeights, on parts: DecoderParts) throws -> [Part: [Double]] {
+            let keys = Dictionary(uniqueKeysWithValues: [Part.query, .attentionOutput, .gate, .down].map { (weights.name($0), $0) })
+            let collector = HessianCollector(backend: parts.backend) { keys[$0].map { weights.name($0) } }
+            let kept = inputs
+            try forward(weights.store(origin: source.store.origin), block: weights.index, on: parts, observer: collector.observe)
+            if compressor.sequential { inputs = kept }
+            let byName = try collector.hessians()
+            return Dictionary(uniqueKeysWithValues: keys.compactMap { name, part in byName[name].map { (part, $0) } })
+        }
+
+        /// Moves every calibration sequence through block `i` built from `store`.
+        private mutating func forward(_ store: MemoryWeightStore, block i: Int, on parts: DecoderParts, observer: LinearInputObserver?) throws {
+            let block = try DecoderBlock(index: i, config: config, store: store, names: .huggingFace, on: parts.backend)
+            var scratch: (tokens: Int, s: DecoderScratch)?
+            for (n, x) in inputs.enumerated() {
+                let tokens = x.shape[0]
+                if scratch?.tokens != tokens { scratch = (tokens, try DecoderScratch(tokens: tokens, config: config, on: parts.backend)) }
+                // A fresh copy: `inputs` may still be needed (sequential keeps the source block's inputs for the quantized pass).
+                let y = try parts.backend.allocate(x.shape, name: "block \(i) sequence \(n)")
+                try parts.backend.copy(x, to: y)
+                // The block's weights are in Hugging Face's row order (GGUF's query and key rows were put back), so its rotary pairs are halves.
+                try block.forward(y, step: try parts.step(tokens: tokens, ropeStyle: .halves), scratch: scratch!.s, observer: observer)
+                inputs[n] = y
+            }
+        }
+
+        /// The final norm, the token table and an untied output projection, after the blocks.
+        mutating func tables() throws {
+            let c = config, names = source.names
+            let norm = names.outputNorm + ".weight"
+            entries.append(FloatEntries.make(DecoderCompressor.hf.outputNorm + ".weight", try source.store.floats(norm, shape: [c.hiddenSize]),
+                                             shape: [c.hiddenSize], kind: source.storedKind(norm)))
+            try table(names.tokenEmbedding + ".weight", as: DecoderCompressor.hf.tokenEmbedding + ".weight", default: .q8_0)
+            if !c.tiedEmbeddings {
+                try table(names.output + ".weight", as: DecoderCompressor.hf.output + ".weight", default: DecoderCompressor.outputProjectionFormat)
+            }
+        }
+
+        /// A `[vocab, hidden]` table, quantized a slice of rows at a time (rows are independent in every
+        /// format) so a large vocabulary never sits in memory as fp32; GGUF blocks already in the format are kept.
+        private mutating func table(_ name: String, as outName: String, default format: QuantFormat) throws {
+            let shape = try source.store.shape(of: name)
+            guard shape.count == 2 else { throw SlimError.malformedFile(path: source.store.origin, detail: "tensor '\(name)' is \(shape), not a matrix") }
+            let (rows, columns) = (shape[0], shape[1])
+            let requested: QuantFormat? = overrides[outName] ?? format
+            guard let requested else {
+                entries.append(FloatEntries.make(outName, try source.store.floats(name), shape: shape, kind: source.storedKind(name)))
+                return
+            }
+            let target = try compressor.layerFormat(requested, rows: rows, columns: columns, name: outName)
+            if let p = try source.store.packed(name), p.format == target {
+                packedFormats[outName] = target.description
+                layers.append(.init(name: outName, format: target.description, relativeError: 0))
+                entries += PackedEntries.make(outName, p.encoded, rows: p.rows)
+                return
+            }
+            let tensor = try source.file.tensor(named: name)
+            var whole: PackedWeight?
+            var error = 0.0, norm = 0.0
+            let slice = max(1, (16 << 20) / max(columns, 1))
+            for first in stride(from: 0, to: rows, by: slice) {
+                let count = min(slice, rows - first)
+                let w = try source.file.floats(tensor, rows: first..<first + count)
+                let encoded = try QuantCodec.encode(w, rows: count, columns: columns, format: target, name: outName)
+                let restored = try QuantCodec.decode(encoded, rows: count, columns: columns, format: target)
+                for (a, b) in zip(w, restored) { error += Double(a - b) * Double(a - b); norm += Double(a) * Double(a) }
+                let part = PackedWeight(format: target, rows: count, columns: columns, encoded: encoded)
+                whole = whole.map { $0.appending(part) } ?? part
+            }
+            packedFormats[outName] = target.description
+            layers.append(.init(name: outName, format: target.description, relativeError: (error / max(norm, .leastNormalMagnitude)).squareRoot()))
+            entries += PackedEntries.make(outName, whole!.encoded, rows: rows)
+        }
+
+        /// The layers whose Hessian `part` uses: Q's input feeds K and V, gate's feeds up.
+        static func sharedInput(_ part: Part) -> Part {
+            switch part {
+            case .key, .value: .query
+            case .up: .gate
+            default: part
+            }
+        }
+    }
+}
