@@ -12,6 +12,8 @@ public struct AutoCompressor {
     public let targetSize: Double
     /// The texts measured on (and GPTQ calibrated on), and the backend that runs the model over them.
     public let calibration: (texts: [String], backend: any Backend, source: String)
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
 
     public init(targetSize: Double, calibration: (texts: [String], backend: any Backend, source: String)) throws {
         guard targetSize > 0, targetSize < 1 else {
@@ -53,6 +55,7 @@ public struct AutoCompressor {
 
         var compressor = ModelCompressor(format: .int4(groupSize: 128, symmetric: true), method: .gptq)
         compressor.calibration = calibration
+        compressor.maxShardBytes = maxShardBytes
         compressor.hessians = hessians
         compressor.search = search
         for layer in search.layers {

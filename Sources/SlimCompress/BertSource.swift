@@ -8,7 +8,7 @@ import SlimModel
 struct BertSource {
     let folder: URL
     let config: BertConfig
-    let file: SafeTensorsFile
+    let file: any TensorFile
     /// Checkpoints saved from `BertForX` prefix every name with `bert.`.
     let prefix: String
     let linears: Set<String>
@@ -23,7 +23,7 @@ struct BertSource {
         }
         self.folder = folder
         self.config = config
-        file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        file = try HuggingFaceCheckpoint.open(folder: folder)
         // Tensors a step does not change are copied unread: scan them all first.
         try file.checkFiniteWeights()
         prefix = file.tensors.contains { $0.name.hasPrefix("bert.") } ? "bert." : ""
@@ -34,7 +34,7 @@ struct BertSource {
     var tables: Set<String> { CompressionTargets.bertTables(prefix: prefix) }
     var pooler: String { CompressionTargets.bertPooler(prefix: prefix) }
 
-    func sha256(_ enabled: Bool) -> String { enabled ? SHA256.hex(file.file.bytes) : "not computed" }
+    func sha256(_ enabled: Bool) -> String { enabled ? file.contentSHA256() : "not computed" }
 
     /// The tensor copied unchanged into the output.
     func unchanged(_ t: StoredTensor) throws -> SafeTensorsWriter.Entry {

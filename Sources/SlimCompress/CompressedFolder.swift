@@ -16,26 +16,37 @@ enum CompressedFolder {
     }
 
     static func write(from source: URL, to output: URL, entries: [SafeTensorsWriter.Entry], configKey: String,
-                      configValue: [String: Any], configUpdates: [String: Any] = [:],
+                      configValue: [String: Any], configUpdates: [String: Any] = [:], maxShardBytes: Int,
                       report: (Int) throws -> CompressionReport) throws -> CompressionReport {
         var config = try FileReading.jsonObject(at: source.appendingPathComponent("config.json"))
         config[configKey] = configValue
         config.merge(configUpdates) { $1 }
         return try write(to: output, entries: entries, config: config, earlierCard: source.appendingPathComponent("model_card.json"),
-                         files: { try StagedFolder.copyCompanionFiles(of: source, into: $0) }, report: report)
+                         maxShardBytes: maxShardBytes, files: { try StagedFolder.copyCompanionFiles(of: source, into: $0) }, report: report)
     }
 
-    /// Stages `files` (what else the folder holds), the weights, `config`
-    /// and the card, then renames the folder into place.
-    static func write(to output: URL, entries: [SafeTensorsWriter.Entry], config: [String: Any], earlierCard: URL?,
+    /// Stages `files` (what else the folder holds), the weights `entries`,
+    /// `config` and the card, then renames the folder into place.
+    static func write(to output: URL, entries: [SafeTensorsWriter.Entry], config: [String: Any], earlierCard: URL?, maxShardBytes: Int,
                       files: (URL) throws -> Void, report: (Int) throws -> CompressionReport) throws -> CompressionReport {
+        try write(to: output, config: config, earlierCard: earlierCard, maxShardBytes: maxShardBytes, files: files,
+                  tensors: { writer in for e in entries { try writer.append(e) } }, report: report)
+    }
+
+    /// As above, the weights given one at a time: `tensors` appends them to
+    /// the writer as they are made (a streaming pipeline drops each block's
+    /// tensors once appended); shards are closed, named and indexed after it
+    /// returns. `report` gets the bytes of the written shards.
+    static func write(to output: URL, config: [String: Any], earlierCard: URL?, maxShardBytes: Int, files: (URL) throws -> Void,
+                      tensors: (CheckpointWriter) throws -> Void, report: (Int) throws -> CompressionReport) throws -> CompressionReport {
         try StagedFolder.write(to: output) { staging in
             try files(staging)
-            let weights = staging.appendingPathComponent("model.safetensors")
-            try SafeTensorsWriter.write(entries, metadata: ["format": "pt", "slim": "compressed"], to: weights)
+            let writer = try CheckpointWriter(folder: staging, maxShardBytes: maxShardBytes, metadata: ["slim": "compressed"])
+            try tensors(writer)
+            let weights = try writer.finish()
             try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
                 .write(to: staging.appendingPathComponent("config.json"))
-            let result = try report((try FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0)
+            let result = try report(weights.fileBytes)
             var card = ModelCard(report: result)
             // A chained step (quantizing a pruned model) keeps the earlier steps' cards.
             if let earlierCard, let earlier = try? FileReading.jsonObject(at: earlierCard) {

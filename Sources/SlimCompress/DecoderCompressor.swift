@@ -24,6 +24,8 @@ public struct DecoderCompressor {
     public let method: ModelCompressor.Method
     /// GPTQ and AWQ: calibration texts, the backend that runs the blocks over them, and where they came from.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
     /// Tokens per calibration sequence.
     public var calibrationContext = 256
     /// Calibration sequences at most: the texts are joined and cut into this many.
@@ -98,7 +100,7 @@ public struct DecoderCompressor {
             : hessians != nil ? "Hessians given by the caller (\(calibration?.source ?? "source unknown"))"
             : "\(run.calibrationUsed.sequences) sequences (\(run.calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?"), \(sequential ? "sequential (each block on the quantized blocks' outputs)" : "each block on the source's outputs")"
         return try CompressedFolder.write(to: output, entries: run.entries, config: config,
-                                          earlierCard: source.folder?.appendingPathComponent("model_card.json"),
+                                          earlierCard: source.folder?.appendingPathComponent("model_card.json"), maxShardBytes: maxShardBytes,
                                           files: { staging in
                                               if let folder = source.folder {
                                                   try StagedFolder.copyCompanionFiles(of: folder, into: staging)
@@ -107,7 +109,7 @@ public struct DecoderCompressor {
                                               }
                                           }) { bytesAfter in
             CompressionReport(
-                source: sourceURL.path, sourceSHA256: hashSource ? SHA256.hex(source.file.file.bytes) : "not computed",
+                source: sourceURL.path, sourceSHA256: hashSource ? source.file.contentSHA256() : "not computed",
                 method: method == .gptq && actOrder ? "gptq (act-order)" : method.rawValue, format: format.description,
                 layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                 calibration: calibrationNote)

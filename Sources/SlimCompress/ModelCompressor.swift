@@ -36,6 +36,8 @@ public struct ModelCompressor {
     public let method: Method
     /// Calibration texts (GPTQ) and the backend that runs the original model over them.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
 
     /// Per-layer exceptions, by weight name: another format, or nil to keep the layer in fp32.
     public var layerFormats: [String: QuantFormat?] = [:]
@@ -165,7 +167,7 @@ public struct ModelCompressor {
                                      "format": search == nil ? format.description : "mixed", "layers": packedFormats]
         config["auto"] = search?.json
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "quantization_config",
-                                          configValue: config) { bytesAfter in
+                                          configValue: config, maxShardBytes: maxShardBytes) { bytesAfter in
             CompressionReport(
                 source: source.path, sourceSHA256: model.sha256(hashSource), method: search == nil ? method.rawValue : "auto (\(method.rawValue))",
                 format: search == nil ? format.description : "mixed per layer under \(search!.budgetBytes) bytes", layers: layers,

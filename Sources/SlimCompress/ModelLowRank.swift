@@ -8,6 +8,8 @@ public struct ModelLowRank {
     /// Either a fraction of each layer's parameters to keep, or a fixed rank.
     public enum Size: Sendable { case keep(Double), rank(Int) }
     public let size: Size
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
 
     public init(size: Size) { self.size = size }
 
@@ -42,7 +44,7 @@ public struct ModelLowRank {
         case let .rank(r): "rank \(r)"
         }
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "lowrank_config",
-                                          configValue: ["method": "svd", "size": description, "layers": ranks]) { bytesAfter in
+                                          configValue: ["method": "svd", "size": description, "layers": ranks], maxShardBytes: maxShardBytes) { bytesAfter in
             CompressionReport(source: source.path, sourceSHA256: model.sha256(hashSource),
                               method: "svd", format: description, layers: layers, bytesBefore: file.fileBytes,
                               bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),

@@ -12,6 +12,8 @@ public struct ModelPruner {
     public let method: PruningMethod
     /// Calibration (Wanda): texts and the backend that runs the original over them.
     public var calibration: (texts: [String], backend: any Backend, source: String)?
+    /// The largest weights file written (transformers' `max_shard_size`): more weights go to several shards and an index.
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
 
     public init(pattern: PruningPattern, method: PruningMethod) {
         self.pattern = pattern
@@ -54,7 +56,8 @@ public struct ModelPruner {
         let layerNames = layers.map(\.name)
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "sparsity_config",
                                           configValue: ["pattern": pattern.description, "method": method.rawValue,
-                                                        "sparsity": pattern.sparsity, "layers": layerNames]) { bytesAfter in
+                                                        "sparsity": pattern.sparsity, "layers": layerNames],
+                                          maxShardBytes: maxShardBytes) { bytesAfter in
             CompressionReport(source: source.path, sourceSHA256: model.sha256(hashSource),
                               method: "prune-\(method.rawValue)", format: pattern.description, layers: layers,
                               bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),

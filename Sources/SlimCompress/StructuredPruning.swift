@@ -185,7 +185,8 @@ extension ModelPruner {
         ]
         return try CompressedFolder.write(from: source, to: output, entries: entries, configKey: "sparsity_config",
                                           configValue: description,
-                                          configUpdates: ["pruned_heads": prunedHeads, "slim_intermediate_sizes": intermediateSizes]) { bytesAfter in
+                                          configUpdates: ["pruned_heads": prunedHeads, "slim_intermediate_sizes": intermediateSizes],
+                                          maxShardBytes: maxShardBytes) { bytesAfter in
             CompressionReport(source: source.path, sourceSHA256: model.sha256(hashSource),
                               method: "prune-\(method.rawValue)", format: pattern.description, layers: sliced.report,
                               bytesBefore: file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
@@ -198,7 +199,7 @@ extension ModelPruner {
 
 /// The tensors structured pruning rewrote, and the report of each weight.
 private struct SlicedTensors {
-    let file: SafeTensorsFile
+    let file: any TensorFile
     var entries: [String: SafeTensorsWriter.Entry] = [:]
     var report: [CompressionReport.Layer] = []
 

@@ -35,10 +35,10 @@ public enum TrainedModelFolder {
         }
         var config = try FileReading.jsonObject(at: base.appendingPathComponent("config.json"))
         for (key, value) in updates { config[key] = value }
-        let originalBytes = (try? FileManager.default.attributesOfItem(
-            atPath: original.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
+        let originalBytes = HuggingFaceCheckpoint.weightBytes(folder: original)
         return try CompressedFolder.write(to: output, entries: entries, config: config,
                                           earlierCard: base.appendingPathComponent("model_card.json"),
+                                          maxShardBytes: CheckpointWriter.defaultMaxShardBytes,
                                           files: { staging in
                                               try StagedFolder.copyCompanionFiles(of: base, into: staging)
                                               for (name, data) in files { try writeAtomically(data, to: staging.appendingPathComponent(name)) }

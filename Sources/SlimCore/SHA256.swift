@@ -49,7 +49,12 @@ public struct SHA256: Sendable {
     public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
-        return h.finalize().map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return h.hexDigest()
+    }
+
+    /// The lowercase hex digest of everything given to ``update(_:)``.
+    public consuming func hexDigest() -> String {
+        finalize().map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
     private mutating func compress(_ block: ArraySlice<UInt8>) {

@@ -39,8 +39,10 @@ public struct ModelInspection: Sendable {
 
     /// What was asked about: a model folder or a tensor file.
     public let path: String
-    /// The file holding the tensors.
+    /// The file holding the tensors, or a sharded checkpoint's index.
     public let weightsPath: String
+    /// The files holding the tensors: `weightsPath`, or the shards of a sharded checkpoint.
+    public let weightFiles: [String]
     /// "safetensors" or "gguf".
     public let format: String
     /// GGUF's version; nil for safetensors, which has none.
@@ -74,7 +76,7 @@ public struct ModelInspection: Sendable {
         let url = URL(fileURLWithPath: path)
         if isFolder.boolValue {
             let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
-            let weights = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
+            let weights = try HuggingFaceCheckpoint.open(folder: url)
             return ModelInspection(path: path, file: weights, version: nil, huggingFace: config)
         }
         let file = try MappedFile(path: path)
@@ -96,6 +98,7 @@ public struct ModelInspection: Sendable {
     private init(path: String, file: any TensorFile, version: Int?, architecture: String, config: [(key: String, value: Value)]) {
         self.path = path
         weightsPath = file.path
+        weightFiles = file.shards.map(\.path)
         format = file.format
         formatVersion = version
         self.architecture = architecture

@@ -56,7 +56,7 @@ extension StudentBert {
     /// as stored. Low-rank factors and AWQ input scales have no trainable
     /// dense form here and are refused by name.
     public static func weights(of folder: URL) throws -> any WeightStore {
-        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        let file = try HuggingFaceCheckpoint.open(folder: folder)
         let packed = try PackedWeightStore(file: file, config: folder.appendingPathComponent("config.json"))
         if let odd = file.tensors.first(where: {
             $0.name.hasSuffix(PackedNames.factorA("")) || $0.name.hasSuffix(PackedNames.inputScale(""))

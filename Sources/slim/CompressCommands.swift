@@ -30,6 +30,7 @@ struct CompressCommand: ParsableCommand {
     var layerOptions: [String] = []
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
 
     enum Symmetry: String, EnumerableFlag { case sym, asym }
@@ -95,6 +96,7 @@ struct CompressCommand: ParsableCommand {
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
+        compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.
@@ -112,8 +114,9 @@ struct CompressCommand: ParsableCommand {
     private func compressAuto(_ source: URL) throws -> CompressionReport {
         try refuseDecoderOptions()
         let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
-        let compressor = try AutoCompressor(targetSize: targetSize ?? 0,
+        var compressor = try AutoCompressor(targetSize: targetSize ?? 0,
                                             calibration: (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path))
+        compressor.maxShardBytes = try shardSize.bytes
         let bar = ProgressLine(unit: "layers measured, then tensors written")
         defer { bar.finish() }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
@@ -125,6 +128,7 @@ struct CompressCommand: ParsableCommand {
         try refuseDecoderOptions()
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             compressor.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
@@ -152,6 +156,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Calibration text (wanda). Default: the fortunes text.") var calib: String?
     @Option(help: "Calibration samples (wanda).") var samples = 128
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
     @OptionGroup var backendOption: BackendOption
 
@@ -163,6 +168,7 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         var pruner = ModelPruner(pattern: try PruningPattern(parsing: pattern), method: PruningMethod(rawValue: method)!)
+        pruner.maxShardBytes = try shardSize.bytes
         if pruner.method == .wanda {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
             pruner.calibration = (try Calibration.samples(from: file, count: samples), try backendOption.open(), file.path)
@@ -191,6 +197,7 @@ struct LowRankCommand: ParsableCommand {
     @Option(help: "A fixed rank for every layer instead of --keep.") var rank: Int?
     @OptionGroup var nonFinite: NonFiniteOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -200,7 +207,8 @@ struct LowRankCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
+        var tool = ModelLowRank(size: keep.map { .keep($0) } ?? .rank(rank ?? 1))
+        tool.maxShardBytes = try shardSize.bytes
         let bar = ProgressLine(unit: "tensors")
         let report = try tool.factorize(URL(fileURLWithPath: model), to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)

@@ -36,7 +36,7 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("no held-out texts: pass --data FILE (the Lee corpus was not found; run scripts/setup.sh)")
         }
         func size(_ folder: String) -> Int {
-            ((try? FileManager.default.attributesOfItem(atPath: folder + "/model.safetensors"))?[.size] as? Int) ?? 0
+            HuggingFaceCheckpoint.weightBytes(folder: URL(fileURLWithPath: folder))
         }
         let r = try Evaluation.compare(original: a, compressed: b, texts: texts, lee: lee,
                                        bytesOriginal: size(original), bytesCompressed: size(compressed))

@@ -86,10 +86,12 @@ extension EvalCommand {
         return folder.appendingPathComponent("MODEL_CARD.md").path
     }
 
-    /// The weights' bytes: a GGUF file, or a folder's model.safetensors.
+    /// The weights' bytes: a GGUF file, or a folder's safetensors (one file or shards).
     static func weightBytes(_ path: String) -> Int {
-        let file = path.lowercased().hasSuffix(".gguf") ? path : path + "/model.safetensors"
-        return ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
+        guard !path.lowercased().hasSuffix(".gguf") else {
+            return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        }
+        return HuggingFaceCheckpoint.weightBytes(folder: URL(fileURLWithPath: path))
     }
 }
 

@@ -7,9 +7,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "List a model's architecture, configuration and tensors (reads headers only).")
 
-    @Argument(help: "A model folder (config.json and model.safetensors), a .safetensors file or a .gguf file.")
+    @Argument(help: "A model folder (config.json and model.safetensors, or shards and model.safetensors.index.json), a .safetensors file or a .gguf file.")
     var path: String
-    @Flag(help: "Print a JSON object: format, architecture, config, parameter_count, file_bytes, kinds, tensors.")
+    @Flag(help: "Print a JSON object: format, architecture, config, parameter_count, file_bytes, weight_files, kinds, tensors.")
     var json = false
 
     func run() throws {
@@ -24,7 +24,7 @@ struct InspectCommand: ParsableCommand {
     static func jsonObject(_ m: ModelInspection) -> [String: Any] {
         var object: [String: Any] = [
             "path": m.path, "weights_path": m.weightsPath, "format": m.format, "architecture": m.architecture,
-            "parameter_count": m.parameterCount, "file_bytes": m.fileBytes,
+            "parameter_count": m.parameterCount, "file_bytes": m.fileBytes, "weight_files": m.weightFiles,
             "config": Dictionary(m.config.map { ($0.key, $0.value.json as Any) }) { first, _ in first },
             "kinds": m.kinds.map { ["dtype": $0.kind.rawValue, "tensors": $0.tensors, "parameters": $0.elements, "bytes": $0.bytes] },
             "tensors": m.tensors.map { ["name": $0.name, "dtype": $0.kind.rawValue, "shape": $0.shape, "bytes": $0.byteRange.count] },
@@ -34,7 +34,8 @@ struct InspectCommand: ParsableCommand {
     }
 
     static func report(_ m: ModelInspection) -> String {
-        var lines = ["\(m.path): \(m.format)" + (m.formatVersion.map { " v\($0)" } ?? ""), "architecture: \(m.architecture)"]
+        var lines = ["\(m.path): \(m.format)" + (m.formatVersion.map { " v\($0)" } ?? "")
+                     + (m.weightFiles.count > 1 ? " in \(m.weightFiles.count) shards (\(m.weightsPath))" : ""), "architecture: \(m.architecture)"]
         let keyWidth = m.config.map(\.key.count).max() ?? 0
         lines += m.config.map { "  " + pad($0.key, keyWidth) + "  \($0.value)" }
         lines.append("tensors by kind:")

@@ -15,7 +15,7 @@ extension SentenceEmbedder {
             throw SlimError.unsupported(op: "embed", backend: "model", reason: "\(folder.path) is not an encoder model")
         }
         // A compressed folder's config.json names its packed layers; a plain one names none.
-        let weights = try PackedWeightStore(file: try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")),
+        let weights = try PackedWeightStore(file: try HuggingFaceCheckpoint.open(folder: folder),
                                             config: folder.appendingPathComponent("config.json"))
         if let quantization, !weights.formats.isEmpty {
             // Packed layers run as stored: quantizing at load would apply to none of them, or only to their exceptions.

@@ -33,7 +33,7 @@ public struct DecoderModel: Sendable {
                 requantize: QuantFormat? = nil) throws {
         let configURL = folder.appendingPathComponent("config.json")
         let config = try DecoderConfig(huggingFace: configURL)
-        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors"))
+        let file = try HuggingFaceCheckpoint.open(folder: folder)
         try self.init(config: config, store: try DecoderConfig.store(file: file, config: config, configURL: configURL),
                       file: file, names: .huggingFace, backend: backend, activations: activations, requantize: requantize)
     }

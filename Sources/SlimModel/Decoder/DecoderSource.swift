@@ -25,7 +25,7 @@ public struct DecoderSource {
                 throw SlimError.invalidArgument("\(url.path) is already quantized; compress the original model")
             }
             config = try DecoderConfig(huggingFace: configURL)
-            let f = try SafeTensorsFile(contentsOf: url.appendingPathComponent("model.safetensors"))
+            let f = try HuggingFaceCheckpoint.open(folder: url)
             (file, store, names, folder) = (f, try DecoderConfig.store(file: f, config: config, configURL: configURL), .huggingFace, url)
             tokenizer = try BPETokenizer(huggingFaceFolder: url)
         } else {

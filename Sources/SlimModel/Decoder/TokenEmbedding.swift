@@ -56,8 +56,8 @@ struct TokenEmbedding: Sendable {
     private func decode(_ row: UnsafeRawBufferPointer, kind: StoredKind) throws -> [Float] {
         switch kind {
         case .f32: return Array(row.bindMemory(to: Float.self))
-        case .f16: return (0..<width).map { Float(Float16(bitPattern: row.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
-        case .bf16: return (0..<width).map { Float(bitPattern: UInt32(row.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) << 16) }
+        case .f16: return (0..<width).map { HalfFloats.float(f16: row.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) }
+        case .bf16: return (0..<width).map { HalfFloats.float(bf16: row.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) }
         default:
             return try QuantCodec.decode(QuantCodec.Encoded(data: Array(row)), rows: 1, columns: width, format: kind.quantFormat!)
         }

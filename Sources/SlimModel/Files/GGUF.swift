@@ -14,10 +14,13 @@ public final class GGUFFile: TensorFile {
     public let metadataKeys: [String]
     /// In the order the header lists them (their data order in files llama.cpp writes).
     public let tensors: [StoredTensor]
+    public let tensorsByName: [String: StoredTensor]
     public let alignment: Int
     /// Where the data section starts; tensor offsets in the header count from here.
     public let dataOffset: Int
     public var format: String { "gguf" }
+    public var path: String { file.path }
+    public var shards: [MappedFile] { [file] }
 
     public var architecture: String? { metadata["general.architecture"]?.string }
 
@@ -68,6 +71,7 @@ public final class GGUFFile: TensorFile {
         for i in 0..<tensorCount { infos.append(try TensorInfo(&r, index: i)) }
         dataOffset = (r.offset + alignment - 1) / alignment * alignment
         tensors = try Self.place(infos, dataOffset: dataOffset, alignment: alignment, r)
+        tensorsByName = Self.byName(tensors)
     }
 
     private static func readVersion(_ r: inout ByteReader) throws(SlimError) -> UInt32 {

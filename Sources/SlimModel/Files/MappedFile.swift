@@ -52,6 +52,22 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: data.count)
     }
 
+    /// Drops the pages that lie wholly inside `range` from the resident set;
+    /// the next read of them faults them in from the file again. Pages shared
+    /// with bytes outside `range` stay, so a neighbour still in use keeps its
+    /// data resident. An in-memory file has no file behind it and keeps
+    /// everything (MADV_DONTNEED on its memory would zero it).
+    public func release(_ range: Range<Int>) {
+        guard let mapping, !range.isEmpty else { return }
+        let page = Self.pageSize
+        let first = (range.lowerBound + page - 1) / page * page, end = min(range.upperBound, count) / page * page
+        guard first < end else { return }
+        // Read-only and never written, the mapping's pages are the file's: dropping them loses nothing.
+        _ = madvise(mapping + first, end - first, MADV_DONTNEED)
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     deinit {
         if let mapping { munmap(mapping, bytes.count) }
         owned?.deallocate()

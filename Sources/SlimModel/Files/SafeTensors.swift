@@ -8,11 +8,14 @@ import SlimCore
 public final class SafeTensorsFile: TensorFile {
     public let file: MappedFile
     public let tensors: [StoredTensor]
+    public let tensorsByName: [String: StoredTensor]
     /// The `__metadata__` entries, less Slim's checksums (``TensorChecksums``).
     public let metadata: [String: String]
     /// Nil for files without checksums (Hugging Face checkpoints).
     private let checksums: TensorChecksums?
     public var format: String { "safetensors" }
+    public var path: String { file.path }
+    public var shards: [MappedFile] { [file] }
 
     static let kinds: [String: StoredKind] = [
         "F64": .f64, "F32": .f32, "F16": .f16, "BF16": .bf16, "I64": .i64, "I32": .i32, "I16": .i16,
@@ -65,6 +68,7 @@ public final class SafeTensorsFile: TensorFile {
             throw reader.fail("tensors '\(a.name)' and '\(b.name)' overlap", at: 8)
         }
         self.tensors = tensors
+        tensorsByName = Self.byName(tensors)
         let claims = tensors.map {
             TensorChecksums.Claim(name: $0.name, kind: $0.kind, shape: $0.shape,
                                   offsets: $0.byteRange.lowerBound - dataStart..<$0.byteRange.upperBound - dataStart)

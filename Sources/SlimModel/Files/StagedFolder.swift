@@ -104,7 +104,7 @@ public enum StagedFolder {
     /// writer makes anew. Contents only: the copies belong to whoever runs Slim,
     /// not to the source's owner.
     public static func copyCompanionFiles(of source: URL, into folder: URL) throws {
-        let skipped: Set<String> = ["model.safetensors", "config.json", "README.md", "MODEL_CARD.md", "model_card.json",
+        let skipped: Set<String> = ["config.json", "README.md", "MODEL_CARD.md", "model_card.json",
                                     "pytorch_model.bin", "model.onnx", "onnx", "openvino", "tf_model.h5", "rust_model.ot"]
         let names = try withFileErrors("list the model folder", path: source.path) {
             try FileManager.default.contentsOfDirectory(atPath: source.path)

@@ -67,18 +67,30 @@ public struct StoredTensor: Sendable, Equatable {
     public let kind: StoredKind
     /// Outermost first, as PyTorch writes shapes.
     public let shape: [Int]
-    /// The tensor's bytes, absolute in the file.
+    /// The tensor's bytes, absolute in the file that holds them.
     public let byteRange: Range<Int>
+    /// Which of ``TensorFile/shards`` holds the bytes: 0 but in a sharded checkpoint.
+    public let shard: Int
+
+    public init(name: String, kind: StoredKind, shape: [Int], byteRange: Range<Int>, shard: Int = 0) {
+        self.name = name; self.kind = kind; self.shape = shape; self.byteRange = byteRange; self.shard = shard
+    }
 
     /// Both readers check that this product does not overflow before they list a tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
-/// A model file whose tensors can be listed and read in place.
+/// A model's tensors, listed and read in place: one file (safetensors, GGUF)
+/// or a sharded checkpoint's files (``ShardedSafeTensorsFile``).
 public protocol TensorFile: AnyObject, Sendable {
-    var file: MappedFile { get }
-    /// The tensors in file order.
+    /// The file, or for a sharded checkpoint its index.
+    var path: String { get }
+    /// The mapped files that hold the tensors (``StoredTensor/shard`` indexes them).
+    var shards: [MappedFile] { get }
+    /// The tensors in file order (shard by shard).
     var tensors: [StoredTensor] { get }
+    /// The same tensors by name: checkpoints hold thousands, read by name one at a time.
+    var tensorsByName: [String: StoredTensor] { get }
     var format: String { get }
     /// Throws if `t`'s bytes differ from what the file records for them (a
     /// checksum); a file that records nothing accepts every tensor.
@@ -86,12 +98,19 @@ public protocol TensorFile: AnyObject, Sendable {
 }
 
 extension TensorFile {
-    public var path: String { file.path }
-    public var url: URL { file.url }
-    public var fileBytes: Int { file.count }
+    public var url: URL { URL(fileURLWithPath: path) }
+    /// The bytes of every file the tensors are in.
+    public var fileBytes: Int { shards.reduce(0) { $0 + $1.count } }
+
+    /// Tensors by name, for a file's initializer (a name listed twice was refused before).
+    static func byName(_ tensors: [StoredTensor]) -> [String: StoredTensor] {
+        Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func contains(_ name: String) -> Bool { tensorsByName[name] != nil }
 
     public func tensor(named name: String) throws -> StoredTensor {
-        guard let t = tensors.first(where: { $0.name == name }) else {
+        guard let t = tensorsByName[name] else {
             throw SlimError.malformedFile(path: path, detail: "missing tensor '\(name)'")
         }
         return t
@@ -101,7 +120,27 @@ extension TensorFile {
     /// Every read of a tensor goes through here. `t` must be one of this file's tensors.
     public func bytes(of t: StoredTensor) throws -> UnsafeRawBufferPointer {
         try verify(t)
-        return UnsafeRawBufferPointer(rebasing: file.bytes[t.byteRange])
+        return UnsafeRawBufferPointer(rebasing: shards[t.shard].bytes[t.byteRange])
+    }
+
+    /// Drops `t`'s pages from the resident set (file-backed pages of a mapping
+    /// count in it): a reader streaming a model layer by layer calls this when
+    /// it is done with a layer's weights. A later read maps them in again.
+    public func release(_ t: StoredTensor) {
+        shards[t.shard].release(t.byteRange)
+    }
+
+    /// SHA-256 of the files' bytes, shard after shard, read a slice at a time.
+    public func contentSHA256() -> String {
+        var hash = SHA256()
+        let slice = 16 << 20
+        for shard in shards {
+            for start in stride(from: 0, to: shard.count, by: slice) {
+                hash.update(UnsafeRawBufferPointer(rebasing: shard.bytes[start..<min(start + slice, shard.count)]))
+                shard.release(start..<min(start + slice, shard.count))
+            }
+        }
+        return hash.hexDigest()
     }
 
     /// The values as fp32: plain floats converted, GGUF blocks decoded.
@@ -139,9 +178,9 @@ extension TensorFile {
                 count = n
             }
         case .f16:
-            return (0..<n).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
+            return (0..<n).map { HalfFloats.float(f16: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) }
         case .bf16:
-            return (0..<n).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
+            return (0..<n).map { HalfFloats.float(bf16: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) }
         case .f64:
             return (0..<n).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
         case .q8_0, .q4_0, .q4_1:
@@ -160,7 +199,10 @@ extension TensorFile {
     /// non-finite one is not passed on silently. One tensor in memory at a time.
     public func checkFiniteWeights() throws {
         guard !NonFiniteWeights.allowed else { return }
-        for t in tensors where t.kind.holdsFloats { _ = try floats(t) }
+        for t in tensors where t.kind.holdsFloats {
+            _ = try floats(t)
+            release(t)
+        }
     }
 
     /// The values of an integer or bool tensor, widened to Int64.
@@ -186,7 +228,7 @@ public struct TensorFileWeights: WeightStore {
     public let file: any TensorFile
     public init(_ file: any TensorFile) { self.file = file }
     public var origin: String { file.path }
-    public func contains(_ name: String) -> Bool { file.tensors.contains { $0.name == name } }
+    public func contains(_ name: String) -> Bool { file.contains(name) }
     public func shape(of name: String) throws -> [Int] { try file.tensor(named: name).shape }
     public func floats(_ name: String) throws -> [Float] { try file.floats(try file.tensor(named: name)) }
 }

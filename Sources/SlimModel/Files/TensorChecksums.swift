@@ -24,12 +24,16 @@ final class TensorChecksums: @unchecked Sendable {
         let name: String, kind: StoredKind, shape: [Int], offsets: Range<Int>
     }
 
-    /// The keys a writer adds to `metadata` (which must hold none of them) for tensors `claims` with bytes `data`.
-    static func record(metadata: [String: String], claims: [Claim], data: [Data]) -> [String: String] {
+    /// The keys a writer adds to `metadata` (which must hold none of them) for
+    /// tensors `claims` whose bytes hash to `digests` (``digest(_:)``).
+    static func record(metadata: [String: String], claims: [Claim], digests: [UInt64]) -> [String: String] {
         var keys = [headerKey: hex(headerDigest(metadata: metadata, claims: claims))]
-        for (c, bytes) in zip(claims, data) { keys[tensorPrefix + c.name] = hex(bytes.withUnsafeBytes(XXHash64.hash)) }
+        for (c, digest) in zip(claims, digests) { keys[tensorPrefix + c.name] = hex(digest) }
         return keys
     }
+
+    /// The checksum of a tensor's bytes, taken by a writer as they pass.
+    static func digest(_ bytes: Data) -> UInt64 { bytes.withUnsafeBytes(XXHash64.hash) }
 
     /// The metadata and tensors in one canonical text (sorted, NUL-separated), so
     /// writer and reader hash the same bytes however the JSON was spelled.

@@ -58,7 +58,7 @@ public struct PackedWeightStore: WeightStore {
     public var origin: String { file.path }
     public func contains(_ name: String) -> Bool {
         formats[name] != nil || formats[PackedNames.factorA(name)] != nil
-            || file.tensors.contains { $0.name == name || $0.name == PackedNames.factorA(name) }
+            || file.contains(name) || file.contains(PackedNames.factorA(name))
     }
 
     public func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)? {
@@ -70,11 +70,11 @@ public struct PackedWeightStore: WeightStore {
     }
 
     public func inputScale(_ name: String) throws -> [Float]? {
-        try file.tensors.first { $0.name == PackedNames.inputScale(name) }.map { try file.floats($0) }
+        try file.tensorsByName[PackedNames.inputScale(name)].map { try file.floats($0) }
     }
 
     public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? {
-        guard let a = file.tensors.first(where: { $0.name == PackedNames.factorA(name) }) else { return nil }
+        guard let a = file.tensorsByName[PackedNames.factorA(name)] else { return nil }
         let b = try file.tensor(named: PackedNames.factorB(name))
         guard a.shape.count == 2, b.shape.count == 2, a.shape[1] == b.shape[0] else {
             throw SlimError.malformedFile(path: file.path, detail: "low-rank factors of '\(name)' are \(a.shape) and \(b.shape)")
@@ -84,8 +84,7 @@ public struct PackedWeightStore: WeightStore {
     public func shape(of name: String) throws -> [Int] {
         if let p = try packed(name) { return [p.rows, p.columns] }
         if let (a, b) = try packedFactors(name) { return [a.rows, b.columns] }
-        if let a = file.tensors.first(where: { $0.name == PackedNames.factorA(name) }),
-           let b = file.tensors.first(where: { $0.name == PackedNames.factorB(name) }) { return [a.shape[0], b.shape.last ?? 0] }
+        if let a = file.tensorsByName[PackedNames.factorA(name)], let b = file.tensorsByName[PackedNames.factorB(name)] { return [a.shape[0], b.shape.last ?? 0] }
         return try file.tensor(named: name).shape
     }
     public func floats(_ name: String) throws -> [Float] {
@@ -109,8 +108,8 @@ public struct PackedWeightStore: WeightStore {
         case .int4: rowBytes * 2
         case .q8_0, .q4_0, .q4_1: rowBytes / format.ggufBlockBytes! * 32
         }
-        let scales = try file.tensors.contains { $0.name == PackedNames.scales(name) } ? file.floats(try file.tensor(named: PackedNames.scales(name))) : []
-        let zeros = try file.tensors.first { $0.name == PackedNames.zeros(name) }.map { Array(try file.bytes(of: $0)) } ?? []
+        let scales = try file.tensorsByName[PackedNames.scales(name)].map { try file.floats($0) } ?? []
+        let zeros = try file.tensorsByName[PackedNames.zeros(name)].map { Array(try file.bytes(of: $0)) } ?? []
         let groups: Int? = switch format {
         case .int8PerChannel: rows
         case let .int4(g, _): rows * columns / max(g, 1)

@@ -8,7 +8,7 @@ public struct TensorFileWeightStore: WeightStore {
     public init(file: any TensorFile) { self.file = file }
 
     public var origin: String { file.path }
-    public func contains(_ name: String) -> Bool { file.tensors.contains { $0.name == name } }
+    public func contains(_ name: String) -> Bool { file.contains(name) }
     public func shape(of name: String) throws -> [Int] { try file.tensor(named: name).shape }
     public func floats(_ name: String) throws -> [Float] { try file.floats(try file.tensor(named: name)) }
 

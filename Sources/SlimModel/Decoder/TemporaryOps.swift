@@ -1,4 +1,0 @@
-// TEMPORARY until the checkpoints branch lands (then deleted).
-extension TensorFile {
-    public func release(_ t: StoredTensor) {}
-}
