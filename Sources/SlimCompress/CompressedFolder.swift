@@ -29,22 +29,22 @@ enum CompressedFolder {
     /// `config` and the card, then renames the folder into place.
     static func write(to output: URL, entries: [SafeTensorsWriter.Entry], config: [String: Any], earlierCard: URL?, maxShardBytes: Int,
                       files: (URL) throws -> Void, report: (Int) throws -> CompressionReport) throws -> CompressionReport {
-        try write(to: output, config: config, earlierCard: earlierCard, maxShardBytes: maxShardBytes, files: files,
+        try write(to: output, config: { config }, earlierCard: earlierCard, maxShardBytes: maxShardBytes, files: files,
                   tensors: { writer in for e in entries { try writer.append(e) } }, report: report)
     }
 
     /// As above, the weights given one at a time: `tensors` appends them to
     /// the writer as they are made (a streaming pipeline drops each block's
     /// tensors once appended); shards are closed, named and indexed after it
-    /// returns. `report` gets the bytes of the written shards.
-    static func write(to output: URL, config: [String: Any], earlierCard: URL?, maxShardBytes: Int, files: (URL) throws -> Void,
+    /// returns. `config` is asked for after them (it may describe what they were); `report` gets the bytes of the written shards.
+    static func write(to output: URL, config: () throws -> [String: Any], earlierCard: URL?, maxShardBytes: Int, files: (URL) throws -> Void,
                       tensors: (CheckpointWriter) throws -> Void, report: (Int) throws -> CompressionReport) throws -> CompressionReport {
         try StagedFolder.write(to: output) { staging in
             try files(staging)
             let writer = try CheckpointWriter(folder: staging, maxShardBytes: maxShardBytes, metadata: ["slim": "compressed"])
             try tensors(writer)
             let weights = try writer.finish()
-            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            try JSONSerialization.data(withJSONObject: try config(), options: [.prettyPrinted, .sortedKeys])
                 .write(to: staging.appendingPathComponent("config.json"))
             let result = try report(weights.fileBytes)
             var card = ModelCard(report: result)

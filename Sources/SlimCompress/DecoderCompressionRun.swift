@@ -15,7 +15,8 @@ extension DecoderCompressor {
         var inputs: [Tensor] = []
         var calibrationUsed = (sequences: 0, tokens: 0)
 
-        var entries: [SafeTensorsWriter.Entry] = []
+        /// Where tensors go as they are made (the output's shard writer).
+        var writer: CheckpointWriter?
         var layers: [CompressionReport.Layer] = []
         var packedFormats: [String: String] = [:]
 
@@ -104,7 +105,7 @@ extension DecoderCompressor {
         /// packed linears (Phi-3's fused back into the source's layout), AWQ's run-time scales.
         private mutating func write(block weights: DecoderBlockWeights, _ quantized: MemoryWeightStore) throws {
             for (name, f) in weights.floats.sorted(by: { $0.key < $1.key }) {
-                entries.append(FloatEntries.make(name, f.values, shape: f.shape, kind: weights.changed.contains(name) ? .f32 : f.kind))
+                try emit(try SafeTensorsWriter.Entry.floats(name, f.values, shape: f.shape, as: weights.changed.contains(name) ? .f32 : f.kind))
             }
             var groups: [(name: String, parts: [Part])] = Part.linears.map { (weights.name($0), [$0]) }
             if config.architecture.fusedProjections {
@@ -116,16 +117,16 @@ extension DecoderCompressor {
                 if packed.allSatisfy({ $0 != nil }) {
                     let whole = packed.dropFirst().reduce(packed[0]!) { $0.appending($1!) }
                     packedFormats[name] = whole.format.description
-                    entries += PackedEntries.make(name, whole.encoded, rows: whole.rows)
+                    try emit(PackedEntries.make(name, whole.encoded, rows: whole.rows))
                 } else {
                     // Float (a --layer NAME=fp32 exception): every part of a fused weight stays float with it.
                     let values = try group.flatMap { try quantized.floats(weights.name($0)) }
                     let columns = weights.linears[group[0]]!.columns
-                    entries.append(FloatEntries.make(name, values, shape: [values.count / columns, columns],
-                                                     kind: source.storedKind(source.names.block(weights.index, group[0]) + ".weight")))
+                    try emit(try SafeTensorsWriter.Entry.floats(name, values, shape: [values.count / columns, columns],
+                                                     as: source.storedKind(name)))
                 }
                 if let scale = quantized.inputScales[name] {
-                    entries.append(FloatEntries.make(PackedNames.inputScale(name), scale, shape: [scale.count], kind: .f32))
+                    try emit(try SafeTensorsWriter.Entry.floats(PackedNames.inputScale(name), scale, shape: [scale.count], as: .f32))
                 }
             }
         }
@@ -162,8 +163,8 @@ extension DecoderCompressor {
         mutating func tables() throws {
             let c = config, names = source.names
             let norm = names.outputNorm + ".weight"
-            entries.append(FloatEntries.make(DecoderCompressor.hf.outputNorm + ".weight", try source.store.floats(norm, shape: [c.hiddenSize]),
-                                             shape: [c.hiddenSize], kind: source.storedKind(norm)))
+            try emit(try SafeTensorsWriter.Entry.floats(DecoderCompressor.hf.outputNorm + ".weight", try source.store.floats(norm, shape: [c.hiddenSize]),
+                                             shape: [c.hiddenSize], as: source.storedKind(norm)))
             try table(names.tokenEmbedding + ".weight", as: DecoderCompressor.hf.tokenEmbedding + ".weight", default: .q8_0)
             if !c.tiedEmbeddings {
                 try table(names.output + ".weight", as: DecoderCompressor.hf.output + ".weight", default: DecoderCompressor.outputProjectionFormat)
@@ -178,14 +179,14 @@ extension DecoderCompressor {
             let (rows, columns) = (shape[0], shape[1])
             let requested: QuantFormat? = overrides[outName] ?? format
             guard let requested else {
-                entries.append(FloatEntries.make(outName, try source.store.floats(name), shape: shape, kind: source.storedKind(name)))
+                try emit(try SafeTensorsWriter.Entry.floats(outName, try source.store.floats(name), shape: shape, as: source.storedKind(name)))
                 return
             }
             let target = try compressor.layerFormat(requested, rows: rows, columns: columns, name: outName)
             if let p = try source.store.packed(name), p.format == target {
                 packedFormats[outName] = target.description
                 layers.append(.init(name: outName, format: target.description, relativeError: 0))
-                entries += PackedEntries.make(outName, p.encoded, rows: p.rows)
+                try emit(PackedEntries.make(outName, p.encoded, rows: p.rows))
                 return
             }
             let tensor = try source.file.tensor(named: name)
@@ -203,7 +204,13 @@ extension DecoderCompressor {
             }
             packedFormats[outName] = target.description
             layers.append(.init(name: outName, format: target.description, relativeError: (error / max(norm, .leastNormalMagnitude)).squareRoot()))
-            entries += PackedEntries.make(outName, whole!.encoded, rows: rows)
+            try emit(PackedEntries.make(outName, whole!.encoded, rows: rows))
+        }
+
+        private func emit(_ entry: SafeTensorsWriter.Entry) throws { try emit([entry]) }
+        private func emit(_ entries: [SafeTensorsWriter.Entry]) throws {
+            guard let writer else { throw SlimError.invalidArgument("internal: a decoder compression wrote before its output was open") }
+            for e in entries { try writer.append(e) }
         }
 
         /// The layers whose Hessian `part` uses: Q's input feeds K and V, gate's feeds up.

@@ -72,48 +72,57 @@ public struct DecoderCompressor {
         let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { Self.hf.linears($0) } + outputProjection
                                                                           + [Self.hf.tokenEmbedding + ".weight"]))
         var run = try Run(compressor: self, source: source, overrides: overrides)
-        // Two steps per block (calibrate, quantize) and one for the tables, so the ETA moves with the work.
-        let steps = c.layers + 1
-        for i in 0..<c.layers {
-            progress?(i, steps, "block \(i) of \(c.layers)")
-            try run.block(i)
-            source.release(block: i)
-        }
-        progress?(c.layers, steps, "token table and output")
-        try run.tables()
-        progress?(steps, steps, "writing")
-
-        var config: [String: Any]
-        if let folder = source.folder {
-            config = try FileReading.jsonObject(at: folder.appendingPathComponent("config.json"))
-        } else {
-            config = c.huggingFace
-            config["bos_token_id"] = source.tokenizer.bosID.map(Int.init) ?? NSNull()
-            config["eos_token_id"] = source.tokenizer.eosID.map(Int.init) ?? NSNull()
-        }
-        var quantization: [String: Any] = ["quant_method": "slim", "method": method.rawValue, "format": format.description,
-                                           "layers": run.packedFormats]
-        if method == .gptq { quantization["act_order"] = actOrder; quantization["damping"] = damping }
-        if method != .rtn { quantization["sequential"] = sequential }
-        config["quantization_config"] = quantization
         let calibrationNote = method == .rtn ? "none (round-to-nearest needs no data)"
             : hessians != nil ? "Hessians given by the caller (\(calibration?.source ?? "source unknown"))"
             : "\(run.calibrationUsed.sequences) sequences (\(run.calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?"), \(sequential ? "sequential (each block on the quantized blocks' outputs)" : "each block on the source's outputs")"
-        return try CompressedFolder.write(to: output, entries: run.entries, config: config,
-                                          earlierCard: source.folder?.appendingPathComponent("model_card.json"), maxShardBytes: maxShardBytes,
-                                          files: { staging in
-                                              if let folder = source.folder {
-                                                  try StagedFolder.copyCompanionFiles(of: folder, into: staging)
-                                              } else {
-                                                  try source.tokenizer.writeHuggingFace(to: staging, maxLength: c.contextLength)
-                                              }
-                                          }) { bytesAfter in
+        return try CompressedFolder.write(
+            to: output, config: { try outputConfig(source, layers: run.packedFormats) },
+            earlierCard: source.folder?.appendingPathComponent("model_card.json"), maxShardBytes: maxShardBytes,
+            files: { staging in
+                if let folder = source.folder {
+                    try StagedFolder.copyCompanionFiles(of: folder, into: staging)
+                } else {
+                    try source.tokenizer.writeHuggingFace(to: staging, maxLength: c.contextLength)
+                }
+            },
+            tensors: { writer in
+                // Each block's tensors go to the shard being written as soon as they exist, and leave memory.
+                run.writer = writer
+                // One step per block and one for the tables, so the ETA moves with the work.
+                let steps = c.layers + 1
+                for i in 0..<c.layers {
+                    progress?(i, steps, "block \(i) of \(c.layers)")
+                    try run.block(i)
+                    source.release(block: i)
+                }
+                progress?(c.layers, steps, "token table and output")
+                try run.tables()
+                progress?(steps, steps, "writing")
+            }) { bytesAfter in
             CompressionReport(
                 source: sourceURL.path, sourceSHA256: hashSource ? source.file.contentSHA256() : "not computed",
                 method: method == .gptq && actOrder ? "gptq (act-order)" : method.rawValue, format: format.description,
                 layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
                 calibration: calibrationNote)
         }
+    }
+
+    /// The output's config.json: the source folder's own (every key kept), or one made from a GGUF file's
+    /// metadata; with what was done in `quantization_config`.
+    private func outputConfig(_ source: DecoderSource, layers: [String: String]) throws -> [String: Any] {
+        var config: [String: Any]
+        if let folder = source.folder {
+            config = try FileReading.jsonObject(at: folder.appendingPathComponent("config.json"))
+        } else {
+            config = source.config.huggingFace
+            config["bos_token_id"] = source.tokenizer.bosID.map(Int.init) ?? NSNull()
+            config["eos_token_id"] = source.tokenizer.eosID.map(Int.init) ?? NSNull()
+        }
+        var quantization: [String: Any] = ["quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": layers]
+        if method == .gptq { quantization["act_order"] = actOrder; quantization["damping"] = damping }
+        if method != .rtn { quantization["sequential"] = sequential }
+        config["quantization_config"] = quantization
+        return config
     }
 
     /// The requested format, or where its groups do not tile the layer's K

@@ -58,7 +58,7 @@ public struct DecoderSource {
 
     /// The stored element type of a float tensor (what it is written back as), f32 for GGUF blocks.
     public func storedKind(_ name: String) -> StoredKind {
-        guard let t = file.tensors.first(where: { $0.name == name }), [.f32, .f16, .bf16].contains(t.kind) else { return .f32 }
+        guard let t = file.tensorsByName[name], [.f32, .f16, .bf16].contains(t.kind) else { return .f32 }
         return t.kind
     }
 
