@@ -5,8 +5,9 @@ For measuring Slim on a model of a real size (issue 16: time and peak memory of
 `slim compress` at 11, 22 and 44 layers) without a model hub. Needs only numpy.
 
     python3 scripts/make_large_decoder.py OUT [--layers 22] [--shard-mb 500] [--seed 0]
+        [--hidden 2048 --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000]
 
-Shape (TinyLlama-1.1B): hidden 2048, 32 heads, 4 KV heads, intermediate 5632,
+Default shape (TinyLlama-1.1B): hidden 2048, 32 heads, 4 KV heads, intermediate 5632,
 vocab 32000, untied lm_head; weights N(0, 0.02) like transformers' default init,
 norms 1 + N(0, 0.1). The tokenizer is the small byte-level BPE of the test
 fixtures (Tests/Fixtures/decoders/llama3/tokenizer.json) with its vocabulary
@@ -68,8 +69,13 @@ def main():
     ap.add_argument("--layers", type=int, default=22)
     ap.add_argument("--shard-mb", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=2048)
+    ap.add_argument("--heads", type=int, default=32)
+    ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--intermediate", type=int, default=5632)
+    ap.add_argument("--vocab", type=int, default=32000)
     a = ap.parse_args()
-    hidden, heads, kv, inter, vocab = 2048, 32, 4, 5632, 32000
+    hidden, heads, kv, inter, vocab = a.hidden, a.heads, a.kv_heads, a.intermediate, a.vocab
     os.makedirs(a.out, exist_ok=False)
     rng = np.random.default_rng(a.seed)
     shards, current, size, weight_map, total = [], [], 0, {}, 0

@@ -2,13 +2,18 @@ import Foundation
 import SlimCore
 import SlimModel
 
-/// One block of a decoder read into memory under Hugging Face's names and row
-/// order (GGUF query and key rows put back), as fp32: what the layer-wise
-/// compressor calibrates, transforms and quantizes, then drops.
+/// One block of a decoder under Hugging Face's names and row order (GGUF
+/// query and key rows put back): what the layer-wise compressor calibrates,
+/// transforms and quantizes, then drops. Norms and biases are read at once
+/// (they are small); a linear is read from the source when asked for, one at
+/// a time, unless a transform (AWQ) changed it and holds it here.
 struct DecoderBlockWeights {
     typealias Part = DecoderTensorNames.Part
+    typealias Matrix = (weights: [Float], rows: Int, columns: Int)
+    let source: DecoderSource
     let index: Int
-    var linears: [Part: (weights: [Float], rows: Int, columns: Int)] = [:]
+    /// The linears a transform changed, in memory.
+    private(set) var linears: [Part: Matrix] = [:]
     /// Norms (as stored: Gemma's w, not 1 + w) and biases, by their output name.
     var floats: [String: (values: [Float], shape: [Int], kind: StoredKind)] = [:]
     /// Norms whose values changed (AWQ folded its scales in): written in fp32, not rounded back to 16 bits.
@@ -17,9 +22,8 @@ struct DecoderBlockWeights {
     static let hf = DecoderTensorNames.huggingFace
 
     init(_ source: DecoderSource, block i: Int) throws {
-        index = i
+        (self.source, index) = (source, i)
         let c = source.config, a = c.architecture
-        for part in Part.linears { linears[part] = try source.linear(i, part) }
         var norms: [Part] = [.attentionNorm, .ffnNorm]
         if a.queryKeyNorm { norms += [.queryNorm, .keyNorm] }
         for part in norms {
@@ -38,12 +42,31 @@ struct DecoderBlockWeights {
 
     func name(_ part: Part) -> String { Self.hf.block(index, part) + ".weight" }
 
-    /// The block with float weights (the source, or after a transform), for a calibration pass.
-    func store(origin: String) -> MemoryWeightStore {
-        var s = MemoryWeightStore(origin: origin)
+    /// A linear's weight: as transformed, else read from the source now.
+    func linear(_ part: Part) throws -> Matrix { try linears[part] ?? source.linear(index, part) }
+
+    /// `[rows, columns]` of a linear, without reading it.
+    func shape(_ part: Part) throws -> (rows: Int, columns: Int) {
+        if let l = linears[part] { return (l.rows, l.columns) }
+        let s = try source.store.shape(of: source.names.block(index, part) + ".weight")
+        return (s[0], s[1])
+    }
+
+    /// The norms and biases (as changed), and `linears`, for building a block from memory.
+    func store(with linears: [Part: Matrix] = [:]) -> MemoryWeightStore {
+        var s = MemoryWeightStore(origin: source.store.origin)
         for (part, l) in linears { s.floatTensors[name(part)] = (l.weights, [l.rows, l.columns]) }
         for (name, f) in floats { s.floatTensors[name] = (f.values, f.shape) }
         return s
+    }
+
+    /// The block with its source weights on `backend`, for calibration: built from the source's store
+    /// directly where its rows are already in Hugging Face's order, so no host copy is made.
+    func sourceBlock(on backend: any Backend) throws -> DecoderBlock {
+        let c = source.config
+        if source.names == .huggingFace { return try DecoderBlock(index: index, config: c, store: source.store, names: .huggingFace, on: backend) }
+        let all = try Dictionary(uniqueKeysWithValues: Part.linears.map { ($0, try linear($0)) })
+        return try DecoderBlock(index: index, config: c, store: store(with: all), names: .huggingFace, on: backend)
     }
 
     /// AWQ's scales fold away in pre-norm blocks: Q, K, V into the attention
@@ -56,15 +79,17 @@ struct DecoderBlockWeights {
     }
 
     /// Divides the input columns of `parts` by `inverse` (AWQ's scaled weights W·diag(s)).
-    mutating func scaleColumns(_ parts: [Part], by inverse: [Float]) {
+    mutating func scaleColumns(_ parts: [Part], by inverse: [Float]) throws {
         for part in parts {
+            linears[part] = try linear(part)
             let columns = linears[part]!.columns
             linears[part]!.weights = linears[part]!.weights.indices.map { linears[part]!.weights[$0] / inverse[$0 % columns] }
         }
     }
 
     /// Multiplies the rows of `part` (and its bias) by `inverse` (down's scales folded into up).
-    mutating func scaleRows(_ part: Part, by inverse: [Float]) {
+    mutating func scaleRows(_ part: Part, by inverse: [Float]) throws {
+        linears[part] = try linear(part)
         let columns = linears[part]!.columns
         linears[part]!.weights = linears[part]!.weights.indices.map { linears[part]!.weights[$0] * inverse[$0 / columns] }
         let bias = Self.hf.block(index, part) + ".bias"

@@ -45,30 +45,29 @@ extension DecoderCompressor {
         /// Calibrates, quantizes and writes block `i`, and moves the activations past it.
         mutating func block(_ i: Int) throws {
             var weights = try DecoderBlockWeights(source, block: i)
-            let hessians = try parts.map { try calibrate(weights, on: $0) }
-                ?? compressor.hessians.map { given in
-                    Dictionary(uniqueKeysWithValues: [Part.query, .attentionOutput, .gate, .down].compactMap { part in given[weights.name(part)].map { (part, $0) } })
-                } ?? [:]
-            var quantized = MemoryWeightStore(origin: source.store.origin)
-            if compressor.method == .awq { quantized.inputScales = try awqFold(&weights, hessians) }
-            quantized.floatTensors = weights.store(origin: source.store.origin).floatTensors
-            var factors: [Part: GPTQ.Factor] = [:]
+            var hessians = try Hessians(run: &self, weights: weights)
+            var quantized = weights.store()
+            if compressor.method == .awq { quantized.inputScales = try awqFold(&weights, &hessians) }
+            quantized.floatTensors = weights.store().floatTensors
+            var factor: (part: Part, factor: GPTQ.Factor)?
             for part in Part.linears {
-                let l = weights.linears[part]!, name = weights.name(part)
-                if let override = overrides[name], override == nil { continue }  // stays float
+                let name = weights.name(part)
+                let l = try weights.linear(part)
+                if let override = overrides[name], override == nil {  // stays float
+                    quantized.floatTensors[name] = (l.weights, [l.rows, l.columns])
+                    continue
+                }
                 let target = try compressor.layerFormat(overrides[name].flatMap { $0 } ?? compressor.format, rows: l.rows, columns: l.columns, name: name)
                 let shared = Self.sharedInput(part)
                 let encoded: QuantCodec.Encoded
-                if compressor.method == .gptq, let h = hessians[shared] {
-                    // One factorisation of H⁻¹ serves every layer reading the same input.
+                if compressor.method == .gptq, factor?.part == shared || hessians.has(shared) {
+                    // One factorisation of H⁻¹ serves every layer reading the same input; H leaves memory once factored.
                     let gptq = GPTQ(format: target, actOrder: compressor.actOrder, damping: compressor.damping)
-                    let factor = try factors[shared] ?? gptq.factor(hessian: h, columns: l.columns, name: name)
-                    factors[shared] = factor
-                    encoded = try gptq.quantize(l.weights, rows: l.rows, columns: l.columns, factor: factor, name: name)
+                    if factor?.part != shared { factor = (shared, try gptq.factor(hessian: try hessians.take(shared)!, columns: l.columns, name: name)) }
+                    encoded = try gptq.quantize(l.weights, rows: l.rows, columns: l.columns, factor: factor!.factor, name: name)
                 } else {
                     encoded = try QuantCodec.encode(l.weights, rows: l.rows, columns: l.columns, format: target, name: name)
                 }
-                quantized.floatTensors[name] = nil
                 quantized.packedTensors[name] = PackedWeight(format: target, rows: l.rows, columns: l.columns, encoded: encoded)
                 // Against the weight as stored (AWQ-scaled): the scales are exact in floats, only the rounding loses.
                 layers.append(.init(name: name, format: target.description, relativeError: relativeError(
@@ -76,7 +75,61 @@ extension DecoderCompressor {
             }
             try write(block: weights, quantized)
             if let parts, compressor.sequential, i + 1 < config.layers {
-                try forward(quantized, block: i, on: parts, observer: nil)
+                try forward(try DecoderBlock(index: i, config: config, store: quantized, names: .huggingFace, on: parts.backend), on: parts)
+            }
+        }
+
+        /// The Hessians of one block's shared inputs, handed out one at a time: collected over
+        /// the calibration sequences by this run, or given by the caller.
+        struct Hessians {
+            private let collector: HessianCollector?
+            private var given: [Part: [Double]] = [:]
+            private let names: [Part: String]
+
+            init(run: inout Run, weights: DecoderBlockWeights) throws {
+                names = Dictionary(uniqueKeysWithValues: Run.sharedParts.map { ($0, weights.name($0)) })
+                if let parts = run.parts {
+                    collector = try run.calibrate(weights, on: parts)
+                } else {
+                    collector = nil
+                    for (part, name) in names { given[part] = run.compressor.hessians?[name] }
+                }
+            }
+
+            func has(_ part: Part) -> Bool { collector?.has(names[part]!) ?? (given[part] != nil) }
+
+            mutating func take(_ part: Part) throws -> [Double]? {
+                if let collector { return try collector.take(names[part]!) }
+                return given.removeValue(forKey: part)
+            }
+        }
+
+        /// The parts whose inputs other linears share (Q for K and V, gate for up) and the two that read their own.
+        static let sharedParts: [Part] = [.query, .attentionOutput, .gate, .down]
+
+        /// Runs the source block over the calibration sequences, summing the Hessians of its
+        /// linears' inputs; without `sequential` its outputs are the next block's inputs.
+        fileprivate mutating func calibrate(_ weights: DecoderBlockWeights, on parts: DecoderParts) throws -> HessianCollector {
+            let keys = Set(Self.sharedParts.map { weights.name($0) })
+            let collector = HessianCollector(backend: parts.backend) { keys.contains($0) ? $0 : nil }
+            let kept = inputs
+            try forward(try weights.sourceBlock(on: parts.backend), on: parts, observer: collector.observe)
+            if compressor.sequential { inputs = kept }
+            return collector
+        }
+
+        /// Moves every calibration sequence through `block`.
+        private mutating func forward(_ block: DecoderBlock, on parts: DecoderParts, observer: LinearInputObserver? = nil) throws {
+            var scratch: (tokens: Int, s: DecoderScratch)?
+            for (n, x) in inputs.enumerated() {
+                let tokens = x.shape[0]
+                if scratch?.tokens != tokens { scratch = (tokens, try DecoderScratch(tokens: tokens, config: config, on: parts.backend)) }
+                // A fresh copy: `inputs` may still be needed (sequential keeps the source block's inputs for the quantized pass).
+                let y = try parts.backend.allocate(x.shape, name: "block \(block.index) sequence \(n)")
+                try parts.backend.copy(x, to: y)
+                // The block's weights are in Hugging Face's row order (GGUF's query and key rows were put back), so its rotary pairs are halves.
+                try block.forward(y, step: try parts.step(tokens: tokens, ropeStyle: .halves), scratch: scratch!.s, observer: observer)
+                inputs[n] = y
             }
         }
 
@@ -84,20 +137,21 @@ extension DecoderCompressor {
         /// folded into what precedes them where the block allows it; the output
         /// projection keeps a run-time input scale (with grouped-query heads one
         /// V row feeds several heads, so it cannot fold into V). Returns the run-time scales by weight name.
-        private func awqFold(_ weights: inout DecoderBlockWeights, _ hessians: [Part: [Double]]) throws -> [String: [Float]] {
+        private func awqFold(_ weights: inout DecoderBlockWeights, _ hessians: inout Hessians) throws -> [String: [Float]] {
             func search(_ group: [Part]) throws -> [Float]? {
-                guard let h = hessians[Self.sharedInput(group[0])] else { return nil }
-                let columns = weights.linears[group[0]]!.columns, rows = group.reduce(0) { $0 + weights.linears[$1]!.rows }
+                guard let h = try hessians.take(Self.sharedInput(group[0])) else { return nil }
+                let matrices = try group.map { try weights.linear($0) }
+                let columns = matrices[0].columns, rows = matrices.reduce(0) { $0 + $1.rows }
                 let target = try compressor.layerFormat(compressor.format, rows: rows, columns: columns, name: weights.name(group[0]))
-                let inverse = try AWQ(format: target).quantize(group.flatMap { weights.linears[$0]!.weights }, rows: rows, columns: columns, hessian: h,
+                let inverse = try AWQ(format: target).quantize(matrices.flatMap(\.weights), rows: rows, columns: columns, hessian: h,
                                                                name: group.map { weights.name($0) }.joined(separator: " + ")).inputScale
-                weights.scaleColumns(group, by: inverse)
+                try weights.scaleColumns(group, by: inverse)
                 return inverse
             }
             let offset = config.architecture.normOffset
             if let inverse = try search([.query, .key, .value]) { weights.foldIntoNorm(.attentionNorm, inverse, offset: offset) }
             if let inverse = try search([.gate, .up]) { weights.foldIntoNorm(.ffnNorm, inverse, offset: offset) }
-            if let inverse = try search([.down]) { weights.scaleRows(.up, by: inverse) }
+            if let inverse = try search([.down]) { try weights.scaleRows(.up, by: inverse) }
             return try search([.attentionOutput]).map { [weights.name(.attentionOutput): $0] } ?? [:]
         }
 
@@ -121,41 +175,13 @@ extension DecoderCompressor {
                 } else {
                     // Float (a --layer NAME=fp32 exception): every part of a fused weight stays float with it.
                     let values = try group.flatMap { try quantized.floats(weights.name($0)) }
-                    let columns = weights.linears[group[0]]!.columns
+                    let columns = try weights.shape(group[0]).columns
                     try emit(try SafeTensorsWriter.Entry.floats(name, values, shape: [values.count / columns, columns],
                                                      as: source.storedKind(name)))
                 }
                 if let scale = quantized.inputScales[name] {
                     try emit(try SafeTensorsWriter.Entry.floats(PackedNames.inputScale(name), scale, shape: [scale.count], as: .f32))
                 }
-            }
-        }
-
-        /// Runs the source block over the calibration sequences, summing the
-        /// Hessians of its linears' inputs; without `sequential` its outputs are the next block's inputs.
-        private mutating func calibrate(_ weights: DecoderBlockWeights, on parts: DecoderParts) throws -> [Part: [Double]] {
-            let keys = Dictionary(uniqueKeysWithValues: [Part.query, .attentionOutput, .gate, .down].map { (weights.name($0), $0) })
-            let collector = HessianCollector(backend: parts.backend) { keys[$0].map { weights.name($0) } }
-            let kept = inputs
-            try forward(weights.store(origin: source.store.origin), block: weights.index, on: parts, observer: collector.observe)
-            if compressor.sequential { inputs = kept }
-            let byName = try collector.hessians()
-            return Dictionary(uniqueKeysWithValues: keys.compactMap { name, part in byName[name].map { (part, $0) } })
-        }
-
-        /// Moves every calibration sequence through block `i` built from `store`.
-        private mutating func forward(_ store: MemoryWeightStore, block i: Int, on parts: DecoderParts, observer: LinearInputObserver?) throws {
-            let block = try DecoderBlock(index: i, config: config, store: store, names: .huggingFace, on: parts.backend)
-            var scratch: (tokens: Int, s: DecoderScratch)?
-            for (n, x) in inputs.enumerated() {
-                let tokens = x.shape[0]
-                if scratch?.tokens != tokens { scratch = (tokens, try DecoderScratch(tokens: tokens, config: config, on: parts.backend)) }
-                // A fresh copy: `inputs` may still be needed (sequential keeps the source block's inputs for the quantized pass).
-                let y = try parts.backend.allocate(x.shape, name: "block \(i) sequence \(n)")
-                try parts.backend.copy(x, to: y)
-                // The block's weights are in Hugging Face's row order (GGUF's query and key rows were put back), so its rotary pairs are halves.
-                try block.forward(y, step: try parts.step(tokens: tokens, ropeStyle: .halves), scratch: scratch!.s, observer: observer)
-                inputs[n] = y
             }
         }
 

@@ -41,13 +41,14 @@ public struct GPTQ: Sendable {
         let order: [Int]?
     }
 
-    /// `name` (a weight that reads these inputs) is for errors.
-    public func factor(hessian h: [Double], columns k: Int, name: String = "") throws -> Factor {
+    /// `name` (a weight that reads these inputs) is for errors. The Hessian is
+    /// consumed: every step works in its buffer (a wide layer's is hundreds of MB).
+    public func factor(hessian: consuming [Double], columns k: Int, name: String = "") throws -> Factor {
+        var h = consume hessian
         guard h.count == k * k else {
             throw SlimError.shapeMismatch(op: "GPTQ", detail: "\(k) columns need a \(k)x\(k) Hessian, got \(h.count) values")
         }
         try Self.requireFinite(hessian: h, name: name, method: "GPTQ")
-        var h = h
         // Inputs that never fire carry no information: their weights are fixed to 0.
         let dead = (0..<k).filter { h[$0 * k + $0] == 0 }
         for i in dead { h[i * k + i] = 1 }
@@ -56,9 +57,32 @@ public struct GPTQ: Sendable {
         guard actOrder else { return Factor(columns: k, upper: try upperCholeskyOfInverse(h, k), deadInputs: dead, order: nil) }
         // Stable, so equal diagonals keep their left-to-right order and the result is reproducible.
         let order = (0..<k).sorted { (h[$0 * k + $0], $1) > (h[$1 * k + $1], $0) }
-        var permuted = [Double](repeating: 0, count: k * k)
-        for (i, oi) in order.enumerated() { for (j, oj) in order.enumerated() { permuted[i * k + j] = h[oi * k + oj] } }
-        return Factor(columns: k, upper: try upperCholeskyOfInverse(permuted, k), deadInputs: dead, order: order)
+        Self.permute(&h, k, order)
+        return Factor(columns: k, upper: try upperCholeskyOfInverse(h, k), deadInputs: dead, order: order)
+    }
+
+    /// H[i][j] ← H[order[i]][order[j]] in place: rows along the permutation's cycles, then each row's columns.
+    static func permute(_ h: inout [Double], _ k: Int, _ order: [Int]) {
+        var row = [Double](repeating: 0, count: k)
+        var placed = [Bool](repeating: false, count: k)
+        h.withUnsafeMutableBufferPointer { m in
+            for start in 0..<k where !placed[start] {
+                // Row i takes row order[i]: walk the cycle start → order[start] → …
+                for j in 0..<k { row[j] = m[start * k + j] }
+                var i = start
+                while true {
+                    placed[i] = true
+                    let next = order[i]
+                    if next == start { for j in 0..<k { m[i * k + j] = row[j] }; break }
+                    for j in 0..<k { m[i * k + j] = m[next * k + j] }
+                    i = next
+                }
+            }
+            for r in 0..<k {
+                for j in 0..<k { row[j] = m[r * k + order[j]] }
+                for j in 0..<k { m[r * k + j] = row[j] }
+            }
+        }
     }
 
     /// Quantizes `w` (`[rows, columns]`, rows are output channels) given the
@@ -151,8 +175,8 @@ public struct GPTQ: Sendable {
     /// U with H⁻¹ = Uᵀ·U, by LAPACK: H = L·Lᵀ (dpotrf), H⁻¹ from it (dpotri),
     /// then H⁻¹'s own upper factor (dpotrf). A symmetric row-major matrix is the
     /// same array in LAPACK's column-major order; the upper factor is read back transposed.
-    func upperCholeskyOfInverse(_ h: [Double], _ k: Int) throws -> [Double] {
-        var a = h
+    func upperCholeskyOfInverse(_ h: consuming [Double], _ k: Int) throws -> [Double] {
+        var a = consume h
         var n = Int32(k), info: Int32 = 0
         func check(_ step: String) throws {
             guard info == 0 else {
@@ -167,8 +191,11 @@ public struct GPTQ: Sendable {
         for j in 0..<k { for i in j + 1..<k { a[j + i * k] = a[i + j * k] } }
         dpotrf_("U", &n, &a, &n, &info)
         try check("Cholesky of H⁻¹")
-        var upper = [Double](repeating: 0, count: k * k)
-        for i in 0..<k { for j in i..<k { upper[i * k + j] = a[i + j * k] } }
-        return upper
+        // The column-major upper factor, read back row-major by a transpose in place; below the diagonal is zero.
+        for i in 0..<k {
+            for j in i + 1..<k { a.swapAt(i * k + j, i + j * k) }
+            for j in 0..<i { a[i * k + j] = 0 }
+        }
+        return a
     }
 }

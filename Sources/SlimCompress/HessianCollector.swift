@@ -30,7 +30,16 @@ final class HessianCollector {
     /// The sums so far, in double, by key.
     func hessians() throws -> [String: [Double]] {
         var result: [String: [Double]] = [:]
-        for (key, h) in sums { result[key] = try backend.floats(h).map(Double.init) }
+        for key in Array(sums.keys) { result[key] = try take(key) }
         return result
+    }
+
+    func has(_ key: String) -> Bool { sums[key] != nil }
+
+    /// One sum in double, handed over: the collector forgets it (a k×k Hessian of a wide MLP is
+    /// 250 MB in double, so a layer-wise run holds one at a time).
+    func take(_ key: String) throws -> [Double]? {
+        guard let h = sums.removeValue(forKey: key) else { return nil }
+        return try backend.floats(h).map(Double.init)
     }
 }

@@ -94,3 +94,17 @@ import TestSupport
         #expect(awq.alpha > 0 && ea < er, "AWQ \(ea) (α \(awq.alpha)) should beat RTN \(er)")
     }
 }
+
+/// Act-order permutes the Hessian in place (it can be hundreds of MB); the result
+/// must be H[order[i]][order[j]], whatever the permutation's cycles.
+@Test(.seeded) func hessianPermutedInPlaceEqualsTheCopy() {
+    var rng = SplitMix64(seed: TestSeed.current)
+    for k in [1, 2, 7, 33] {
+        let h = (0..<k * k).map { _ in Double.random(in: -1...1, using: &rng) }
+        let order = Array(0..<k).shuffled(using: &rng)
+        var inPlace = h
+        GPTQ.permute(&inPlace, k, order)
+        let copy = (0..<k * k).map { h[order[$0 / k] * k + order[$0 % k]] }
+        #expect(inPlace == copy, "k \(k), order \(order)")
+    }
+}

@@ -62,11 +62,11 @@ public struct DecoderSource {
         return t.kind
     }
 
-    /// Drops the pages of block `i`'s tensors from memory once the block is done
-    /// (the file stays mapped; a later read maps them in again).
+    /// Drops the file's pages from memory once block `i` is done (the file stays mapped;
+    /// a later read maps what it needs in again): every page, not only the block's, so
+    /// nothing accumulates over the blocks of a deep model.
     public func release(block i: Int) {
-        let prefix = names == .gguf ? "blk.\(i)." : "model.layers.\(i)."
-        for t in file.tensors where t.name.hasPrefix(prefix) { file.release(t) }
+        file.releaseAll()
     }
 }
 

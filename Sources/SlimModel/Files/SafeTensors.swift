@@ -74,6 +74,8 @@ public final class SafeTensorsFile: TensorFile {
                                   offsets: $0.byteRange.lowerBound - dataStart..<$0.byteRange.upperBound - dataStart)
         }
         (self.metadata, checksums) = try TensorChecksums.read(metadata: metadata, claims: claims, path: file.path)
+        // The header is parsed: its pages (the kernel may have mapped a 2 MB folio around it) are not needed again.
+        file.release(0..<file.count)
     }
 
     public func verify(_ t: StoredTensor) throws {
