@@ -10,3 +10,5 @@ void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const 
 // LAPACK's Cholesky factorisation and the inverse from it (GPTQ's H⁻¹ factor).
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+// The inverse of a triangular matrix (GPTQ's factor in one Cholesky instead of three steps).
+void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda, int *info);

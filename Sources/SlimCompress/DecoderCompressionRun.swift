@@ -216,21 +216,25 @@ extension DecoderCompressor {
                 return
             }
             let tensor = try source.file.tensor(named: name)
-            var whole: PackedWeight?
+            // The packed parts are gathered straight into the entries' buffers (one copy), a slice of
+            // rows at a time, and each slice's source pages are dropped once read.
+            var data = Data(), scales = Data(), zeros = Data()
             var error = 0.0, norm = 0.0
-            let slice = max(1, (16 << 20) / max(columns, 1))
+            let slice = max(1, (4 << 20) / max(columns, 1))
             for first in stride(from: 0, to: rows, by: slice) {
                 let count = min(slice, rows - first)
                 let w = try source.file.floats(tensor, rows: first..<first + count)
+                source.file.release(tensor)
                 let encoded = try QuantCodec.encode(w, rows: count, columns: columns, format: target, name: outName)
                 let restored = try QuantCodec.decode(encoded, rows: count, columns: columns, format: target)
                 for (a, b) in zip(w, restored) { error += Double(a - b) * Double(a - b); norm += Double(a) * Double(a) }
-                let part = PackedWeight(format: target, rows: count, columns: columns, encoded: encoded)
-                whole = whole.map { $0.appending(part) } ?? part
+                data.append(contentsOf: encoded.data)
+                encoded.scales.withUnsafeBytes { scales.append(contentsOf: $0) }
+                zeros.append(contentsOf: encoded.zeros)
             }
             packedFormats[outName] = target.description
             layers.append(.init(name: outName, format: target.description, relativeError: (error / max(norm, .leastNormalMagnitude)).squareRoot()))
-            try emit(PackedEntries.make(outName, whole!.encoded, rows: rows))
+            try emit(PackedEntries.make(outName, data: data, scales: scales, zeros: zeros, rows: rows))
         }
 
         private func emit(_ entry: SafeTensorsWriter.Entry) throws { try emit([entry]) }

@@ -172,9 +172,11 @@ public struct GPTQ: Sendable {
                                      zeros: symmetric ? [] : grids.map { UInt8($0.zero) })
     }
 
-    /// U with H⁻¹ = Uᵀ·U, by LAPACK: H = L·Lᵀ (dpotrf), H⁻¹ from it (dpotri),
-    /// then H⁻¹'s own upper factor (dpotrf). A symmetric row-major matrix is the
-    /// same array in LAPACK's column-major order; the upper factor is read back transposed.
+    /// U with H⁻¹ = Uᵀ·U, upper triangular, from one Cholesky factorisation:
+    /// with J the reversal (J·H·J reverses a row-major symmetric H's array),
+    /// J·H·J = L·Lᵀ gives H⁻¹ = (J·L⁻¹·J)ᵀ·(J·L⁻¹·J), and J·L⁻¹·J is upper
+    /// triangular. One dpotrf and one dtrtri: ⅔k³ flops where Cholesky, inverse
+    /// and a second Cholesky take 4⁄3k³ (four seconds per block at k = 5632 on two cores).
     func upperCholeskyOfInverse(_ h: consuming [Double], _ k: Int) throws -> [Double] {
         var a = consume h
         var n = Int32(k), info: Int32 = 0
@@ -183,15 +185,15 @@ public struct GPTQ: Sendable {
                 throw SlimError.invalidArgument("GPTQ: the Hessian is not positive definite (\(step), column \(info)); raise the damping")
             }
         }
+        a.reverse()
+        // Symmetric, so the row-major array is the same matrix column-major: L in the lower triangle.
         dpotrf_("L", &n, &a, &n, &info)
         try check("Cholesky of H")
-        dpotri_("L", &n, &a, &n, &info)
-        try check("inverse")
-        // dpotri leaves the lower triangle (column-major): mirror it before factoring again.
-        for j in 0..<k { for i in j + 1..<k { a[j + i * k] = a[i + j * k] } }
-        dpotrf_("U", &n, &a, &n, &info)
-        try check("Cholesky of H⁻¹")
-        // The column-major upper factor, read back row-major by a transpose in place; below the diagonal is zero.
+        dtrtri_("L", "N", &n, &a, &n, &info)
+        try check("inverse of its factor")
+        // Column-major L⁻¹(r, c) sits at r + c·k; U[i][j] = L⁻¹(k−1−i, k−1−j): reversing the array puts it at
+        // i + j·k, a transpose in place moves it to the row-major i·k + j; below the diagonal is zero.
+        a.reverse()
         for i in 0..<k {
             for j in i + 1..<k { a.swapAt(i * k + j, i + j * k) }
             for j in 0..<i { a[i * k + j] = 0 }

@@ -108,3 +108,27 @@ import TestSupport
         #expect(inPlace == copy, "k \(k), order \(order)")
     }
 }
+
+/// GPTQ's factor: U upper triangular with Uᵀ·U = H⁻¹, so Uᵀ·U·H = I (checked in float64),
+/// for a random symmetric positive definite H of sizes that are not powers of two.
+@Test(.seeded) func factorIsTheUpperCholeskyOfTheInverse() throws {
+    var rng = SplitMix64(seed: TestSeed.current)
+    for k in [1, 3, 17, 70] {
+        let x = (0..<(k + 5) * k).map { _ in Double.random(in: -1...1, using: &rng) }
+        var h = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { for j in 0..<k { for r in 0..<k + 5 { h[i * k + j] += x[r * k + i] * x[r * k + j] } } }
+        for i in 0..<k { h[i * k + i] += 0.1 }
+        let u = try GPTQ(format: .int8PerChannel).upperCholeskyOfInverse(h, k)
+        var worst = 0.0
+        for i in 0..<k {
+            for j in 0..<i { #expect(u[i * k + j] == 0, "below the diagonal at \(i), \(j)") }
+            for j in 0..<k {
+                // (Uᵀ·U·H)[i][j] = Σ_a Σ_b U[a][i]·U[a][b]·H[b][j]
+                var s = 0.0
+                for a in 0..<k { for b in 0..<k { s += u[a * k + i] * u[a * k + b] * h[b * k + j] } }
+                worst = max(worst, abs(s - (i == j ? 1 : 0)))
+            }
+        }
+        #expect(worst < 1e-8, "k \(k): UᵀUH differs from I by \(worst)")
+    }
+}
