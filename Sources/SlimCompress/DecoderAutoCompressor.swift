@@ -25,9 +25,10 @@ public struct DecoderAutoCompressor {
     public var measureContext = 128
     /// GPTQ: added to the Hessian's diagonal as a fraction of its mean.
     public var damping = 0.01
+    public var maxShardBytes = CheckpointWriter.defaultMaxShardBytes
 
     /// What `progress` is counting: candidates measured, then the pipeline's blocks written.
-    public enum Step: Sendable { case measure, write }
+    public enum Step: Sendable, Hashable { case measure, write }
 
     public init(targetSize: Double, calibration: (texts: [String], backend: any Backend, source: String)) throws {
         guard targetSize > 0, targetSize < 1 else {
@@ -60,7 +61,7 @@ public struct DecoderAutoCompressor {
 
         let weightBytes = source.file.tensors.reduce(0) { $0 + $1.byteRange.count }
         let budget = Int(targetSize * Double(weightBytes))
-        let fixed = try fixedBytes(source, chosen: Set(try sensitivity.layout().flatMap(\.sourceNames)))
+        let fixed = try fixedBytes(source, chosen: Set(try sensitivity.layout().flatMap(\.sourceNames)), shards: budget / maxShardBytes + 1)
         let picks: [Int]
         do {
             picks = try BudgetedChoice.choose(costs.map { $0.options.map { .init(error: $0.error, bytes: $0.bytes) } },
@@ -78,7 +79,7 @@ public struct DecoderAutoCompressor {
         search.fixedContents = "norms, the token table and output projection, the header"
 
         var compressor = DecoderCompressor(format: .int4(groupSize: 128, symmetric: true), method: .gptq)
-        (compressor.calibration, compressor.damping, compressor.sequential) = (calibration, damping, false)
+        (compressor.calibration, compressor.damping, compressor.sequential, compressor.maxShardBytes) = (calibration, damping, false, maxShardBytes)
         compressor.search = search
         compressor.hessians = Dictionary(uniqueKeysWithValues: (0..<c.layers).flatMap { i in
             DecoderSensitivity.groups.compactMap { group in
@@ -115,8 +116,8 @@ public struct DecoderAutoCompressor {
     /// untied output projection in their table format, rows independent so one
     /// row's bytes times the rows), and a safetensors header allowance of up to
     /// three entries per source tensor, each its name plus 64 characters (Hugging
-    /// Face names are longer than GGUF's) and 120 of dtype, shape and offsets.
-    func fixedBytes(_ source: DecoderSource, chosen: Set<String>) throws -> Int {
+    /// Face names are longer than GGUF's) and 120 of dtype, shape and offsets, and 1 KiB of slack per shard.
+    func fixedBytes(_ source: DecoderSource, chosen: Set<String>, shards: Int) throws -> Int {
         let c = source.config
         var chosen = chosen
         if c.architecture.fusedProjections {
@@ -124,7 +125,7 @@ public struct DecoderAutoCompressor {
         }
         let tables = [source.names.tokenEmbedding + ".weight"] + (c.tiedEmbeddings ? [] : [source.names.output + ".weight"])
         let formatter = DecoderCompressor(format: .q8_0)
-        var total = 8 + 1024
+        var total = (8 + 1024) * shards
         for t in source.file.tensors {
             total += 3 * (t.name.count + 64 + 120)
             if chosen.contains(t.name) { continue }

@@ -26,7 +26,7 @@ public enum LayerChoice: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The format the folder records for the layer in `quantization_config.layers` (nil: none).
-    var format: QuantFormat? { if case let .quantized(f) = self { f } else { nil } }
+    public var format: QuantFormat? { if case let .quantized(f) = self { f } else { nil } }
 }
 
 /// A layer's choice with its measured cost.
