@@ -21,15 +21,8 @@ public struct PositionComparison: Sendable, Equatable {
     public init(original: ArraySlice<Float>, compressed: ArraySlice<Float>, target: Int) {
         precondition(original.count == compressed.count && original.indices.contains(original.startIndex + target))
         let a = LogSoftmax(original), b = LogSoftmax(compressed)
-        var kl = 0.0
-        for i in 0..<a.values.count {
-            let la = a.values[i], p = exp(la)
-            // p·(log p − log q), with 0·log 0 = 0: a token the original rules out costs nothing.
-            if p > 0 { kl += p * (la - b.values[i]) }
-        }
         self.target = target
-        // Rounding can leave a tiny negative sum when the two are equal; KL is never below 0.
-        self.kl = max(kl, 0)
+        kl = a.divergence(to: b)
         nllOriginal = -a.values[target]
         nllCompressed = -b.values[target]
         top1Original = a.argmax
@@ -52,6 +45,17 @@ struct LogSoftmax {
         let lse = peak + log(sum)
         values = logits.map { Double($0) - lse }
         argmax = best
+    }
+
+    /// KL(self ‖ other) in nats: Σ p·(log p − log q), with 0·log 0 = 0 (a token this one rules out costs nothing).
+    func divergence(to other: LogSoftmax) -> Double {
+        var kl = 0.0
+        for i in 0..<values.count {
+            let la = values[i], p = exp(la)
+            if p > 0 { kl += p * (la - other.values[i]) }
+        }
+        // Rounding can leave a tiny negative sum when the two are equal; KL is never below 0.
+        return max(kl, 0)
     }
 }
 

@@ -30,16 +30,14 @@ extension DecoderCompressor {
             }
             let parts = try DecoderParts(source, on: calibration.backend)
             self.parts = parts
-            let length = min(compressor.calibrationContext, config.contextLength)
-            let tokens = calibration.texts.flatMap { source.tokenizer.encode($0 + "\n", parseSpecial: false) }
-            guard tokens.count >= 2 else { throw SlimError.invalidArgument("the calibration text tokenizes to \(tokens.count) tokens") }
-            let count = max(1, min(compressor.calibrationSequences, tokens.count / length))
-            for s in 0..<count {
-                let ids = Array(tokens[s * length..<min(tokens.count, (s + 1) * length)])
+            let sequences = try DecoderCompressor.sequences(of: calibration.texts, tokenizer: source.tokenizer,
+                                                            length: min(compressor.calibrationContext, config.contextLength),
+                                                            count: compressor.calibrationSequences)
+            for ids in sequences {
                 inputs.append(try parts.embed(ids))
                 calibrationUsed.tokens += ids.count
             }
-            calibrationUsed.sequences = count
+            calibrationUsed.sequences = sequences.count
         }
 
         /// Calibrates, quantizes and writes block `i`, and moves the activations past it.

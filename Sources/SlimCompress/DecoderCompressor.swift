@@ -42,6 +42,8 @@ public struct DecoderCompressor {
     /// and up use Q's and gate's), e.g. over the whole model at once: used instead of calibrating block by
     /// block. Only without `sequential`, whose inputs depend on the quantized blocks before.
     public var hessians: [String: [Double]]?
+    /// The auto search behind `layerFormats`, recorded in `quantization_config.auto` and the card.
+    var search: AutoSearch?
 
     /// The default format of the output projection (llama.cpp keeps it at 6–8 bits too): it sees every token's logits.
     public static let outputProjectionFormat = QuantFormat.q8_0
@@ -54,6 +56,14 @@ public struct DecoderCompressor {
     /// The fortunes file decoders calibrate on by default: not the one the
     /// perplexity reference measures (`wisdom`), so evaluation stays held out.
     public static var defaultCalibrationFile: URL { URL(fileURLWithPath: "/usr/share/games/fortunes/literature") }
+
+    /// The calibration texts joined (each ended by a newline) and cut into up to `count` sequences of `length` tokens
+    /// (one shorter sequence when the text is shorter than `length`).
+    static func sequences(of texts: [String], tokenizer: BPETokenizer, length: Int, count: Int) throws -> [[Int32]] {
+        let tokens = texts.flatMap { tokenizer.encode($0 + "\n", parseSpecial: false) }
+        guard tokens.count >= 2 else { throw SlimError.invalidArgument("the calibration text tokenizes to \(tokens.count) tokens") }
+        return (0..<max(1, min(count, tokens.count / length))).map { s in Array(tokens[s * length..<min(tokens.count, (s + 1) * length)]) }
+    }
 
     typealias Part = DecoderTensorNames.Part
     static let hf = DecoderTensorNames.huggingFace
@@ -101,9 +111,10 @@ public struct DecoderCompressor {
             }) { bytesAfter in
             CompressionReport(
                 source: sourceURL.path, sourceSHA256: hashSource ? source.file.contentSHA256() : "not computed",
-                method: method == .gptq && actOrder ? "gptq (act-order)" : method.rawValue, format: format.description,
-                layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: bytesAfter, seconds: Date().timeIntervalSince(start),
-                calibration: calibrationNote)
+                method: (search == nil ? "" : "auto ") + (method == .gptq && actOrder ? "gptq (act-order)" : method.rawValue),
+                format: search.map { "mixed per layer under \($0.budgetBytes) bytes" } ?? format.description,
+                layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: bytesAfter,
+                seconds: Date().timeIntervalSince(start) + (search?.seconds ?? 0), calibration: calibrationNote, search: search)
         }
     }
 
@@ -118,7 +129,9 @@ public struct DecoderCompressor {
             config["bos_token_id"] = source.tokenizer.bosID.map(Int.init) ?? NSNull()
             config["eos_token_id"] = source.tokenizer.eosID.map(Int.init) ?? NSNull()
         }
-        var quantization: [String: Any] = ["quant_method": "slim", "method": method.rawValue, "format": format.description, "layers": layers]
+        var quantization: [String: Any] = ["quant_method": "slim", "method": search == nil ? method.rawValue : "auto",
+                                           "format": search == nil ? format.description : "mixed", "layers": layers]
+        quantization["auto"] = search?.json
         if method == .gptq { quantization["act_order"] = actOrder; quantization["damping"] = damping }
         if method != .rtn { quantization["sequential"] = sequential }
         config["quantization_config"] = quantization

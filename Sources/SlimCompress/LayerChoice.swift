@@ -1,8 +1,11 @@
 import SlimCore
+import SlimModel
 
 /// One way the auto search may store one weight, and what it costs.
 public enum LayerChoice: Hashable, Sendable, CustomStringConvertible {
     case fp32
+    /// Decoders: kept float in the source's element type (bf16 stays bf16), as the layer-wise pipeline writes it.
+    case float(StoredKind)
     /// GPTQ for linear layers, round-to-nearest for tables (no Hessian of a lookup).
     case quantized(QuantFormat)
     /// 2:4 Wanda. Slim stores pruned weights dense in fp32, so this costs the
@@ -15,6 +18,7 @@ public enum LayerChoice: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .fp32: "fp32"
+        case let .float(kind): "float (\(kind.rawValue))"
         case let .quantized(f): f.description
         case .sparse24: "2:4"
         case let .lowRank(r): "rank \(r)"
@@ -22,14 +26,14 @@ public enum LayerChoice: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The format the folder records for the layer in `quantization_config.layers` (nil: none).
-    var format: QuantFormat? { if case let .quantized(f) = self { f } else { nil } }
+    public var format: QuantFormat? { if case let .quantized(f) = self { f } else { nil } }
 }
 
 /// A layer's choice with its measured cost.
 public struct MeasuredChoice: Sendable {
     public let choice: LayerChoice
-    /// The whole model's output error when this layer alone is stored so: 1 − mean cosine
-    /// of the sentence embeddings to the original's on the calibration texts.
+    /// The whole model's output error when this layer alone is stored so (``AutoSearch/errorMeasure``): for encoders
+    /// 1 − mean cosine of the sentence embeddings to the original's, for decoders the mean KL divergence of the next token.
     public let error: Double
     /// What the layer's tensors take in the written file (packed data, scales, zero points; factors).
     public let bytes: Int

@@ -13,9 +13,9 @@ struct CompressCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
-    @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size, encoders only); gptq, awq and auto calibrate.") var method: String = "rtn"
-    @Option(help: ArgumentHelp("--method auto: the fraction of the source's model.safetensors the written file may take (0 < F < 1).",
-                               discussion: "Each layer's candidates (fp32, int8, int4-g128, int4-g32, 2:4, low rank) are measured alone on the calibration texts; the least summed error that fits is written, and the card lists every choice."))
+    @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size); gptq, awq and auto calibrate.") var method: String = "rtn"
+    @Option(help: ArgumentHelp("--method auto: the fraction of the source's weights (encoders: model.safetensors; decoders: its tensor bytes) the written weights may take (0 < F < 1).",
+                               discussion: "Encoders: each layer's candidates (fp32, int8, int4-g128, int4-g32, 2:4, low rank) are measured alone by the cosine of the sentence embeddings. Decoders: each block's groups of linears that read one input (Q/K/V, O, gate/up, down) are measured alone as float, int8, int4-g128 (or the largest group tiling K) and int4-g32 by the KL divergence of the next token on 4 calibration sequences of 128 tokens, then written by GPTQ with the same Hessians (not sequential). The least summed error that fits is written, and the card lists every choice."))
     var targetSize: Double?
     @Option(help: "Calibration text (gptq, awq): fortune entries separated by % lines, or one text per line. Default: the fortunes 'wisdom' text for encoders, 'literature' for decoders (whose perplexity is measured on 'wisdom').")
     var calib: String?
@@ -92,7 +92,7 @@ struct CompressCommand: ParsableCommand {
 
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
     private func compressDecoder(_ source: URL) throws -> CompressionReport {
-        guard method != "auto" else { throw ValidationError("--method auto is for BERT encoders; decoders take --quant with rtn or gptq") }
+        if method == "auto" { return try compressDecoderAuto(source) }
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
@@ -107,6 +107,24 @@ struct CompressCommand: ParsableCommand {
         defer { bar.finish() }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
+        }
+    }
+
+    /// Measures each group of a decoder's linears by the KL divergence of the next token, then writes the choice that fits --target-size.
+    private func compressDecoderAuto(_ source: URL) throws -> CompressionReport {
+        let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
+        var compressor = try DecoderAutoCompressor(targetSize: targetSize ?? 0,
+                                                   calibration: (try Calibration.samples(from: file, count: .max), try backendOption.open(), file.path))
+        (compressor.calibrationSequences, compressor.calibrationContext, compressor.damping) = (samples, seq, damp)
+        compressor.maxShardBytes = try shardSize.bytes
+        var bars: [DecoderAutoCompressor.Step: ProgressLine] = [:]
+        defer { bars.values.forEach { $0.finish() } }
+        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { step, done, total in
+            if bars[step] == nil {
+                bars.values.forEach { $0.finish() }
+                bars[step] = ProgressLine(unit: step == .measure ? "candidates measured (KL divergence)" : "blocks written")
+            }
+            bars[step]!.update(done, of: total)
         }
     }
 
