@@ -44,11 +44,6 @@ struct Inputs {
     }
 }
 
-/// A tensor filled with NaN, so any element an op fails to write fails the check.
-func poisoned(_ backend: any Backend, _ shape: Shape) throws -> Tensor {
-    try backend.tensor([Float](repeating: .nan, count: shape.elementCount), shape: shape)
-}
-
 /// Checks every element: finite and within `atol + rtol·|ref|`.
 func expectClose(_ actual: [Float], _ reference: [Double], rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
