@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "SlimOpenCL", targets: ["SlimOpenCL"]),
         .library(name: "SlimModel", targets: ["SlimModel"]),
         .library(name: "SlimCompress", targets: ["SlimCompress"]),
+        .library(name: "SlimConformance", targets: ["SlimConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "slim",
             dependencies: [
-                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel", "SlimCompress",
+                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel", "SlimCompress", "SlimConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -43,6 +44,9 @@ let package = Package(
         .target(name: "SlimModel", dependencies: ["SlimCore", "CFileSystem"], swiftSettings: strict),
         /// Compression methods over a model's weights, the compressed folder format, evaluation.
         .target(name: "SlimCompress", dependencies: ["SlimModel", "SlimCore"] + blasDependencies, swiftSettings: strict),
+        /// The float64 references and the op list the conformance suite checks backends against,
+        /// shared with `slim selftest` so a user's own device runs the same checks.
+        .target(name: "SlimConformance", dependencies: ["SlimCore"], swiftSettings: strict),
 
         // MARK: - Implementation details
         /// `<CL/cl.h>` from opencl-headers, linking the ICD loader (ocl-icd).
@@ -79,7 +83,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         .testTarget(name: "SlimCoreTests", dependencies: ["TestSupport", "SlimCore"], swiftSettings: strict),
-        .testTarget(name: "ConformanceTests", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
+        .testTarget(name: "ConformanceTests", dependencies: ["SlimConformance", "SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
                     swiftSettings: strict),
         .testTarget(name: "SlimModelTests", dependencies: ["TestSupport", "SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL"],
                     swiftSettings: strict),

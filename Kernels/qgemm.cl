@@ -217,6 +217,17 @@ __kernel void qgemm_blocked(const int M, const int N, const int K, __global cons
     store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
 }
 
+// a / b as the host divides (IEEE, correctly rounded): without
+// -cl-fp32-correctly-rounded-divide-sqrt (which the host adds where the device
+// supports it) OpenCL allows 2.5 ulp, enough to move a level by one against
+// the host's reference. The fma residual a - q·b is exact for q that close,
+// and one correction step puts q within far less than half an ulp of a / b
+// before the final rounding.
+inline float divide_as_host(float a, float b) {
+    const float q = a / b;
+    return fma(fma(-q, b, a), 1.0f / b, q);
+}
+
 // W8A8's activation quantization, one row per work-item:
 // s = absmax / 127, q = round(x / s) (half away from zero).
 __kernel void qgemm_quantize_rows(const int K, __global const float *X, __global char *Q, __global float *S) {
@@ -224,7 +235,7 @@ __kernel void qgemm_quantize_rows(const int K, __global const float *X, __global
     __global const float *x = X + (size_t)m * K;
     float peak = 0.0f;
     for (int k = 0; k < K; k++) peak = fmax(peak, fabs(x[k]));
-    const float s = peak / 127.0f, inv = s == 0.0f ? 0.0f : 1.0f / s;
+    const float s = divide_as_host(peak, 127.0f), inv = s == 0.0f ? 0.0f : divide_as_host(1.0f, s);
     for (int k = 0; k < K; k++) Q[(size_t)m * K + k] = (char)round(x[k] * inv);
     S[m] = s;
 }
@@ -238,7 +249,7 @@ __kernel void qgemm_quantize_blocks(const int K, __global const float *X, __glob
     __global const float *x = X + (size_t)m * K + r * RUN;
     float peak = 0.0f;
     for (int k = 0; k < RUN; k++) peak = fmax(peak, fabs(x[k]));
-    const float s = peak / 127.0f, inv = s == 0.0f ? 0.0f : 1.0f / s;
+    const float s = divide_as_host(peak, 127.0f), inv = s == 0.0f ? 0.0f : divide_as_host(1.0f, s);
     for (int k = 0; k < RUN; k++) Q[(size_t)m * K + r * RUN + k] = (char)round(x[k] * inv);
     ushort bits;
     vstore_half_rte(s, 0, (__private half *)&bits);

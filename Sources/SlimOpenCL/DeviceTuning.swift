@@ -1,4 +1,5 @@
 import Foundation
+import SlimCore
 
 /// Kernel shapes per device, as a small table with a default entry (CLBlast's
 /// approach): what is fast on a GPU (local-memory tiles with barriers) is slow
@@ -22,6 +23,19 @@ public struct DeviceTuning: Sendable, Equatable {
 
     public static let gpu = DeviceTuning(gemm: .tiled(tile: 32, workPerThread: 8), rowWorkGroup: 256, elementwiseWorkGroup: 256)
     public static let cpu = DeviceTuning(gemm: .blocked(rows: 8, width: 16), rowWorkGroup: 1, elementwiseWorkGroup: 64)
+
+    /// The shipped rows by name, for `slim selftest --row NAME|all`: any
+    /// device can run any row's kernels exactly as shipped (PoCL or Oclgrind
+    /// running the GPU row's local-memory tiles and 256-wide reductions).
+    public static let named: [(name: String, tuning: DeviceTuning)] = [("gpu", .gpu), ("cpu", .cpu)]
+
+    /// The row called `name`, or an error listing the names there are.
+    public static func row(named name: String) throws -> DeviceTuning {
+        guard let row = named.first(where: { $0.name == name }) else {
+            throw SlimError.invalidArgument("tuning row '\(name)' does not exist; rows: \(named.map(\.name).joined(separator: ", ")) (or all)")
+        }
+        return row.tuning
+    }
 
     /// The entry for a device: matched on its type, the GPU entry by default.
     /// For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT` or `blocked:MR:VW` overrides the GEMM shape.

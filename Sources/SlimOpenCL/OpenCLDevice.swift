@@ -80,16 +80,28 @@ public struct OpenCLDevice: @unchecked Sendable {
         correctlyRoundedDivide = fp & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0
     }
 
-    /// A rough fp32 peak: GPUs as compute units × 128 lanes × 2 flops × clock
-    /// (an estimate across vendors); a CPU device (PoCL) runs on the host's
-    /// cores, so its share of the host's measured peak.
+    /// A rough fp32 peak: GPUs as compute units × fp32 lanes per unit ×
+    /// 2 flops (FMA) × clock; a CPU device (PoCL) runs on the host's cores,
+    /// so its share of the host's measured peak.
     public var peakGFLOPS: Double {
         let ghz = Double(clockMHz) / 1000
         switch type {
-        case .gpu: return Double(computeUnits) * 128 * 2 * ghz
+        case .gpu: return Double(computeUnits) * Double(Self.fp32LanesPerComputeUnit(vendor: vendor)) * 2 * ghz
         case .cpu: return CPUInfo.current.peakGFLOPS * Double(computeUnits) / Double(CPUInfo.current.cores)
         default: return Double(computeUnits) * 2 * Double(max(preferredFloatVectorWidth, 4)) * 2 * ghz
         }
+    }
+
+    /// fp32 lanes behind one OpenCL compute unit, by vendor. NVIDIA reports
+    /// SMs: 128 FP32 cores each since Ampere (GA10x) and on Hopper (64 on
+    /// A100/Volta, so an overestimate there). AMD reports CUs: 64 lanes (4 SIMD16
+    /// on GCN/CDNA; RDNA's dual-issue can double it). Intel reports execution
+    /// units (Gen9–Xe): 8 fp32 ALU lanes × 2 pipes = 16 per EU. Others: 16, as for Intel.
+    static func fp32LanesPerComputeUnit(vendor: String) -> Int {
+        let v = vendor.lowercased()
+        if v.contains("nvidia") { return 128 }
+        if v.contains("amd") || v.contains("advanced micro devices") { return 64 }
+        return 16
     }
 
     /// A short human description, "pthread-haswell-AMD EPYC (cpu, Portable Computing Language)".

@@ -24,7 +24,9 @@ extension OpenCLBackend {
         if w8a8 {
             operand = try allocate([s.m, s.k], dtype: .i8, name: "quantized activations")
             xScales = try allocate([s.m * (perBlock ? s.k / 32 : 1)], name: "activation scales")
+            // Levels rounded as the host rounds them (see divide_as_host in qgemm.cl).
             let options = Self.formatOptions(w.format, activations: activations) + " -D TM=1 -D LS=1"
+                + (device.correctlyRoundedDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "")
             let arguments: [KernelArgument] = [.int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)]
             if perBlock {
                 try launch("qgemm", "qgemm_quantize_blocks", options: options, arguments, global: [s.k / 32, s.m], local: [1, 1])

@@ -1,4 +1,5 @@
 import Foundation
+import SlimConformance
 import SlimCore
 import Testing
 
@@ -106,15 +107,6 @@ import Testing
         let gate = try backend.allocate([10]), up = try backend.allocate([9]), out = try backend.allocate([10])
         #expect(throws: SlimError.self) { try backend.gatedActivation(gate, up, .geluTanh, into: out) }
         #expect(throws: SlimError.self) { try backend.gatedActivation(gate, gate, .silu, into: up) }
-    }
-}
-
-/// The gate's activation in float64, as its formula reads (PyTorch's
-/// `gelu(approximate="tanh")` for GELU-tanh).
-func referenceGate(_ g: Double, _ activation: GateActivation) -> Double {
-    switch activation {
-    case .silu: g / (1 + exp(-g))
-    case .geluTanh: 0.5 * g * (1 + tanh((2 / Double.pi).squareRoot() * (g + 0.044715 * g * g * g)))
     }
 }
 

@@ -1,3 +1,4 @@
+import SlimConformance
 import SlimCore
 import Testing
 

@@ -1,35 +1,9 @@
+import SlimConformance
 import SlimCore
 import Testing
 
-struct GemmCase: Sendable, CustomTestStringConvertible {
-    let m: Int, n: Int, k: Int
-    var transposeA = false, transposeB = false
-    var alpha: Float = 1, beta: Float = 0
-    var bias = false
-    var epilogue: GemmOptions.Epilogue = .none
-
-    var testDescription: String {
-        "\(m)x\(n)x\(k)" + (transposeA ? " Aᵀ" : "") + (transposeB ? " Bᵀ" : "")
-            + (alpha != 1 || beta != 0 ? " α=\(alpha) β=\(beta)" : "") + (bias ? " +bias" : "")
-            + (epilogue == .none ? "" : " \(epilogue.rawValue)")
-    }
-
-    /// Sizes that are multiples of no tile (1, 7, 33, 257, …), every transpose,
-    /// alpha/beta, and the bias and GELU epilogues.
-    static let all: [GemmCase] = {
-        var cases: [GemmCase] = []
-        for (m, n, k) in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (1, 257, 129), (3, 45, 64), (65, 130, 71)] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                cases.append(GemmCase(m: m, n: n, k: k, transposeA: ta, transposeB: tb))
-            }
-        }
-        cases.append(GemmCase(m: 33, n: 65, k: 17, alpha: 0.5, beta: 0.75))
-        cases.append(GemmCase(m: 33, n: 65, k: 17, transposeB: true, alpha: -1.5, beta: 1, bias: true))
-        cases.append(GemmCase(m: 9, n: 41, k: 300, bias: true, epilogue: .gelu))
-        cases.append(GemmCase(m: 1, n: 77, k: 40, transposeB: true, bias: true, epilogue: .gelu))
-        cases.append(GemmCase(m: 128, n: 96, k: 64, beta: 0.5, epilogue: .gelu))
-        return cases
-    }()
+extension GemmCase: CustomTestStringConvertible {
+    public var testDescription: String { description }
 }
 
 @Suite struct GemmConformance {

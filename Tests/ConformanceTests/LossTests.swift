@@ -1,4 +1,5 @@
 import Foundation
+import SlimConformance
 import SlimCore
 import Testing
 

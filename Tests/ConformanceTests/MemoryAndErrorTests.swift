@@ -1,4 +1,5 @@
 import Kernels
+import SlimConformance
 @testable import SlimCore
 import SlimCPU
 @testable import SlimOpenCL

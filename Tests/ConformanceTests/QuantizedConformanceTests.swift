@@ -1,22 +1,9 @@
+import SlimConformance
 import SlimCore
 import Testing
 
-struct QuantCase: Sendable, CustomTestStringConvertible {
-    let format: QuantFormat
-    /// K for this format: a multiple of its block, not of any larger power of two where possible.
-    let k: Int
-    var testDescription: String { "\(format) K=\(k)" }
-
-    static let all: [QuantCase] = [
-        QuantCase(format: .int8PerChannel, k: 101),
-        QuantCase(format: .int4(groupSize: 32, symmetric: true), k: 160),
-        QuantCase(format: .int4(groupSize: 32, symmetric: false), k: 160),
-        QuantCase(format: .int4(groupSize: 64, symmetric: true), k: 192),
-        QuantCase(format: .int4(groupSize: 128, symmetric: false), k: 384),
-        QuantCase(format: .q8_0, k: 96),
-        QuantCase(format: .q4_0, k: 96),
-        QuantCase(format: .q4_1, k: 224),
-    ]
+extension QuantCase: CustomTestStringConvertible {
+    public var testDescription: String { description }
 }
 
 @Suite struct QuantCodecTests {

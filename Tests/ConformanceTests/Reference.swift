@@ -1,4 +1,5 @@
 import Foundation
+import SlimConformance
 import SlimCore
 import Testing
 
@@ -43,21 +44,6 @@ struct Inputs {
     }
 }
 
-/// A tensor filled with NaN, so any element an op fails to write fails the check.
-func poisoned(_ backend: any Backend, _ shape: Shape) throws -> Tensor {
-    try backend.tensor([Float](repeating: .nan, count: shape.elementCount), shape: shape)
-}
-
-/// Normalised mean squared error, mse(actual, ref) / mse(ref, 0) (ggml's metric).
-func nmse(_ actual: [Float], _ reference: [Double]) -> Double {
-    var err = 0.0, norm = 0.0
-    for (a, r) in zip(actual, reference) {
-        err += (Double(a) - r) * (Double(a) - r)
-        norm += r * r
-    }
-    return err / max(norm, .leastNormalMagnitude)
-}
-
 /// Checks every element: finite and within `atol + rtol·|ref|`.
 func expectClose(_ actual: [Float], _ reference: [Double], rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
@@ -84,52 +70,3 @@ func expectWithin(_ actual: [Float], _ reference: [Double], bounds: [Double], _ 
     }
 }
 
-// MARK: - float64 references
-
-func referenceGemm(m: Int, n: Int, k: Int, a: [Float], b: [Float], c: [Float], options: GemmOptions,
-                   bias: [Float]?) -> [Double] {
-    var out = [Double](repeating: 0, count: m * n)
-    for i in 0..<m {
-        for j in 0..<n {
-            var sum = 0.0
-            for p in 0..<k {
-                let av = options.transposeA ? a[p * m + i] : a[i * k + p]
-                let bv = options.transposeB ? b[j * k + p] : b[p * n + j]
-                sum += Double(av) * Double(bv)
-            }
-            var v = Double(options.alpha) * sum
-            if options.beta != 0 { v += Double(options.beta) * Double(c[i * n + j]) }
-            if let bias { v += Double(bias[j]) }
-            if options.epilogue == .gelu { v = referenceGelu(v) }
-            out[i * n + j] = v
-        }
-    }
-    return out
-}
-
-func referenceGelu(_ x: Double) -> Double { 0.5 * x * erfc(-x / 2.0.squareRoot()) }
-
-func referenceSoftmax(_ x: [Float], width: Int) -> [Double] {
-    stride(from: 0, to: x.count, by: width).flatMap { start -> [Double] in
-        let row = x[start..<start + width].map(Double.init)
-        let peak = row.max()!
-        let e = row.map { exp($0 - peak) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
-}
-
-func referenceLayerNorm(_ x: [Float], gamma: [Float], beta: [Float], eps: Float, width: Int)
-    -> (y: [Double], mean: [Double], rstd: [Double]) {
-    var y: [Double] = [], means: [Double] = [], rstds: [Double] = []
-    for start in stride(from: 0, to: x.count, by: width) {
-        let row = x[start..<start + width].map(Double.init)
-        let mean = row.reduce(0, +) / Double(width)
-        let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width)
-        let rstd = 1 / (variance + Double(eps)).squareRoot()
-        y += row.enumerated().map { j, v in (v - mean) * rstd * Double(gamma[j]) + Double(beta[j]) }
-        means.append(mean)
-        rstds.append(rstd)
-    }
-    return (y, means, rstds)
-}

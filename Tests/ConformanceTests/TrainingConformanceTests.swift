@@ -1,4 +1,5 @@
 import Foundation
+import SlimConformance
 import SlimCore
 import Testing
 
@@ -377,27 +378,6 @@ func float64FiniteDifferences(_ x: [Double], h: Double = 1e-5, _ f: ([Double]) -
     }
 }
 
-/// GELU'(x) = Φ(x) + x·φ(x).
-private func geluDerivative(_ x: Double) -> Double {
-    0.5 * erfc(-x / 2.0.squareRoot()) + x * exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
-}
-
-func float64Softmax(_ x: [Double], width: Int) -> [Double] {
-    stride(from: 0, to: x.count, by: width).flatMap { start -> [Double] in
-        let row = x[start..<start + width], peak = row.max()!
-        let e = row.map { exp($0 - peak) }, s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
-}
-
-private func softmaxBackwardReference(_ y: [Double], _ dy: [Double], width: Int) -> [Double] {
-    stride(from: 0, to: y.count, by: width).flatMap { start -> [Double] in
-        let r = start..<start + width
-        let dot = zip(y[r], dy[r]).reduce(0.0) { $0 + $1.0 * $1.1 }
-        return r.map { y[$0] * (dy[$0] - dot) }
-    }
-}
-
 private func layerNorm64(_ x: [Double], gamma: [Double], beta: [Double], width: Int, eps: Double) -> [Double] {
     stride(from: 0, to: x.count, by: width).flatMap { start -> [Double] in
         let row = x[start..<start + width]
@@ -405,26 +385,6 @@ private func layerNorm64(_ x: [Double], gamma: [Double], beta: [Double], width: 
         let rstd = 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width) + eps).squareRoot()
         return row.enumerated().map { j, v in (v - mean) * rstd * gamma[j] + beta[j] }
     }
-}
-
-private func layerNormBackwardReference(_ x: [Double], gamma: [Double], dy: [Double], width: Int, eps: Double)
-    -> (dx: [Double], dGamma: [Double], dBeta: [Double]) {
-    var dx = [Double](repeating: 0, count: x.count), dGamma = [Double](repeating: 0, count: width), dBeta = dGamma
-    for start in stride(from: 0, to: x.count, by: width) {
-        let row = Array(x[start..<start + width])
-        let mean = row.reduce(0, +) / Double(width)
-        let rstd = 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width) + eps).squareRoot()
-        let xhat = row.map { ($0 - mean) * rstd }
-        let g = (0..<width).map { dy[start + $0] * gamma[$0] }
-        let meanG = g.reduce(0, +) / Double(width)
-        let meanGX = zip(g, xhat).reduce(0.0) { $0 + $1.0 * $1.1 } / Double(width)
-        for j in 0..<width {
-            dx[start + j] = rstd * (g[j] - meanG - xhat[j] * meanGX)
-            dGamma[j] += dy[start + j] * xhat[j]
-            dBeta[j] += dy[start + j]
-        }
-    }
-    return (dx, dGamma, dBeta)
 }
 
 private func embeddingBackwardReference(_ ids: [Int32], dy: [Float], initial: [Float], rows: Int, width: Int) -> [Double] {

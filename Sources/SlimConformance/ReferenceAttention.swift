@@ -7,33 +7,33 @@ import SlimCore
 /// The inner loops run over raw buffers: the suite is built without
 /// optimisation, where closures and `reduce` cost ~30x (head dimension 128
 /// made the reference the suite's slowest part).
-struct ReferenceAttention {
-    let c: AttentionCase
-    let q: [Double], k: [Double], v: [Double]
+public struct ReferenceAttention: Sendable {
+    public let c: AttentionCase
+    public let q: [Double], k: [Double], v: [Double]
     /// Each head's layout, built once.
     private let headLayouts: [BlockSparseLayout]
 
-    init(c: AttentionCase, layout: BlockSparseLayout, q: [Double], k: [Double], v: [Double]) {
+    public init(c: AttentionCase, layout: BlockSparseLayout, q: [Double], k: [Double], v: [Double]) {
         (self.c, self.q, self.k, self.v) = (c, q, k, v)
         let perHead = (try? c.perHead?()) ?? nil
         headLayouts = (0..<c.heads).map { perHead?[$0] ?? layout }
     }
 
-    init(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) throws {
+    public init(_ c: AttentionCase, q: [Float], k: [Float], v: [Float]) throws {
         self.init(c: c, layout: try c.layout(), q: q.map(Double.init), k: k.map(Double.init), v: v.map(Double.init))
     }
 
-    var scale: Double { 1 / Double(c.dim).squareRoot() }
+    public var scale: Double { 1 / Double(c.dim).squareRoot() }
 
-    func keys(_ b: Int, _ i: Int, _ h: Int) -> [Int] {
+    public func keys(_ b: Int, _ i: Int, _ h: Int) -> [Int] {
         let valid = Int(c.keyLengths?[b] ?? Int32(c.lk)), layout = headLayouts[h]
         return (0..<c.lk).filter { j in j < valid && layout.sees(query: i, key: j, queryOffset: c.queryOffset) }
     }
-    func qi(_ b: Int, _ i: Int, _ h: Int) -> Int { ((b * c.lq + i) * c.heads + h) * c.dim }
-    func kj(_ b: Int, _ j: Int, _ h: Int) -> Int { ((b * c.lk + j) * c.kvHeads + h / (c.heads / c.kvHeads)) * c.dim }
+    public func qi(_ b: Int, _ i: Int, _ h: Int) -> Int { ((b * c.lq + i) * c.heads + h) * c.dim }
+    public func kj(_ b: Int, _ j: Int, _ h: Int) -> Int { ((b * c.lk + j) * c.kvHeads + h / (c.heads / c.kvHeads)) * c.dim }
 
     /// `Σ_e x[xo + e]·y[yo + e]` over one head's features.
-    func dot(_ x: [Double], _ xo: Int, _ y: [Double], _ yo: Int) -> Double {
+    public func dot(_ x: [Double], _ xo: Int, _ y: [Double], _ yo: Int) -> Double {
         x.withUnsafeBufferPointer { x in
             y.withUnsafeBufferPointer { y in
                 var sum = 0.0
@@ -50,7 +50,7 @@ struct ReferenceAttention {
     }
 
     /// The softmax of query (b, i, h)'s scores over the keys it sees, and its log-sum-exp (−∞ when it sees none).
-    func probabilities(_ b: Int, _ i: Int, _ h: Int) -> (keys: [(Int, Double)], lse: Double) {
+    public func probabilities(_ b: Int, _ i: Int, _ h: Int) -> (keys: [(Int, Double)], lse: Double) {
         let js = keys(b, i, h)
         guard !js.isEmpty else { return ([], -.infinity) }
         let s = js.map { j in dot(q, qi(b, i, h), k, kj(b, j, h)) * scale }
@@ -58,7 +58,7 @@ struct ReferenceAttention {
         return (zip(js, e.map { $0 / total }).map { ($0, $1) }, peak + log(total))
     }
 
-    func forward() -> (o: [Double], lse: [Double]) {
+    public func forward() -> (o: [Double], lse: [Double]) {
         var o = [Double](repeating: 0, count: q.count), lse = [Double](repeating: -.infinity, count: c.batch * c.heads * c.lq)
         for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq {
             let (ps, rowLSE) = probabilities(b, i, h)
@@ -68,7 +68,7 @@ struct ReferenceAttention {
         return (o, lse)
     }
 
-    func gradients(dO: [Double]) -> (dq: [Double], dk: [Double], dv: [Double]) {
+    public func gradients(dO: [Double]) -> (dq: [Double], dk: [Double], dv: [Double]) {
         var dq = [Double](repeating: 0, count: q.count), dk = [Double](repeating: 0, count: k.count), dv = dk
         for b in 0..<c.batch { for h in 0..<c.heads { for i in 0..<c.lq {
             let ps = probabilities(b, i, h).keys, qo = qi(b, i, h)

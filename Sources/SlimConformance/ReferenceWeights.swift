@@ -5,17 +5,17 @@ import SlimCore
 /// documents, byte by byte and without ``QuantCodec``: the reference for every
 /// decoder under test (the codec's, each backend's dequantize, the weights of
 /// the quantized products), so that none of them is checked against itself.
-struct ReferenceWeights {
+public struct ReferenceWeights: Sendable {
     /// Each weight, exact: an fp32 scale or fp16 `d` times a level of at most
     /// 8 bits (plus Q4_1's fp16 minimum) needs far fewer than 53 bits.
-    let values: [Double]
+    public let values: [Double]
     /// What evaluating the documented formula in fp32 may round away, per
     /// element: half an ulp of the product and half an ulp of the result
     /// (Q4_1's `d·u + m` rounds twice without a fused multiply-add; the other
     /// formats' single product is covered twice over).
-    let roundingBounds: [Double]
+    public let roundingBounds: [Double]
 
-    init(_ e: QuantCodec.Encoded, rows: Int, columns k: Int, format: QuantFormat) {
+    public init(_ e: QuantCodec.Encoded, rows: Int, columns k: Int, format: QuantFormat) {
         var values = [Double](), bounds = [Double]()
         values.reserveCapacity(rows * k)
         for r in 0..<rows {
@@ -58,7 +58,7 @@ struct ReferenceWeights {
 
 /// An IEEE binary16 stored little-endian, decoded from its bit fields (sign,
 /// 5-bit exponent biased by 15, 10-bit fraction; subnormals below 2⁻¹⁴).
-func float16(_ lo: UInt8, _ hi: UInt8) -> Double {
+public func float16(_ lo: UInt8, _ hi: UInt8) -> Double {
     let bits = Int(lo) | Int(hi) << 8
     let sign: Double = bits & 0x8000 != 0 ? -1 : 1, exponent = bits >> 10 & 0x1F, fraction = Double(bits & 0x3FF)
     switch exponent {
@@ -74,7 +74,7 @@ func float16(_ lo: UInt8, _ hi: UInt8) -> Double {
 /// `(max − m) / 15` with `m` its fp16 minimum; GGUF scales rounded to fp16
 /// as stored. `slack` is what Q4_1's fp16 minimum may add to a weight's
 /// error (weights under `m` clamp to it).
-func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Double, minimum: Double?, slack: Double) {
+public func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Double, minimum: Double?, slack: Double) {
     let w = group.map(Double.init)
     let absmax = w.map(abs).max()!, lo = w.min()!, hi = w.max()!
     func fp16(_ x: Double) -> Double { Double(Float16(Float(x))) }

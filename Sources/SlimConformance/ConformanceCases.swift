@@ -1,0 +1,59 @@
+import SlimCore
+
+/// One GEMM problem of the conformance list: sizes, transposes, alpha/beta, epilogue.
+public struct GemmCase: Sendable, CustomStringConvertible {
+    public let m: Int, n: Int, k: Int
+    public var transposeA = false, transposeB = false
+    public var alpha: Float = 1, beta: Float = 0
+    public var bias = false
+    public var epilogue: GemmOptions.Epilogue = .none
+
+    public init(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1, beta: Float = 0,
+                bias: Bool = false, epilogue: GemmOptions.Epilogue = .none) {
+        (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+        (self.alpha, self.beta, self.bias, self.epilogue) = (alpha, beta, bias, epilogue)
+    }
+
+    public var description: String {
+        "\(m)x\(n)x\(k)" + (transposeA ? " Aᵀ" : "") + (transposeB ? " Bᵀ" : "")
+            + (alpha != 1 || beta != 0 ? " α=\(alpha) β=\(beta)" : "") + (bias ? " +bias" : "")
+            + (epilogue == .none ? "" : " \(epilogue.rawValue)")
+    }
+
+    /// Sizes that are multiples of no tile (1, 7, 33, 257, …), every transpose,
+    /// alpha/beta, and the bias and GELU epilogues.
+    public static let all: [GemmCase] = {
+        var cases: [GemmCase] = []
+        for (m, n, k) in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (1, 257, 129), (3, 45, 64), (65, 130, 71)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                cases.append(GemmCase(m: m, n: n, k: k, transposeA: ta, transposeB: tb))
+            }
+        }
+        cases.append(GemmCase(m: 33, n: 65, k: 17, alpha: 0.5, beta: 0.75))
+        cases.append(GemmCase(m: 33, n: 65, k: 17, transposeB: true, alpha: -1.5, beta: 1, bias: true))
+        cases.append(GemmCase(m: 9, n: 41, k: 300, bias: true, epilogue: .gelu))
+        cases.append(GemmCase(m: 1, n: 77, k: 40, transposeB: true, bias: true, epilogue: .gelu))
+        cases.append(GemmCase(m: 128, n: 96, k: 64, beta: 0.5, epilogue: .gelu))
+        return cases
+    }()
+}
+
+/// One quantized format of the conformance list, with a K that suits it.
+public struct QuantCase: Sendable, CustomStringConvertible {
+    public let format: QuantFormat
+    /// K for this format: a multiple of its block, not of any larger power of two where possible.
+    public let k: Int
+    public init(format: QuantFormat, k: Int) { (self.format, self.k) = (format, k) }
+    public var description: String { "\(format) K=\(k)" }
+
+    public static let all: [QuantCase] = [
+        QuantCase(format: .int8PerChannel, k: 101),
+        QuantCase(format: .int4(groupSize: 32, symmetric: true), k: 160),
+        QuantCase(format: .int4(groupSize: 32, symmetric: false), k: 160),
+        QuantCase(format: .int4(groupSize: 64, symmetric: true), k: 192),
+        QuantCase(format: .int4(groupSize: 128, symmetric: false), k: 384),
+        QuantCase(format: .q8_0, k: 96),
+        QuantCase(format: .q4_0, k: 96),
+        QuantCase(format: .q4_1, k: 224),
+    ]
+}
