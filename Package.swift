@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "slim",
             dependencies: [
-                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel", "SlimCompress", "SlimConformance",
+                "SlimCore", "SlimCPU", "SlimOpenCL", "SlimModel", "SlimCompress", "SlimConformance", "CMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "CPUKernels", cSettings: [.unsafeFlags(["-O3"])]),
         /// The atomic swap of two paths (renameat2 / renamex_np) that output replacement needs.
         .target(name: "CFileSystem"),
+        /// The C library's allocator settings (glibc's mmap threshold) for long compressions.
+        .target(name: "CMemory"),
         /// Measures a core's fp32 FMA throughput for the host's peak figure.
         .target(name: "CPUProbe"),
         /// `<cblas.h>` from OpenBLAS.

@@ -129,7 +129,7 @@ public struct GPTQ: Sendable {
             w = permuted
         }
 
-        var levels = [Int](repeating: 0, count: n * k)
+        var levels = [Int16](repeating: 0, count: n * k)
         for b0 in stride(from: 0, to: k, by: blockSize) {
             let b1 = min(k, b0 + blockSize)
             var err = [Double](repeating: 0, count: n * (b1 - b0))
@@ -145,7 +145,7 @@ public struct GPTQ: Sendable {
                         throw SlimError.nonFinite(tensor: name.isEmpty ? "unnamed tensor" : name, origin: "GPTQ \(format)",
                                                   detail: "a non-finite value at row \(r), column \(column) after the error updates; raise the damping")
                     }
-                    levels[r * k + column] = level
+                    levels[r * k + column] = Int16(level)
                     let e = (w[r * k + i] - Double(grid.value(level))) / d
                     err[r * (b1 - b0) + (i - b0)] = e
                     // Within the block, update the remaining columns at once.

@@ -39,7 +39,9 @@ final class HessianCollector {
     /// One sum in double, handed over: the collector forgets it (a k×k Hessian of a wide MLP is
     /// 250 MB in double, so a layer-wise run holds one at a time).
     func take(_ key: String) throws -> [Double]? {
-        guard let h = sums.removeValue(forKey: key) else { return nil }
-        return try backend.floats(h).map(Double.init)
+        guard sums[key] != nil else { return nil }
+        // The device copy goes before the double one is made: 1½ copies at the peak, not 2½.
+        let floats = try backend.floats(sums.removeValue(forKey: key)!)
+        return floats.map(Double.init)
     }
 }

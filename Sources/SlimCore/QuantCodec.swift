@@ -107,8 +107,9 @@ public enum QuantCodec {
     /// int8 levels in −127...127 with one scale per row; int4 levels in 0...15
     /// (w = scale · (level − 8) symmetric, scale · (level − zero) asymmetric)
     /// with one scale (and zero) per group.
-    public static func encode(levels: [Int], rows: Int, columns k: Int, format: QuantFormat, scales: [Float],
-                              zeros: [UInt8] = []) throws(SlimError) -> Encoded {
+    /// Levels of any integer width (GPTQ keeps a wide layer's as Int16: a quarter of Int's memory).
+    public static func encode<Level: BinaryInteger>(levels: [Level], rows: Int, columns k: Int, format: QuantFormat, scales: [Float],
+                                                    zeros: [UInt8] = []) throws(SlimError) -> Encoded {
         try format.validate(rows: rows, columns: k)
         guard levels.count == rows * k else {
             throw .shapeMismatch(op: "pack \(format)", detail: "\(levels.count) levels for a \(rows)x\(k) weight")
@@ -117,7 +118,7 @@ public enum QuantCodec {
         case .int8PerChannel:
             return Encoded(data: levels.map { UInt8(bitPattern: Int8(clamping: $0)) }, scales: scales)
         case .int4:
-            return Encoded(data: packNibbles(levels.map { min(15, max(0, $0)) }), scales: scales, zeros: zeros)
+            return Encoded(data: packNibbles(levels), scales: scales, zeros: zeros)
         case .q8_0, .q4_0, .q4_1:
             throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "GGUF blocks are written by encode(_:rows:columns:format:)")
         }
@@ -161,10 +162,16 @@ public enum QuantCodec {
     }
 
     /// Packs levels in runs of 32: byte `j` = level `j` | level `j + 16` << 4.
-    static func packNibbles(_ levels: [Int]) -> [UInt8] {
-        stride(from: 0, to: levels.count, by: 32).flatMap { s in
-            (0..<16).map { j in UInt8(levels[s + j]) | UInt8(levels[s + j + 16]) << 4 }
+    /// Levels clamped to 0...15, two to a byte: level j and j + 16 of each run of 32.
+    static func packNibbles<Level: BinaryInteger>(_ levels: [Level]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: levels.count / 2)
+        for s in stride(from: 0, to: levels.count, by: 32) {
+            for j in 0..<16 {
+                let lo = UInt8(clamping: min(15, max(0, levels[s + j]))), hi = UInt8(clamping: min(15, max(0, levels[s + j + 16])))
+                bytes[s / 2 + j] = lo | hi << 4
+            }
         }
+        return bytes
     }
 
     static func unpackNibbles(_ bytes: [UInt8]) -> [Int] {

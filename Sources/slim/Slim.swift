@@ -14,6 +14,7 @@ struct Slim: ParsableCommand {
     /// no call site mapped shown as a SlimError (path and reason) rather than
     /// as the NSError dump ArgumentParser would print.
     static func main() {
+        MemoryReturn.configure()
         do {
             var command = try parseAsRoot()
             let allow = (command as? any LoadsWeights)?.nonFinite.allowNonfinite ?? false
