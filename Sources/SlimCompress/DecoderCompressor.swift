@@ -114,7 +114,10 @@ public struct DecoderCompressor {
                 method: (search == nil ? "" : "auto ") + (method == .gptq && actOrder ? "gptq (act-order)" : method.rawValue),
                 format: search.map { "mixed per layer under \($0.budgetBytes) bytes" } ?? format.description,
                 layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: bytesAfter,
-                seconds: Date().timeIntervalSince(start) + (search?.seconds ?? 0), calibration: calibrationNote, search: search)
+                seconds: Date().timeIntervalSince(start) + (search?.seconds ?? 0), calibration: calibrationNote, search: search,
+                others: "token table \(run.packedFormats[Self.hf.tokenEmbedding + ".weight"] ?? "float")"
+                    + (c.tiedEmbeddings ? " (tied: it is the output projection too)" : ", lm_head \(run.packedFormats[Self.hf.output + ".weight"] ?? "float")")
+                    + "; norms and biases in the source's element type")
         }
     }
 

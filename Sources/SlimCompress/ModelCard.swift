@@ -32,7 +32,7 @@ public struct ModelCard {
         # Compressed with Slim
 
         - Source: `\(report.source)` (model.safetensors sha256 `\(report.sourceSHA256)`)
-        - Method: \(report.method), \(report.format)\(report.search != nil ? " (each layer's choice below)" : " for the linear layers")\(report.search != nil ? "" : report.method.hasPrefix("prune") ? "; everything else unchanged" : "; word embeddings int8 per row; norms, biases and position embeddings fp32")
+        - Method: \(report.method), \(report.format)\(report.search != nil ? " (each layer's choice below)" : " for the linear layers")\(report.search != nil ? "" : report.method.hasPrefix("prune") ? "; everything else unchanged" : "; " + (report.others ?? "word embeddings int8 per row; norms, biases and position embeddings fp32"))
         - Size: \(report.bytesBefore) → \(report.bytesAfter) bytes (\(String(format: "%.3f", Double(report.bytesAfter) / Double(max(report.bytesBefore, 1))))x)
         - Calibration: \(report.calibration)
         - Time: \(String(format: "%.1f", report.seconds)) s, peak resident memory \(String(format: "%.2f", Double(report.peakResidentBytes) / 1e9)) GB

@@ -22,6 +22,9 @@ public struct CompressionReport: Sendable {
     public let calibration: String
     /// `--method auto`: what the search measured and chose.
     public var search: AutoSearch? = nil
+    /// What became of the tensors other than the linear layers, for the card; nil: BERT's (int8 word
+    /// embeddings, everything else fp32).
+    public var others: String? = nil
     /// The process's peak resident memory when the report was made (the end of the run).
     public var peakResidentBytes = ProcessMemory.peakResidentBytes()
 }
