@@ -17,6 +17,7 @@ extension OpenCLBackend {
     func launch(_ family: String, _ kernel: String, options: String = "", _ arguments: [KernelArgument],
                 global: [Int], local: [Int]) throws {
         let program = try programs.program(family, options: options)
+        LaunchRecord.append(family: family, kernel: kernel, options: options)
         let rounded = zip(global, local).map { g, l in (g + l - 1) / l * l }
         if rounded.contains(0) { return }
         launchLock.lock()
