@@ -37,7 +37,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        .target(name: "SlimCore", dependencies: ["CPUProbe"], swiftSettings: strict),
+        .target(name: "SlimCore", dependencies: ["CPUProbe", "CHash"], swiftSettings: strict),
         .target(name: "SlimCPU", dependencies: ["SlimCore", "CPUKernels"] + blasDependencies, swiftSettings: strict),
         .target(name: "SlimOpenCL", dependencies: ["SlimCore", "COpenCL", "Kernels"], swiftSettings: strict),
         /// Model files (safetensors, GGUF, config.json), tokenizers and transformer blocks on the Backend ops.
@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "CMemory"),
         /// Measures a core's fp32 FMA throughput for the host's peak figure.
         .target(name: "CPUProbe"),
+        /// SHA-256's compression function, with the x86 SHA extensions where present.
+        .target(name: "CHash", cSettings: [.unsafeFlags(["-O3"])]),
         /// `<cblas.h>` from OpenBLAS.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),

@@ -17,7 +17,7 @@ enum LaunchRecord {
         defer { lock.unlock() }
         guard seen.insert(String(decoding: line, as: UTF8.self)).inserted else { return }
         guard let handle = FileHandle(forWritingAtPath: file) ?? {
-            FileManager.default.createFile(atPath: file, contents: nil)
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
             return FileHandle(forWritingAtPath: file)
         }() else { return }
         defer { try? handle.close() }

@@ -1,5 +1,6 @@
 import Foundation
 import SlimCore
+import TestSupport
 import Testing
 
 @Suite struct SHA256Tests {
@@ -11,6 +12,38 @@ import Testing
         // A million 'a's crosses many blocks and the length encoding.
         #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
             == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Both compression functions (portable C and the x86 SHA extensions, where
+    /// this CPU has them) on the FIPS vectors, and on random messages fed in
+    /// random pieces: every length 0…200 (each padding case) and a few long ones.
+    @Test(.seeded) func everyPathAgreesWithThePortableOneAndTheVectors() {
+        let paths = SHA256.Path.allCases.filter { $0 == .portable || SHA256.Path.best == $0 }
+        print("SHA-256 paths checked: \(paths) (best on this CPU: \(SHA256.Path.best))")
+        for path in paths {
+            var h = SHA256(path: path)
+            h.update(Array("abc".utf8))
+            #expect(h.hexDigest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "\(path)")
+            var million = SHA256(path: path)
+            million.update([UInt8](repeating: 0x61, count: 1_000_000))
+            #expect(million.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", "\(path)")
+        }
+        var rng = SplitMix64(seed: TestSeed.current)
+        for length in Array(0...200) + [4095, 65_537, 1_000_003] {
+            let message = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            var whole = SHA256(path: .portable)
+            whole.update(message)
+            let want = whole.hexDigest()
+            for path in paths {
+                var pieces = SHA256(path: path), at = 0
+                while at < length {
+                    let n = min(length - at, Int(rng.next() % 150))
+                    pieces.update(message[at..<at + n])
+                    at += n
+                }
+                #expect(pieces.hexDigest() == want, "\(path), \(length) bytes in random pieces")
+            }
+        }
     }
 
     @Test func incrementalEqualsOneShot() {
