@@ -49,16 +49,18 @@ aarch64)
     need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
     need qemu-aarch64 qemu-user
     build aarch64-linux-gnu-gcc
-    # Swift's toolchain compiles the package with clang: its target attributes
-    # and intrinsics must build for aarch64 too (compile only: no linker needed).
-    clang="$(command -v clang-15 || command -v clang || true)"
+    # SwiftPM compiles the package with the Swift toolchain's clang: its target
+    # attributes and intrinsics must build for aarch64 too (compile only: no
+    # linker needed). clang 15 and older gate the sdot intrinsic on -march.
+    clang="$(dirname "$(command -v swift 2>/dev/null || echo /nonexistent/swift)")/clang"
+    [ -x "$clang" ] || clang="$(command -v clang || true)"
     if [ -n "$clang" ]; then
         for f in "${kernels[@]}"; do
             "$clang" --target=aarch64-linux-gnu -isystem /usr/aarch64-linux-gnu/include "${flags[@]}" -O3 -c "$f" -o "$out/clang-$(basename "$f").o"
         done
-        echo "== clang --target=aarch64-linux-gnu: compiles"
+        echo "== $("$clang" --version | head -1) --target=aarch64-linux-gnu: the kernels compile"
     else
-        echo "check_c_kernels: clang not found: apt-get install clang-15" >&2
+        echo "check_c_kernels: no clang found (the Swift toolchain's, or apt-get install clang-16)" >&2
         exit 2
     fi
     status=0
