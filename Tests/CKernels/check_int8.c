@@ -78,7 +78,7 @@ static void check_gemm_w8a8(void) {
     for (long i = 0; i < ldy * m && !bad; i++) {
         const long t = i / ldy, r = i % ldy;
         if (r >= n) {
-            if (!is_poison_f(y[i])) bad = check(0, "slim_gemm_w8a8", "y[%ld] written past n=%d\n", i, n);
+            if (!is_poison_f(y[i])) bad = !check(0, "slim_gemm_w8a8", "y[%ld] written past n=%d\n", i, n);
             continue;
         }
         int64_t dot = 0;
@@ -86,7 +86,7 @@ static void check_gemm_w8a8(void) {
         const double b = with_bias ? bias[r] : 0, want = (double)sx[t] * sw[r] * (double)dot + b;
         const double tol = 4 * U32 * (fabs((double)sx[t] * sw[r] * (double)dot) + fabs(b));  // 3 roundings
         if (!near(y[i], want, tol))
-            bad = check(0, "slim_gemm_w8a8", "m=%d n=%d k=%d y[%ld][%ld] = %.9g, want %.9g\n", m, n, k, t, r, y[i], want);
+            bad = !check(0, "slim_gemm_w8a8", "m=%d n=%d k=%d y[%ld][%ld] = %.9g, want %.9g\n", m, n, k, t, r, y[i], want);
     }
     if (!bad) check(1, "slim_gemm_w8a8", " ");
     free(qx), free(w), free(sx), free(sw), free(bias), free(y);
@@ -135,7 +135,7 @@ static void check_i22(void) {
     for (long i = 0; i < os * tokens && !bad; i++) {
         const long t = i / os, r = i % os;
         if (r < first || r >= first + count) {
-            if (!is_poison_f(out[i])) bad = check(0, "slim_rows_int8_i22", "out[%ld] written outside the rows\n", i);
+            if (!is_poison_f(out[i])) bad = !check(0, "slim_rows_int8_i22", "out[%ld] written outside the rows\n", i);
             continue;
         }
         double want = 0, wmag = 0;
@@ -144,7 +144,7 @@ static void check_i22(void) {
         // each x off by at most s/2, then the one final rounding
         const double tol = scales[r] * wmag * sx[t] * 0.5 + 2 * U32 * fabs(want);
         if (!near(out[i], want, tol))
-            bad = check(0, "slim_rows_int8_i22", "k=%d row %ld token %ld: %.9g, want %.9g\n", k, r, t, out[i], want);
+            bad = !check(0, "slim_rows_int8_i22", "k=%d row %ld token %ld: %.9g, want %.9g\n", k, r, t, out[i], want);
     }
     if (!bad) check(1, "slim_rows_int8_i22", " ");
     free(x), free(scales), free(out), free(planes), free(w), free(sums), free(sx);

@@ -67,14 +67,14 @@ static void check_outputs(const char *what, const float *out, long os, long size
         const long t = i / os, r = i % os;
         const int written = t < tokens && r >= first && r < first + count;
         if (!written) {
-            if (!is_poison_f(out[i])) bad = check(0, what, "out[%ld] (token %ld, row %ld) written outside the rows\n", i, t, r);
+            if (!is_poison_f(out[i])) bad = !check(0, what, "out[%ld] (token %ld, row %ld) written outside the rows\n", i, t, r);
             continue;
         }
         double mag;
         const double want = dot_ref(x + t * xs, w, (int)r, &mag);
         const double tol = (rounds + 16) * U32 * mag;
         if (!near(out[i], want, tol))
-            bad = check(0, what, "%s k=%d tokens=%d row %ld token %ld: got %.9g, want %.9g (tol %.3g)\n", kind_name(w->kind),
+            bad = !check(0, what, "%s k=%d tokens=%d row %ld token %ld: got %.9g, want %.9g (tol %.3g)\n", kind_name(w->kind),
                         w->k, tokens, r, t, out[i], want, tol);
     }
     if (!bad) check(1, what, " ");
@@ -142,13 +142,13 @@ static void check_dequant_row(int kind) {
     int bad = 0;
     for (int i = 0; i < k + 8 && !bad; i++) {
         if (i >= k) {
-            if (!is_poison_f(out[i])) bad = check(0, "slim_dequant_row", "%s k=%d: out[%d] written past k\n", kind_name(kind), k, i);
+            if (!is_poison_f(out[i])) bad = !check(0, "slim_dequant_row", "%s k=%d: out[%d] written past k\n", kind_name(kind), k, i);
             continue;
         }
         // a·u + b: two roundings (one with an FMA)
         const double want = weight_at(&w, 0, i), tol = 2 * U32 * term_at(&w, 0, i);
         if (!near(out[i], want, tol))
-            bad = check(0, "slim_dequant_row", "%s k=%d: out[%d] = %.9g, want %.9g\n", kind_name(kind), k, i, out[i], want);
+            bad = !check(0, "slim_dequant_row", "%s k=%d: out[%d] = %.9g, want %.9g\n", kind_name(kind), k, i, out[i], want);
     }
     if (!bad) check(1, "slim_dequant_row", " ");
     free(out), free_weights(&w);
@@ -174,12 +174,12 @@ static void check_qrow_i8i8(void) {
     int bad = 0;
     for (int i = 0; i < 16 && !bad; i++) {
         if (i % os || i / os >= tokens) {
-            if (out[i] != POISON_I32) bad = check(0, "slim_qrow_i8i8", "k=%d: out[%d] written between tokens\n", k, i);
+            if (out[i] != POISON_I32) bad = !check(0, "slim_qrow_i8i8", "k=%d: out[%d] written between tokens\n", k, i);
             continue;
         }
         int64_t want = 0;
         for (int j = 0; j < k; j++) want += (int64_t)qx[i / os * xs + j] * w[j];
-        if (out[i] != want) bad = check(0, "slim_qrow_i8i8", "k=%d token %ld: %d, want %lld\n", k, i / os, out[i], (long long)want);
+        if (out[i] != want) bad = !check(0, "slim_qrow_i8i8", "k=%d token %ld: %d, want %lld\n", k, i / os, out[i], (long long)want);
     }
     if (!bad) check(1, "slim_qrow_i8i8", " ");
     free(qx), free(w);
@@ -208,7 +208,7 @@ static void check_rows_runs_i8(int kind, int per_run) {
     for (long i = 0; i < os * tokens && !bad; i++) {
         const long t = i / os, r = i % os;
         if (r < first || r >= first + count) {
-            if (!is_poison_f(out[i])) bad = check(0, "slim_rows_runs_i8", "out[%ld] written outside the rows\n", i);
+            if (!is_poison_f(out[i])) bad = !check(0, "slim_rows_runs_i8", "out[%ld] written outside the rows\n", i);
             continue;
         }
         // Σ_runs xd·Σ q_x·w (w as decoded: a·u + b, so the b part is b·xd·Σq_x = b·xsum).
@@ -224,7 +224,7 @@ static void check_rows_runs_i8(int kind, int per_run) {
         }
         const double tol = (runs + 16) * U32 * mag;
         if (!near(out[i], want, tol))
-            bad = check(0, "slim_rows_runs_i8", "%s %s k=%d tokens=%d row %ld token %ld: got %.9g, want %.9g (tol %.3g)\n",
+            bad = !check(0, "slim_rows_runs_i8", "%s %s k=%d tokens=%d row %ld token %ld: got %.9g, want %.9g (tol %.3g)\n",
                         kind_name(kind), per_run ? "per-run" : "per-row", k, tokens, r, t, out[i], want, tol);
     }
     if (!bad) check(1, "slim_rows_runs_i8", " ");
