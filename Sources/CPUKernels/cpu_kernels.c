@@ -866,6 +866,7 @@ void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int 
 
 void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
                       const uint8_t *zeros, float *out, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, slim_neon_dequant_row(row, k, kind, group_shift, scale, scales, zeros, out));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);

@@ -134,6 +134,31 @@ void slim_neon_runs_f32(const float *x, long xs, int tokens, const uint8_t *row,
     for (int t = 0; t < tokens; t++) out[t * os] = vaddvq_f32(vaddq_f32(acc[t][0], acc[t][1])) + offset[t];
 }
 
+// One row decoded to fp32 for the many-token tiles: w = a·u + b per run of
+// 32 (4-bit), d·q (Q8_0), scale·q (int8 rows, any k).
+void slim_neon_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
+                           const uint8_t *zeros, float *out) {
+    if (kind == SLIM_ROW_INT8) {
+        const int8_t *q = (const int8_t *)row;
+        int i = 0;
+        for (; i + 8 <= k; i += 8) {
+            const int8x8_t v = vld1_s8(q + i);
+            vst1q_f32(out + i, vmulq_n_f32(widen_s8(v, 0), scale));
+            vst1q_f32(out + i + 4, vmulq_n_f32(widen_s8(v, 1), scale));
+        }
+        for (; i < k; i++) out[i] = scale * q[i];
+        return;
+    }
+    for (int r = 0; r < k / 32; r++) {
+        float32x4_t u[8];
+        float a, b = 0;
+        if (kind == SLIM_ROW_Q8_0) a = half_neon(row + r * 34);
+        else u4_params_neon(row, r, kind, group_shift, scales, zeros, &a, &b);
+        run_levels_f32(row, r, kind, u);
+        for (int v = 0; v < 8; v++) vst1q_f32(out + r * 32 + 4 * v, vfmaq_n_f32(vdupq_n_f32(b), u[v], a));
+    }
+}
+
 // ---------------------------------------------------------------- int8 activations
 // Exact int32 dot products of 16 signed bytes, added into four int32 lanes.
 // Without the extension: four products per lane through smull (|x·w| ≤ 2^14

@@ -15,9 +15,10 @@ int slim_neon_isa(void);
 
 #if defined(__aarch64__)
 #define SLIM_HAVE_NEON 1
-/// At the top of an entry point: when the limit `isa` allows NEON, runs
-/// `call` at level = min(limit, CPU, `top`) (`top`: the best level the kernel
-/// has, so a kernel without an sdot form notes NEON), notes it, and returns.
+/// At the top of an entry point: when the limit `isa` allows NEON, notes
+/// `level` = min(limit, CPU, `top`) (`top`: the best level the kernel has, so
+/// a kernel without an sdot form notes NEON), runs `call` (which may read
+/// `level` to pick sdot) and returns from the entry point.
 #define SLIM_NEON_DISPATCH(family, isa, top, call)                      \
     do {                                                                \
         int level = slim_isa_within(isa);                               \
@@ -33,6 +34,8 @@ void slim_neon_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, i
 /// The 4-bit kinds and Q8_0 (SLIM_ROW_Q8_0; scales, zeros and xsum unused) with fp32 activations.
 void slim_neon_runs_f32(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
                         const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os);
+void slim_neon_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
+                           const uint8_t *zeros, float *out);
 void slim_neon_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
                        int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os,
                        int dotprod);

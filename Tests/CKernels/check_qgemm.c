@@ -138,7 +138,7 @@ static void check_dequant_row(int kind) {
     slim_paths_take();
     slim_dequant_row(w.data, k, kind, w.group_shift, kind == SLIM_ROW_INT8 ? w.scales[0] : 0, w.groups ? w.scales : 0,
                      kind == SLIM_U4_INT4_ASYM ? w.zeros : 0, out, check_isa);
-    check_paths(SLIM_PATHS_QGEMM, LEVELS(L1, 0), "slim_dequant_row dispatch");
+    check_paths(SLIM_PATHS_QGEMM, LEVELS(L1, L1), "slim_dequant_row dispatch");
     int bad = 0;
     for (int i = 0; i < k + 8 && !bad; i++) {
         if (i >= k) {
