@@ -13,9 +13,25 @@ enum ExpectedPaths {
     typealias Paths = [KernelPaths.Family: Set<ISA>]
 
     /// Kernels with no AVX-512 version (GELU, the gated activations, the GEMM epilogue,
-    /// attention's softmax) run AVX2 at most.
-    static func elementwise(_ level: ISA) -> Paths { [.elementwise: [min(level, .avx2)]] }
-    static func attention(_ level: ISA) -> Paths { [.attention: [min(level, .avx2)]] }
+    /// attention's softmax, the int8 activation rounding) run AVX2 at most; on
+    /// ARM64 they have no NEON version yet and run plain C.
+    static func vectorAtMostAVX2(_ level: ISA) -> ISA {
+        #if arch(arm64)
+        .portable
+        #else
+        min(level, .avx2)
+        #endif
+    }
+    static func elementwise(_ level: ISA) -> Paths { [.elementwise: [vectorAtMostAVX2(level)]] }
+    static func attention(_ level: ISA) -> Paths { [.attention: [vectorAtMostAVX2(level)]] }
+    /// The top level's special kernels (22-bit int8, the AVX-512 4-bit rows) exist on x86-64 only.
+    static let topLevelKernels: Bool = {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }()
 
     /// A quantized product (CPUQuantized.swift, cpu_kernels.c):
     /// - int8 activations: the row kernels at the subject's level (VNNI's
@@ -29,12 +45,12 @@ enum ExpectedPaths {
     ///   AVX2 (or plain) rows, or from 24 tokens the tiles' row decoder.
     static func quantizedMatmul(_ level: ISA, _ format: QuantFormat, _ activations: ActivationPrecision, m: Int, k: Int) -> Paths {
         let capped = min(level, .avx2)
-        if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
+        if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [vectorAtMostAVX2(level)]] }
         if format == .int8PerChannel {
-            return level == .avx512VNNI ? [.quantizedMatmul: [level], .activationRounding: [level]]
+            return level == .avx512VNNI && topLevelKernels ? [.quantizedMatmul: [level], .activationRounding: [level]]
                 : [.quantizedMatmul: [capped], .activationRounding: []]
         }
-        let wide = level == .avx512VNNI && format != .q8_0 && m <= 2 && k / 32 >= 4
+        let wide = level == .avx512VNNI && topLevelKernels && format != .q8_0 && m <= 2 && k / 32 >= 4
         return [.quantizedMatmul: [wide ? .avx512VNNI : capped], .activationRounding: []]
     }
 }
