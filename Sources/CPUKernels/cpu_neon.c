@@ -13,6 +13,7 @@
 int slim_neon_isa(void) { return SLIM_ISA_PORTABLE; }
 #else
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 #if defined(__APPLE__)
 #include <sys/sysctl.h>
@@ -160,6 +161,25 @@ void slim_neon_dequant_row(const uint8_t *row, int k, int kind, int group_shift,
 }
 
 // ---------------------------------------------------------------- int8 activations
+// A row to int8 with scale max|x|/127, bit for bit as the portable loop: the
+// peak through maxNum (fmaxf's NaN rule), x·(1/scale) in fp32 and frinta,
+// which rounds half away from zero as roundf does.
+float slim_neon_quantize_row_i8(const float *x, int k, int8_t *q) {
+    float32x4_t pv = vdupq_n_f32(0);
+    int i = 0;
+    for (; i + 4 <= k; i += 4) pv = vmaxnmq_f32(pv, vabsq_f32(vld1q_f32(x + i)));
+    float peak = vmaxnmvq_f32(pv);
+    for (int j = i; j < k; j++) peak = fmaxf(peak, fabsf(x[j]));
+    const float scale = peak / 127.0f, inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    for (i = 0; i + 8 <= k; i += 8) {
+        const int32x4_t lo = vcvtq_s32_f32(vrndaq_f32(vmulq_n_f32(vld1q_f32(x + i), inv)));
+        const int32x4_t hi = vcvtq_s32_f32(vrndaq_f32(vmulq_n_f32(vld1q_f32(x + i + 4), inv)));
+        vst1_s8(q + i, vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))));
+    }
+    for (; i < k; i++) q[i] = (int8_t)roundf(x[i] * inv);
+    return scale;
+}
+
 // Exact int32 dot products of 16 signed bytes, added into four int32 lanes.
 // Without the extension: four products per lane through smull (|x·w| ≤ 2^14
 // fits int16) and sadalp (pairs into int32).

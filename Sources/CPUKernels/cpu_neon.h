@@ -29,6 +29,16 @@ int slim_neon_isa(void);
             return;                                                     \
         }                                                               \
     } while (0)
+/// The same for an entry point with a result: returns `expr`'s value.
+#define SLIM_NEON_RETURN(family, isa, top, expr)                        \
+    do {                                                                \
+        int level = slim_isa_within(isa);                               \
+        level = level < (top) ? level : (top);                          \
+        if (level >= SLIM_ISA_NEON) {                                   \
+            slim_ran(family, level);                                    \
+            return expr;                                                \
+        }                                                               \
+    } while (0)
 
 void slim_neon_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os);
 /// The 4-bit kinds and Q8_0 (SLIM_ROW_Q8_0; scales, zeros and xsum unused) with fp32 activations.
@@ -36,6 +46,7 @@ void slim_neon_runs_f32(const float *x, long xs, int tokens, const uint8_t *row,
                         const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os);
 void slim_neon_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
                            const uint8_t *zeros, float *out);
+float slim_neon_quantize_row_i8(const float *x, int k, int8_t *q);
 void slim_neon_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row,
                        int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros, float *out, long os,
                        int dotprod);
@@ -45,6 +56,7 @@ void slim_neon_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t 
 #else
 #define SLIM_HAVE_NEON 0
 #define SLIM_NEON_DISPATCH(family, isa, top, call) ((void)0)
+#define SLIM_NEON_RETURN(family, isa, top, expr) ((void)0)
 #endif
 
 #endif

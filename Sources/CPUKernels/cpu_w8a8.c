@@ -255,6 +255,7 @@ VNNI static void gemm_w8a8_vnni(const int8_t *qx, const float *sx, int m, const 
 #endif
 
 float slim_quantize_row_i8(const float *x, int k, int8_t *q, int isa) {
+    SLIM_NEON_RETURN(SLIM_PATHS_QUANTIZE_X, isa, SLIM_ISA_NEON, slim_neon_quantize_row_i8(x, k, q));
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_AVX2);

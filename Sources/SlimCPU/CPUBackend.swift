@@ -16,8 +16,10 @@ public final class CPUBackend: Backend {
     /// On ARM64 the same two levels above plain C are NEON and NEON with the
     /// dot-product extension (sdot): `.avx2` limits the kernels to NEON without
     /// sdot, `.avx512VNNI` allows sdot; `description` names the level as the
-    /// machine knows it ("neon", "neon-dotprod"). There only the quantized
-    /// GEMM's row kernels have NEON versions; the others run plain C.
+    /// machine knows it ("neon", "neon-dotprod"). There the quantized GEMM's
+    /// row kernels and the int8 activation rounding have NEON versions (the
+    /// 22-bit int8 kernel none); GELU, the gated activations and attention's
+    /// softmax run plain C.
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0

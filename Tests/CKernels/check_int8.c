@@ -19,15 +19,25 @@ static void check_quantize_row_i8(void) {
     float *x = malloc(sizeof(float) * k);
     int8_t *q = malloc(k + 8);
     fill_floats(x, k, -3, 3);
-    if (rnd_int(0, 3) == 0) memset(x, 0, sizeof(float) * k);  // an all-zero row: scale 0, q 0
+    const int shape = rnd_int(0, 3);
+    if (shape == 0) memset(x, 0, sizeof(float) * k);  // an all-zero row: scale 0, q 0
+    if (shape == 1) {  // scale exactly 1 and halves: every value a tie, which must round away from zero
+        for (int i = 0; i < k; i++) x[i] = (float)rnd_int(-127, 126) + 0.5f;
+        x[rnd_int(0, k - 1)] = rnd_int(0, 1) ? 127.0f : -127.0f;
+    }
     memset(q, 0x5A, k + 8);
     slim_paths_take();
     const float scale = slim_quantize_row_i8(x, k, q, check_isa);
-    check_paths(SLIM_PATHS_QUANTIZE_X, LEVELS(L1, 0), "slim_quantize_row_i8 dispatch");
+    check_paths(SLIM_PATHS_QUANTIZE_X, LEVELS(L1, L1), "slim_quantize_row_i8 dispatch");
     double peak = 0;
     for (int i = 0; i < k; i++) peak = fmax(peak, fabs(x[i]));
     int ok = check(near(scale, peak / 127, U32 * peak / 127), "slim_quantize_row_i8", "scale %.9g, want %.9g\n", scale, peak / 127);
     ok = ok && rounded_within(x, q, k, scale, "slim_quantize_row_i8");
+    // Bit for bit the definition (QuantCodec.quantizeActivationRow): roundf(x·(1/scale)) in fp32.
+    const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    for (int i = 0; i < k && ok; i++)
+        ok = check(q[i] == (int8_t)roundf(x[i] * inv), "slim_quantize_row_i8", "k=%d: q[%d] = %d, roundf(%.9g) = %g\n", k, i,
+                   q[i], x[i] * inv, roundf(x[i] * inv));
     for (int i = k; i < k + 8 && ok; i++) ok = check(q[i] == 0x5A, "slim_quantize_row_i8", "q[%d] written past k=%d\n", i, k);
     if (ok) check(1, "slim_quantize_row_i8", " ");
     free(x), free(q);

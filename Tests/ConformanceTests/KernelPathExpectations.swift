@@ -13,8 +13,8 @@ enum ExpectedPaths {
     typealias Paths = [KernelPaths.Family: Set<ISA>]
 
     /// Kernels with no AVX-512 version (GELU, the gated activations, the GEMM epilogue,
-    /// attention's softmax, the int8 activation rounding) run AVX2 at most; on
-    /// ARM64 they have no NEON version yet and run plain C.
+    /// attention's softmax) run AVX2 at most; on ARM64 they have no NEON
+    /// version yet and run plain C.
     static func vectorAtMostAVX2(_ level: ISA) -> ISA {
         #if arch(arm64)
         .portable
@@ -45,7 +45,7 @@ enum ExpectedPaths {
     ///   AVX2 (or plain) rows, or from 24 tokens the tiles' row decoder.
     static func quantizedMatmul(_ level: ISA, _ format: QuantFormat, _ activations: ActivationPrecision, m: Int, k: Int) -> Paths {
         let capped = min(level, .avx2)
-        if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [vectorAtMostAVX2(level)]] }
+        if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
         if format == .int8PerChannel {
             return level == .avx512VNNI && topLevelKernels ? [.quantizedMatmul: [level], .activationRounding: [level]]
                 : [.quantizedMatmul: [capped], .activationRounding: []]
