@@ -9,10 +9,12 @@
 set -euo pipefail
 
 CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
-APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min
-              gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+
+# The C kernels' ARM64 check (scripts/check_c_kernels.sh aarch64, run by swift test).
+APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 # --- system packages -------------------------------------------------------
 missing=()

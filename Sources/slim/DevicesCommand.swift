@@ -24,9 +24,8 @@ struct Devices: ParsableCommand {
             ]
         }
         entries.append([
-            "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes,
+            "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes, "kernel_isa": CPUBackend.ISA.best.description,
             "clock_mhz": Int(cpu.clockGHz * 1000), "peak_gflops": cpu.peakGFLOPS, "auto": autoPick == nil,
-            "kernel_isa": CPUBackend.ISA.best.description,
         ])
         if json {
             try printJSON(["auto": autoPick.map { "opencl:\($0.name)" } ?? "cpu", "devices": entries])
