@@ -17,9 +17,9 @@ public final class CPUBackend: Backend {
     /// dot-product extension (sdot): `.avx2` limits the kernels to NEON without
     /// sdot, `.avx512VNNI` allows sdot; `description` names the level as the
     /// machine knows it ("neon", "neon-dotprod"). There the quantized GEMM's
-    /// row kernels and the int8 activation rounding have NEON versions (the
-    /// 22-bit int8 kernel none); GELU, the gated activations and attention's
-    /// softmax run plain C.
+    /// row kernels, the int8 activation rounding, GELU and the gated
+    /// activations have NEON versions; the 22-bit int8 kernel and attention's
+    /// softmax do not (plain C).
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0

@@ -25,7 +25,7 @@ static void check_activations(void) {
     poison_floats(y, size);
     slim_paths_take();
     slim_gelu(x, y, size - 1, check_isa);
-    check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, 0), "slim_gelu dispatch");
+    check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, L1), "slim_gelu dispatch");
     for (long i = 0; i < size - 1 && !bad; i++)
         if (!near(y[i], gelu_ref(x[i]), (16 + 2 * (double)x[i] * x[i]) * U32 * fabs(gelu_ref(x[i])) + 1e-38))
             bad = !check(0, "slim_gelu", "x=%.9g: %.9g, want %.9g\n", x[i], y[i], gelu_ref(x[i]));
@@ -36,7 +36,7 @@ static void check_activations(void) {
         memcpy(y, x, sizeof(float) * size);
         const int with_bias = rnd_int(0, 1);
         slim_bias_gelu(y, rows, n, ld, with_bias ? bias : 0, gelu, check_isa);
-        check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, 0), "slim_bias_gelu dispatch");
+        check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, L1), "slim_bias_gelu dispatch");
         bad = 0;
         for (long i = 0; i < size && !bad; i++) {
             const int j = (int)(i % ld);
@@ -55,7 +55,7 @@ static void check_activations(void) {
     for (int act = SLIM_GATE_SILU; act <= SLIM_GATE_GELU_TANH; act++) {
         poison_floats(y, size);
         slim_gated_activation(x, up, y, size - 1, act, check_isa);
-        check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, 0), "slim_gated_activation dispatch");
+        check_paths(SLIM_PATHS_ELEMENTWISE, LEVELS(L1, L1), "slim_gated_activation dispatch");
         bad = 0;
         for (long i = 0; i < size - 1 && !bad; i++) {
             const double want = gate_ref(x[i], act) * up[i], z = act ? 1.6 * fabs(x[i]) * (1 + 0.045 * x[i] * x[i]) : fabs(x[i]);

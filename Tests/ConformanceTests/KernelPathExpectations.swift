@@ -13,17 +13,16 @@ enum ExpectedPaths {
     typealias Paths = [KernelPaths.Family: Set<ISA>]
 
     /// Kernels with no AVX-512 version (GELU, the gated activations, the GEMM epilogue,
-    /// attention's softmax) run AVX2 at most; on ARM64 they have no NEON
-    /// version yet and run plain C.
-    static func vectorAtMostAVX2(_ level: ISA) -> ISA {
+    /// attention's softmax) run AVX2 at most, NEON on ARM64 (no sdot form);
+    /// attention's softmax has no NEON version yet and runs plain C there.
+    static func elementwise(_ level: ISA) -> Paths { [.elementwise: [min(level, .avx2)]] }
+    static func attention(_ level: ISA) -> Paths {
         #if arch(arm64)
-        .portable
+        [.attention: [.portable]]
         #else
-        min(level, .avx2)
+        [.attention: [min(level, .avx2)]]
         #endif
     }
-    static func elementwise(_ level: ISA) -> Paths { [.elementwise: [vectorAtMostAVX2(level)]] }
-    static func attention(_ level: ISA) -> Paths { [.attention: [vectorAtMostAVX2(level)]] }
     /// The top level's special kernels (22-bit int8, the AVX-512 4-bit rows) exist on x86-64 only.
     static let topLevelKernels: Bool = {
         #if arch(x86_64)
