@@ -32,6 +32,7 @@ int check(int ok, const char *what, const char *fmt, ...) {
 
 int near(float got, double want, double tol) {
     if (isnan(want)) return isnan(got) && !is_poison_f(got);
+    if (isinf(want)) return got == want;
     return !isnan(got) && fabs((double)got - want) <= tol;
 }
 
