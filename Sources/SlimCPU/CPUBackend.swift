@@ -13,6 +13,13 @@ public final class CPUBackend: Backend {
 
     /// The instruction-set levels of the C kernels (``KernelPaths`` reports
     /// which ran). The quantized-GEMM kernels have all three; the others stop at AVX2.
+    /// On ARM64 the same two levels above plain C are NEON and NEON with the
+    /// dot-product extension (sdot): `.avx2` limits the kernels to NEON without
+    /// sdot, `.avx512VNNI` allows sdot; `description` names the level as the
+    /// machine knows it ("neon", "neon-dotprod"). There the quantized GEMM's
+    /// row kernels, the int8 activation rounding, GELU and the gated
+    /// activations have NEON versions; the 22-bit int8 kernel and attention's
+    /// softmax do not (plain C).
     public enum ISA: Int32, Sendable, Comparable, CaseIterable, CustomStringConvertible {
         /// Plain C.
         case portable = 0
@@ -27,7 +34,18 @@ public final class CPUBackend: Backend {
         /// The best level this CPU runs.
         public static var best: ISA { ISA(rawValue: slim_cpu_isa()) ?? .portable }
         public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
-        public var description: String { ["portable", "avx2", "avx512-vnni"][Int(rawValue)] }
+        public var description: String { String(cString: slim_isa_name(rawValue)) }
+
+        /// Whether int8 weights with fp32 activations take the 22-bit fixed-point
+        /// kernel (cpu_i22.h) at this limit: only where vpdpbusd runs it (AVX-512
+        /// VNNI); ARM64's top level has no such kernel and keeps the fp32 rows.
+        public var int8FixedPoint: Bool {
+            #if arch(x86_64)
+            Int(slim_isa_within(rawValue)) == SLIM_ISA_AVX512_VNNI
+            #else
+            false
+            #endif
+        }
     }
 
     /// - Parameter isa: at most this instruction set for the C kernels (tests

@@ -32,7 +32,7 @@ extension CPUBackend {
         switch (w.format, activations) {
         case (.int8PerChannel, .f32):
             let q = data.assumingMemoryBound(to: Int8.self), rowScales = scales!, isa = isa.rawValue
-            if Int(slim_isa_within(isa)) == SLIM_ISA_AVX512_VNNI {
+            if self.isa.int8FixedPoint {
                 int8FixedPoint(xp, q, rowScales, yp, m: m, n: n, k: k)
             } else {
                 parallelChunks(n, grain: 16) { rows in
@@ -59,7 +59,7 @@ extension CPUBackend {
     /// against an fp32 FMA's 16) keep it ahead at any M (4096x4096 on a 2-core
     /// Zen 4: 3.5 ms at 24 tokens vs 10.7 tiled, 9.5 vs 31 at 64, 19 vs 28 at 128).
     func tiledThreshold(_ format: QuantFormat) -> Int {
-        format == .int8PerChannel && Int(slim_isa_within(isa.rawValue)) == SLIM_ISA_AVX512_VNNI ? Int.max : 24
+        format == .int8PerChannel && isa.int8FixedPoint ? Int.max : 24
     }
 
     private func dequantizedTiles(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,

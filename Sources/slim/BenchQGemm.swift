@@ -14,7 +14,7 @@ struct BenchQGemm: ParsableCommand {
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?
     @Option(help: "Activations: f32 (weight-only), int8 or int8-row (quantized per row, integer dot products; w8a8 implies it), or int8-block (a scale per 32, as llama.cpp's Q8 blocks).")
     var activations: String = "f32"
-    @Option(help: "Limit the CPU backend's integer kernels to portable, avx2 or avx512-vnni (default: the best the CPU has).")
+    @Option(help: "Limit the CPU backend's integer kernels to portable, avx2 or avx512-vnni (ARM64: portable, neon or neon-dotprod; default: the best the CPU has).")
     var isa: String?
     @Option(help: "Cycle through this many different weight matrices, so they do not stay in cache (decode from memory).")
     var matrices = 1
@@ -27,7 +27,7 @@ struct BenchQGemm: ParsableCommand {
         guard matrices >= 1 else { throw ValidationError("--matrices must be at least 1") }
         let precision = try ActivationPrecision(option: activations)
         if let isa, CPUBackend.ISA.allCases.first(where: { $0.description == isa }) == nil {
-            throw ValidationError("--isa \(isa): use portable, avx2 or avx512-vnni")
+            throw ValidationError("--isa \(isa): use " + CPUBackend.ISA.allCases.map(\.description).joined(separator: ", "))
         }
         if precision == .int8PerBlock, format.split(separator: ",").contains("w8a8") {
             throw ValidationError("w8a8 quantizes activations per row; use --format int8 --activations int8-block for blocks")

@@ -24,7 +24,7 @@ struct Devices: ParsableCommand {
             ]
         }
         entries.append([
-            "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes,
+            "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes, "kernel_isa": CPUBackend.ISA.best.description,
             "clock_mhz": Int(cpu.clockGHz * 1000), "peak_gflops": cpu.peakGFLOPS, "auto": autoPick == nil,
         ])
         if json {
@@ -41,6 +41,7 @@ struct Devices: ParsableCommand {
             print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32")
         }
         print("CPU     \(cpu.model)\(autoPick == nil ? "  <- auto" : "")")
+        print("        C kernels: \(CPUBackend.ISA.best) (levels " + CPUBackend.ISA.allCases.filter { $0 <= .best }.map(\.description).joined(separator: ", ") + ")")
         print("        \(cpu.cores) cores, SIMD \(cpu.simdLanes) floats, \(Int(cpu.clockGHz * 1000)) MHz, peak \(Int(cpu.peakGFLOPS)) GFLOP/s fp32 measured (nominal \(Int(cpu.nominalPeakGFLOPS)))")
     }
 

@@ -13,9 +13,24 @@ enum ExpectedPaths {
     typealias Paths = [KernelPaths.Family: Set<ISA>]
 
     /// Kernels with no AVX-512 version (GELU, the gated activations, the GEMM epilogue,
-    /// attention's softmax) run AVX2 at most.
+    /// attention's softmax) run AVX2 at most, NEON on ARM64 (no sdot form);
+    /// attention's softmax has no NEON version yet and runs plain C there.
     static func elementwise(_ level: ISA) -> Paths { [.elementwise: [min(level, .avx2)]] }
-    static func attention(_ level: ISA) -> Paths { [.attention: [min(level, .avx2)]] }
+    static func attention(_ level: ISA) -> Paths {
+        #if arch(arm64)
+        [.attention: [.portable]]
+        #else
+        [.attention: [min(level, .avx2)]]
+        #endif
+    }
+    /// The top level's special kernels (22-bit int8, the AVX-512 4-bit rows) exist on x86-64 only.
+    static let topLevelKernels: Bool = {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }()
 
     /// A quantized product (CPUQuantized.swift, cpu_kernels.c):
     /// - int8 activations: the row kernels at the subject's level (VNNI's
@@ -31,10 +46,10 @@ enum ExpectedPaths {
         let capped = min(level, .avx2)
         if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
         if format == .int8PerChannel {
-            return level == .avx512VNNI ? [.quantizedMatmul: [level], .activationRounding: [level]]
+            return level == .avx512VNNI && topLevelKernels ? [.quantizedMatmul: [level], .activationRounding: [level]]
                 : [.quantizedMatmul: [capped], .activationRounding: []]
         }
-        let wide = level == .avx512VNNI && format != .q8_0 && m <= 2 && k / 32 >= 4
+        let wide = level == .avx512VNNI && topLevelKernels && format != .q8_0 && m <= 2 && k / 32 >= 4
         return [.quantizedMatmul: [wide ? .avx512VNNI : capped], .activationRounding: []]
     }
 }

@@ -6,8 +6,17 @@
 // with a lower limit, a test) can force a fallback without any global switch.
 
 /// Portable C; AVX2 + FMA + F16C (int8 products through maddubs/madd);
-/// AVX-512 F/BW/VL + VNNI (int8 products through vpdpbusd).
+/// AVX-512 F/BW/VL + VNNI (int8 products through vpdpbusd). On ARM64 the two
+/// levels above portable are NEON (int8 products through smull/sadalp) and
+/// NEON with the dot-product extension (sdot): the numbers are shared, since a
+/// build has one architecture's, and a limit means the same on both (1: the
+/// vector kernels without the int8 dot-product instruction, 2: with it).
 enum { SLIM_ISA_PORTABLE = 0, SLIM_ISA_AVX2 = 1, SLIM_ISA_AVX512_VNNI = 2 };
+enum { SLIM_ISA_NEON = 1, SLIM_ISA_NEON_DOTPROD = 2 };
+
+/// The level's name on this build's architecture: "portable", "avx2",
+/// "avx512-vnni", "neon", "neon-dotprod".
+const char *slim_isa_name(int level);
 
 /// The best level this CPU runs (probed once).
 int slim_cpu_isa(void);
