@@ -7,7 +7,7 @@ import SlimModel
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Compare a compressed model with its original: encoders by embedding cosine and Lee similarity Spearman; decoders by perplexity, KL divergence of the next-token distributions and top-1 agreement; size, speed.")
+        abstract: "Compare a compressed model with its original: encoders by embedding cosine and Lee similarity Spearman; decoders by perplexity, KL divergence of the next-token distributions and top-1 agreement; size, speed. --slices, --robustness and --worst show where compression hurts; the results are recorded in the compressed folder's model card.")
 
     @Argument(help: "The original model (an encoder folder; or a decoder: GGUF file or Llama folder).") var original: String
     @Argument(help: "The compressed model folder.") var compressed: String
