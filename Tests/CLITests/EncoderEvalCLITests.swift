@@ -46,5 +46,7 @@ import TestSupport
         #expect(after.components(separatedBy: "## Evaluation: texts.txt, slices slices, robustness").count == 2, "a second run replaces the first")
         let withoutSlices = try slim(["eval", model.path, out.path, "--max-per-slice", "4", "--backend", "cpu"])
         #expect(withoutSlices.status != 0 && withoutSlices.stderr.contains("--slices"), "\(withoutSlices.stderr)")
+        let decoder = try slim(["eval", DecoderCLI.smolLM2, DecoderCLI.smolLM2, "--slices", slices.path, "--max-per-slice", "4", "--backend", "cpu"])
+        #expect(decoder.status != 0 && decoder.stderr.contains("--chunks"), "a decoder's slices are bounded by --chunks: \(decoder.stderr)")
     }
 }
