@@ -11,7 +11,8 @@
 # WORK (default /tmp/slim-where) holds the folders and the JSON, reused when
 # present. MAX_PER_SLICE (default 40) bounds MiniLM's texts per slice; SmolLM2
 # scores CHUNKS (default 1) chunk of CTX (default 256) tokens per slice, per
-# perturbation and of `wisdom` (the main text, whose positions give the ECE).
+# perturbation and of `wisdom`; its ECE comes from a second run on 8 chunks of
+# 512 tokens of `wisdom`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 slim="${1:-.build/release/slim}"
@@ -38,6 +39,9 @@ for method in rtn gptq; do
       --robustness --backend cpu --json
   run "$work/smol-$method.json" "$slim" eval "$smol" "$work/smol-$method" --data /usr/share/games/fortunes/wisdom --ctx "$ctx" \
       --chunks "$chunks" --slices "$fortunes" --robustness --backend cpu --json
+  # ECE on more positions: 8 chunks of 512 of wisdom, as README's SmolLM2 method table (no slices).
+  run "$work/smol-$method-ece.json" "$slim" eval "$smol" "$work/smol-$method" --data /usr/share/games/fortunes/wisdom --ctx 512 \
+      --chunks 8 --backend cpu --json
 done
 
 python3 - "$work" <<'PY'
@@ -65,7 +69,7 @@ for k in r:
         pooled = [1 - s["mean_cosine"] for s in o["slices"] if not s.get("skipped")]
         head = f'mean cosine {o["mean_cosine"]:.5f} on the 50 Lee documents, Lee Spearman {o["spearman_original"]:.4f} → {o["spearman_compressed"]:.4f}'
     else:
-        head = (f'wisdom: PPL {o["ppl_original"]:.2f} → {o["ppl_compressed"]:.2f}, KL {o["kl_divergence_mean"]:.4f}, top-1 {100*o["top1_agreement"]:.1f}%, '
+        head = (f'wisdom, {o["tokens_scored"]} positions: PPL {o["ppl_original"]:.2f} → {o["ppl_compressed"]:.2f}, KL {o["kl_divergence_mean"]:.4f}, top-1 {100*o["top1_agreement"]:.1f}%, '
                 f'ECE {o["calibration"]["ece_original"]:.4f} → {o["calibration"]["ece_compressed"]:.4f}')
     print(f"- {k}: {head}; flagged: {', '.join(flagged) or 'none'}; skipped: {', '.join(skipped) or 'none'}")
 print()
@@ -78,4 +82,8 @@ for i, p in enumerate(r["minilm-rtn"]["robustness"]):
     kl = lambda x: "skipped" if x.get("skipped") else f'{x["clean"]["kl_divergence_mean"]:.3f} → {x["perturbed"]["kl_divergence_mean"]:.3f}'
     t1 = lambda x: "" if x.get("skipped") else f'{100*x["clean"]["top1_agreement"]:.1f}% → {100*x["perturbed"]["top1_agreement"]:.1f}%'
     print(f'| {p["perturbation"]} | {cos(a)} | {cos(b)} | {kl(c)} | {t1(c)} | {kl(d)} | {t1(d)} |')
+print()
+e = {k: json.load(open(f"{w}/smol-{k}-ece.json")) for k in ["rtn", "gptq"]}
+print(f'SmolLM2 ECE on wisdom ({e["rtn"]["tokens_scored"]} positions): original {e["rtn"]["calibration"]["ece_original"]:.4f}, '
+      f'RTN {e["rtn"]["calibration"]["ece_compressed"]:.4f}, GPTQ {e["gptq"]["calibration"]["ece_compressed"]:.4f}')
 PY
