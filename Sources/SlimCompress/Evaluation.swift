@@ -63,22 +63,25 @@ public enum Evaluation {
     /// Compares two loaded embedders on `texts` (and on the Lee benchmark when `lee` is given).
     public static func compare(original: SentenceEmbedder, compressed: SentenceEmbedder, texts: [String],
                                lee: LeeBenchmark?, bytesOriginal: Int, bytesCompressed: Int) throws -> EvaluationReport {
-        func timed(_ e: SentenceEmbedder, _ t: [String]) throws -> ([[Float]], Double) {
-            let start = Date()
-            let v = try e.embed(t).map(\.vector)
-            return (v, Double(t.count) / max(Date().timeIntervalSince(start), 1e-9))
-        }
-        let (a, rateA) = try timed(original, texts), (b, rateB) = try timed(compressed, texts)
-        let cosines = zip(a, b).map { cosine($0, $1) }
+        try compare(EmbeddingPairs(original: original, compressed: compressed, texts: texts), original: original, compressed: compressed,
+                    texts: texts, lee: lee, bytesOriginal: bytesOriginal, bytesCompressed: bytesCompressed)
+    }
+
+    /// The report of `pairs`, the models' vectors of `texts`; the Lee documents reuse them when they are those texts.
+    static func compare(_ pairs: EmbeddingPairs, original: SentenceEmbedder, compressed: SentenceEmbedder, texts: [String],
+                        lee: LeeBenchmark?, bytesOriginal: Int, bytesCompressed: Int) throws -> EvaluationReport {
         var spearmanA: Double?, spearmanB: Double?
         if let lee {
-            spearmanA = lee.spearman(try original.embed(lee.documents).map(\.vector))
-            spearmanB = lee.spearman(try compressed.embed(lee.documents).map(\.vector))
+            // Cosine similarity ignores the vectors' lengths, so the unnormalised pairs serve.
+            let same = texts == lee.documents
+            spearmanA = lee.spearman(same ? pairs.original : try original.embed(lee.documents).map(\.vector))
+            spearmanB = lee.spearman(same ? pairs.compressed : try compressed.embed(lee.documents).map(\.vector))
         }
-        return EvaluationReport(texts: texts.count, meanCosine: cosines.reduce(0, +) / Double(max(cosines.count, 1)),
-                                minCosine: cosines.min() ?? 0, spearmanOriginal: spearmanA, spearmanCompressed: spearmanB,
+        return EvaluationReport(texts: texts.count, meanCosine: pairs.meanCosine, minCosine: pairs.cosines.min() ?? 0,
+                                spearmanOriginal: spearmanA, spearmanCompressed: spearmanB,
                                 bytesOriginal: bytesOriginal, bytesCompressed: bytesCompressed,
-                                textsPerSecondOriginal: rateA, textsPerSecondCompressed: rateB)
+                                textsPerSecondOriginal: Double(texts.count) / max(pairs.secondsOriginal, 1e-9),
+                                textsPerSecondCompressed: Double(texts.count) / max(pairs.secondsCompressed, 1e-9))
     }
 
     public static func cosine(_ a: [Float], _ b: [Float]) -> Double {

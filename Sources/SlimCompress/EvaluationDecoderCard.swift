@@ -13,9 +13,7 @@ extension DecoderEvaluationReport {
                      calibrationOriginal.bins.count, calibrationOriginal.expectedCalibrationError,
                      calibrationCompressed.expectedCalibrationError, slug)
         if !slices.isEmpty {
-            let flagged = slices.filter(\.flagged).map(\.name)
-            md += "\n### Slices\n\nFlagged (mean KL above \(EvaluationSlices.flagFactor)x the pooled mean): "
-                + (flagged.isEmpty ? "none" : flagged.joined(separator: ", ")) + "\n\n"
+            md += "\n### Slices\n\n" + EvaluationSlices.flaggedLine(slices, measure: "mean KL") + "\n\n"
             md += "| slice | PPL original | PPL compressed | mean KL | top-1 agreement | flagged |\n|---|---|---|---|---|---|\n"
             for row in slices {
                 if let skipped = row.skipped { md += "| \(row.name) | skipped: \(skipped) | | | | |\n"; continue }
@@ -38,15 +36,11 @@ extension DecoderEvaluationReport {
         if !worst.isEmpty {
             md += "\n### Worst positions\n\n| context | next | original | compressed | KL |\n|---|---|---|---|---|\n"
             for w in worst {
-                md += String(format: "| `%@` | `%@` | `%@` (%.2f) | `%@` (%.2f) | %.4f |\n", Self.cell(w.context), Self.cell(w.target),
-                             Self.cell(w.top1Original), w.probabilityOriginal, Self.cell(w.top1Compressed), w.probabilityCompressed, w.kl)
+                md += String(format: "| `%@` | `%@` | `%@` (%.2f) | `%@` (%.2f) | %.4f |\n", EvaluationRecord.cell(w.context), EvaluationRecord.cell(w.target),
+                             EvaluationRecord.cell(w.top1Original), w.probabilityOriginal, EvaluationRecord.cell(w.top1Compressed), w.probabilityCompressed, w.kl)
             }
         }
         return EvaluationRecord(kind: kind, json: json, markdown: md, plots: plots)
     }
 
-    /// Text fit for a table cell in backticks.
-    static func cell(_ s: String) -> String {
-        s.replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "|", with: "¦").replacingOccurrences(of: "`", with: "'")
-    }
 }

@@ -24,6 +24,13 @@ public struct EvaluationRecord {
         return "eval-" + s.split(separator: "-").joined(separator: "-")
     }
 
+    /// Text fit for a table cell in backticks (line breaks and tabs shown as ⏎ and ⇥), cut to `limit` characters (with an ellipsis) when given.
+    public static func cell(_ s: String, limit: Int? = nil) -> String {
+        let cut = limit.map { s.count > $0 ? String(s.prefix($0)) + "…" : s } ?? s
+        return cut.replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "\t", with: "⇥").replacingOccurrences(of: "|", with: "¦")
+            .replacingOccurrences(of: "`", with: "'")
+    }
+
     /// Writes the record into `folder`, a folder Slim wrote. Each file is
     /// staged and renamed; `model_card.json` goes first, its `files` list
     /// already naming the plots, so the list never misses a file on disk

@@ -54,6 +54,12 @@ public enum EvaluationSlices {
         }
     }
 
+    /// The card's line naming the flagged slices and the rule, `measure` being the degradation's name.
+    public static func flaggedLine(_ rows: [SliceRow], measure: String) -> String {
+        let flagged = rows.filter(\.flagged).map(\.name)
+        return "Flagged (\(measure) above \(flagFactor)x the one pooled over all slices): " + (flagged.isEmpty ? "none" : flagged.joined(separator: ", "))
+    }
+
     /// Every text file of `folder` as a slice named by its file name: files
     /// that are UTF-8 without NUL bytes (Debian's fortunes folder also holds
     /// binary `.dat` indexes); hidden files and links to a file already listed

@@ -11,6 +11,9 @@ extension EvalCommand {
     /// `--kl-divergence`); with --slices and --robustness the same per slice and per perturbation;
     /// calibration and the worst positions. Recorded in the compressed folder's card.
     func evaluateDecoders() throws {
+        if maxPerSlice != nil {
+            throw ValidationError("--max-per-slice bounds an encoder's texts per slice; a decoder scores each slice file in chunks: bound them with --chunks")
+        }
         let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
@@ -36,7 +39,7 @@ extension EvalCommand {
         var o = report.json
         o.merge(["bytes_original": bytesA, "bytes_compressed": bytesB, "size_ratio": Double(bytesB) / Double(max(bytesA, 1)),
                  "data": file, "ctx": ctx]) { $1 }
-        let recorded = try recordInCard(report.record(kind: cardKind(file)))
+        let recorded = try recordInCard(report.record(kind: cardKind(file)), data: file)
         if json { try printJSON(o); return }
         print(String(format: "perplexity on %@ (%d chunks of %d): original %.4f, compressed %.4f (%+.2f%%)", file, report.main.chunks, ctx,
                      c.perplexityOriginal, c.perplexityCompressed, (c.perplexityCompressed / c.perplexityOriginal - 1) * 100))
@@ -74,14 +77,15 @@ extension EvalCommand {
     }
 
     /// Records `record` in the compressed folder's card when it is a folder Slim wrote; says why not otherwise.
-    func recordInCard(_ record: EvaluationRecord) throws -> String? {
+    /// `file` is the main text evaluated (an input the card's writing must not touch).
+    func recordInCard(_ record: EvaluationRecord, data file: String) throws -> String? {
         let folder = URL(fileURLWithPath: compressed)
         guard !noCard else { return nil }
         guard OutputPolicy.isSlimFolder(folder) else {
             printError("note: \(compressed) is not a folder Slim wrote; the evaluation is not recorded in a model card")
             return nil
         }
-        let read = [original, data ?? "/usr/share/games/fortunes/wisdom"] + (slices.map { $0 == "by-length" ? [] : [$0] } ?? [])
+        let read = [original, file] + (slices.map { $0 == "by-length" ? [] : [$0] } ?? [])
         try record.record(in: folder, inputs: read.map(URL.init(fileURLWithPath:)))
         return folder.appendingPathComponent("MODEL_CARD.md").path
     }

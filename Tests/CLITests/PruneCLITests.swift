@@ -4,56 +4,14 @@ import TestSupport
 
 /// `slim prune --pattern heads:F|neurons:F` end to end: a smaller folder that
 /// `slim eval`, `slim embed` and `slim compress` take. The model is a tiny
-/// random BERT written here (MiniLM would spend most of a debug run hashing
+/// random BERT (TestSupport's TinyBERT; MiniLM would spend most of a debug run hashing
 /// its 90 MB for the model card); the MiniLM figures are in the model tests.
 @Suite(.serialized) struct StructuredPruneCLI {
-    static let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "a", "the", "cat", "sat", "on", "mat", "man",
-                        "is", "playing", "guitar", "stocks", "fell", "sharply", "monday", "dog", "runs", "in", "park"]
+    static let words = TinyBERT.words
 
-    /// A 2-block BERT (hidden 32, 4 heads of 8, MLP 64) with random weights drawn from `seed`.
+    /// The 2-block random BERT of ``TinyBERT``, drawn from `seed`.
     static func tinyBERT(at folder: URL, seed: UInt64) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let (hidden, mlp, positions) = (32, 64, 512)
-        var rng = SplitMix64(seed: seed)
-        func random(_ count: Int, scale: Float = 0.2) -> [Float] { rng.matrix(count).map { $0 * scale } }
-        var tensors: [(String, [Int], [Float])] = [
-            ("embeddings.word_embeddings.weight", [words.count, hidden], random(words.count * hidden, scale: 1)),
-            ("embeddings.position_embeddings.weight", [positions, hidden], random(positions * hidden)),
-            ("embeddings.token_type_embeddings.weight", [2, hidden], random(2 * hidden)),
-            ("embeddings.LayerNorm.weight", [hidden], Array(repeating: 1, count: hidden)),
-            ("embeddings.LayerNorm.bias", [hidden], Array(repeating: 0, count: hidden)),
-        ]
-        for layer in 0..<2 {
-            let p = "encoder.layer.\(layer)."
-            for (name, out, inputs) in [("attention.self.query", hidden, hidden), ("attention.self.key", hidden, hidden),
-                                        ("attention.self.value", hidden, hidden), ("attention.output.dense", hidden, hidden),
-                                        ("intermediate.dense", mlp, hidden), ("output.dense", hidden, mlp)] {
-                tensors.append((p + name + ".weight", [out, inputs], random(out * inputs)))
-                tensors.append((p + name + ".bias", [out], random(out, scale: 0.05)))
-            }
-            for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {
-                tensors.append((p + norm + ".weight", [hidden], Array(repeating: 1, count: hidden)))
-                tensors.append((p + norm + ".bias", [hidden], Array(repeating: 0, count: hidden)))
-            }
-        }
-        // safetensors: an 8-byte little-endian header length, the JSON header, then the little-endian f32 data.
-        var header: [String: Any] = [:], data = Data(), offset = 0
-        for (name, shape, values) in tensors {
-            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * values.count]]
-            offset += 4 * values.count
-            values.withUnsafeBytes { data.append(contentsOf: $0) }
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        var file = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
-        try (file + json + data).write(to: folder.appendingPathComponent("model.safetensors"))
-        let config: [String: Any] = ["model_type": "bert", "architectures": ["BertModel"], "vocab_size": words.count,
-                                     "hidden_size": hidden, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                     "intermediate_size": mlp, "max_position_embeddings": positions, "type_vocab_size": 2,
-                                     "hidden_act": "gelu", "layer_norm_eps": 1e-12]
-        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
-        try (words.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try TinyBERT.write(at: folder, seed: seed)
     }
 
     static func json(_ text: String) throws -> [String: Any] {
