@@ -3,12 +3,13 @@
 // It replaced two sgemm calls per block whose fixed cost (argument checks,
 // packing, dispatch) outweighed a 64×64×64 product's work.
 //
-// The block's operands are first copied into padded scratch: Q scaled by the
-// softmax scale (rows rounded up to the tile height), Kᵀ (so a score tile is
-// broadcast-Q × vector-K like a GEMM's), V with its rows padded to whole
-// vectors. Padding is zeros, so every tile is full and needs no edge code: a
-// padded key scores 0 and is masked by the softmax, a padded head-dim column
-// of the output is never copied out.
+// The operands are laid out so that every tile is full and needs no edge code:
+// the query block scaled by the softmax scale with its rows padded to the tile
+// height (once per query block, slim_attention_queries), Kᵀ of a whole head
+// with 16 keys of padding past its end (once per call, slim_attention_keys: a
+// score tile is then broadcast-Q × vector-K, like a GEMM's), and V in place, or copied with padded rows where the head dim is not
+// a multiple of 16. Padded rows, keys and head-dim columns are computed and
+// never read back.
 #include "cpu_flash_attention.h"
 #include "cpu_attention.h"
 #include "cpu_gemm.h"
@@ -74,29 +75,35 @@ static void multiply(tile_kernel tile, int rows, int cols, int k, const float *a
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
-void slim_attention_block(const float *q, long ldq, const float *k, const float *v, long ldk, int rows, int cols, int d,
-                          float scale, const int *first, const int *limit, int global, int careful, float *m, float *l,
-                          float *acc, long ldacc, float *scratch, int isa) {
+void slim_attention_queries(const float *q, long ldq, int rows, int d, float scale, float *qs) {
+    const int rp = round_up(rows, SLIM_ATTENTION_PAD_ROWS);
+    for (int r = 0; r < rp; r++)
+        for (int e = 0; e < d; e++) qs[(long)r * d + e] = r < rows ? scale * q[r * ldq + e] : 0;
+}
+
+void slim_attention_keys(const float *k, long ldk, int keys, int d, float *kt, long ldkt) {
+    for (int t = 0; t < keys; t++)
+        for (int e = 0; e < d; e++) kt[(long)e * ldkt + t] = k[(long)t * ldk + e];
+    for (int e = 0; e < d; e++)
+        for (long t = keys; t < ldkt; t++) kt[(long)e * ldkt + t] = 0;
+}
+
+void slim_attention_block(const float *qs, const float *kt, long ldkt, const float *v, long ldk, int rows, int cols, int d,
+                          const int *first, const int *limit, int global, int careful, float *m, float *l, float *acc,
+                          long ldacc, float *scratch, int isa) {
     const int level = slim_ran(SLIM_PATHS_GEMM, slim_gemm_level(isa));
     const tile_kernel tile = tile_for(level);
     const int rp = round_up(rows, SLIM_ATTENTION_PAD_ROWS), cp = round_up(cols, SLIM_ATTENTION_PAD_COLS);
     const int dp = round_up(d, SLIM_ATTENTION_PAD_COLS);
-    float *qs = scratch, *kt = qs + (long)rp * d, *vs = kt + (long)d * cp, *s = vs + (long)cp * dp;
-    for (int r = 0; r < rp; r++)
-        for (int e = 0; e < d; e++) qs[(long)r * d + e] = r < rows ? scale * q[r * ldq + e] : 0;
-    for (int e = 0; e < d; e++) {
-        float *row = kt + (long)e * cp;
-        for (int t = 0; t < cols; t++) row[t] = k[t * ldk + e];
-        for (int t = cols; t < cp; t++) row[t] = 0;
-    }
-    multiply(tile, rp, cp, d, qs, d, kt, cp, s, cp, 0);
+    float *vs = scratch, *s = vs + (long)cols * dp;
+    // Scores for whole 16-key tiles: the keys past `cols` in Kᵀ (the next
+    // block's, or padding) are computed and never read.
+    multiply(tile, rp, cp, d, qs, d, kt, ldkt, s, cp, 0);
     // The online softmax: exp(s − new max) in place, masked keys 0, the running
-    // max and sum updated, acc rescaled by exp(old max − new max).
+    // max and sum updated, acc rescaled by exp(old max − new max). Padded rows
+    // and keys are not touched: P·V below reads only the `cols` real keys, and
+    // padded rows only reach acc's padded rows, which are never copied out.
     slim_attention_softmax_block(s, rows, cols, cp, first, limit, global, m, l, acc, d, ldacc, isa);
-    // Padded keys and rows weigh nothing; zeroed rather than trusted to be 0
-    // already (an infinite query times a padded key's 0 is NaN).
-    for (int r = 0; r < rp; r++)
-        for (int t = r < rows ? cols : 0; t < cp; t++) s[(long)r * cp + t] = 0;
     if (careful) {
         // V holds NaN or ±∞: a masked key's weight 0 times its value would be NaN,
         // so only each row's visible keys are multiplied (as the OpenCL kernel does).
@@ -108,17 +115,23 @@ void slim_attention_block(const float *q, long ldq, const float *k, const float 
             }
         return;
     }
-    for (int t = 0; t < cp; t++) {
-        float *row = vs + (long)t * dp;
-        if (t < cols) memcpy(row, v + t * ldk, sizeof(float) * (size_t)d);
-        else memset(row, 0, sizeof(float) * (size_t)d);
-        for (int e = d; e < dp; e++) row[e] = 0;
+    // V is read in place when its rows are whole tiles, else copied with its
+    // rows padded to them.
+    const float *vt = v;
+    long ldv = ldk;
+    if (d != dp) {
+        for (int t = 0; t < cols; t++) {
+            float *row = vs + (long)t * dp;
+            memcpy(row, v + t * ldk, sizeof(float) * (size_t)d);
+            for (int e = d; e < dp; e++) row[e] = 0;
+        }
+        vt = vs, ldv = dp;
     }
-    multiply(tile, rp, dp, cp, s, cp, vs, dp, acc, ldacc, 1);
+    multiply(tile, rp, dp, cols, s, cp, vt, ldv, acc, ldacc, 1);
 }
 
 long slim_attention_block_scratch(int block, int d) {
     const long rp = round_up(block, SLIM_ATTENTION_PAD_ROWS), cp = round_up(block, SLIM_ATTENTION_PAD_COLS);
     const long dp = round_up(d, SLIM_ATTENTION_PAD_COLS);
-    return rp * d + d * cp + cp * dp + rp * cp;
+    return (long)block * dp + rp * cp;
 }

@@ -31,12 +31,25 @@ extension CPUBackend {
         let pad = { (x: Int, to: Int32) in (x + Int(to) - 1) / Int(to) * Int(to) }
         let accRows = pad(bs, Int32(SLIM_ATTENTION_PAD_ROWS)), ldacc = pad(d, Int32(SLIM_ATTENTION_PAD_COLS))
         let scratchCount = slim_attention_block_scratch(Int32(bs), Int32(d))
+        // Kᵀ of every (sequence, key/value head), once per call rather than once per
+        // query block: a score tile then reads 16 keys of one head-dim row at once.
+        let padCols = Int(SLIM_ATTENTION_PAD_COLS), ldkt = pad(s.keyLength, Int32(padCols)) + padCols
+        let kt = UnsafeMutablePointer<Float>.allocate(capacity: s.batch * s.kvHeads * d * ldkt)
+        defer { kt.deallocate() }
+        parallelChunks(s.batch * s.kvHeads, grain: 1) { heads in
+            for unit in heads {
+                let b = unit / s.kvHeads, kvh = unit % s.kvHeads
+                slim_attention_keys(kp + (b * s.keyLength * s.kvHeads + kvh) * d, ldk, Int32(s.keyLength), Int32(d),
+                                    kt + unit * d * ldkt, ldkt)
+            }
+        }
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            let queries = UnsafeMutablePointer<Float>.allocate(capacity: accRows * d)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: accRows * ldacc)
             let peak = UnsafeMutablePointer<Float>.allocate(capacity: bs), sum = UnsafeMutablePointer<Float>.allocate(capacity: bs)
             let limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs), first = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
-            defer { scratch.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate(); first.deallocate() }
+            defer { scratch.deallocate(); queries.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate(); first.deallocate() }
             for unit in units {
                 let qb = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
                 let kvh = h / s.groupSize, i0 = qb * bs, rows = min(bs, s.queryLength - i0)
@@ -44,6 +57,8 @@ extension CPUBackend {
                 peak.update(repeating: -.infinity, count: rows)
                 sum.update(repeating: 0, count: rows)
                 acc.update(repeating: 0, count: accRows * ldacc)
+                slim_attention_queries(qrows, ldq, Int32(rows), Int32(d), scale, queries)
+                let headKeys = kt + (b * s.kvHeads + kvh) * d * ldkt
                 let lay = options.layout(head: h, layout)
                 for c in lay.columns[Int(lay.rowStarts[qb])..<Int(lay.rowStarts[qb + 1])] {
                     let j0 = Int(c) * bs
@@ -59,7 +74,7 @@ extension CPUBackend {
                     // their memory may hold anything, and 0 · NaN would still be NaN.
                     guard anyVisible, cols > 0 else { continue }
                     let kv = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
-                    slim_attention_block(qrows, ldq, kp + kv, vp + kv, ldk, Int32(rows), Int32(cols), Int32(d), scale,
+                    slim_attention_block(queries, headKeys + j0, ldkt, vp + kv, ldk, Int32(rows), Int32(cols), Int32(d),
                                          first, limit, Int32(layout.globalTokens - j0), careful, peak, sum, acc, ldacc,
                                          scratch, isa)
                 }
