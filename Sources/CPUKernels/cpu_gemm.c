@@ -193,3 +193,77 @@ void slim_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
         }
     }
 }
+
+// A single row of A (a decode step) is a matrix-vector product and memory
+// bound: streaming B once, unpacked, is what matters, so it skips the packing
+// (which reads and writes B once more). Vectors over y's columns; four rows
+// of B per pass over y (Bᵀ: four dot products per pass over x).
+#define GEMV_KERNELS(NAME, ATTR, LANES)                                                                          \
+    typedef float NAME##_vec __attribute__((vector_size((LANES) * 4), aligned(4)));                               \
+    /* y[j] += Σ_p x[p] · B[p][j] for j < n: B is k×n, rows ldb apart. */                                          \
+    ATTR static void NAME##_rows(int n, int k, const float *restrict x, const float *restrict b, long ldb,          \
+                                 float *restrict y) {                                                             \
+        int p = 0;                                                                                               \
+        for (; p + 4 <= k; p += 4) {                                                                             \
+            const float *b0 = b + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;                         \
+            const NAME##_vec x0 = x[p] - (NAME##_vec){0}, x1 = x[p + 1] - (NAME##_vec){0};                          \
+            const NAME##_vec x2 = x[p + 2] - (NAME##_vec){0}, x3 = x[p + 3] - (NAME##_vec){0};                      \
+            int j = 0;                                                                                           \
+            for (; j + (LANES) <= n; j += (LANES)) {                                                             \
+                NAME##_vec *out = (NAME##_vec *)(y + j);                                                         \
+                *out += x0 * *(const NAME##_vec *)(b0 + j) + x1 * *(const NAME##_vec *)(b1 + j) +                   \
+                        x2 * *(const NAME##_vec *)(b2 + j) + x3 * *(const NAME##_vec *)(b3 + j);                    \
+            }                                                                                                    \
+            for (; j < n; j++) y[j] += x[p] * b0[j] + x[p + 1] * b1[j] + x[p + 2] * b2[j] + x[p + 3] * b3[j];       \
+        }                                                                                                        \
+        for (; p < k; p++)                                                                                       \
+            for (int j = 0; j < n; j++) y[j] += x[p] * b[p * ldb + j];                                           \
+    }                                                                                                            \
+    /* y[j] += dot(B[j], x) for j < n: B is n×k, rows ldb apart. */                                               \
+    ATTR static void NAME##_dots(int n, int k, const float *restrict x, const float *restrict b, long ldb,          \
+                                 float *restrict y) {                                                             \
+        int j = 0;                                                                                               \
+        for (; j + 4 <= n; j += 4) {                                                                             \
+            const float *r0 = b + j * ldb, *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;                         \
+            NAME##_vec s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};                                                   \
+            int p = 0;                                                                                           \
+            for (; p + (LANES) <= k; p += (LANES)) {                                                             \
+                const NAME##_vec xv = *(const NAME##_vec *)(x + p);                                              \
+                s0 += xv * *(const NAME##_vec *)(r0 + p), s1 += xv * *(const NAME##_vec *)(r1 + p);               \
+                s2 += xv * *(const NAME##_vec *)(r2 + p), s3 += xv * *(const NAME##_vec *)(r3 + p);               \
+            }                                                                                                    \
+            float t[4] = {0, 0, 0, 0};                                                                           \
+            for (int i = 0; i < (LANES); i++) t[0] += s0[i], t[1] += s1[i], t[2] += s2[i], t[3] += s3[i];        \
+            for (; p < k; p++) t[0] += x[p] * r0[p], t[1] += x[p] * r1[p], t[2] += x[p] * r2[p], t[3] += x[p] * r3[p]; \
+            for (int i = 0; i < 4; i++) y[j + i] += t[i];                                                        \
+        }                                                                                                        \
+        for (; j < n; j++) {                                                                                     \
+            float t = 0;                                                                                         \
+            for (int p = 0; p < k; p++) t += x[p] * b[j * ldb + p];                                              \
+            y[j] += t;                                                                                           \
+        }                                                                                                        \
+    }
+
+GEMV_KERNELS(gemv_portable, , 4)
+#if HAVE_X86
+GEMV_KERNELS(gemv_avx2, __attribute__((target("avx2,fma"))), 8)
+GEMV_KERNELS(gemv_avx512, __attribute__((target("avx512f,avx2,fma"))), 16)
+#endif
+
+void slim_sgemv(int tb, int n, int k, float alpha, const float *x, const float *b, long ldb, float beta, float *y,
+                int isa) {
+    if (n <= 0) return;
+    const int level = slim_ran(SLIM_PATHS_GEMM, slim_gemm_level(isa));
+    // The product into zeros (y is not read when beta = 0), then y = alpha · product + beta · y.
+    float *sum = malloc(sizeof(float) * (size_t)n);
+    if (!sum) abort();  // out of memory for one row of C: nothing sensible is left to do
+    memset(sum, 0, sizeof(float) * (size_t)n);
+    void (*kernel)(int, int, const float *, const float *, long, float *) = tb ? gemv_portable_dots : gemv_portable_rows;
+#if HAVE_X86
+    if (level == SLIM_GEMM_AVX512) kernel = tb ? gemv_avx512_dots : gemv_avx512_rows;
+    else if (level == SLIM_GEMM_AVX2) kernel = tb ? gemv_avx2_dots : gemv_avx2_rows;
+#endif
+    if (k > 0) kernel(n, k, x, b, ldb, sum);
+    for (int j = 0; j < n; j++) y[j] = beta == 0 ? alpha * sum[j] : alpha * sum[j] + beta * y[j];
+    free(sum);
+}

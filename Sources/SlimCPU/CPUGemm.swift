@@ -50,6 +50,11 @@ extension CPUBackend {
     private func multiply(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, ta: Bool,
                           _ b: UnsafePointer<Float>, ldb: Int, tb: Bool, _ c: UnsafeMutablePointer<Float>, ldc: Int,
                           _ options: GemmOptions, _ engine: GemmPath.Engine) {
+        if engine == .own && m == 1 && !ta {
+            // A decode step: Slim's unpacked matrix-vector kernels (packing B would stream it twice).
+            slim_sgemv(tb ? 1 : 0, Int32(n), Int32(k), options.alpha, a, b, ldb, options.beta, c, isa.rawValue)
+            return
+        }
         if engine == .own {
             // Slim's tiles never read C when beta is 0.
             slim_sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), options.alpha, a, lda, b, ldb,

@@ -42,6 +42,9 @@ public struct GemmCase: Sendable, CustomStringConvertible {
         cases.append(GemmCase(m: 197, n: 200, k: 777, transposeB: true, alpha: 0.5, beta: 0.75))
         cases.append(GemmCase(m: 197, n: 200, k: 771, transposeA: true))
         cases.append(GemmCase(m: 1040, n: 1030, k: 3))
+        // One row (Slim's matrix-vector kernels) with alpha and beta, both layouts of B.
+        cases.append(GemmCase(m: 1, n: 1043, k: 37, alpha: 0.5, beta: 0.75))
+        cases.append(GemmCase(m: 1, n: 1043, k: 37, transposeB: true, alpha: -2, beta: 0.25))
         return cases
     }()
 }

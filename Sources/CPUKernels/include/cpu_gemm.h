@@ -26,4 +26,10 @@ int slim_gemm_level(int isa);
 void slim_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, long lda, const float *b, long ldb,
                 float beta, float *c, long ldc, int isa);
 
+/// y = alpha · op(B) · x + beta · y for one row x of A (k values): op(B) is
+/// k×n (B n×k when `tb`, rows `ldb` apart). y is not read when beta = 0.
+/// Unpacked (a memory-bound product streams B once). Notes its level as slim_sgemm does.
+void slim_sgemv(int tb, int n, int k, float alpha, const float *x, const float *b, long ldb, float beta, float *y,
+                int isa);
+
 #endif
