@@ -1,10 +1,5 @@
 import CPUKernels
 import SlimCore
-#if canImport(Accelerate)
-import Accelerate
-#else
-import CBLAS
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,38 +8,57 @@ import Darwin
 
 extension CPUBackend {
     /// Block-sparse attention, FlashAttention-style on the CPU: for each query
-    /// block and each kept key block, the scores come from sgemm, an online
-    /// softmax (running max and sum) turns them into weights, and sgemm adds
-    /// the weighted values. Memory per core is one block of scores and one of
-    /// outputs: it grows with the block size, never with the sequence.
+    /// block and each kept key block, one C step (slim_attention_block) takes
+    /// the scores in register tiles, turns them into weights with an online
+    /// softmax (running max and sum) and adds the weighted values; blocks the
+    /// layout does not keep are never visited. Memory per core is one block of
+    /// scores and one of outputs: it grows with the block size, never with the sequence.
     public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                           into o: Tensor, logSumExp: Tensor?) throws {
         let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: logSumExp, layout: layout, options: options)
         try requireOn(id, [q, k, v, o] + [logSumExp, options.keyLengths].compactMap { $0 }, op: "attention")
-        PlatformBLAS.useOneThreadPerCall()
         let lengths = keyLengths(options.keyLengths, s)
         let (qp, kp, vp, op) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats)
         let lse = logSumExp?.hostFloats
         let bs = layout.blockSize, qBlocks = layout.queryBlocks, d = s.headDim
         let scale = options.scale, isa = isa.rawValue
         let ldq = s.heads * d, ldk = s.kvHeads * d
-        // sgemm multiplies a masked key's weight of 0 by its value row too, and 0 · NaN
+        // The P·V tiles multiply a masked key's weight of 0 by its value row too, and 0 · NaN
         // is NaN: values holding NaN or ±∞ (rare, and one scan of V to know) go
         // through a product over each row's visible keys only, as the OpenCL kernel's.
-        let careful = FiniteCheck.scan(UnsafeBufferPointer(start: vp, count: v.elementCount)) != nil
+        let careful: Int32 = FiniteCheck.scan(UnsafeBufferPointer(start: vp, count: v.elementCount)) != nil ? 1 : 0
+        // The accumulator's rows and columns padded as slim_attention_block's tiles need.
+        let pad = { (x: Int, to: Int32) in (x + Int(to) - 1) / Int(to) * Int(to) }
+        let accRows = pad(bs, Int32(SLIM_ATTENTION_PAD_ROWS)), ldacc = pad(d, Int32(SLIM_ATTENTION_PAD_COLS))
+        let scratchCount = slim_attention_block_scratch(Int32(bs), Int32(d))
+        // Kᵀ of every (sequence, key/value head), once per call rather than once per
+        // query block: a score tile then reads 16 keys of one head-dim row at once.
+        let padCols = Int(SLIM_ATTENTION_PAD_COLS), ldkt = pad(s.keyLength, Int32(padCols)) + padCols
+        let kt = UnsafeMutablePointer<Float>.allocate(capacity: s.batch * s.kvHeads * d * ldkt)
+        defer { kt.deallocate() }
+        parallelChunks(s.batch * s.kvHeads, grain: 1) { heads in
+            for unit in heads {
+                let b = unit / s.kvHeads, kvh = unit % s.kvHeads
+                slim_attention_keys(kp + (b * s.keyLength * s.kvHeads + kvh) * d, ldk, Int32(s.keyLength), Int32(d),
+                                    kt + unit * d * ldkt, ldkt)
+            }
+        }
         parallelChunks(s.batch * s.heads * qBlocks, grain: 1) { units in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: bs * bs)
-            let acc = UnsafeMutablePointer<Float>.allocate(capacity: bs * d)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            let queries = UnsafeMutablePointer<Float>.allocate(capacity: accRows * d)
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: accRows * ldacc)
             let peak = UnsafeMutablePointer<Float>.allocate(capacity: bs), sum = UnsafeMutablePointer<Float>.allocate(capacity: bs)
             let limit = UnsafeMutablePointer<Int32>.allocate(capacity: bs), first = UnsafeMutablePointer<Int32>.allocate(capacity: bs)
-            defer { scores.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate(); first.deallocate() }
+            defer { scratch.deallocate(); queries.deallocate(); acc.deallocate(); peak.deallocate(); sum.deallocate(); limit.deallocate(); first.deallocate() }
             for unit in units {
                 let qb = unit % qBlocks, h = (unit / qBlocks) % s.heads, b = unit / (qBlocks * s.heads)
                 let kvh = h / s.groupSize, i0 = qb * bs, rows = min(bs, s.queryLength - i0)
                 let qrows = qp + ((b * s.queryLength + i0) * s.heads + h) * d
                 peak.update(repeating: -.infinity, count: rows)
                 sum.update(repeating: 0, count: rows)
-                acc.update(repeating: 0, count: rows * d)
+                acc.update(repeating: 0, count: accRows * ldacc)
+                slim_attention_queries(qrows, ldq, Int32(rows), Int32(d), scale, queries)
+                let headKeys = kt + (b * s.kvHeads + kvh) * d * ldkt
                 let lay = options.layout(head: h, layout)
                 for c in lay.columns[Int(lay.rowStarts[qb])..<Int(lay.rowStarts[qb + 1])] {
                     let j0 = Int(c) * bs
@@ -60,28 +74,16 @@ extension CPUBackend {
                     // their memory may hold anything, and 0 · NaN would still be NaN.
                     guard anyVisible, cols > 0 else { continue }
                     let kv = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
-                                qrows, Int32(ldq), kp + kv, Int32(ldk), 0, scores, Int32(bs))
-                    slim_attention_softmax_block(scores, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0),
-                                                 peak, sum, acc, Int32(d), d, isa)
-                    if careful {
-                        for r in 0..<rows {
-                            for t in 0..<Int(limit[r]) where t >= Int(first[r]) || j0 + t < layout.globalTokens {
-                                let w = scores[r * bs + t], vrow = vp + kv + t * ldk
-                                for e in 0..<d { acc[r * d + e] += w * vrow[e] }
-                            }
-                        }
-                    } else {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
-                                    scores, Int32(bs), vp + kv, Int32(ldk), 1, acc, Int32(d))
-                    }
+                    slim_attention_block(queries, headKeys + j0, ldkt, vp + kv, ldk, Int32(rows), Int32(cols), Int32(d),
+                                         first, limit, Int32(layout.globalTokens - j0), careful, peak, sum, acc, ldacc,
+                                         scratch, isa)
                 }
                 for r in 0..<rows {
                     let orow = op + ((b * s.queryLength + i0 + r) * s.heads + h) * d
                     // A row that saw no key is zeros with log-sum-exp −∞; a NaN sum stays NaN in both.
                     let saw = sum[r] > 0 || sum[r].isNaN
                     let inv: Float = saw ? 1 / sum[r] : 0
-                    for e in 0..<d { orow[e] = acc[r * d + e] * inv }
+                    for e in 0..<d { orow[e] = acc[r * ldacc + e] * inv }
                     lse?[(b * s.heads + h) * s.queryLength + i0 + r] = saw ? peak[r] + logf(sum[r]) : -.infinity
                 }
             }

@@ -1,10 +1,5 @@
 import CPUKernels
 import SlimCore
-#if canImport(Accelerate)
-import Accelerate
-#else
-import CBLAS
-#endif
 
 extension CPUBackend {
     /// The FlashAttention backward pass over the kept blocks: probabilities are
@@ -15,7 +10,8 @@ extension CPUBackend {
                                   gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                                   into grads: AttentionGradients) throws {
         let s = try checkAttentionBackward(q, k, v, o, logSumExp, dO, layout, options, grads, on: id)
-        PlatformBLAS.useOneThreadPerCall()
+        // The per-block products go to the GEMM chosen by CPU features (GemmPath).
+        let engine = try gemmEngine()
         let lengths = keyLengths(options.keyLengths, s)
         let d = s.headDim, bs = layout.blockSize, ldq = s.heads * d, ldk = s.kvHeads * d
         let (qp, kp, vp, op, dop) = (q.hostFloats, k.hostFloats, v.hostFloats, o.hostFloats, dO.hostFloats)
@@ -52,11 +48,9 @@ extension CPUBackend {
             guard cols > 0 else { return (rows, 0, qo0, kvo0, (b * s.heads + h) * s.queryLength + i0) }
             let qo = ((b * s.queryLength + i0) * s.heads + h) * d, kvo = ((b * s.keyLength + j0) * s.kvHeads + kvh) * d
             let row0 = (b * s.heads + h) * s.queryLength + i0
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
-                        qp + qo, Int32(ldq), kp + kvo, Int32(ldk), 0, p, Int32(bs))
+            sgemm(false, true, rows, cols, d, scale, qp + qo, ldq, kp + kvo, ldk, 0, p, bs, engine: engine)
             slim_attention_probabilities(p, Int32(rows), Int32(cols), bs, first, limit, Int32(layout.globalTokens - j0), lse + row0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), 1,
-                        dop + qo, Int32(ldq), vp + kvo, Int32(ldk), 0, ds, Int32(bs))
+            sgemm(false, true, rows, cols, d, 1, dop + qo, ldq, vp + kvo, ldk, 0, ds, bs, engine: engine)
             slim_attention_dscores(p, ds, Int32(rows), Int32(cols), bs, delta + row0)
             return (rows, cols, qo, kvo, row0)
         }
@@ -86,10 +80,8 @@ extension CPUBackend {
                             let g = block(b, h, Int(r), c, p, ds, first, limit)
                             if g.cols == 0 { continue }
                             // dV += Pᵀ·dO, dK += scale · dSᵀ·Q
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), 1,
-                                        p, Int32(bs), dop + g.q, Int32(ldq), 1, dv + kvo, Int32(ldk))
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.cols), Int32(d), Int32(g.rows), scale,
-                                        ds, Int32(bs), qp + g.q, Int32(ldq), 1, dk + kvo, Int32(ldk))
+                            sgemm(true, false, g.cols, d, g.rows, 1, p, bs, dop + g.q, ldq, 1, dv + kvo, ldk, engine: engine)
+                            sgemm(true, false, g.cols, d, g.rows, scale, ds, bs, qp + g.q, ldq, 1, dk + kvo, ldk, engine: engine)
                         }
                     }
                 }
@@ -108,8 +100,7 @@ extension CPUBackend {
                     for c in options.layout(head: h, layout).keptColumns(ofRow: r) {
                         let g = block(b, h, r, c, p, ds, first, limit)
                         if g.cols == 0 { continue }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(d), Int32(g.cols), scale,
-                                    ds, Int32(bs), kp + g.kv, Int32(ldk), 1, dq + qo, Int32(ldq))
+                        sgemm(false, false, g.rows, d, g.cols, scale, ds, bs, kp + g.kv, ldk, 1, dq + qo, ldq, engine: engine)
                     }
                 }
             }

@@ -1,9 +1,4 @@
 import SlimCore
-#if canImport(Accelerate)
-import Accelerate
-#else
-import CBLAS
-#endif
 
 extension CPUBackend {
     /// The attention logits, block by block: each kept block's `Q·Kᵀ` comes from
@@ -13,7 +8,7 @@ extension CPUBackend {
     public func attentionScores(_ q: Tensor, _ k: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                                 into scores: Tensor) throws {
         let s = try checkAttentionScores(q, k, scores: scores, layout: layout, options: options, on: id)
-        PlatformBLAS.useOneThreadPerCall()
+        let engine = try gemmEngine()  // the per-block products: the GEMM chosen by CPU features (GemmPath)
         let g = ScoreGeometry(s, layout, keyLengths(options.keyLengths, s), self)
         let (qp, kp, sp) = (q.hostFloats, k.hostFloats, scores.hostFloats)
         let bs = layout.blockSize, lk = s.keyLength
@@ -28,9 +23,8 @@ extension CPUBackend {
                 for c in options.layout(head: h, layout).keptColumns(ofRow: qb) {
                     let cols = g.columns(c, ranges)
                     guard cols > 0 else { continue }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(s.headDim), options.scale,
-                                qp + g.qOffset(b, qb * bs, h), Int32(g.ldq), kp + g.kOffset(b, c * bs, h), Int32(g.ldk),
-                                0, block, Int32(bs))
+                    sgemm(false, true, rows, cols, s.headDim, options.scale, qp + g.qOffset(b, qb * bs, h), g.ldq,
+                          kp + g.kOffset(b, c * bs, h), g.ldk, 0, block, bs, engine: engine)
                     for r in 0..<rows {
                         for t in 0..<cols where g.sees(ranges[r], c * bs + t) { out[r * lk + c * bs + t] = block[r * bs + t] }
                     }
@@ -45,10 +39,10 @@ extension CPUBackend {
     public func attentionScoresBackward(_ q: Tensor, _ k: Tensor, gradScores dS: Tensor, layout: BlockSparseLayout,
                                         options: AttentionOptions, accumulatingInto dq: Tensor, dk: Tensor) throws {
         let s = try checkAttentionScoresBackward(q, k, gradScores: dS, layout: layout, options: options, dq: dq, dk: dk, on: id)
-        PlatformBLAS.useOneThreadPerCall()
+        let engine = try gemmEngine()  // the per-block products: the GEMM chosen by CPU features (GemmPath)
         let g = ScoreGeometry(s, layout, keyLengths(options.keyLengths, s), self)
         let (qp, kp, dsp, dqp, dkp) = (q.hostFloats, k.hostFloats, dS.hostFloats, dq.hostFloats, dk.hostFloats)
-        let bs = layout.blockSize, d = Int32(s.headDim), scale = options.scale
+        let bs = layout.blockSize, d = s.headDim, scale = options.scale
 
         /// The visible part of dS for query block r × key block c of head h, zero elsewhere; its columns.
         func maskedBlock(_ b: Int, _ h: Int, _ r: Int, _ c: Int, into block: UnsafeMutablePointer<Float>) -> Int {
@@ -69,8 +63,8 @@ extension CPUBackend {
                     let cols = maskedBlock(b, h, r, c, into: block)
                     guard cols > 0 else { continue }
                     // Keys past `cols` are past every row's limit: never read (padding may hold NaN).
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows(r)), d, Int32(cols), scale,
-                                block, Int32(bs), kp + g.kOffset(b, c * bs, h), Int32(g.ldk), 1, dqp + g.qOffset(b, r * bs, h), Int32(g.ldq))
+                    sgemm(false, false, g.rows(r), d, cols, scale, block, bs, kp + g.kOffset(b, c * bs, h), g.ldk, 1,
+                          dqp + g.qOffset(b, r * bs, h), g.ldq, engine: engine)
                 }
             }
         }
@@ -84,9 +78,8 @@ extension CPUBackend {
                     for r in lay.transposedRows[Int(lay.transposedStarts[c])..<Int(lay.transposedStarts[c + 1])].map(Int.init) {
                         let cols = maskedBlock(b, h, r, c, into: block)
                         guard cols > 0 else { continue }
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), d, Int32(g.rows(r)), scale,
-                                    block, Int32(bs), qp + g.qOffset(b, r * bs, h), Int32(g.ldq), 1,
-                                    dkp + g.kOffset(b, c * bs, h), Int32(g.ldk))
+                        sgemm(true, false, cols, d, g.rows(r), scale, block, bs, qp + g.qOffset(b, r * bs, h), g.ldq, 1,
+                              dkp + g.kOffset(b, c * bs, h), g.ldk, engine: engine)
                     }
                 }
             }

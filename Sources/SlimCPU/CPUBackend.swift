@@ -10,6 +10,10 @@ public final class CPUBackend: Backend {
     /// softmax); each runs the best level at or below it that the CPU has.
     /// The platform BLAS picks its own.
     public let isa: ISA
+    /// The fp32 GEMM engine this backend was made to run, or nil for the
+    /// process's choice (``GemmPath/current``: by CPU features, `SLIM_GEMM`).
+    /// Slim's own tiles honour ``isa`` as their level limit; a BLAS picks its own.
+    public let forcedGemm: GemmPath.Engine?
 
     /// The instruction-set levels of the C kernels (``KernelPaths`` reports
     /// which ran). The quantized-GEMM kernels have all three; the others stop at AVX2.
@@ -52,8 +56,17 @@ public final class CPUBackend: Backend {
     ///   pass `.avx2` and `.portable` to keep the fallbacks covered on a VNNI machine).
     ///   Per backend, not per process: two backends with different limits can
     ///   run side by side.
-    public init(isa: ISA = .avx512VNNI) {
+    /// - Parameter gemm: the fp32 GEMM engine, nil for the process's choice
+    ///   (tests force each engine so both stay covered on any machine).
+    public init(isa: ISA = .avx512VNNI, gemm: GemmPath.Engine? = nil) {
         self.isa = isa
+        self.forcedGemm = gemm
+    }
+
+    /// The fp32 GEMM engine in force for this backend.
+    public func gemmEngine() throws(SlimError) -> GemmPath.Engine {
+        if let forcedGemm { return forcedGemm }
+        return try GemmPath.current.get().engine
     }
 
     public func allocate(_ shape: Shape, dtype: DType, name: String) throws -> Tensor {

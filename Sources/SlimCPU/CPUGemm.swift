@@ -7,9 +7,10 @@ import CBLAS
 #endif
 
 extension CPUBackend {
-    /// GEMM through the platform BLAS (OpenBLAS measured faster here than any
-    /// Swift kernel we wrote), run single-threaded on each core's share of C,
-    /// with the bias and GELU epilogue applied to that share while it is in cache.
+    /// GEMM through Slim's own tiles or the platform BLAS (``GemmPath``: by the
+    /// CPU's features, never by a library's table of CPU models), run
+    /// single-threaded on each core's share of C, with the bias and GELU
+    /// epilogue applied to that share while it is in cache.
     ///
     /// Splitting the work ourselves, rather than letting OpenBLAS thread,
     /// keeps one thread pool: OpenBLAS's workers spin for milliseconds after
@@ -18,6 +19,7 @@ extension CPUBackend {
     public func gemm(_ a: Tensor, _ b: Tensor, into c: Tensor, options: GemmOptions) throws {
         let s = try GemmShape(a: a, b: b, c: c, options: options)
         try requireOn(id, [a, b, c] + (options.bias.map { [$0] } ?? []), op: "gemm")
+        let engine = try gemmEngine()
         PlatformBLAS.useOneThreadPerCall()
         let (ap, bp, cp) = (a.hostFloats, b.hostFloats, c.hostFloats)
         let bias = options.bias?.hostFloats, gelu: Int32 = options.epilogue == .gelu ? 1 : 0, isa = isa.rawValue
@@ -29,7 +31,7 @@ extension CPUBackend {
             parallelChunks(s.m, grain: (s.m + cores - 1) / cores) { rows in
                 let cr = cp + rows.lowerBound * s.n
                 multiply(m: rows.count, n: s.n, k: s.k, ap + rows.lowerBound * s.k, lda: s.k, ta: false,
-                         bp, ldb: tb ? s.k : s.n, tb: tb, cr, ldc: s.n, options)
+                         bp, ldb: tb ? s.k : s.n, tb: tb, cr, ldc: s.n, options, engine)
                 if bias != nil || gelu != 0 { slim_bias_gelu(cr, Int32(rows.count), Int32(s.n), s.n, bias, gelu, isa) }
             }
         } else {
@@ -38,16 +40,27 @@ extension CPUBackend {
                 let j0 = cols.lowerBound
                 let cc = cp + j0
                 multiply(m: s.m, n: cols.count, k: s.k, ap, lda: ta ? s.m : s.k, ta: ta,
-                         bp + (tb ? j0 * s.k : j0), ldb: tb ? s.k : s.n, tb: tb, cc, ldc: s.n, options)
+                         bp + (tb ? j0 * s.k : j0), ldb: tb ? s.k : s.n, tb: tb, cc, ldc: s.n, options, engine)
                 if bias != nil || gelu != 0 { slim_bias_gelu(cc, Int32(s.m), Int32(cols.count), s.n, bias.map { $0 + j0 }, gelu, isa) }
             }
         }
     }
 
-    /// One BLAS call on a block of C (`ldc` apart), honouring alpha and beta.
+    /// One single-threaded product on a block of C (`ldc` apart), honouring alpha and beta.
     private func multiply(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, ta: Bool,
                           _ b: UnsafePointer<Float>, ldb: Int, tb: Bool, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                          _ options: GemmOptions) {
+                          _ options: GemmOptions, _ engine: GemmPath.Engine) {
+        if engine == .own && m == 1 && !ta {
+            // A decode step: Slim's unpacked matrix-vector kernels (packing B would stream it twice).
+            slim_sgemv(tb ? 1 : 0, Int32(n), Int32(k), options.alpha, a, b, ldb, options.beta, c, isa.rawValue)
+            return
+        }
+        if engine == .own {
+            // Slim's tiles never read C when beta is 0.
+            slim_sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), options.alpha, a, lda, b, ldb,
+                       options.beta, c, ldc, isa.rawValue)
+            return
+        }
         if options.beta == 0 {
             // BLAS multiplies C by beta; 0 · NaN would leak garbage from an unwritten C.
             for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) }
@@ -60,6 +73,23 @@ extension CPUBackend {
         } else {
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                         Int32(m), Int32(n), Int32(k), options.alpha, a, Int32(lda), b, Int32(ldb), options.beta, c, Int32(ldc))
+        }
+    }
+}
+
+extension CPUBackend {
+    /// One single-threaded row-major fp32 product, `C = alpha · op(A) · op(B) + beta · C`,
+    /// on `engine` (resolve it once per op with ``gemmEngine()``): for ops that
+    /// split their own work (attention's blocks, the quantized tiles).
+    func sgemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+               _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+               engine: GemmPath.Engine) {
+        if engine == .own {
+            slim_sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, c, ldc, isa.rawValue)
+        } else {
+            PlatformBLAS.useOneThreadPerCall()
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         }
     }
 }

@@ -18,6 +18,8 @@ public struct KernelPaths: Equatable, Sendable, CustomStringConvertible {
         case elementwise
         /// Attention's online-softmax block.
         case attention
+        /// Slim's own fp32 GEMM tiles (level 2 here is AVX-512 F, no VNNI needed).
+        case gemm
 
         var shift: Int {
             switch self {
@@ -25,6 +27,7 @@ public struct KernelPaths: Equatable, Sendable, CustomStringConvertible {
             case .activationRounding: Int(SLIM_PATHS_QUANTIZE_X) * Int(SLIM_PATH_BITS)
             case .elementwise: Int(SLIM_PATHS_ELEMENTWISE) * Int(SLIM_PATH_BITS)
             case .attention: Int(SLIM_PATHS_ATTENTION) * Int(SLIM_PATH_BITS)
+            case .gemm: Int(SLIM_PATHS_GEMM) * Int(SLIM_PATH_BITS)
             }
         }
     }

@@ -45,6 +45,16 @@ public struct AttentionCase: Sendable, CustomStringConvertible {
                                      rows: rows ?? Array(repeating: Array(0..<kb), count: qb), causal: causal)
     }
 
+    /// Blocks that are no power of two, with ragged lengths: the CPU tiles pad
+    /// keys to 32 and the ragged last blocks' rows to 8; d = 40 copies V with
+    /// rows padded to 48, d = 48 reads V in place with score tiles reading into
+    /// the next block's keys. (The OpenCL kernels fail these: a known issue.)
+    public static let oddBlocks: [AttentionCase] = [
+        AttentionCase(name: "block 24 d40", batch: 1, lq: 53, lk: 47, heads: 2, kvHeads: 1, dim: 40, block: 24),
+        AttentionCase(name: "block 20 d48 causal", batch: 2, lq: 61, lk: 61, heads: 2, kvHeads: 2, dim: 48, block: 20,
+                      causal: true, keyLengths: [61, 44]),
+    ]
+
     public static let all: [AttentionCase] = [
         // Ragged: 37 is no multiple of the block or the key tile, and the second sequence is padded.
         AttentionCase(name: "dense padded", batch: 2, lq: 37, lk: 37, heads: 3, kvHeads: 3, dim: 20, block: 16,

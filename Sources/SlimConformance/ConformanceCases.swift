@@ -34,6 +34,17 @@ public struct GemmCase: Sendable, CustomStringConvertible {
         cases.append(GemmCase(m: 9, n: 41, k: 300, bias: true, epilogue: .gelu))
         cases.append(GemmCase(m: 1, n: 77, k: 40, transposeB: true, bias: true, epilogue: .gelu))
         cases.append(GemmCase(m: 128, n: 96, k: 64, beta: 0.5, epilogue: .gelu))
+        // Past every cache block of Slim's own tiles (MC 192, NC 1024, KC 768),
+        // sized for a core's share: N > M splits C by columns, so each core has
+        // all 197 rows (two A blocks) and K runs in two passes, the second adding
+        // to what the first wrote with beta applied once; M ≥ N splits by rows,
+        // so each core has all 1030 columns (two B blocks).
+        cases.append(GemmCase(m: 197, n: 200, k: 777, transposeB: true, alpha: 0.5, beta: 0.75))
+        cases.append(GemmCase(m: 197, n: 200, k: 771, transposeA: true))
+        cases.append(GemmCase(m: 1040, n: 1030, k: 3))
+        // One row (Slim's matrix-vector kernels) with alpha and beta, both layouts of B.
+        cases.append(GemmCase(m: 1, n: 1043, k: 37, alpha: 0.5, beta: 0.75))
+        cases.append(GemmCase(m: 1, n: 1043, k: 37, transposeB: true, alpha: -2, beta: 0.25))
         return cases
     }()
 }

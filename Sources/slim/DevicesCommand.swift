@@ -23,9 +23,19 @@ struct Devices: ParsableCommand {
                 "peak_gflops": d.peakGFLOPS, "auto": d.name == autoPick?.name && d.platformName == autoPick?.platformName,
             ]
         }
+        // An unknown SLIM_GEMM stops here with its error, as it would stop the first GEMM.
+        let gemm = try GemmPath.current.get()
+        var gemmEntry: [String: Any] = [
+            "engine": gemm.engine.rawValue, "reason": gemm.reason, "cpu_level": gemm.cpuLevel.description,
+        ]
+        gemmEntry["blas_core"] = gemm.blasCore
+        gemmEntry["blas_config"] = gemm.blasConfig
+        gemmEntry["blas_level"] = gemm.blasLevel?.description
+        gemmEntry["warning"] = gemm.warning
         entries.append([
             "backend": "cpu", "name": cpu.model, "cores": cpu.cores, "simd_width_floats": cpu.simdLanes, "kernel_isa": CPUBackend.ISA.best.description,
             "clock_mhz": Int(cpu.clockGHz * 1000), "peak_gflops": cpu.peakGFLOPS, "auto": autoPick == nil,
+            "gemm": gemmEntry,
         ])
         if json {
             try printJSON(["auto": autoPick.map { "opencl:\($0.name)" } ?? "cpu", "devices": entries])
@@ -43,6 +53,10 @@ struct Devices: ParsableCommand {
         print("CPU     \(cpu.model)\(autoPick == nil ? "  <- auto" : "")")
         print("        C kernels: \(CPUBackend.ISA.best) (levels " + CPUBackend.ISA.allCases.filter { $0 <= .best }.map(\.description).joined(separator: ", ") + ")")
         print("        \(cpu.cores) cores, SIMD \(cpu.simdLanes) floats, \(Int(cpu.clockGHz * 1000)) MHz, peak \(Int(cpu.peakGFLOPS)) GFLOP/s fp32 measured (nominal \(Int(cpu.nominalPeakGFLOPS)))")
+        print("        fp32 GEMM: \(gemm.engine == .own ? "Slim's own \(gemm.cpuLevel) tiles" : "BLAS")"
+              + (gemm.blasConfig.map { "; BLAS \($0)" } ?? ""))
+        print("        why: \(gemm.reason)")
+        if let warning = gemm.warning { print("        warning: \(warning)") }
     }
 
     private func mib(_ bytes: Int) -> String { "\(bytes >> 20) MiB" }

@@ -14,6 +14,30 @@ import Testing
         }
     }
 
+    /// The CPU entry names its fp32 GEMM engine and why (issue #19); SLIM_GEMM
+    /// forces one, and a value that is neither engine is an error, not ignored.
+    @Test func devicesNamesTheGemmPathAndHonoursTheOverride() throws {
+        func cpuGemm(_ environment: [String: String]) throws -> [String: Any] {
+            let r = try slim(["devices", "--json"], environment: environment)
+            try #require(r.status == 0, "\(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let cpu = try #require((json["devices"] as? [[String: Any]])?.first { $0["backend"] as? String == "cpu" })
+            return try #require(cpu["gemm"] as? [String: Any])
+        }
+        let chosen = try cpuGemm([:])
+        #expect(["own", "blas"].contains(chosen["engine"] as? String ?? ""), "\(chosen)")
+        #expect((chosen["reason"] as? String ?? "").isEmpty == false)
+        #expect(chosen["cpu_level"] is String)
+        for engine in ["own", "blas"] {
+            let forced = try cpuGemm(["SLIM_GEMM": engine])
+            #expect(forced["engine"] as? String == engine)
+            #expect(forced["reason"] as? String == "SLIM_GEMM=\(engine) set")
+        }
+        let bad = try slim(["devices"], environment: ["SLIM_GEMM": "fastest"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("SLIM_GEMM='fastest': expected 'own' or 'blas'"), "\(bad.stderr)")
+    }
+
     @Test func benchGemmJSONHasTheFieldsOnBothBackends() throws {
         func check(_ backends: String) throws {
             let r = try slim(["bench", "gemm", "--shape", "33x65x17", "--backend", backends, "--runs", "5", "--warmup", "1", "--json"])

@@ -10,6 +10,21 @@ extension AttentionCase: CustomTestStringConvertible {
 @Suite struct AttentionConformance {
     @Test(arguments: Subjects.all, AttentionCase.all)
     func forwardMatchesFloat64(_ subject: Subject, _ c: AttentionCase) throws {
+        try checkForward(subject, c)
+    }
+
+    /// Blocks of 20 and 24: right on the CPU; wrong on OpenCL (output and
+    /// log-sum-exp both off, PoCL, both tuning rows), kept visible as a known issue.
+    @Test(arguments: Subjects.all, AttentionCase.oddBlocks)
+    func blocksThatAreNoPowerOfTwo(_ subject: Subject, _ c: AttentionCase) throws {
+        if subject.backend.id.kind == .opencl {
+            withKnownIssue("OpenCL attention is wrong at block sizes that are not powers of two") { try checkForward(subject, c) }
+        } else {
+            try checkForward(subject, c)
+        }
+    }
+
+    func checkForward(_ subject: Subject, _ c: AttentionCase) throws {
         let backend = subject.backend
         var inputs = Inputs(subject, c)
         let q = inputs.floats(c.batch * c.lq * c.heads * c.dim, scale: 2)

@@ -1,5 +1,6 @@
 import SlimConformance
 import SlimCore
+import SlimCPU
 import Testing
 
 extension GemmCase: CustomTestStringConvertible {
@@ -19,8 +20,12 @@ extension GemmCase: CustomTestStringConvertible {
         let tc = c.beta == 0 ? try poisoned(backend, [c.m, c.n]) : try backend.tensor(cInit, shape: [c.m, c.n])
         let options = GemmOptions(transposeA: c.transposeA, transposeB: c.transposeB, alpha: c.alpha, beta: c.beta,
                                   bias: c.bias ? try backend.tensor(biasValues, shape: [c.n]) : nil, epilogue: c.epilogue)
-        // The bias/GELU epilogue is the one C kernel here (the product is the platform BLAS's).
-        try subject.expectPaths("epilogue", { c.bias || c.epilogue == .gelu ? ExpectedPaths.elementwise($0) : [.elementwise: []] }) {
+        // The bias/GELU epilogue's C kernel, and the product's: Slim's own tiles
+        // at the subject's GEMM level, or none where the subject runs the BLAS.
+        let tiles: Set<CPUBackend.ISA> = subject.ownGemmLevel.map { [$0] } ?? []
+        try subject.expectPaths("epilogue and tiles", {
+            (c.bias || c.epilogue == .gelu ? ExpectedPaths.elementwise($0) : [.elementwise: []]).merging([.gemm: tiles]) { $1 }
+        }) {
             try backend.gemm(ta, tb, into: tc, options: options)
         }
         let got = try backend.floats(tc)

@@ -14,6 +14,14 @@ struct Subject: Sendable, CustomTestStringConvertible {
     /// For a CPU subject, the level its kernels may run: its limit, capped by
     /// what this CPU has (nil for OpenCL).
     var cpuLevel: CPUBackend.ISA? { (backend as? CPUBackend).map { min($0.isa, .best) } }
+
+    /// For a CPU subject, the level Slim's own GEMM tiles run at (nil: OpenCL,
+    /// or this subject's GEMM is the BLAS). AVX-512 F suffices for them, so
+    /// this can exceed ``cpuLevel`` on a CPU without VNNI.
+    var ownGemmLevel: CPUBackend.ISA? {
+        guard let cpu = backend as? CPUBackend, (try? cpu.gemmEngine()) == .own else { return nil }
+        return CPUBackend.ISA(rawValue: min(cpu.isa.rawValue, GemmPath.thisCPU.rawValue))
+    }
 }
 
 /// Every backend the suite runs on: the CPU backend at each of its kernels'
@@ -28,9 +36,16 @@ enum Subjects {
     static let requireOpenCL = ProcessInfo.processInfo.environment["SLIM_REQUIRE_OPENCL"] == "1"
 
     static let all: [Subject] = {
+        // The fp32 GEMM: "cpu" runs the engine this machine chose (GemmPath),
+        // one more subject the other engine at the same level, and the lower
+        // levels Slim's own tiles at that level, so both engines and every
+        // tile stay tested whichever this machine picks.
+        let chosen = (try? GemmPath.current.get().engine) ?? .own
+        let otherGemm: GemmPath.Engine = chosen == .own ? .blas : .own
         var list = [Subject(name: "cpu", backend: CPUBackend()),
-                    Subject(name: "cpu-avx2", backend: CPUBackend(isa: .avx2)),
-                    Subject(name: "cpu-portable", backend: CPUBackend(isa: .portable))]
+                    Subject(name: "cpu-gemm-\(otherGemm)", backend: CPUBackend(gemm: otherGemm)),
+                    Subject(name: "cpu-avx2", backend: CPUBackend(isa: .avx2, gemm: .own)),
+                    Subject(name: "cpu-portable", backend: CPUBackend(isa: .portable, gemm: .own))]
         guard let device = openCLDevice else {
             print("note: no OpenCL device, OpenCL conformance skipped" + (requireOpenCL ? " (and SLIM_REQUIRE_OPENCL=1 fails the suite)" : ""))
             return list

@@ -36,6 +36,7 @@ enum {
     SLIM_PATHS_QUANTIZE_X = 1,  ///< activation rounding for those (int8 rows/runs, 22-bit planes)
     SLIM_PATHS_ELEMENTWISE = 2, ///< GELU, gated activations (SwiGLU, GELU-tanh), the GEMM's bias/GELU epilogue
     SLIM_PATHS_ATTENTION = 3,   ///< attention's online-softmax block
+    SLIM_PATHS_GEMM = 4,        ///< Slim's own fp32 GEMM tiles (cpu_gemm.h; level 2 = AVX-512 F)
 };
 /// Returns this thread's bits and clears them.
 unsigned slim_paths_take(void);

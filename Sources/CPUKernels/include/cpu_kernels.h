@@ -11,6 +11,8 @@
 #include "cpu_activations.h"
 #include "cpu_w8a8.h"
 #include "cpu_attention.h"
+#include "cpu_gemm.h"
+#include "cpu_flash_attention.h"
 #include "cpu_isa.h"
 #include "cpu_pool.h"
 #include "cpu_i22.h"
