@@ -66,7 +66,9 @@ __kernel void attention_forward(
                 vt[idx] = inside ? v[src] : 0.0f;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
-            const int visible = min(KEY_TILE, limit - t0);
+            // Keys of this block only: with a block that is not a multiple of KEY_TILE the
+            // last tile runs past k_end into zeros the staging loop wrote, not keys.
+            const int visible = min(KEY_TILE, min(limit, k_end) - t0);
             for (int t = 0; t < visible; ++t) {
                 if (t0 + t < lo && t0 + t >= global_tokens) continue;
                 float s = 0.0f;

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct AttentionBackwardConformance {
     static let cases = AttentionCase.all.filter { ["dense padded", "causal GQA", "block-sparse", "cache with room", "window + global", "per-head layouts"].contains($0.name) }
-        + AttentionCase.headDim128
+        + AttentionCase.headDim128 + AttentionCase.oddBlocks
 
     @Test(arguments: Subjects.all, cases)
     func gradientsMatchFloat64(_ subject: Subject, _ c: AttentionCase) throws {

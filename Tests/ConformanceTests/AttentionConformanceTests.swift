@@ -13,15 +13,12 @@ extension AttentionCase: CustomTestStringConvertible {
         try checkForward(subject, c)
     }
 
-    /// Blocks of 20 and 24: right on the CPU; wrong on OpenCL (output and
-    /// log-sum-exp both off, PoCL, both tuning rows), kept visible as a known issue.
+    /// Blocks of 20 and 24, not multiples of the OpenCL kernel's 16-key tiles nor of
+    /// the CPU's register tiles (the OpenCL forward once summed a tile's staged zeros
+    /// past the block's end as keys of score 0).
     @Test(arguments: Subjects.all, AttentionCase.oddBlocks)
     func blocksThatAreNoPowerOfTwo(_ subject: Subject, _ c: AttentionCase) throws {
-        if subject.backend.id.kind == .opencl {
-            withKnownIssue("OpenCL attention is wrong at block sizes that are not powers of two") { try checkForward(subject, c) }
-        } else {
-            try checkForward(subject, c)
-        }
+        try checkForward(subject, c)
     }
 
     func checkForward(_ subject: Subject, _ c: AttentionCase) throws {
