@@ -59,6 +59,12 @@ struct CompressCommand: ParsableCommand {
         guard let written = OutputFormat(rawValue: outputFormat) else {
             throw ValidationError("--output-format \(outputFormat): supported: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if written == .compressedTensors {
+            switch try format() {
+            case .int8PerChannel, .int4: break
+            default: throw ValidationError("--output-format compressed-tensors stores int4 groups and int8 channels: --quant int4-g32, int4-g64, int4-g128 (--asym) or int8, not \(quant)")
+            }
+        }
         if let activations {
             guard CompressedTensorsWriter.Activations(rawValue: activations) != nil else {
                 throw ValidationError("--activations \(activations): f32 or int8-dynamic")
@@ -127,6 +133,7 @@ struct CompressCommand: ParsableCommand {
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         if floatTables {
             compressor.layerFormats = CompressedTensorsWriter.floatTables(compressor.layerFormats, tiedEmbeddings: try DecoderSource(source).config.tiedEmbeddings)
+            compressor.runtimeInputScales = false
         }
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
