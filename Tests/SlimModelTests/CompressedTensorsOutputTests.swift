@@ -90,6 +90,33 @@ import TestSupport
         #expect(try Self.logits(ct, ids, on: backend) == Self.logits(slim, ids, on: backend))
     }
 
+    /// AWQ keeps a run-time input scale for the attention output, which compressed-tensors has no place for:
+    /// the writer refuses it by the tensor's name; with `runtimeInputScales` off that layer is quantized
+    /// without it and the folder is written (and read back packed).
+    @Test(.seeded) func awqRuntimeScalesAreRefusedOrLeftOut() throws {
+        let folder = try Temporary.folder("ct-awq")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = try TestAssets.fixture("decoders/llama3")
+        var rng = SplitMix64(seed: TestSeed.current)
+        var compressor = DecoderCompressor(format: .int4(groupSize: 32, symmetric: true), method: .awq)
+        compressor.calibration = ((0..<8).map { _ in TinyLlama.text(40, using: &rng) }, CPUBackend(), "random words")
+        (compressor.calibrationContext, compressor.calibrationSequences) = (32, 4)
+        compressor.layerFormats = CompressedTensorsWriter.floatTables([:], tiedEmbeddings: false)
+        let refused = folder.appendingPathComponent("refused")
+        #expect { _ = try CompressedTensorsWriter.write(to: refused, source: source, calibration: nil, overwrite: false, activations: .f32) {
+            try compressor.compress(source, to: $0, hashSource: false)
+        } } throws: { "\($0)".contains("o_proj.weight.input_scale") }
+        #expect(!FileManager.default.fileExists(atPath: refused.path))
+        compressor.runtimeInputScales = false
+        let ct = folder.appendingPathComponent("ct")
+        _ = try CompressedTensorsWriter.write(to: ct, source: source, calibration: nil, overwrite: false, activations: .f32) {
+            try compressor.compress(source, to: $0, hashSource: false)
+        }
+        let store = try CheckpointQuantization.store(file: try HuggingFaceCheckpoint.open(folder: ct), folder: ct)
+        #expect(try store.packed("model.layers.0.self_attn.o_proj.weight") != nil)
+        #expect(try HuggingFaceCheckpoint.open(folder: ct).tensors.allSatisfy { !$0.name.contains("input_scale") })
+    }
+
     /// A bf16 source: the levels and zero points are Slim's and each scale is Slim's rounded to bf16
     /// (the model's type, as llm-compressor stores scales), to nearest even.
     @Test func bf16ScalesAreSlimsRoundedAndTheLevelsAreKept() throws {
