@@ -13,7 +13,8 @@ import SlimModel
 /// - int8 per channel, weight-only → `pack-quantized` with 8 bits (four bytes `q + 128` a word),
 ///   as the library stores W8A16; with dynamic int8 activations (W8A8) → `int-quantized`:
 ///   `weight` i8 `[N, K]`. `weight_scale` `[N, 1]`.
-/// Scales are stored in the model's float type (`config.json` `dtype`/`torch_dtype`), as
+/// Scales are stored in the model's float type (`config.json` `dtype`/`torch_dtype`; fp16, with the
+/// float tables, for a model made from a GGUF file, which names none), as
 /// llm-compressor stores them: exact for fp32 models; for bf16/fp16 each scale is rounded to
 /// that type (the levels stay the ones Slim chose). Float tensors are copied as stored.
 /// Slim's formats that compressed-tensors has no layout for (GGUF blocks, AWQ's run-time input
@@ -67,7 +68,12 @@ public enum CompressedTensorsWriter {
         var config = try FileReading.jsonObject(at: configURL)
         let file = try HuggingFaceCheckpoint.open(folder: slim)
         let store = try PackedWeightStore(file: file, config: configURL)
-        let scaleKind = scaleKind(config)
+        // A model made from a GGUF file names no float type (its tables were blocks): fp16, as
+        // Hugging Face checkpoints of llama.cpp models usually are, so the float token table is never
+        // 4 bytes a weight (a compressed model is never larger than its source).
+        let typed = config["dtype"] != nil || config["torch_dtype"] != nil
+        let scaleKind = typed ? scaleKind(config) : .f16
+        if !typed { config["torch_dtype"] = "float16" }
         // Each layer's scheme (its format and activations), for the config groups.
         var schemes: [String: [String]] = [:]
         var floatLinears: [String] = []
@@ -93,6 +99,14 @@ public enum CompressedTensorsWriter {
                 continue
             }
             if t.shape.count == 2, name.hasSuffix(".weight"), !name.contains("embed") { floatLinears.append(String(name.dropLast(".weight".count))) }
+            if !typed, t.kind == .f32, t.shape.count == 2 {
+                let values = try file.floats(t)
+                if let big = values.firstIndex(where: { abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                    throw SlimError.invalidArgument("'\(name)' element \(big) (\(values[big])) does not fit fp16, the type of a model made from a GGUF file")
+                }
+                try writer.append(try .floats(name, values, shape: t.shape, as: .f16))
+                continue
+            }
             try writer.append(SafeTensorsWriter.Entry(name: name, kind: t.kind, shape: t.shape, data: Data(try file.bytes(of: t))))
         }
         let written = try writer.finish()
