@@ -116,3 +116,64 @@ import TestSupport
         }
     }
 }
+
+/// The GPTQ variants the fixtures do not hold, built here from AutoGPTQ's definition: 8 bits per channel
+/// (qweight four levels a word along K, zeros 128 less one in v1) and gptq_v2 (zeros stored as they are).
+@Suite struct GPTQVariantTests {
+    /// A one-layer "checkpoint" file of `tensors`.
+    static func file(_ tensors: [SafeTensorsWriter.Entry]) throws -> (URL, any TensorFile) {
+        let folder = try Temporary.folder("gptq-variant")
+        let url = folder.appendingPathComponent("model.safetensors")
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: url)
+        return (folder, try SafeTensorsFile(contentsOf: url))
+    }
+
+    static func words(_ name: String, _ w: [UInt32], _ shape: [Int]) -> SafeTensorsWriter.Entry {
+        .init(name: name, kind: .i32, shape: shape, data: w.map { $0.littleEndian }.withUnsafeBytes { Data($0) })
+    }
+
+    @Test(.seeded) func eightBitPerChannelIsSlimsInt8() throws {
+        let (n, k) = (8, 12)
+        var rng = SplitMix64(seed: TestSeed.current)
+        let q = (0..<n * k).map { _ in Int.random(in: -127...127, using: &rng) }  // q[r, c]
+        let scales = (0..<n).map { _ in Float.random(in: 0.01...0.1, using: &rng) }
+        // qweight [K/4, N]: level of (c, r) + 128 in byte c % 4 of word (c / 4, r).
+        var qweight = [UInt32](repeating: 0, count: k / 4 * n)
+        for r in 0..<n { for c in 0..<k { qweight[(c / 4) * n + r] |= UInt32(q[r * k + c] + 128) << (8 * UInt32(c % 4)) } }
+        let qzeros = (0..<n / 4).map { _ in UInt32(127) * 0x0101_0101 }  // v1: 128 − 1 in every byte
+        let (folder, file) = try Self.file([Self.words("l.qweight", qweight, [k / 4, n]), Self.words("l.qzeros", qzeros, [1, n / 4]),
+                                             try .floats("l.scales", scales, shape: [1, n], as: .f16)])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let reader = try GPTQReader(["bits": 8, "group_size": -1, "sym": true, "desc_act": false], source: folder.appendingPathComponent("quantize_config.json"))
+        let p = try reader.repack("l", in: file)
+        #expect(p.format == .int8PerChannel && p.rows == n && p.columns == k)
+        #expect(p.encoded.data.map { Int(Int8(bitPattern: $0)) } == q)
+        #expect(p.encoded.scales == scales.map { Float(Float16($0)) })
+    }
+
+    @Test(.seeded) func v2StoresZerosAsTheyAre() throws {
+        let (n, k, g) = (8, 32, 32)
+        var rng = SplitMix64(seed: TestSeed.current)
+        let u = (0..<n * k).map { _ in UInt32.random(in: 0...15, using: &rng) }
+        let zeros = (0..<n).map { _ in UInt32.random(in: 0...15, using: &rng) }
+        var qweight = [UInt32](repeating: 0, count: k / 8 * n)
+        for r in 0..<n { for c in 0..<k { qweight[(c / 8) * n + r] |= u[r * k + c] << (4 * UInt32(c % 8)) } }
+        let qzeros = [zeros.enumerated().reduce(UInt32(0)) { $0 | $1.element << (4 * UInt32($1.offset)) }]
+        let scales = (0..<n).map { _ in Float.random(in: 0.01...0.1, using: &rng) }
+        let (folder, file) = try Self.file([Self.words("l.qweight", qweight, [k / 8, n]), Self.words("l.qzeros", qzeros, [1, n / 8]),
+                                             try .floats("l.scales", scales, shape: [1, n], as: .f16)])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (format, offset) in [("gptq_v2", 0), ("gptq", 1)] {
+            let reader = try GPTQReader(["bits": 4, "group_size": g, "sym": false, "checkpoint_format": format],
+                                        source: folder.appendingPathComponent("quantize_config.json"))
+            if offset == 1, zeros.contains(15) {
+                #expect(throws: SlimError.self) { try reader.repack("l", in: file) }
+                continue
+            }
+            let p = try reader.repack("l", in: file)
+            #expect(p.format == .int4(groupSize: g, symmetric: false))
+            #expect(QuantCodec.int4Levels(p.encoded, rows: n, columns: k) == u.map { UInt8($0) }, "\(format)")
+            #expect(p.encoded.zeros == zeros.map { UInt8($0 + UInt32(offset)) }, "\(format)")
+        }
+    }
+}
