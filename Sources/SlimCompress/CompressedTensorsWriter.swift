@@ -14,7 +14,7 @@ import SlimModel
 ///   as the library stores W8A16; with dynamic int8 activations (W8A8) → `int-quantized`:
 ///   `weight` i8 `[N, K]`. `weight_scale` `[N, 1]`.
 /// Scales are stored in the model's float type (`config.json` `dtype`/`torch_dtype`; fp16, with the
-/// float tables, for a model made from a GGUF file, which names none), as
+/// float tables, for a model made from a GGUF file), as
 /// llm-compressor stores them: exact for fp32 models; for bf16/fp16 each scale is rounded to
 /// that type (the levels stay the ones Slim chose). Float tensors are copied as stored.
 /// Slim's formats that compressed-tensors has no layout for (GGUF blocks, AWQ's run-time input
@@ -33,14 +33,14 @@ public enum CompressedTensorsWriter {
     /// puts the compressed-tensors folder at `output` (staged and renamed as every
     /// output is: a kill at any moment leaves the old output or the new one).
     public static func write(to output: URL, source: URL, calibration: String?, overwrite: Bool, activations: Activations,
-                             maxShardBytes: Int = CheckpointWriter.defaultMaxShardBytes,
+                             floatType: StoredKind? = nil, maxShardBytes: Int = CheckpointWriter.defaultMaxShardBytes,
                              compress: (URL) throws -> CompressionReport) throws -> CompressionReport {
         let claim = try CompressedFolder.claim(output, source: source, calibration: calibration, overwrite: overwrite)
         defer { claim.release() }
         return try StagedFolder.write(to: output) { staging in
             let slim = staging.appendingPathComponent("slim-folder")
             let report = try compress(slim)
-            let bytes = try convert(slim, into: staging, activations: activations, maxShardBytes: maxShardBytes)
+            let bytes = try convert(slim, into: staging, activations: activations, floatType: floatType, maxShardBytes: maxShardBytes)
             try FileManager.default.removeItem(at: slim)
             return CompressionReport(source: report.source, sourceSHA256: report.sourceSHA256, method: report.method,
                                      format: report.format + " as compressed-tensors", layers: report.layers, bytesBefore: report.bytesBefore,
@@ -62,18 +62,21 @@ public enum CompressedTensorsWriter {
 
     /// Writes `slim`'s model into `folder` as compressed-tensors (weights, config.json, and its
     /// other files copied: tokenizer, generation config, model card). Returns the weights' bytes.
-    public static func convert(_ slim: URL, into folder: URL, activations: Activations,
+    /// `floatType`: the scales' and float matrices' type when the model's own will not do (fp16 for a
+    /// model made from a GGUF file, which Slim's config calls float32); nil: the model's.
+    public static func convert(_ slim: URL, into folder: URL, activations: Activations, floatType: StoredKind? = nil,
                                maxShardBytes: Int = CheckpointWriter.defaultMaxShardBytes) throws -> Int {
         let configURL = slim.appendingPathComponent("config.json")
         var config = try FileReading.jsonObject(at: configURL)
         let file = try HuggingFaceCheckpoint.open(folder: slim)
         let store = try PackedWeightStore(file: file, config: configURL)
-        // A model made from a GGUF file names no float type (its tables were blocks): fp16, as
-        // Hugging Face checkpoints of llama.cpp models usually are, so the float token table is never
-        // 4 bytes a weight (a compressed model is never larger than its source).
-        let typed = config["dtype"] != nil || config["torch_dtype"] != nil
-        let scaleKind = typed ? scaleKind(config) : .f16
-        if !typed { config["torch_dtype"] = "float16" }
+        // `floatType` (a model made from a GGUF file, whose tables were blocks: fp16) replaces the
+        // model's type: the float token table is then 2 bytes a weight, so the folder is not larger than its source.
+        let scaleKind = floatType ?? scaleKind(config)
+        if let floatType {
+            config.removeValue(forKey: "dtype")
+            config["torch_dtype"] = floatType == .bf16 ? "bfloat16" : floatType == .f16 ? "float16" : "float32"
+        }
         // Each layer's scheme (its format and activations), for the config groups.
         var schemes: [String: [String]] = [:]
         var floatLinears: [String] = []
@@ -99,12 +102,12 @@ public enum CompressedTensorsWriter {
                 continue
             }
             if t.shape.count == 2, name.hasSuffix(".weight"), !name.contains("embed") { floatLinears.append(String(name.dropLast(".weight".count))) }
-            if !typed, t.kind == .f32, t.shape.count == 2 {
+            if let floatType, t.kind == .f32, floatType != .f32, t.shape.count == 2 {
                 let values = try file.floats(t)
-                if let big = values.firstIndex(where: { abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
-                    throw SlimError.invalidArgument("'\(name)' element \(big) (\(values[big])) does not fit fp16, the type of a model made from a GGUF file")
+                if floatType == .f16, let big = values.firstIndex(where: { abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                    throw SlimError.invalidArgument("'\(name)' element \(big) (\(values[big])) does not fit fp16")
                 }
-                try writer.append(try .floats(name, values, shape: t.shape, as: .f16))
+                try writer.append(try .floats(name, values, shape: t.shape, as: floatType))
                 continue
             }
             try writer.append(SafeTensorsWriter.Entry(name: name, kind: t.kind, shape: t.shape, data: Data(try file.bytes(of: t))))

@@ -119,13 +119,19 @@ struct CompressCommand: ParsableCommand {
             let output = URL(fileURLWithPath: output)
             return try CompressedTensorsWriter.write(to: output, source: source, calibration: calib ?? (method == "rtn" ? nil : DecoderCompressor.defaultCalibrationFile.path),
                                                      overwrite: overwrite, activations: CompressedTensorsWriter.Activations(rawValue: activations ?? "f32")!,
-                                                     maxShardBytes: try shardSize.bytes) { slim in
+                                                     // A GGUF file's tables were blocks: fp16 keeps the float token table at 2 bytes a weight.
+                                                     floatType: isFolder(source) ? nil : .f16, maxShardBytes: try shardSize.bytes) { slim in
                 // The token table and lm_head stay in the source's float type: compressed-tensors quantizes Linear layers.
                 try compressDecoder(source, to: slim, floatTables: true)
             }
         }
         if method == "auto" { return try compressDecoderAuto(source) }
         return try compressDecoder(source, to: URL(fileURLWithPath: output), floatTables: false)
+    }
+
+    private func isFolder(_ url: URL) -> Bool {
+        var folder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
     }
 
     private func compressDecoder(_ source: URL, to output: URL, floatTables: Bool) throws -> CompressionReport {

@@ -90,6 +90,26 @@ import TestSupport
         #expect(try Self.logits(ct, ids, on: backend) == Self.logits(slim, ids, on: backend))
     }
 
+    /// `floatType` (what the CLI passes for a GGUF source, whose config Slim calls float32): scales and float
+    /// matrices in fp16, `torch_dtype` float16, norms as they were; the levels unchanged.
+    @Test func floatTypeOverridesTheModelsType() throws {
+        let folder = try Temporary.folder("ct-f16")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = try Self.fp32Copy("llama-linear", into: folder)
+        var compressor = DecoderCompressor(format: .int4(groupSize: 32, symmetric: true))
+        compressor.layerFormats = CompressedTensorsWriter.floatTables([:], tiedEmbeddings: try DecoderSource(source).config.tiedEmbeddings)
+        let ct = folder.appendingPathComponent("ct")
+        _ = try CompressedTensorsWriter.write(to: ct, source: source, calibration: nil, overwrite: false, activations: .f32, floatType: .f16) {
+            try compressor.compress(source, to: $0, hashSource: false)
+        }
+        let file = try HuggingFaceCheckpoint.open(folder: ct)
+        for t in file.tensors where t.kind.holdsFloats {
+            #expect(t.kind == (t.shape.count == 2 ? .f16 : .f32), "\(t.name) is \(t.kind)")
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: ct.appendingPathComponent("config.json"))) as! [String: Any]
+        #expect(config["torch_dtype"] as? String == "float16" && config["dtype"] == nil)
+    }
+
     /// AWQ keeps a run-time input scale for the attention output, which compressed-tensors has no place for:
     /// the writer refuses it by the tensor's name; with `runtimeInputScales` off that layer is quantized
     /// without it and the folder is written (and read back packed).
