@@ -38,6 +38,10 @@ public struct DecoderCompressor {
     public var damping = 0.01
     /// Each block calibrates on the quantized blocks' outputs (true) or the source's (false).
     public var sequential = true
+    /// AWQ: whether a layer whose scale folds into nothing before it (the attention output) may keep
+    /// a run-time input scale; false for output formats that have no place for one (compressed-tensors),
+    /// where that layer is quantized without AWQ's scale.
+    public var runtimeInputScales = true
     /// H = 2·XᵀX of each linear's input computed elsewhere (by the weight's Hugging Face name; K, V
     /// and up use Q's and gate's), e.g. over the whole model at once: used instead of calibrating block by
     /// block. Only without `sequential`, whose inputs depend on the quantized blocks before.

@@ -47,6 +47,9 @@ public struct ModelInspection: Sendable {
     public let format: String
     /// GGUF's version; nil for safetensors, which has none.
     public let formatVersion: Int?
+    /// Who quantized the weights: "gguf" for a GGUF file, else a folder's ``CheckpointQuantization``
+    /// (slim, compressed-tensors, gptq, awq, or none).
+    public var quantization = "none"
     /// config.json's `model_type`, GGUF's `general.architecture`, or "unknown".
     public let architecture: String
     /// The keys that describe the model's size, in a fixed order.
@@ -77,13 +80,17 @@ public struct ModelInspection: Sendable {
         if isFolder.boolValue {
             let config = try JSONFile.object(at: url.appendingPathComponent("config.json"))
             let weights = try HuggingFaceCheckpoint.open(folder: url)
-            return ModelInspection(path: path, file: weights, version: nil, huggingFace: config)
+            var inspection = ModelInspection(path: path, file: weights, version: nil, huggingFace: config)
+            inspection.quantization = try CheckpointQuantization.detect(folder: url).kind.rawValue
+            return inspection
         }
         let file = try MappedFile(path: path)
         if file.count >= 4, file.bytes.loadUnaligned(as: UInt32.self).littleEndian == GGUFFile.magic {
             let gguf = try GGUFFile(file)
-            return ModelInspection(path: path, file: gguf, version: gguf.version, architecture: gguf.architecture ?? "unknown",
-                                   config: ggufConfig(gguf))
+            var inspection = ModelInspection(path: path, file: gguf, version: gguf.version, architecture: gguf.architecture ?? "unknown",
+                                             config: ggufConfig(gguf))
+            inspection.quantization = "gguf"
+            return inspection
         }
         // A bare safetensors file: a config.json beside it says what the model is.
         let beside = url.deletingLastPathComponent().appendingPathComponent("config.json")

@@ -28,6 +28,11 @@ struct CompressCommand: ParsableCommand {
     var sequential = true
     @Option(name: .customLong("layer"), help: "A per-layer exception, NAME=FORMAT (FORMAT a --quant value or fp32), repeatable.")
     var layerOptions: [String] = []
+    @Option(help: ArgumentHelp("slim (Slim's folder, the default) or compressed-tensors (vLLM and transformers load it; decoders, --quant int8 or int4-g32/64/128[-asym]).",
+                               discussion: "compressed-tensors keeps the token table and lm_head in the source's float type and stores the very levels Slim chose; scales in the model's float type."))
+    var outputFormat: String = OutputFormat.slim.rawValue
+    @Option(help: "compressed-tensors, --quant int8: f32 (weight-only, W8A16) or int8-dynamic (W8A8: activations quantized per token at run time).")
+    var activations: String?
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @OptionGroup var shardSize: ShardSizeOption
@@ -51,6 +56,23 @@ struct CompressCommand: ParsableCommand {
         if actOrder, method != "gptq" { throw ValidationError("--act-order orders GPTQ's columns: add --method gptq, or drop it") }
         guard damp > 0, damp.isFinite else { throw ValidationError("--damp \(damp): a positive fraction of the Hessian's mean diagonal (e.g. 0.01)") }
         guard seq >= 2 else { throw ValidationError("--seq \(seq): a calibration sequence needs at least 2 tokens") }
+        guard let written = OutputFormat(rawValue: outputFormat) else {
+            throw ValidationError("--output-format \(outputFormat): supported: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if written == .compressedTensors {
+            switch try format() {
+            case .int8PerChannel, .int4: break
+            default: throw ValidationError("--output-format compressed-tensors stores int4 groups and int8 channels: --quant int4-g32, int4-g64, int4-g128 (--asym) or int8, not \(quant)")
+            }
+        }
+        if let activations {
+            guard CompressedTensorsWriter.Activations(rawValue: activations) != nil else {
+                throw ValidationError("--activations \(activations): f32 or int8-dynamic")
+            }
+            guard written == .compressedTensors, try format() == .int8PerChannel else {
+                throw ValidationError("--activations chooses W8A16 or W8A8 for --output-format compressed-tensors --quant int8; Slim's own folders choose activations when they run")
+            }
+        }
     }
 
     /// Options only the decoder pipeline reads, refused for an encoder rather than ignored.
@@ -75,7 +97,7 @@ struct CompressCommand: ParsableCommand {
     func run() throws {
         let source = URL(fileURLWithPath: model)
         let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source)
-            : method == "auto" ? try compressAuto(source) : try compressEncoder(source)
+            : method == "auto" ? try compressEncoder(source, auto: true) : try compressEncoder(source)
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
@@ -92,9 +114,33 @@ struct CompressCommand: ParsableCommand {
 
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
     private func compressDecoder(_ source: URL) throws -> CompressionReport {
+        if OutputFormat(rawValue: outputFormat) == .compressedTensors {
+            guard method != "auto" else { throw ValidationError("--output-format compressed-tensors takes one --quant format; --method auto is not written there yet") }
+            let output = URL(fileURLWithPath: output)
+            return try CompressedTensorsWriter.write(to: output, source: source, calibration: calib ?? (method == "rtn" ? nil : DecoderCompressor.defaultCalibrationFile.path),
+                                                     overwrite: overwrite, activations: CompressedTensorsWriter.Activations(rawValue: activations ?? "f32")!,
+                                                     // A GGUF file's tables were blocks: fp16 keeps the float token table at 2 bytes a weight.
+                                                     floatType: isFolder(source) ? nil : .f16, maxShardBytes: try shardSize.bytes) { slim in
+                // The token table and lm_head stay in the source's float type: compressed-tensors quantizes Linear layers.
+                try compressDecoder(source, to: slim, floatTables: true)
+            }
+        }
         if method == "auto" { return try compressDecoderAuto(source) }
+        return try compressDecoder(source, to: URL(fileURLWithPath: output), floatTables: false)
+    }
+
+    private func isFolder(_ url: URL) -> Bool {
+        var folder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
+    }
+
+    private func compressDecoder(_ source: URL, to output: URL, floatTables: Bool) throws -> CompressionReport {
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        if floatTables {
+            compressor.layerFormats = CompressedTensorsWriter.floatTables(compressor.layerFormats, tiedEmbeddings: try DecoderSource(source).config.tiedEmbeddings)
+            compressor.runtimeInputScales = false
+        }
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
@@ -105,7 +151,7 @@ struct CompressCommand: ParsableCommand {
         }
         let bar = ProgressLine(unit: "blocks (calibrate, quantize, write)")
         defer { bar.finish() }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite && !floatTables) { done, total, _ in
             bar.update(done, of: total)
         }
     }
@@ -142,8 +188,18 @@ struct CompressCommand: ParsableCommand {
         }
     }
 
+    private func compressEncoder(_ source: URL, auto: Bool) throws -> CompressionReport {
+        if OutputFormat(rawValue: outputFormat) != .slim {
+            throw ValidationError("--output-format \(outputFormat) is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
+        }
+        return try compressAuto(source)
+    }
+
     private func compressEncoder(_ source: URL) throws -> CompressionReport {
         try refuseDecoderOptions()
+        if OutputFormat(rawValue: outputFormat) != .slim {
+            throw ValidationError("--output-format \(outputFormat) is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
+        }
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         compressor.maxShardBytes = try shardSize.bytes

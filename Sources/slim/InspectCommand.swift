@@ -23,7 +23,7 @@ struct InspectCommand: ParsableCommand {
 
     static func jsonObject(_ m: ModelInspection) -> [String: Any] {
         var object: [String: Any] = [
-            "path": m.path, "weights_path": m.weightsPath, "format": m.format, "architecture": m.architecture,
+            "path": m.path, "weights_path": m.weightsPath, "format": m.format, "quantization": m.quantization, "architecture": m.architecture,
             "parameter_count": m.parameterCount, "file_bytes": m.fileBytes, "weight_files": m.weightFiles,
             "config": Dictionary(m.config.map { ($0.key, $0.value.json as Any) }) { first, _ in first },
             "kinds": m.kinds.map { ["dtype": $0.kind.rawValue, "tensors": $0.tensors, "parameters": $0.elements, "bytes": $0.bytes] },
@@ -35,7 +35,7 @@ struct InspectCommand: ParsableCommand {
 
     static func report(_ m: ModelInspection) -> String {
         var lines = ["\(m.path): \(m.format)" + (m.formatVersion.map { " v\($0)" } ?? "")
-                     + (m.weightFiles.count > 1 ? " in \(m.weightFiles.count) shards (\(m.weightsPath))" : ""), "architecture: \(m.architecture)"]
+                     + (m.weightFiles.count > 1 ? " in \(m.weightFiles.count) shards (\(m.weightsPath))" : ""), "architecture: \(m.architecture)", "quantization: \(m.quantization)"]
         let keyWidth = m.config.map(\.key.count).max() ?? 0
         lines += m.config.map { "  " + pad($0.key, keyWidth) + "  \($0.value)" }
         lines.append("tensors by kind:")

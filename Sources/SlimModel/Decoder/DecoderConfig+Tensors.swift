@@ -3,9 +3,9 @@ import SlimCore
 
 extension DecoderConfig {
     /// The weights of a Hugging Face folder's tensors as the block reads them:
-    /// packed where Slim compressed them, Phi-3's fused projections split.
+    /// packed where Slim (or GPTQ, AWQ, compressed-tensors) compressed them, Phi-3's fused projections split.
     public static func store(file: any TensorFile, config: DecoderConfig, configURL: URL) throws -> any WeightStore {
-        let packed = try PackedWeightStore(file: file, config: configURL)
+        let packed = try CheckpointQuantization.store(file: file, folder: configURL.deletingLastPathComponent())
         return config.architecture.fusedProjections ? FusedWeightStore(packed, config: config) : packed
     }
 

@@ -77,6 +77,10 @@ public struct FusedWeightStore: WeightStore {
     public func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)? {
         slice(name) == nil ? try base.packedFactors(name) : nil
     }
+    /// A fused weight's parts read the same input, so they share its column order.
+    public func inputOrder(_ name: String) throws -> [Int]? {
+        try base.inputOrder(slice(name)?.fused ?? name)
+    }
 }
 
 extension PackedWeight {

@@ -19,6 +19,9 @@ public struct Linear: Sendable {
     public let name: String
     /// Multipliers of the input channels applied before the product (AWQ's 1/s); nil: none.
     public private(set) var inputScale: Tensor?
+    /// Input columns gathered before the product, as runs (an imported act-order weight whose
+    /// columns were sorted into group order); nil: the input as it is.
+    public private(set) var inputGather: InputGather?
 
     public init(weights: Weights, bias: Tensor? = nil, in inFeatures: Int, out outFeatures: Int, name: String = "") {
         self.name = name
@@ -65,6 +68,12 @@ public struct Linear: Sendable {
             }
             let q = try backend.upload(p.encoded, rows: p.rows, columns: p.columns, format: p.format, name: prefix + ".weight")
             weights = .quantized(q, activations: quantization?.activations ?? packedActivations)
+            if let order = try store.inputOrder(prefix + ".weight") {
+                guard order.count == inFeatures else {
+                    throw SlimError.malformedFile(path: store.origin, detail: "'\(prefix).weight' orders \(order.count) inputs, not \(inFeatures)")
+                }
+                inputGather = InputGather(order)
+            }
             if let s = try store.inputScale(prefix + ".weight") {
                 guard s.count == inFeatures else {
                     throw SlimError.malformedFile(path: store.origin, detail: "'\(prefix).weight.input_scale' has \(s.count) values for \(inFeatures) inputs")
@@ -86,6 +95,7 @@ public struct Linear: Sendable {
     /// `y = epilogue(x·Wᵀ + b)` over the rows of `x`.
     public func apply(_ x: Tensor, into y: Tensor, epilogue: GemmOptions.Epilogue = .none, on backend: any Backend) throws {
         var x = x
+        if let inputGather { x = try inputGather.apply(x, on: backend, name: name) }
         if let inputScale {
             let scaled = try backend.allocate(x.shape, name: name + " scaled input")
             try backend.mul(x, inputScale, into: scaled)

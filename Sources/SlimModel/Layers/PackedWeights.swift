@@ -30,6 +30,7 @@ extension WeightStore {
     public func factors(_ name: String) throws -> (a: [Float], b: [Float], rank: Int)? { nil }
     public func inputScale(_ name: String) throws -> [Float]? { nil }
     public func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)? { nil }
+    public func inputOrder(_ name: String) throws -> [Int]? { nil }
 }
 
 /// The weights of a compressed folder: packed tensors for the layers its

@@ -18,6 +18,9 @@ public protocol WeightStore {
     func inputScale(_ name: String) throws -> [Float]?
     /// Low-rank factors stored packed (low rank, then quantized): A `[rows, rank]`, B `[rank, columns]`.
     func packedFactors(_ name: String) throws -> (a: PackedWeight, b: PackedWeight)?
+    /// For a packed weight whose columns were sorted into group order (an imported act-order
+    /// checkpoint): the input each column reads, gathered before the product; nil when in order.
+    func inputOrder(_ name: String) throws -> [Int]?
 }
 
 extension WeightStore {
