@@ -2,7 +2,7 @@
 """Independent checks of Slim's compressed-tensors output (issue #17), with the venv's
 compressed-tensors, transformers and torch:
 
-    /tmp/lead/venv/bin/python scripts/check_compressed_tensors.py SLIM_FOLDER CT_FOLDER [--text FILE --ctx N --slim-nll JSON]
+    python scripts/check_compressed_tensors.py SLIM_FOLDER CT_FOLDER [--text FILE --ctx N --slim-nll JSON]
 
 SLIM_FOLDER and CT_FOLDER: the same model compressed by `slim compress` twice, the same way
 (round to nearest, or GPTQ with the same calibration: deterministic), once as Slim's folder and once

@@ -3,7 +3,7 @@
 for Slim's importers (issue #17, "In"). Run with the project's venv (torch, transformers,
 compressed-tensors, safetensors):
 
-    /tmp/lead/venv/bin/python scripts/make_quantized_checkpoint_fixtures.py [OUT]
+    python scripts/make_quantized_checkpoint_fixtures.py [OUT]
 
 One random-initialised LlamaForCausalLM (1 block, hidden 128, intermediate 128, 4 query / 2 KV
 heads, tied embeddings, the decoder fixtures' 320-token tokenizer), its seven linears quantized
