@@ -57,13 +57,16 @@ extension BackendOption {
     init(backend: String?) { self.init(); self.backend = backend }
 }
 
+/// Information on stderr, from rank 0 only (errors go through `Slim.main`, from every rank).
 func printError(_ text: String) {
+    guard Job.isRoot else { return }
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Pretty, key-sorted JSON on stdout.
+/// Pretty, key-sorted JSON on stdout, from rank 0 only; an object gains `ranks` and `devices`.
 func printJSON(_ value: Any) throws {
-    let data = try JSONOutput.data(value)
+    guard Job.isRoot else { return }
+    let data = try JSONOutput.data((value as? [String: Any]).map { $0.merging(Job.reportFields) { old, _ in old } } ?? value)
     print(String(decoding: data, as: UTF8.self))
 }
 

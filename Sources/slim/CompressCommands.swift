@@ -4,7 +4,7 @@ import SlimCompress
 import SlimCore
 import SlimModel
 
-struct CompressCommand: ParsableCommand {
+struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "compress",
         abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
@@ -74,8 +74,14 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let source = URL(fileURLWithPath: model)
-        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source)
+        let decoder = try ModelFamily(path: source) == .decoder
+        if Job.collective.size > 1 && (!decoder || method == "auto") {
+            throw SlimError.unsupported(op: "slim compress over \(Job.collective.size) ranks", backend: "MPI",
+                                        reason: "only a decoder's rtn/gptq/awq pipeline splits its calibration across ranks; run this one without mpirun")
+        }
+        let report = decoder ? try compressDecoder(source)
             : method == "auto" ? try compressAuto(source) : try compressEncoder(source)
+        guard Job.isRoot else { return }
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
@@ -97,6 +103,7 @@ struct CompressCommand: ParsableCommand {
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
+        compressor.collective = Job.collective
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.

@@ -21,7 +21,7 @@ struct DecoderModelOptions: ParsableArguments {
     }
 }
 
-struct PerplexityCommand: ParsableCommand {
+struct PerplexityCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "perplexity",
         abstract: "Perplexity of a decoder on a text, measured as llama-perplexity does.",
@@ -43,8 +43,9 @@ struct PerplexityCommand: ParsableCommand {
         let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
         let bar = ProgressLine(unit: "chunks")
         let result = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks,
-                                          bos: tokenizer.addBOS ? tokenizer.bosID : nil) { bar.update($0, of: $1) }
+                                          bos: tokenizer.addBOS ? tokenizer.bosID : nil, collective: Job.collective) { bar.update($0, of: $1) }
         bar.finish()
+        guard Job.isRoot else { return }
         if json {
             try printJSON(["ppl": result.perplexity, "tokens_scored": result.tokensScored, "tokens_per_s": result.tokensPerSecond,
                            "running_ppl": result.running, "token_nll": result.tokenNLL, "chunks": result.running.count, "ctx": ctx, "text_tokens": tokens.count])

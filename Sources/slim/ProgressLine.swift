@@ -11,7 +11,7 @@ final class ProgressLine {
     private var total: Int
     private let unit: String
     private let start = DispatchTime.now().uptimeNanoseconds
-    private let enabled = isatty(STDERR_FILENO) == 1
+    private let enabled = isatty(STDERR_FILENO) == 1 && Job.isRoot
     private var lastDraw: UInt64 = 0
 
     init(total: Int = 0, unit: String) {
