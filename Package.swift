@@ -87,18 +87,18 @@ let package = Package(
         // MARK: - Tests
         /// What every test target shares: seeds that replay, unique temporary paths, the seeded
         /// generator, and the backends a test runs on (the OpenCL half fails when required).
-        .target(name: "TestSupport", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["SlimCore", "SlimCPU", "SlimOpenCL", "SlimParallel"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         .testTarget(name: "SlimCoreTests", dependencies: ["TestSupport", "SlimCore", "SlimParallel"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["SlimConformance", "SlimCore", "SlimCPU", "SlimOpenCL", "Kernels"],
                     swiftSettings: strict),
-        .testTarget(name: "SlimModelTests", dependencies: ["TestSupport", "SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "SlimModelTests", dependencies: ["TestSupport", "SlimModel", "SlimCompress", "SlimCore", "SlimCPU", "SlimOpenCL", "SlimParallel"],
                     swiftSettings: strict),
         /// Runs the `slim` executable end to end (it is built beside the tests).
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "slim"], swiftSettings: strict),
         /// A trainable BERT student: forward, backward, AdamW, distillation (issue #7).
         .target(name: "SlimTrain", dependencies: ["SlimCompress", "SlimModel", "SlimCore", "SlimParallel"], swiftSettings: strict),
-        .testTarget(name: "SlimTrainTests", dependencies: ["TestSupport", "SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL"],
+        .testTarget(name: "SlimTrainTests", dependencies: ["TestSupport", "SlimTrain", "SlimModel", "SlimCore", "SlimCPU", "SlimOpenCL", "SlimParallel"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
