@@ -46,7 +46,7 @@ extension Collective {
             ?? Array(fingerprint.utf8).withUnsafeBytes { XXHash64.hash($0) }
         let all = try allGather([Double(bitPattern: mine)], step: "checking that every rank runs the same \(what)")
         if let other = all.indices.first(where: { all[$0][0].bitPattern != all[0][0].bitPattern }) {
-            throw SlimError.collective(rank: other, ranks: size, step: "start",
+            throw SlimError.collective(rank: other, ranks: size, step: "comparing \(what)",
                                        detail: "its \(what) differs from rank 0's (every rank must run the same \(what))")
         }
     }
