@@ -132,6 +132,22 @@ struct MPICLI {
         #expect(r.stderr.contains("rank 1") || r.stderr.contains("exited"), "\(r.stderr)")
     }
 
+    /// Rank 1 stops answering after step 2 (alive, stuck): rank 0's collective times out after
+    /// SLIM_COLLECTIVE_TIMEOUT (5 s here) and MPI_Abort ends every rank, with an error naming the step.
+    @Test(.seeded) func aStuckRankEndsTheJobAtTheTimeout() throws {
+        let w = try DistillCLI.workspace("mpi-stall")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let start = Date()
+        let r = try MPILauncher.slim(ranks: 2, DistillCLI.arguments(w, output: "out", steps: 5),
+                                     environment: ["SLIM_TEST_EXIT_RANK": "1", "SLIM_TEST_EXIT_STEP": "2", "SLIM_TEST_STALL": "1",
+                                                   "SLIM_COLLECTIVE_TIMEOUT": "5"], timeout: 120)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(r.status != 0, "\(r.stderr)")
+        #expect(seconds < 60, "\(seconds) s to end the job")
+        #expect(r.stderr.contains("rank 0 of 2, step 3: summing gradients") && r.stderr.contains("did not join within 5"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.base.appendingPathComponent("out").path))
+    }
+
     /// Ranks started with different step counts (MPMD) stop at once, naming the rank that differs.
     @Test(.seeded) func ranksWithDifferentCommandLinesAreNamed() throws {
         let w = try DistillCLI.workspace("mpi-mismatch")
