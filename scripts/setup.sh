@@ -7,7 +7,7 @@
 set -euo pipefail
 
 CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
-APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
+APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min libopenmpi-dev openmpi-bin)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -83,7 +83,7 @@ struct TrainingRunOptions: ParsableArguments {
         if json {
             var fields: [String: Any] = ["output": out.path, "steps": run.step, "median_tokens_per_s": median,
                                          "backend": backend.id.kind.rawValue, "method": report.method, "format": report.format,
-                                         "bytes": report.bytesAfter]
+                                         "bytes": report.bytesAfter, "allreduce_bytes_per_step": run.allReduceBytesPerStep]
             if run.step > 0 { fields["first_loss"] = first; fields["final_loss"] = final }
             if let a = run.attentionCurve.first, let b = run.attentionCurve.last {
                 fields["first_attention_kl"] = a
