@@ -3,6 +3,7 @@ import Foundation
 import SlimCore
 import SlimCPU
 import SlimModel
+import SlimOpenCL
 import SlimParallel
 import Testing
 import TestSupport
@@ -41,6 +42,35 @@ import TestSupport
         let differing = a.keys.filter { a[$0]!.2 != b[$0]?.2 }.sorted()
         #expect(differing.isEmpty, "\(differing.count) tensors differ over 3 ranks, e.g. \(differing.prefix(3))")
         #expect(a.keys.contains { $0.hasSuffix(".qdata") }, "packed tensors were written")
+    }
+
+    /// Several OpenCL devices in one process, a replica per device (`POCL_DEVICES="pthread pthread"`
+    /// gives PoCL two; with one device present, two replicas share it, each with its own queue):
+    /// the packed bytes equal one device's. Needs OpenCL (a visible skip, or a failure under SLIM_REQUIRE_OPENCL=1).
+    @Test func gptqOverTwoOpenCLReplicasEqualsOne() throws {
+        _ = try TestBackends.openCL()
+        let devices = try OpenCLDevice.all()
+        let pair = devices.count >= 2 ? [devices[0], devices[1]] : [devices[0], devices[0]]
+        if devices.count < 2 { FileHandle.standardError.write(Data("note: one OpenCL device: two replicas share it\n".utf8)) }
+        let source = try TestAssets.fixture("decoders/llama3")
+        let folder = try Temporary.folder("ranks-opencl")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let texts = Array(try LayerwiseCompressionTests.calibrationTexts().prefix(60))
+        @Sendable func compressor(_ ranks: any Collective, _ device: OpenCLDevice) throws -> DecoderCompressor {
+            var c = DecoderCompressor(format: .int4(groupSize: 32, symmetric: false), method: .gptq)
+            (c.calibration, c.calibrationContext, c.calibrationSequences) = ((texts, try OpenCLBackend(device: device), "test texts"), 40, 5)
+            c.collective = ranks
+            return c
+        }
+        _ = try compressor(SingleProcess(), pair[0]).compress(source, to: folder.appendingPathComponent("one"))
+        let results = onRanks(2) { ranks in
+            _ = try compressor(ranks, pair[ranks.rank]).compress(source, to: folder.appendingPathComponent("rank\(ranks.rank)"))
+        }
+        for (r, result) in results.enumerated() { #expect(throws: Never.self, "device \(r)") { try result.get() } }
+        let a = try LayerwiseCompressionTests.tensors(folder.appendingPathComponent("one"))
+        let b = try LayerwiseCompressionTests.tensors(folder.appendingPathComponent("rank0"))
+        let differing = a.keys.filter { a[$0]!.2 != b[$0]?.2 }.sorted()
+        #expect(!a.isEmpty && differing.isEmpty, "\(differing.count) tensors differ over two devices, e.g. \(differing.prefix(3))")
     }
 
     /// More ranks than calibration sequences: an error that says so, on every rank, not a rank with nothing to sum.
