@@ -29,6 +29,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     @Option(name: .customLong("layer"), help: "A per-layer exception, NAME=FORMAT (FORMAT a --quant value or fp32), repeatable.")
     var layerOptions: [String] = []
     @OptionGroup var backendOption: BackendOption
+    @OptionGroup var devicesOption: DevicesOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
@@ -112,6 +113,18 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         }
         let bar = ProgressLine(unit: "blocks (calibrate, quantize, write)")
         defer { bar.finish() }
+        if let devices = try devicesOption.selected() {
+            guard compressor.calibration != nil else { throw ValidationError("--devices splits calibration: use it with gptq or awq") }
+            // Each replica copies the value (its own backend and rank replace the shared ones).
+            let (base, out, overwrite) = (UncheckedSendable(compressor), URL(fileURLWithPath: output), overwrite)
+            // A replica per device calibrates its share of the sequences; device 0's replica writes.
+            return try DeviceReplicas.run(devices) { backend, ranks in
+                var c = base.value
+                c.calibration?.backend = backend
+                c.collective = ranks
+                return try c.compress(source, to: out, overwrite: overwrite) { done, total, _ in if ranks.isRoot { bar.update(done, of: total) } }
+            }
+        }
         return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
         }

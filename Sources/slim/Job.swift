@@ -24,6 +24,9 @@ enum Job {
         try c.agree(on: files.joined(separator: "\u{0}"), what: "command line and input files")
     }
 
+    /// Devices each rank drives (`--devices`); set once before the replicas start.
+    nonisolated(unsafe) static var devicesPerRank = 1
+
     /// The fields every JSON report gains.
-    static var reportFields: [String: Any] { ["ranks": collective.size, "devices": collective.size] }
+    static var reportFields: [String: Any] { ["ranks": collective.size, "devices": collective.size * devicesPerRank] }
 }
