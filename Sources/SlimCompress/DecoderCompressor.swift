@@ -1,6 +1,7 @@
 import Foundation
 import SlimCore
 import SlimModel
+import SlimParallel
 
 /// Compresses a decoder of any family (a GGUF file or a Hugging Face folder,
 /// one file or shards) into a Hugging Face folder Slim loads with its packed
@@ -46,6 +47,12 @@ public struct DecoderCompressor {
     /// and up use Q's and gate's), e.g. over the whole model at once: used instead of calibrating block by
     /// block. Only without `sequential`, whose inputs depend on the quantized blocks before.
     public var hessians: [String: [Double]]?
+    /// The ranks calibrating together (MPI processes or devices): each embeds and runs its
+    /// share of the calibration sequences, the Hessians are summed exactly over all of them
+    /// (``ExactSum``: the same bits as one rank), every rank quantizes each block the same
+    /// way (checked: a block that differs between ranks ends the job) and moves its own
+    /// sequences past it, and rank 0 alone writes the output.
+    public var collective: any Collective = SingleProcess()
     /// The auto search behind `layerFormats`, recorded in `quantization_config.auto` and the card.
     var search: AutoSearch?
 
@@ -75,6 +82,7 @@ public struct DecoderCompressor {
     public func compress(_ sourceURL: URL, to output: URL, overwrite: Bool = false, hashSource: Bool = true,
                          progress: ((Int, Int, String) -> Void)? = nil) throws -> CompressionReport {
         let start = Date()
+        if !collective.isRoot { return try compressWithoutWriting(sourceURL, start: start) }
         let claim = try CompressedFolder.claim(output, source: sourceURL, calibration: calibration?.source, overwrite: overwrite)
         defer { claim.release() }
         let source = try DecoderSource(sourceURL)
@@ -88,7 +96,7 @@ public struct DecoderCompressor {
         var run = try Run(compressor: self, source: source, overrides: overrides)
         let calibrationNote = method == .rtn ? "none (round-to-nearest needs no data)"
             : hessians != nil ? "Hessians given by the caller (\(calibration?.source ?? "source unknown"))"
-            : "\(run.calibrationUsed.sequences) sequences (\(run.calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?"), \(sequential ? "sequential (each block on the quantized blocks' outputs)" : "each block on the source's outputs")"
+            : "\(run.calibrationUsed.sequences) sequences (\(run.calibrationUsed.tokens) tokens) from \(calibration?.source ?? "?"), on \(calibration?.backend.id.description ?? "?")\(collective.size > 1 ? " × \(collective.size) ranks" : ""), \(sequential ? "sequential (each block on the quantized blocks' outputs)" : "each block on the source's outputs")"
         return try CompressedFolder.write(
             to: output, config: { try outputConfig(source, layers: run.packedFormats) },
             earlierCard: source.folder?.appendingPathComponent("model_card.json"), maxShardBytes: maxShardBytes,
@@ -123,6 +131,24 @@ public struct DecoderCompressor {
                     + (c.tiedEmbeddings ? " (tied: it is the output projection too)" : ", lm_head \(run.packedFormats[Self.hf.output + ".weight"] ?? "float")")
                     + "; norms and biases in the source's element type")
         }
+    }
+
+    /// A rank other than 0: the same blocks over its own calibration sequences, nothing written.
+    private func compressWithoutWriting(_ sourceURL: URL, start: Date) throws -> CompressionReport {
+        let source = try DecoderSource(sourceURL)
+        let c = source.config
+        let outputProjection = c.tiedEmbeddings ? [] : [Self.hf.output + ".weight"]
+        let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { Self.hf.linears($0) } + outputProjection
+                                                                          + [Self.hf.tokenEmbedding + ".weight"]))
+        var run = try Run(compressor: self, source: source, overrides: overrides)
+        run.discardsOutput = true
+        for i in 0..<c.layers {
+            try run.block(i)
+            source.release(block: i)
+        }
+        return CompressionReport(source: sourceURL.path, sourceSHA256: "not computed", method: method.rawValue, format: format.description,
+                                 layers: run.layers, bytesBefore: source.file.fileBytes, bytesAfter: 0,
+                                 seconds: Date().timeIntervalSince(start), calibration: "rank \(collective.rank): wrote nothing")
     }
 
     /// The output's config.json: the source folder's own (every key kept), or one made from a GGUF file's

@@ -1,19 +1,37 @@
 import SlimCore
 import SlimModel
+import SlimParallel
 
-/// H = 2·XᵀX of the inputs of linear layers, summed on the backend over
-/// every calibration sequence that passes (the one Hessian loop of encoders
-/// and decoders). Layers that share an input share one Hessian: `key` maps a
-/// layer's weight name to the name its Hessian is kept under, or nil to skip it.
+/// H = 2·XᵀX of the inputs of linear layers, summed over every calibration
+/// sequence that passes (the one Hessian loop of encoders and decoders). Layers
+/// that share an input share one Hessian: `key` maps a layer's weight name to
+/// the name its Hessian is kept under, or nil to skip it.
+///
+/// Two ways to sum:
+/// - `exact` (the layer-wise decoder pipeline): each sequence's 2·XᵀX is computed
+///   on the backend and added on the host to an ``ExactSum``, so the Hessian is
+///   the same bits however the sequences are split over ranks or devices (and
+///   is not rounded to float32 at every sequence). With several ranks each
+///   collects its own sequences and ``take(_:)`` sums them over `collective`:
+///   every rank calls it for the same keys in the same order. Costs 16 bytes per
+///   element on the host while collecting (one block's Hessians at a time).
+/// - otherwise (one process only): float32 sums on the backend, 4 bytes per
+///   element, for callers that hold every block's Hessians at once.
 final class HessianCollector {
     let backend: any Backend
     let key: (String) -> String?
-    private var sums: [String: Tensor] = [:]
-    /// Rows (tokens) seen per Hessian.
+    let collective: (any Collective)?
+    private var sums: [String: ExactSum] = [:]
+    private var deviceSums: [String: Tensor] = [:]
+    /// One k×k product per width, reused across sequences.
+    private var scratch: [Int: Tensor] = [:]
+    /// Rows (tokens) seen per Hessian, by this rank.
     private(set) var rows: [String: Int] = [:]
 
-    init(backend: any Backend, key: @escaping (String) -> String?) {
+    /// `collective`: sum exactly, over these ranks; nil: float32 sums on the backend.
+    init(backend: any Backend, exactOver collective: (any Collective)? = nil, key: @escaping (String) -> String?) {
         self.backend = backend
+        self.collective = collective
         self.key = key
     }
 
@@ -21,27 +39,40 @@ final class HessianCollector {
     func observe(_ name: String, _ x: Tensor) throws {
         guard let key = key(name) else { return }
         let k = x.shape.innermost
-        let h = try sums[key] ?? backend.tensor([Float](repeating: 0, count: k * k), shape: [k, k], name: "H " + key)
-        sums[key] = h
+        guard collective != nil else {
+            let h = try deviceSums[key] ?? backend.tensor([Float](repeating: 0, count: k * k), shape: [k, k], name: "H " + key)
+            deviceSums[key] = h
+            rows[key, default: 0] += x.elementCount / k
+            try backend.gemm(x, x, into: h, options: GemmOptions(transposeA: true, alpha: 2, beta: 1))
+            return
+        }
+        let product = try scratch[k] ?? backend.allocate([k, k], name: "XᵀX of width \(k)")
+        scratch[k] = product
         rows[key, default: 0] += x.elementCount / k
-        try backend.gemm(x, x, into: h, options: GemmOptions(transposeA: true, alpha: 2, beta: 1))
+        try backend.gemm(x, x, into: product, options: GemmOptions(transposeA: true, alpha: 2, beta: 0))
+        var sum = sums[key] ?? ExactSum(count: k * k, name: "H " + key)
+        try sum.add(try backend.floats(product))
+        sums[key] = sum
     }
 
-    /// The sums so far, in double, by key.
+    /// The sums so far, in double, by key (in key order, so every rank exchanges them in the same order).
     func hessians() throws -> [String: [Double]] {
         var result: [String: [Double]] = [:]
-        for key in Array(sums.keys) { result[key] = try take(key) }
+        for key in (Array(sums.keys) + Array(deviceSums.keys)).sorted() { result[key] = try take(key) }
         return result
     }
 
-    func has(_ key: String) -> Bool { sums[key] != nil }
+    func has(_ key: String) -> Bool { sums[key] != nil || deviceSums[key] != nil }
 
-    /// One sum in double, handed over: the collector forgets it (a k×k Hessian of a wide MLP is
-    /// 250 MB in double, so a layer-wise run holds one at a time).
+    /// One sum over every rank in double, handed over: the collector forgets it (a k×k Hessian of a
+    /// wide MLP is 250 MB in double, so a layer-wise run holds one at a time).
     func take(_ key: String) throws -> [Double]? {
-        guard sums[key] != nil else { return nil }
-        // The device copy goes before the double one is made: 1½ copies at the peak, not 2½.
-        let floats = try backend.floats(sums.removeValue(forKey: key)!)
-        return floats.map(Double.init)
+        if let h = deviceSums.removeValue(forKey: key) {
+            // The device copy goes before the double one is made: 1½ copies at the peak, not 2½.
+            return try backend.floats(h).map(Double.init)
+        }
+        guard let sum = sums.removeValue(forKey: key), let collective else { return nil }
+        if sums.isEmpty { scratch = [:] }
+        return try sum.total(over: collective, step: "summing the Hessian of \(key)")
     }
 }

@@ -31,6 +31,9 @@ public enum SlimError: Error, Sendable, CustomStringConvertible, Equatable {
     /// NaN or ±∞ where Slim needs finite numbers: `tensor` names the values,
     /// `origin` the file or the step that read them.
     case nonFinite(tensor: String, origin: String, detail: String)
+    /// A job of several ranks (MPI processes or simulated ones) that cannot go
+    /// on: `rank` is the one that failed or disagreed, `step` what the job was doing.
+    case collective(rank: Int, ranks: Int, step: String, detail: String)
 
     public var description: String {
         switch self {
@@ -51,6 +54,7 @@ public enum SlimError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .malformedFile(path, detail): "\(path): malformed file: \(detail)"
         case let .invalidConfig(path, key, detail): "\(path): '\(key)' \(detail)"
         case let .nonFinite(tensor, origin, detail): "\(origin): '\(tensor)' holds \(detail)"
+        case let .collective(rank, ranks, step, detail): "rank \(rank) of \(ranks), \(step): \(detail)"
         }
     }
 }

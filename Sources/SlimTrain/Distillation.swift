@@ -2,6 +2,7 @@ import Foundation
 import SlimCore
 import SlimCompress
 import SlimModel
+import SlimParallel
 
 /// What a distillation run does: everything that shapes its loss curve.
 public struct DistillationOptions: Sendable {
@@ -66,6 +67,10 @@ public final class Distillation {
     public let teacher: SentenceEmbedder
     public let student: StudentBert
     public let backend: any Backend
+    /// The ranks training together: each takes its contiguous share of every global batch, and the
+    /// gradients are summed exactly over them (``ExactSum``) before clipping and AdamW, so every rank
+    /// applies the same update and holds the same weights.
+    public let collective: any Collective
     /// Token ids of every training text, truncated to the sequence length.
     let sequences: [[Int32]]
     public private(set) var curve: [StepRecord] = []
@@ -80,12 +85,25 @@ public final class Distillation {
     /// The attention-KL part of each step's loss since this process started (not in checkpoints).
     public private(set) var attentionCurve: [Double] = []
 
-    public init(options o: DistillationOptions, texts: [String], backend: any Backend) throws {
+    public init(options o: DistillationOptions, texts: [String], backend: any Backend,
+                collective: any Collective = SingleProcess()) throws {
         guard o.steps >= 0, o.batch >= 1, o.sequence >= 2 else {
             throw SlimError.invalidArgument("distill: --steps must be at least 0, --batch at least 1 and --seq at least 2")
         }
+        if collective.size > 1 {
+            guard o.batch >= collective.size else {
+                throw SlimError.invalidArgument("--batch \(o.batch) for \(collective.size) ranks: each rank needs at least one sequence of the global batch")
+            }
+            // Those losses are means over real tokens, whose count differs between ranks' shares: summing
+            // the ranks' gradients would need one weight per loss term. The embedding losses are means over sentences.
+            guard o.hiddenWeight == 0, o.attentionWeight == 0 else {
+                throw SlimError.unsupported(op: "distill over \(collective.size) ranks", backend: "parallel",
+                                            reason: "hidden-mse and attn-kl are token means, not split across ranks yet; use mse/cosine or one rank")
+            }
+        }
         options = o
         self.backend = backend
+        self.collective = collective
         teacher = try SentenceEmbedder.load(folder: o.teacher, backend: backend, quantization: o.teacherQuantization)
         guard teacher.pooling == .mean else {
             throw SlimError.unsupported(op: "distill", backend: "model", reason: "a teacher with \(teacher.pooling) pooling (the student learns mean-pooled embeddings)")
@@ -155,7 +173,9 @@ public final class Distillation {
     public func trainStep() throws -> StepRecord {
         let s = step + 1
         let start = DispatchTime.now().uptimeNanoseconds
-        let seqs = batch(at: s)
+        let global = batch(at: s)
+        let share = collective.share(of: global.count)
+        let seqs = Array(global[share])
         let encoderBatch = EncoderBatch(sequences: seqs, padID: teacher.tokenizer.padID)
         let targets: [[Float]], hidden: [Int: Tensor], attention: [Int: Tensor]
         if options.hiddenWeight > 0 || !resolvedAttentionLayers.isEmpty {
@@ -163,9 +183,10 @@ public final class Distillation {
         } else {
             (targets, hidden, attention) = (try teacher.embed(tokenized: seqs), [:], [:])
         }
-        let loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
+        var loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
                                                 hiddenWeight: options.hiddenWeight, attention: attention,
                                                 attentionWeight: options.attentionWeight)
+        if collective.size > 1 { loss = try allReduce(loss: loss, weight: Double(share.count) / Double(global.count), step: s) }
         if !resolvedAttentionLayers.isEmpty { attentionCurve.append(student.lastAttentionLoss) }
         let rate = schedule.rate(at: s)
         try student.applyMasks(toGradients: true)
@@ -178,6 +199,28 @@ public final class Distillation {
         curve.append(record)
         return record
     }
+
+    /// The global batch's loss and gradients from this rank's share's: each rank's are means over its
+    /// sentences, weighted by its share of the batch and summed exactly over the ranks (the same bits on
+    /// every rank), then written back as this rank's gradients.
+    private func allReduce(loss: Double, weight: Double, step: Int) throws -> Double {
+        let parameters = student.parameters
+        var flat: [Double] = [loss * weight]
+        for p in parameters { flat += try backend.floats(p.grad).map { Double($0) * weight } }
+        var sum = ExactSum(count: flat.count, name: "gradients")
+        try sum.add(flat)
+        let total = try sum.total(over: collective, step: "step \(step): summing gradients")
+        var offset = 1
+        for p in parameters {
+            let n = p.grad.elementCount
+            try backend.write(total[offset..<offset + n].map { Float($0) }, to: p.grad)
+            offset += n
+        }
+        return total[0]
+    }
+
+    /// The bytes each rank sends per step in the gradient sum: 3 int64 limbs per value (the gradients and the loss).
+    public var allReduceBytesPerStep: Int { 24 * (1 + student.parameters.reduce(0) { $0 + $1.grad.elementCount }) }
 
     /// The teacher's normalised mean-pooled embeddings and, per student layer,
     /// the output of its mapped teacher layer and (attention KL) its attention

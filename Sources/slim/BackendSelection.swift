@@ -28,18 +28,33 @@ enum BackendSelection {
         case .cpu:
             return (CPUBackend(), "chosen")
         case .opencl:
+            if let (device, reason) = try deviceOfThisRank(try OpenCLDevice.all()) { return (try OpenCLBackend(device: device), reason) }
             guard let device = try OpenCLBackend.preferredDevice() else {
                 throw SlimError.noDevice("no OpenCL platform or device found (install an ICD such as pocl-opencl-icd)")
             }
             return (try OpenCLBackend(device: device), "chosen")
         case .auto:
             let devices = (try? OpenCLDevice.all()) ?? []
+            if let (device, reason) = try deviceOfThisRank(devices) { return (try OpenCLBackend(device: device), "auto: " + reason) }
             if let gpu = autoDevice(devices) {
                 return (try OpenCLBackend(device: gpu), "auto: OpenCL GPU found")
             }
             let seen = devices.isEmpty ? "no OpenCL device" : "no OpenCL GPU (only \(devices.map(\.summary).joined(separator: ", ")))"
             return (CPUBackend(), "auto: \(seen), so the CPU backend")
         }
+    }
+
+    /// Several ranks on one machine each take their own GPU: the rank's number among
+    /// the ranks of its host (`OMPI_COMM_WORLD_LOCAL_RANK`, Slurm's `SLURM_LOCALID`) modulo
+    /// the GPUs there, so `mpirun -np 8` on an 8-GPU server puts one rank on each. Nil
+    /// with one rank or fewer than two GPUs (then the usual choice).
+    static func deviceOfThisRank(_ devices: [OpenCLDevice]) throws -> (OpenCLDevice, String)? {
+        let env = ProcessInfo.processInfo.environment
+        guard Job.collective.size > 1,
+              let local = (env["OMPI_COMM_WORLD_LOCAL_RANK"] ?? env["SLURM_LOCALID"]).flatMap(Int.init) else { return nil }
+        let gpus = devices.filter { $0.type == .gpu }
+        guard gpus.count > 1 else { return nil }
+        return (gpus[local % gpus.count], "GPU \(local % gpus.count) of \(gpus.count), for local rank \(local)")
     }
 
     /// Every backend named in a comma-separated list (`cpu,opencl`).
@@ -57,13 +72,16 @@ extension BackendOption {
     init(backend: String?) { self.init(); self.backend = backend }
 }
 
+/// Information on stderr, from rank 0 only (errors go through `Slim.main`, from every rank).
 func printError(_ text: String) {
+    guard Job.isRoot else { return }
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Pretty, key-sorted JSON on stdout.
+/// Pretty, key-sorted JSON on stdout, from rank 0 only; an object gains `ranks` and `devices`.
 func printJSON(_ value: Any) throws {
-    let data = try JSONOutput.data(value)
+    guard Job.isRoot else { return }
+    let data = try JSONOutput.data((value as? [String: Any]).map { $0.merging(Job.reportFields) { old, _ in old } } ?? value)
     print(String(decoding: data, as: UTF8.self))
 }
 

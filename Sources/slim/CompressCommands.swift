@@ -4,7 +4,7 @@ import SlimCompress
 import SlimCore
 import SlimModel
 
-struct CompressCommand: ParsableCommand {
+struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "compress",
         abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
@@ -34,6 +34,7 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "compressed-tensors, --quant int8: f32 (weight-only, W8A16) or int8-dynamic (W8A8: activations quantized per token at run time).")
     var activations: String?
     @OptionGroup var backendOption: BackendOption
+    @OptionGroup var devicesOption: DevicesOption
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @OptionGroup var shardSize: ShardSizeOption
     @Flag(help: "Print the report as JSON.") var json = false
@@ -96,8 +97,14 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let source = URL(fileURLWithPath: model)
-        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source)
+        let decoder = try ModelFamily(path: source) == .decoder
+        if Job.collective.size > 1 && (!decoder || method == "auto") {
+            throw SlimError.unsupported(op: "slim compress over \(Job.collective.size) ranks", backend: "MPI",
+                                        reason: "only a decoder's rtn/gptq/awq pipeline splits its calibration across ranks; run this one without mpirun")
+        }
+        let report = decoder ? try compressDecoder(source)
             : method == "auto" ? try compressEncoder(source, auto: true) : try compressEncoder(source)
+        guard Job.isRoot else { return }
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
@@ -143,6 +150,7 @@ struct CompressCommand: ParsableCommand {
         }
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
+        compressor.collective = Job.collective
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
             // Every text of the file, joined and cut into up to --samples sequences.
@@ -151,6 +159,18 @@ struct CompressCommand: ParsableCommand {
         }
         let bar = ProgressLine(unit: "blocks (calibrate, quantize, write)")
         defer { bar.finish() }
+        if let devices = try devicesOption.selected() {
+            guard compressor.calibration != nil else { throw ValidationError("--devices splits calibration: use it with gptq or awq") }
+            // Each replica copies the value (its own backend and rank replace the shared ones).
+            let (base, out, overwrite) = (UncheckedSendable(compressor), output, overwrite && !floatTables)
+            // A replica per device calibrates its share of the sequences; device 0's replica writes.
+            return try DeviceReplicas.run(devices) { backend, ranks in
+                var c = base.value
+                c.calibration?.backend = backend
+                c.collective = ranks
+                return try c.compress(source, to: out, overwrite: overwrite) { done, total, _ in if ranks.isRoot { bar.update(done, of: total) } }
+            }
+        }
         return try compressor.compress(source, to: output, overwrite: overwrite && !floatTables) { done, total, _ in
             bar.update(done, of: total)
         }

@@ -21,7 +21,7 @@ struct DecoderModelOptions: ParsableArguments {
     }
 }
 
-struct PerplexityCommand: ParsableCommand {
+struct PerplexityCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "perplexity",
         abstract: "Perplexity of a decoder on a text, measured as llama-perplexity does.",
@@ -35,16 +35,30 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "A UTF-8 text file.") var file: String
     @Option(help: "Tokens per chunk.") var ctx = 512
     @Option(help: "Evaluate only the first N chunks.") var chunks: Int?
+    @OptionGroup var devicesOption: DevicesOption
     @Flag(help: "Print {ppl, tokens_scored, token_nll (every scored token's negative log-likelihood, in order), tokens_per_s, running_ppl, chunks, ctx} as JSON.") var json = false
 
     func run() throws {
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
-        let (llama, tokenizer) = try options.load()
-        let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
         let bar = ProgressLine(unit: "chunks")
-        let result = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks,
-                                          bos: tokenizer.addBOS ? tokenizer.bosID : nil) { bar.update($0, of: $1) }
+        let result: PerplexityResult, tokens: [Int32]
+        if let devices = try devicesOption.selected() {
+            // A model replica per device, each scoring its share of the chunks.
+            let (url, activations, ctx, chunks) = (URL(fileURLWithPath: options.model), try ActivationPrecision(option: options.activations), ctx, chunks)
+            (result, tokens) = try DeviceReplicas.run(devices) { backend, ranks in
+                let (llama, tokenizer) = try DecoderModel.load(url, backend: backend, activations: activations)
+                let tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
+                return (try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks, bos: tokenizer.addBOS ? tokenizer.bosID : nil,
+                                             collective: ranks) { if ranks.isRoot { bar.update($0, of: $1) } }, tokens)
+            }
+        } else {
+            let (llama, tokenizer) = try options.load()
+            tokens = tokenizer.encode(text, addBOS: false, parseSpecial: false)
+            result = try llama.perplexity(tokens: tokens, context: ctx, chunks: chunks,
+                                          bos: tokenizer.addBOS ? tokenizer.bosID : nil, collective: Job.collective) { bar.update($0, of: $1) }
+        }
         bar.finish()
+        guard Job.isRoot else { return }
         if json {
             try printJSON(["ppl": result.perplexity, "tokens_scored": result.tokensScored, "tokens_per_s": result.tokensPerSecond,
                            "running_ppl": result.running, "token_nll": result.tokenNLL, "chunks": result.running.count, "ctx": ctx, "text_tokens": tokens.count])

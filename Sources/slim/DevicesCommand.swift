@@ -1,15 +1,30 @@
 import ArgumentParser
+import Foundation
 import SlimCore
 import SlimCPU
 import SlimOpenCL
 
-struct Devices: ParsableCommand {
+struct Devices: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         abstract: "List the OpenCL platforms and devices and the CPU backend, marking what --backend auto picks.")
 
     @Flag(help: "Print JSON.") var json = false
 
+    /// Under MPI every rank lists what it sees (its host's devices), one rank after the other; JSON comes from rank 0.
     func run() throws {
+        let ranks = Job.collective
+        guard ranks.size > 1, !json else { return try list() }
+        for r in 0..<ranks.size {
+            try ranks.barrier(step: "listing devices")
+            guard r == ranks.rank else { continue }
+            print("rank \(r) of \(ranks.size) on \(ProcessInfo.processInfo.hostName):")
+            try list()
+            fflush(nil)  // every output stream: stdout is a global Swift 6 will not touch
+        }
+        try ranks.barrier(step: "listing devices")
+    }
+
+    private func list() throws {
         let devices = try OpenCLDevice.all()
         let autoPick = BackendSelection.autoDevice(devices)
         let cpu = CPUInfo.current

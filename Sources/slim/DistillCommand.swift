@@ -84,7 +84,7 @@ struct DistillModelOptions: ParsableArguments {
     }
 }
 
-struct DistillCommand: ParsableCommand {
+struct DistillCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "distill",
         abstract: "Distil a sentence-transformers BERT into a student of fewer layers (embedding MSE and cosine to the teacher, optionally hidden-state MSE and attention KL).")
@@ -108,7 +108,7 @@ struct DistillCommand: ParsableCommand {
 final class DistillProgress {
     private let total: Int
     private let start = DispatchTime.now().uptimeNanoseconds
-    private let enabled = isatty(STDERR_FILENO) == 1
+    private let enabled = isatty(STDERR_FILENO) == 1 && Job.isRoot
     private var done = 0
 
     init(total: Int) { self.total = total }

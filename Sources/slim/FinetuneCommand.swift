@@ -7,7 +7,7 @@ import SlimTrain
 /// Training with the compression in the loop (issue #9): a compressed model
 /// at its full depth learns from the original as teacher, through fake
 /// quantization (`--quant`) and/or with its pruning mask held fixed (`--keep-mask`).
-struct FinetuneCommand: ParsableCommand {
+struct FinetuneCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
         abstract: "Fine-tune a pruned or quantized BERT against the original as teacher: quantization-aware training (--quant) and sparse fine-tuning (--keep-mask).")

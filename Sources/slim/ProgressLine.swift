@@ -7,11 +7,12 @@ import Darwin
 
 /// A one-line progress report with an ETA on stderr, redrawn in place — only
 /// when stderr is a terminal, so piped and logged runs stay clean.
-final class ProgressLine {
+/// `@unchecked Sendable`: with `--devices` it is handed to every replica, but only device 0's draws.
+final class ProgressLine: @unchecked Sendable {
     private var total: Int
     private let unit: String
     private let start = DispatchTime.now().uptimeNanoseconds
-    private let enabled = isatty(STDERR_FILENO) == 1
+    private let enabled = isatty(STDERR_FILENO) == 1 && Job.isRoot
     private var lastDraw: UInt64 = 0
 
     init(total: Int = 0, unit: String) {

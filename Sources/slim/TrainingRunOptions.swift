@@ -3,6 +3,7 @@ import Foundation
 import SlimCompress
 import SlimCore
 import SlimModel
+import SlimParallel
 import SlimTrain
 
 /// What `slim distill` and `slim finetune` share past the model: the data,
@@ -37,19 +38,21 @@ struct TrainingRunOptions: ParsableArguments {
         let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         let inputs = [base.teacher, file] + [base.studentSource].compactMap { $0 }
         // Locked for the whole run: a second run to the same folder fails now, not at the end.
-        let claim = try OutputPolicy.claimFolder(out, inputs: inputs, overwrite: overwrite)
-        defer { claim.release() }
+        // Rank 0 alone writes (and claims); the others train their shares and write nothing.
+        let ranks = Job.collective
+        let claim = ranks.isRoot ? try OutputPolicy.claimFolder(out, inputs: inputs, overwrite: overwrite) : nil
+        defer { claim?.release() }
         var options = base
         options.warmupSteps = warmup ?? steps / 20
         options.weightDecay = weightDecay
         options.maxGradientNorm = maxGradNorm
         options.seed = seed
         let texts = try Calibration.samples(from: file, count: .max)
-        let run = try Distillation(options: options, texts: texts, backend: backend)
+        let run = try Distillation(options: options, texts: texts, backend: backend, collective: ranks)
         let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
             ?? out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".checkpoint.safetensors")
         // The checkpoint is written only with --checkpoint-every and read only with --resume.
-        let checkpointClaim = checkpointEvery != nil || resume
+        let checkpointClaim = ranks.isRoot && (checkpointEvery != nil || resume)
             ? try run.claimCheckpoint(checkpointURL, inputs: inputs, output: out, resume: resume, overwrite: overwrite) : nil
         defer { checkpointClaim?.release() }
         if resume {
@@ -64,13 +67,15 @@ struct TrainingRunOptions: ParsableArguments {
         while run.step < last {
             let r = try run.trainStep()
             line.update(r)
-            if let k = checkpointEvery, r.step % k == 0 || r.step == last { try run.saveCheckpoint(to: checkpointURL) }
+            TestHooks.exitIfAsked(rank: ranks.rank, step: r.step)
+            if ranks.isRoot, let k = checkpointEvery, r.step % k == 0 || r.step == last { try run.saveCheckpoint(to: checkpointURL) }
         }
         line.finish()
         guard run.step == steps else {
             printError("stopped after step \(run.step) of \(steps); continue with --resume")
             return
         }
+        guard ranks.isRoot else { return }
         let report = try run.writeModel(to: out)
         let first = run.curve.first?.loss ?? .nan, final = run.curve.last?.loss ?? .nan
         let speeds = run.curve.map(\.tokensPerSecond).sorted()
@@ -78,7 +83,7 @@ struct TrainingRunOptions: ParsableArguments {
         if json {
             var fields: [String: Any] = ["output": out.path, "steps": run.step, "median_tokens_per_s": median,
                                          "backend": backend.id.kind.rawValue, "method": report.method, "format": report.format,
-                                         "bytes": report.bytesAfter]
+                                         "bytes": report.bytesAfter, "allreduce_bytes_per_step": run.allReduceBytesPerStep]
             if run.step > 0 { fields["first_loss"] = first; fields["final_loss"] = final }
             if let a = run.attentionCurve.first, let b = run.attentionCurve.last {
                 fields["first_attention_kl"] = a

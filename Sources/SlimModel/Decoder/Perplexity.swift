@@ -1,5 +1,6 @@
 import Foundation
 import SlimCore
+import SlimParallel
 
 /// Perplexity the way llama.cpp's `llama-perplexity` measures it.
 public struct PerplexityResult: Sendable {
@@ -60,29 +61,44 @@ public struct PerplexityChunks: Sendable {
 
 extension DecoderModel {
     /// Perplexity over ``PerplexityChunks``: PPL = exp(mean negative
-    /// log-likelihood of the scored tokens).
+    /// log-likelihood of the scored tokens). Over several ranks each evaluates its
+    /// contiguous share of the chunks and every rank gathers every chunk's
+    /// negative log-likelihoods (copied, not summed), so the result is the same
+    /// bits as one process's; `progress` counts this rank's chunks.
     public func perplexity(tokens: [Int32], context: Int = 512, chunks: Int? = nil, bos: Int32? = nil,
+                           collective: any Collective = SingleProcess(),
                            progress: ((Int, Int) -> Void)? = nil) throws -> PerplexityResult {
         let plan = try PerplexityChunks(tokens: tokens, context: context, chunks: chunks, bos: bos, limit: config.contextLength)
+        let mine = collective.share(of: plan.count), perChunk = plan.scoredRows.count
         var nll: [Double] = []
         nll.reserveCapacity(plan.scoredCount)
-        var running: [Double] = [], sum = 0.0
         let start = Date()
-        for chunk in 0..<plan.count {
+        for chunk in mine {
             let ids = plan.ids(chunk)
             let logits = try scoredLogits(ids, rows: plan.scoredRows)
             let vocab = config.vocabSize
             for (row, position) in plan.scoredRows.enumerated() {
                 nll.append(negativeLogLikelihood(logits[row * vocab..<(row + 1) * vocab], target: Int(ids[position + 1])))
-                sum += nll[nll.count - 1]
             }
-            running.append(exp(sum / Double(nll.count)))
-            progress?(chunk + 1, plan.count)
+            progress?(chunk - mine.lowerBound + 1, mine.count)
+        }
+        if collective.size > 1 {
+            // Shares differ by at most one chunk: pad to the largest, then keep each rank's own count.
+            let most = Self.largestShare(plan.count, ranks: collective.size) * perChunk
+            let all = try collective.allGather(nll + [Double](repeating: 0, count: most - nll.count), step: "gathering perplexity chunks")
+            nll = all.enumerated().flatMap { r, values in values.prefix(SingleProcess.share(of: plan.count, rank: r, size: collective.size).count * perChunk) }
+        }
+        var running: [Double] = [], sum = 0.0
+        for (i, value) in nll.enumerated() {
+            sum += value
+            if (i + 1) % perChunk == 0 { running.append(exp(sum / Double(i + 1))) }
         }
         let seconds = Date().timeIntervalSince(start)
         return PerplexityResult(perplexity: exp(sum / Double(nll.count)), tokensScored: nll.count, tokenNLL: nll,
                                 running: running, seconds: seconds, tokensPerSecond: Double(plan.count * context) / seconds)
     }
+
+    static func largestShare(_ count: Int, ranks: Int) -> Int { (count + ranks - 1) / ranks }
 
     /// Runs `ids` as one sequence and returns the logits of `rows`, `[rows.count × vocab]` on the host.
     public func scoredLogits(_ ids: [Int32], rows: Range<Int>) throws -> [Float] {
