@@ -1,0 +1,87 @@
+// The k-quant kernels, included by cpu_kquants.c once per instruction set with
+// KQ(name) naming that copy; the compiler vectorises the fixed-width loops
+// (16 fp32 lanes, 32-element integer runs) for the target in force.
+
+// Super-block `blk` to 256 fp32 weights: Q4_K (d·sc)·u − dmin·m, Q6_K (d·sc)·(q − 32);
+// every product is exact in fp32 (an fp16 times small integers), so only Q4_K's
+// subtraction rounds, as in QuantCodec and llama.cpp.
+static void KQ(decode)(const uint8_t *blk, int kind, float *w) {
+    if (kind == SLIM_K_Q4_K) {
+        const float d = kq_half(blk), dmin = kq_half(blk + 2);
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            kq_scale_min(s, blk + 4, &sc, &m);
+            const float a = d * (float)sc, b = dmin * (float)m;
+            const uint8_t *q = blk + 16 + 32 * (s / 2);
+            const int shift = 4 * (s & 1);
+            for (int l = 0; l < 32; l++) w[32 * s + l] = a * (float)((q[l] >> shift) & 0xF) - b;
+        }
+        return;
+    }
+    int16_t v[256];
+    kq_q6_levels(blk, v);
+    const float d = kq_half(blk + 208);
+    for (int s = 0; s < 16; s++) {
+        const float a = d * (float)(int8_t)blk[192 + s];
+        for (int l = 0; l < 16; l++) w[16 * s + l] = a * (float)v[16 * s + l];
+    }
+}
+
+static void KQ(rows)(const float *x, long xs, int tokens, const uint8_t *data, long row_bytes, int first, int count, int k,
+                     int kind, float *out, long os) {
+    const int blocks = k / 256, bb = slim_kquant_block_bytes(kind);
+    float w[256] __attribute__((aligned(64)));
+    for (int r = first; r < first + count; r++) {
+        const uint8_t *row = data + (long)r * row_bytes;
+        for (int t0 = 0; t0 < tokens; t0 += 4) {
+            const int tc = tokens - t0 < 4 ? tokens - t0 : 4;
+            float acc[4][16] = {{0}};
+            for (int b = 0; b < blocks; b++) {
+                KQ(decode)(row + (long)b * bb, kind, w);
+                for (int t = 0; t < tc; t++) {
+                    const float *xt = x + (long)(t0 + t) * xs + 256 * b;
+                    for (int i = 0; i < 256; i += 16)
+                        for (int l = 0; l < 16; l++) acc[t][l] += xt[i + l] * w[i + l];
+                }
+            }
+            for (int t = 0; t < tc; t++) {
+                float s = 0;
+                for (int l = 0; l < 16; l++) s += acc[t][l];
+                out[(long)(t0 + t) * os + r] = s;
+            }
+        }
+    }
+}
+
+static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *data,
+                        long row_bytes, int first, int count, int k, int kind, float *out, long os) {
+    const int blocks = k / 256, bb = slim_kquant_block_bytes(kind), runs = k / 32;
+    int16_t v[256] __attribute__((aligned(64)));
+    float a[8], b[8];
+    for (int r = first; r < first + count; r++) {
+        const uint8_t *row = data + (long)r * row_bytes;
+        for (int t0 = 0; t0 < tokens; t0 += 4) {
+            const int tc = tokens - t0 < 4 ? tokens - t0 : 4;
+            float total[4] = {0, 0, 0, 0};
+            for (int sb = 0; sb < blocks; sb++) {
+                const uint8_t *blk = row + (long)sb * bb;
+                kq_levels(blk, kind, v, a, b);
+                for (int t = 0; t < tc; t++) {
+                    const int8_t *xt = qx + (long)(t0 + t) * xs + 256 * sb;
+                    const float *d = xd + (long)(t0 + t) * runs + 8 * sb, *sum = xsum + (long)(t0 + t) * runs + 8 * sb;
+                    for (int run = 0; run < 8; run++) {
+                        int32_t dot = 0;
+                        for (int l = 0; l < 32; l++) dot += (int32_t)xt[32 * run + l] * v[32 * run + l];
+                        total[t] += a[run] * d[run] * (float)dot + b[run] * sum[run];
+                    }
+                }
+            }
+            for (int t = 0; t < tc; t++) out[(long)(t0 + t) * os + r] = total[t];
+        }
+    }
+}
+
+static void KQ(dequant_row)(const uint8_t *row, int k, int kind, float *out) {
+    const int bb = slim_kquant_block_bytes(kind);
+    for (int b = 0; b < k / 256; b++) KQ(decode)(row + (long)b * bb, kind, out + 256 * b);
+}
