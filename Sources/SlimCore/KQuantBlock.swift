@@ -28,6 +28,14 @@ public enum KQuantBlock {
             mins.isEmpty ? (d * Float(scales[s]), 0) : (d * Float(scales[s]), -(dmin * Float(mins[s])))
         }
 
+        /// The weight `level` stands for in sub-block `s`, rounded as llama.cpp's decoders
+        /// round it: `(d·sc)·u − dmin·m`, and Q6_K's `(d·sc)·q` with no offset added (which
+        /// would turn a −0.0 into +0.0).
+        public func value(_ level: Int, subBlock s: Int) -> Float {
+            let (step, offset) = stepAndOffset(s)
+            return mins.isEmpty ? step * Float(level) : step * Float(level) + offset
+        }
+
         /// The lowest and highest level: 0...15 (Q4_K), −32...31 (Q6_K).
         public var levels: ClosedRange<Int> { mins.isEmpty ? -32...31 : 0...15 }
 
@@ -61,8 +69,9 @@ public enum KQuantBlock {
             let (scale, negMin, l) = affineSearch(sub, weights: weights, nmax: 15, rmin: -1, rdelta: 0.1, steps: 20)
             (scales[j], mins[j]) = (scale, negMin)
             levels.replaceSubrange(32 * j ..< 32 * j + 32, with: l)
-            maxScale = max(maxScale, scale)
-            maxMin = max(maxMin, negMin)
+            // Strict comparisons, as llama.cpp's: an all-zero sub-block's minimum is −0.0, which must not win.
+            if scale > maxScale { maxScale = scale }
+            if negMin > maxMin { maxMin = negMin }
         }
         let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0, inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
         // llama.cpp stores nearest_int into a uint8_t, then caps it at 63.
@@ -276,16 +285,14 @@ public enum KQuantBlock {
     /// `(d·sc)·u − dmin·m` and `(d·sc)·q`, each product exact in fp32.
     public static func decode(_ b: ArraySlice<UInt8>, format: QuantFormat) -> [Float] {
         let (grid, levels) = unpack(b, format: format)
-        return (0..<256).map { i in
-            let (step, offset) = grid.stepAndOffset(i / grid.subBlock)
-            return step * Float(levels[i]) + offset
-        }
+        return (0..<256).map { i in grid.value(levels[i], subBlock: i / grid.subBlock) }
     }
 
     /// llama.cpp's `nearest_int`: round to nearest, ties to even.
     @inline(__always) static func nearestInt(_ x: Float) -> Int {
         guard x.isFinite else { return 0 }
-        return Int(x.rounded(.toNearestOrEven))
+        // Clamped where no level could be (GPTQ's updated weights can land far off the grid).
+        return Int(min(0x1p30, max(-0x1p30, x)).rounded(.toNearestOrEven))
     }
 
     static func halfBytes(_ x: Float) -> [UInt8] {

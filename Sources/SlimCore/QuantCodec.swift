@@ -133,7 +133,19 @@ public enum QuantCodec {
             return Encoded(data: levels.map { UInt8(bitPattern: Int8(clamping: $0)) }, scales: scales)
         case .int4:
             return Encoded(data: packNibbles(levels), scales: scales, zeros: zeros)
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K:
+        case .q8_0, .q4_0:
+            // One fp16 `d` per block of 32 (`scales`, already fp16-exact), levels as for int8 / symmetric int4.
+            guard scales.count == rows * k / 32, scales.allSatisfy({ $0.isFinite && Float(Float16($0)) == $0 }) else {
+                throw .invalidArgument("pack \(format) levels: needs one fp16-exact, finite scale per block of 32")
+            }
+            var data = [UInt8]()
+            data.reserveCapacity(rows * k / 32 * format.ggufBlockBytes!)
+            for (b, d) in scales.enumerated() {
+                let run = levels[b * 32 ..< b * 32 + 32]
+                data += halfBytes(d) + (format == .q8_0 ? run.map { UInt8(bitPattern: Int8(clamping: $0)) } : packNibbles(Array(run)))
+            }
+            return Encoded(data: data)
+        case .q4_1, .q4_K, .q6_K:
             throw .unsupported(op: "pack \(format) levels", backend: "host",
                                reason: "GGUF blocks are written by encode(_:rows:columns:format:) (k-quants from levels: KQuantBlock.pack)")
         }

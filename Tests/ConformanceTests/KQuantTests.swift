@@ -74,7 +74,10 @@ import Testing
         for chunk in 0..<4 {
             for l in 0..<32 { block.append(UInt8((64 * chunk + l) % 16 | ((64 * chunk + 32 + l) % 16) << 4)) }
         }
-        let expected = (0..<256).map { p in 0.5 * Float(sc[p / 32]) * Float(p % 16) - 0.25 * Float(mn[p / 32]) }
+        let expected: [Float] = (0..<256).map { (p: Int) -> Float in
+            let step: Float = 0.5 * Float(sc[p / 32]), offset: Float = 0.25 * Float(mn[p / 32])
+            return step * Float(p % 16) - offset
+        }
         try expectHandBlock(block, .q4_K, expected, levels: (0..<256).map { $0 % 16 })
     }
 
@@ -86,9 +89,12 @@ import Testing
             ql[64 * h + 32 * (i & 1) + l] |= UInt8(q & 0xF) << (4 * (i >> 1))
             qh[32 * h + l] |= UInt8(q >> 4) << (2 * i)
         }
-        let scales = (0..<16).map { UInt8(bitPattern: Int8($0 - 8)) }
-        let block = ql + qh + scales + [0x00, 0x38]
-        let expected = (0..<256).map { p in 0.5 * Float(p / 16 - 8) * Float(p % 64 - 32) }
+        let scales: [UInt8] = (0..<16).map { UInt8(bitPattern: Int8($0 - 8)) }
+        let block: [UInt8] = ql + qh + scales + [0x00, 0x38]
+        let expected: [Float] = (0..<256).map { (p: Int) -> Float in
+            let scale = Float(p / 16 - 8), level = Float(p % 64 - 32)
+            return 0.5 * scale * level
+        }
         try expectHandBlock(block, .q6_K, expected, levels: (0..<256).map { $0 % 64 - 32 })
     }
 
@@ -120,8 +126,7 @@ import Testing
                     Issue.record("\(format) block \(b) weight \(p) = \(x): level \(levels[p]), nearest \(nearest) (seed \(inputs.seed))")
                     return
                 }
-                let (step, offset) = grid.stepAndOffset(p / grid.subBlock)
-                squaredError += pow(Double(step) * Double(levels[p]) + Double(offset) - Double(x), 2)
+                squaredError += pow(Double(grid.value(levels[p], subBlock: p / grid.subBlock)) - Double(x), 2)
                 squared += Double(x) * Double(x)
             }
         }
