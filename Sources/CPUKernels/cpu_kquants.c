@@ -19,16 +19,26 @@ static inline void kq_scale_min(int s, const uint8_t *q, int *sc, int *m) {
     }
 }
 
-// Q6_K's 256 levels q − 32: weight 128h + 32i + l has its low nibble in byte
-// 64h + 32(i & 1) + l (low half for i < 2, high for i ≥ 2) and its top two bits
-// at bit 2i of byte 128 + 32h + l.
-static inline void kq_q6_levels(const uint8_t *blk, int16_t *v) {
-    for (int h = 0; h < 2; h++)
-        for (int i = 0; i < 4; i++) {
-            const uint8_t *ql = blk + 64 * h + 32 * (i & 1), *qh = blk + 128 + 32 * h;
-            const int ls = 4 * (i >> 1), hs = 2 * i;
-            for (int l = 0; l < 32; l++) v[128 * h + 32 * i + l] = (int16_t)((((ql[l] >> ls) & 0xF) | (((qh[l] >> hs) & 3) << 4)) - 32);
+// Q6_K's 256 levels times their sub-block scales, sc·(q − 32): weight 128h + 32i + l
+// has its low nibble in byte 64h + 32(i & 1) + l (low half for i < 2, high for i ≥ 2),
+// its top two bits at bit 2i of byte 128 + 32h + l, and scale 8h + 2i + l / 16.
+// (Fixed shifts per output, so the loop vectorises.)
+static inline void kq_q6_scaled_levels(const uint8_t *blk, int16_t *v) {
+    const int8_t *sc = (const int8_t *)(blk + 192);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+        for (int half = 0; half < 2; half++) {
+            const int8_t *s = sc + 8 * h + half;
+            int16_t *o = v + 128 * h + 16 * half;
+            const uint8_t *l0 = ql + 16 * half, *l1 = ql + 32 + 16 * half, *hb = qh + 16 * half;
+            for (int l = 0; l < 16; l++) {
+                o[l] = (int16_t)(s[0] * (((l0[l] & 0xF) | ((hb[l] & 3) << 4)) - 32));
+                o[l + 32] = (int16_t)(s[2] * (((l1[l] & 0xF) | (((hb[l] >> 2) & 3) << 4)) - 32));
+                o[l + 64] = (int16_t)(s[4] * (((l0[l] >> 4) | (((hb[l] >> 4) & 3) << 4)) - 32));
+                o[l + 96] = (int16_t)(s[6] * (((l1[l] >> 4) | ((hb[l] >> 6) << 4)) - 32));
+            }
         }
+    }
 }
 
 // Integer levels and per-run (a, b) of a super-block for int8 activations (see cpu_kquants.h).
@@ -40,18 +50,18 @@ static inline void kq_levels(const uint8_t *blk, int kind, int16_t *v, float *a,
             kq_scale_min(s, blk + 4, &sc, &m);
             a[s] = d * (float)sc;
             b[s] = -(dmin * (float)m);
-            const uint8_t *q = blk + 16 + 32 * (s / 2);
-            const int shift = 4 * (s & 1);
-            for (int l = 0; l < 32; l++) v[32 * s + l] = (q[l] >> shift) & 0xF;
+        }
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q = blk + 16 + 32 * c;
+            for (int l = 0; l < 32; l++) {
+                v[64 * c + l] = q[l] & 0xF;
+                v[64 * c + 32 + l] = q[l] >> 4;
+            }
         }
         return;
     }
-    kq_q6_levels(blk, v);
+    kq_q6_scaled_levels(blk, v);
     const float d = kq_half(blk + 208);
-    for (int s = 0; s < 16; s++) {
-        const int sc = (int8_t)blk[192 + s];
-        for (int l = 0; l < 16; l++) v[16 * s + l] = (int16_t)(v[16 * s + l] * sc);
-    }
     for (int run = 0; run < 8; run++) (a[run] = d, b[run] = 0);
 }
 
