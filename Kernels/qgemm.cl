@@ -3,7 +3,7 @@
 // those documented on QuantFormat (Sources/SlimCore/QuantFormat.swift).
 //
 // -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
-//       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1
+//       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1 | 5 Q4_K | 6 Q6_K (super-blocks of 256 = 8 runs)
 // -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
 //       products are integer, accumulated in int32 across the row for int8
 //       weights, and per run (scaled by the run's a) for the other formats.
@@ -16,6 +16,9 @@
 // every format:
 //   int8: a = 1 (the row scale applies at the end)   int4: a = s, z = 8 or zero point
 //   Q8_0: a = d   Q4_0: a = d, z = 8   Q4_1: a = d, m = min
+//   Q4_K: a = d·sc, m = −dmin·mn of the run's sub-block
+//   Q6_K: u = sc·(q − 32) (its runs hold two sub-blocks of 16; the products are
+//         exact integers), a = d
 
 #define RUN 32
 #if FMT == 0
@@ -26,10 +29,14 @@
 #define ROW_BYTES(K) ((K) / 32 * 34)
 #elif FMT == 3
 #define ROW_BYTES(K) ((K) / 32 * 18)
-#else
+#elif FMT == 4
 #define ROW_BYTES(K) ((K) / 32 * 20)
+#elif FMT == 5
+#define ROW_BYTES(K) ((K) / 256 * 144)
+#else
+#define ROW_BYTES(K) ((K) / 256 * 210)
 #endif
-#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4)
+#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
 
 #if W8A8
 typedef char X_T;
@@ -70,6 +77,35 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *z = 0.0f;
     *m = 0.0f;
     for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));
+#elif FMT == 5
+    // Run j of a super-block is its sub-block j: the low (even j) or high nibbles
+    // of the 32 bytes of chunk j / 2; scale and minimum as llama.cpp's get_scale_min_k4.
+    __global const uchar *blk = row + (r / 8) * 144, *packed = blk + 4;
+    const int j = r % 8;
+    const int sc = j < 4 ? packed[j] & 63 : (packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4);
+    const int mn = j < 4 ? packed[j + 4] & 63 : (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+    *a = vload_half(0, (__global const half *)blk) * (float)sc;
+    *z = 0.0f;
+    *m = -(vload_half(1, (__global const half *)blk) * (float)mn);
+    const uchar shift = (uchar)(4 * (j & 1));
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV((vload8(v, blk + 16 + 32 * (j / 2)) >> shift) & (uchar8)(0x0F));
+#elif FMT == 6
+    // Run j holds weights 32j...32j+31: half h = j / 4, quarter i = j % 4; low nibble
+    // from byte 64h + 32(i & 1) + l, top two bits at bit 2i of byte 128 + 32h + l;
+    // scales 2j (first 16) and 2j + 1 (last 16).
+    __global const uchar *blk = row + (r / 8) * 210;
+    const int j = r % 8, h = j / 4, i = j % 4;
+    __global const uchar *ql = blk + 64 * h + 32 * (i & 1), *qh = blk + 128 + 32 * h;
+    __global const char *sc = (__global const char *)(blk + 192);
+    const int s0 = sc[2 * j], s1 = sc[2 * j + 1];
+    for (int v = 0; v < 4; v++) {
+        const int8 low = convert_int8((vload8(v, ql) >> (uchar)(4 * (i >> 1))) & (uchar8)(0x0F));
+        const int8 high = convert_int8((vload8(v, qh) >> (uchar)(2 * i)) & (uchar8)(3));
+        u[v] = CONVERT_XV(((low | (high << 4)) - 32) * (v < 2 ? s0 : s1));
+    }
+    *a = vload_half(104, (__global const half *)blk);
+    *z = 0.0f;
+    *m = 0.0f;
 #else
 #if FMT == 1
     const uchar16 bytes = vload16(0, row + r * 16);
@@ -83,7 +119,7 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *a = vload_half(0, (__global const half *)blk);
     *z = 8.0f;
     *m = 0.0f;
-#else
+#elif FMT == 4
     __global const uchar *blk = row + r * 20;
     const uchar16 bytes = vload16(0, blk + 4);
     *a = vload_half(0, (__global const half *)blk);

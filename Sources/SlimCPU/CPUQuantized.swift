@@ -24,6 +24,11 @@ extension CPUBackend {
         try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
         let xp = x.hostFloats, yp = y.hostFloats, (m, n, k) = (s.m, s.n, s.k)
         let data = w.data.hostBytes, scales = w.scales?.hostFloats
+        if w.format.isKQuant {
+            try kQuantMatmul(xp, w, yp, m: m, n: n, k: k, activations: activations)
+            if let bias { try add(y, bias, into: y) }
+            return
+        }
         if activations == .f32, m >= tiledThreshold(w.format) {
             dequantizedTiles(xp, w, yp, m: m, n: n, k: k)
             if let bias { try add(y, bias, into: y) }
@@ -46,6 +51,8 @@ extension CPUBackend {
             runsInt8(xp, w, yp, m: m, n: n, k: k, perBlock: activations == .int8PerBlock)
         case (.q8_0, _), (.int4, _), (.q4_0, _), (.q4_1, _):
             runsFloat(xp, w, yp, m: m, n: n, k: k)
+        case (.q4_K, _), (.q6_K, _):
+            preconditionFailure("k-quants run in kQuantMatmul")
         }
         if let bias { try add(y, bias, into: y) }
     }
@@ -77,7 +84,10 @@ extension CPUBackend {
             defer { tile.deallocate() }
             for t in range {
                 let first = t * tileRows, rows = min(tileRows, n - first)
-                for i in 0..<rows {
+                for i in 0..<rows where g.kQuant != nil {
+                    slim_kquant_dequant_row(bytes + (first + i) * g.rowBytes, Int32(k), g.kQuant!, tile + i * k, isa)
+                }
+                for i in 0..<rows where g.kQuant == nil {
                     let r = first + i
                     slim_dequant_row(bytes + r * g.rowBytes, Int32(k), Int32(g.kind), Int32(g.groupShift),
                                      g.kind == SLIM_ROW_INT8 ? scales![r] : 0, scales.map { $0 + r * g.groups },
@@ -111,6 +121,40 @@ extension CPUBackend {
         parallelChunks(n, grain: 16) { rows in
             slim_rows_int8_i22(planeBase, sxBase, sumBase, Int32(m), Int32(k), w, rowScales, Int32(rows.lowerBound),
                                Int32(rows.count), yp, n, isa)
+        }
+    }
+
+    /// Q4_K and Q6_K (cpu_kquants.h): super-blocks decoded on the stack once per
+    /// four tokens; from 24 fp32 tokens, decoded cache-sized tiles and sgemm as for
+    /// the other formats; int8 activations as runs of 32 with exact integer dots.
+    private func kQuantMatmul(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
+                              m: Int, n: Int, k: Int, activations: ActivationPrecision) throws {
+        let kind = Int32(w.format == .q4_K ? SLIM_K_Q4_K : SLIM_K_Q6_K), rowBytes = w.format.ggufRowBytes(columns: k)!
+        let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self), isa = isa.rawValue
+        switch activations {
+        case .f32 where m >= tiledThreshold(w.format):
+            dequantizedTiles(xp, w, yp, m: m, n: n, k: k)
+        case .f32:
+            parallelChunks(n, grain: 16) { rows in
+                slim_rows_kquant(xp, k, Int32(m), bytes, rowBytes, Int32(rows.lowerBound), Int32(rows.count), Int32(k), kind, yp, n, isa)
+            }
+        case .int8PerRow, .int8PerBlock:
+            let runs = k / 32
+            let qx = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
+            let xd = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
+            let xsum = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * runs)
+            defer { qx.deallocate(); xd.deallocate(); xsum.deallocate() }
+            let qxBase = qx.baseAddress!, xdBase = xd.baseAddress!, xsumBase = xsum.baseAddress!
+            let perBlock: Int32 = activations == .int8PerBlock ? 1 : 0
+            parallelChunks(m, grain: max(1, 8192 / max(k, 1))) { rows in
+                for t in rows {
+                    slim_quantize_runs_i8(xp + t * k, Int32(k), perBlock, qxBase + t * k, xdBase + t * runs, xsumBase + t * runs, isa)
+                }
+            }
+            parallelChunks(n, grain: 16) { rows in
+                slim_rows_kquant_i8(qxBase, k, Int32(m), xdBase, xsumBase, bytes, rowBytes, Int32(rows.lowerBound), Int32(rows.count),
+                                    Int32(k), kind, yp, n, isa)
+            }
         }
     }
 
@@ -201,6 +245,8 @@ struct RowGeometry {
     let groups: Int
     /// log2 of the 32-weight runs per scale group (int4).
     let groupShift: Int
+    /// SLIM_K_Q4_K or SLIM_K_Q6_K for the k-quants (cpu_kquants.h), which have their own kernels.
+    var kQuant: Int32? = nil
 
     init(_ w: QuantizedTensor) {
         let k = w.columns
@@ -211,6 +257,9 @@ struct RowGeometry {
             (kind, rowBytes, groups, groupShift) = (symmetric ? SLIM_U4_INT4_SYM : SLIM_U4_INT4_ASYM, k / 2, k / g, (g / 32).trailingZeroBitCount)
         case .q4_0: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_0, k / 32 * 18, 0, 0)
         case .q4_1: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_1, k / 32 * 20, 0, 0)
+        case .q4_K, .q6_K:
+            (kind, rowBytes, groups, groupShift) = (-1, w.format.ggufRowBytes(columns: k)!, 0, 0)
+            kQuant = Int32(w.format == .q4_K ? SLIM_K_Q4_K : SLIM_K_Q6_K)
         }
     }
 }

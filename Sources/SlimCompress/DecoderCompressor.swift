@@ -33,6 +33,8 @@ public struct DecoderCompressor {
     public var calibrationSequences = 128
     /// Per-layer exceptions, by the output's (Hugging Face) weight name: another format, or nil to keep it float.
     public var layerFormats: [String: QuantFormat?] = [:]
+    /// A llama.cpp-style plan of wider formats for some tensors (`--quant q4_k_m`); `layerFormats` override it.
+    public var mix: QuantMix?
     /// GPTQ: quantize columns by decreasing Hessian diagonal (``GPTQ/actOrder``).
     public var actOrder = false
     /// GPTQ: added to the Hessian's diagonal as a fraction of its mean.
@@ -91,7 +93,8 @@ public struct DecoderCompressor {
             throw SlimError.invalidArgument("Hessians computed elsewhere come from the source's activations; they cannot be sequential")
         }
         let outputProjection = c.tiedEmbeddings ? [] : [Self.hf.output + ".weight"]
-        let overrides = try LayerFormats.resolve(layerFormats, among: Set((0..<c.layers).flatMap { Self.hf.linears($0) } + outputProjection
+        let planned = (mix?.formats(layers: c.layers, tiedEmbeddings: c.tiedEmbeddings) ?? [:]).merging(layerFormats) { _, given in given }
+        let overrides = try LayerFormats.resolve(planned, among: Set((0..<c.layers).flatMap { Self.hf.linears($0) } + outputProjection
                                                                           + [Self.hf.tokenEmbedding + ".weight"]))
         var run = try Run(compressor: self, source: source, overrides: overrides)
         let calibrationNote = method == .rtn ? "none (round-to-nearest needs no data)"

@@ -102,27 +102,43 @@ public struct GPTQ: Sendable {
     }
 
     public func quantize(_ w: [Float], rows n: Int, columns k: Int, factor: Factor, name: String = "") throws -> QuantCodec.Encoded {
-        try format.validate(rows: n, columns: k)
+        try quantize(w, rows: n, columns: k, factor: factor, name: name, assumed: nil)
+    }
+
+    /// `assumed(i, v)` is told the value GPTQ took weight `i` (row-major) to have
+    /// when it pushed that weight's error onward (tests check the file decodes to it).
+    func quantize(_ w: [Float], rows n: Int, columns k: Int, factor: Factor, name: String,
+                  assumed: ((Int, Float) -> Void)?) throws -> QuantCodec.Encoded {
+        try format.validate(rows: n, columns: k, name: name.isEmpty ? "weight" : "'\(name)'")
         guard factor.columns == k, w.count == n * k else {
             throw SlimError.shapeMismatch(op: "GPTQ", detail: "a \(n)x\(k) weight with a factor of \(factor.columns) columns")
         }
         let group: Int = switch format {
         case let .int4(g, _): g
         case .int8PerChannel: k
-        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8 and int4 weights")
+        case .q8_0, .q4_0: 32
+        case .q4_K, .q6_K: KQuantBlock.weights
+        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8, int4, Q8_0, Q4_0, Q4_K and Q6_K weights")
+        }
+        func fit(_ values: some Collection<Float>, row r: Int, column: Int) throws -> GroupGrid {
+            do { return try GroupGrid.fit(values, format: format) } catch {
+                throw SlimError.invalidArgument("GPTQ \(format): '\(name)' row \(r) from column \(column): \(error)")
+            }
         }
         try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
         var w = w.map(Double.init)
         for i in factor.deadInputs { for r in 0..<n { w[r * k + i] = 0 } }
         let u = factor.upper
         let groups = k / group
-        var grids = [QuantGrid](repeating: QuantGrid(scale: 0, zero: 0, lo: 0, hi: 0, offset: 0), count: n * groups)
+        var grids = [GroupGrid](repeating: .uniform(QuantGrid(scale: 0, zero: 0, lo: 0, hi: 0, offset: 0)), count: n * groups)
         // Column i of the working matrix is column order[i] of the weight.
         let order = factor.order ?? Array(0..<k)
         if factor.order != nil {
             // Static groups: every grid from the weights as they are, before the first update.
             for r in 0..<n {
-                for g in 0..<groups { grids[r * groups + g] = QuantGrid.fit(w[r * k + g * group..<r * k + (g + 1) * group].lazy.map { Float($0) }, format: format) }
+                for g in 0..<groups {
+                    grids[r * groups + g] = try fit(w[r * k + g * group..<r * k + (g + 1) * group].lazy.map { Float($0) }, row: r, column: g * group)
+                }
             }
             var permuted = [Double](repeating: 0, count: n * k)
             for r in 0..<n { for (i, o) in order.enumerated() { permuted[r * k + i] = w[r * k + o] } }
@@ -138,15 +154,17 @@ public struct GPTQ: Sendable {
                 for r in 0..<n {
                     if factor.order == nil, i % group == 0 {
                         // The group's grid comes from its weights as updated so far.
-                        grids[r * groups + g] = QuantGrid.fit(w[r * k + i..<r * k + i + group].lazy.map { Float($0) }, format: format)
+                        grids[r * groups + g] = try fit(w[r * k + i..<r * k + i + group].lazy.map { Float($0) }, row: r, column: i)
                     }
-                    let grid = grids[r * groups + g]
-                    guard let level = grid.level(Float(w[r * k + i])) else {
+                    let grid = grids[r * groups + g], within = column % group
+                    guard let level = grid.level(Float(w[r * k + i]), at: within) else {
                         throw SlimError.nonFinite(tensor: name.isEmpty ? "unnamed tensor" : name, origin: "GPTQ \(format)",
                                                   detail: "a non-finite value at row \(r), column \(column) after the error updates; raise the damping")
                     }
                     levels[r * k + column] = Int16(level)
-                    let e = (w[r * k + i] - Double(grid.value(level))) / d
+                    let value = grid.value(level, at: within)
+                    assumed?(r * k + column, value)
+                    let e = (w[r * k + i] - Double(value)) / d
                     err[r * (b1 - b0) + (i - b0)] = e
                     // Within the block, update the remaining columns at once.
                     w.withUnsafeMutableBufferPointer { wp in
@@ -166,10 +184,23 @@ public struct GPTQ: Sendable {
                 }
             }
         }
-        let scales = grids.map(\.scale)
+        if format.isKQuant {
+            // Each super-block's bytes from the grid GPTQ rounded onto and its levels.
+            var data = [UInt8]()
+            data.reserveCapacity(n * format.ggufRowBytes(columns: k)!)
+            for (index, grid) in grids.enumerated() {
+                guard case let .kQuant(g) = grid else { preconditionFailure("a k-quant weight has k-quant grids") }
+                data += KQuantBlock.pack(g, levels[index * group ..< (index + 1) * group])
+            }
+            return QuantCodec.Encoded(data: data)
+        }
+        let uniform = grids.map { grid -> QuantGrid in
+            guard case let .uniform(g) = grid else { preconditionFailure("an int8/int4 weight has uniform grids") }
+            return g
+        }
         let symmetric = if case .int4(_, false) = format { false } else { true }
-        return try QuantCodec.encode(levels: levels, rows: n, columns: k, format: format, scales: scales,
-                                     zeros: symmetric ? [] : grids.map { UInt8($0.zero) })
+        return try QuantCodec.encode(levels: levels, rows: n, columns: k, format: format, scales: uniform.map(\.scale),
+                                     zeros: symmetric ? [] : uniform.map { UInt8($0.zero) })
     }
 
     /// U with H⁻¹ = Uᵀ·U, upper triangular, from one Cholesky factorisation:

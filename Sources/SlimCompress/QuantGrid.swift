@@ -19,6 +19,10 @@ struct QuantGrid {
             return QuantGrid(scale: scale, zero: zero, lo: 0, hi: 15, offset: 0)
         case .int4:
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 7, zero: 8, lo: 0, hi: 15, offset: 8)
+        case .q4_0:  // the codec's d = absmax / 7, stored in fp16 (an overflow to ∞ is refused by level)
+            return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 7)), zero: 8, lo: 0, hi: 15, offset: 8)
+        case .q8_0:
+            return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 127)), zero: 0, lo: -127, hi: 127, offset: 0)
         default:  // int8 per channel
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 127, zero: 0, lo: -127, hi: 127, offset: 0)
         }
@@ -35,4 +39,42 @@ struct QuantGrid {
 
     /// The weight a level stands for.
     func value(_ level: Int) -> Float { scale * Float(level - zero) }
+}
+
+/// The grid GPTQ rounds one group to: a ``QuantGrid`` (int8 rows, int4
+/// groups), or a k-quant super-block's stored scales, found by llama.cpp's
+/// search from the weights as they stand and already rounded to their stored
+/// 6-bit and fp16 precision, so each level GPTQ picks is exactly what the
+/// block will decode to.
+enum GroupGrid {
+    case uniform(QuantGrid)
+    case kQuant(KQuantBlock.Grid)
+
+    static func fit<Values: Collection<Float>>(_ values: Values, format: QuantFormat) throws(SlimError) -> GroupGrid {
+        guard format.isKQuant else { return .uniform(QuantGrid.fit(values, format: format)) }
+        let x = Array(values)[...]
+        guard let (grid, _) = format == .q4_K ? KQuantBlock.q4KGrid(x) : KQuantBlock.q6KGrid(x) else {
+            throw .invalidArgument("weights beyond what a super-block's fp16 scale can hold")
+        }
+        return .kQuant(grid)
+    }
+
+    /// The stored level of `x`, the group's `position`-th weight; nil when `x` is not finite.
+    /// A k-quant sub-block whose step is 0 decodes every level alike: level 0.
+    func level(_ x: Float, at position: Int) -> Int? {
+        switch self {
+        case let .uniform(g): return g.level(x)
+        case let .kQuant(g):
+            guard x.isFinite else { return nil }
+            return g.level(x, subBlock: position / g.subBlock) ?? 0
+        }
+    }
+
+    /// The weight a level stands for, rounded as the decoders round it.
+    func value(_ level: Int, at position: Int) -> Float {
+        switch self {
+        case let .uniform(g): return g.value(level)
+        case let .kQuant(g): return g.value(level, subBlock: position / g.subBlock)
+        }
+    }
 }

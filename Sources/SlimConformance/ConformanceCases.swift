@@ -66,5 +66,7 @@ public struct QuantCase: Sendable, CustomStringConvertible {
         QuantCase(format: .q8_0, k: 96),
         QuantCase(format: .q4_0, k: 96),
         QuantCase(format: .q4_1, k: 224),
+        QuantCase(format: .q4_K, k: 768),
+        QuantCase(format: .q6_K, k: 768),
     ]
 }

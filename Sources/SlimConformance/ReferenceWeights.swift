@@ -52,6 +52,26 @@ public struct ReferenceWeights: Sendable {
             case .q4_0: return (d * Double(nibble(block + 2, p) - 8), 0)
             default: return (d * Double(nibble(block + 4, p)), float16(e.data[block + 2], e.data[block + 3]))
             }
+        case .q4_K:
+            // 144-byte super-blocks: d, dmin, 12 bytes of 6-bit scales and minimums, 4 chunks of
+            // 32 bytes (weight 64c + l low, 64c + 32 + l high); sub-block s = p / 32.
+            let block = (r * (k / 256) + j / 256) * 144, p = j % 256, s = p / 32
+            let packed = { (i: Int) in Int(e.data[block + 4 + i]) }
+            let (sc, m) = s < 4 ? (packed(s) & 63, packed(s + 4) & 63)
+                : (packed(s + 4) & 0xF | (packed(s - 4) >> 6) << 4, packed(s + 4) >> 4 | (packed(s) >> 6) << 4)
+            let byte = Int(e.data[block + 16 + 32 * (p / 64) + p % 32])
+            let u = p % 64 < 32 ? byte & 0xF : byte >> 4
+            let d = float16(e.data[block], e.data[block + 1]), dmin = float16(e.data[block + 2], e.data[block + 3])
+            return (d * Double(sc) * Double(u), -dmin * Double(m))
+        case .q6_K:
+            // 210-byte super-blocks: 128 bytes of low nibbles, 64 of 2-bit pairs, 16 int8 scales, d.
+            // Half h = p / 128 of the block, quarter i of that half, lane l.
+            let block = (r * (k / 256) + j / 256) * 210, p = j % 256
+            let (h, i, l) = (p / 128, p % 128 / 32, p % 32)
+            let low = Int(e.data[block + 64 * h + 32 * (i & 1) + l]) >> (4 * (i >> 1)) & 0xF
+            let high = Int(e.data[block + 128 + 32 * h + l]) >> (2 * i) & 3
+            let sc = Int(Int8(bitPattern: e.data[block + 192 + p / 16]))
+            return (float16(e.data[block + 208], e.data[block + 209]) * Double(sc) * Double((low | high << 4) - 32), 0)
         }
     }
 }
@@ -86,5 +106,7 @@ public func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Do
     case .q4_1:
         let m = fp16(lo)
         return (fp16((hi - m) / 15), m, abs(m - lo))
+    case .q4_K, .q6_K:
+        preconditionFailure("\(format) scales come from llama.cpp's search, not a closed form: see KQuantTests")
     }
 }

@@ -24,7 +24,7 @@ public enum QuantCodec {
     /// no level and are refused, as is a weight so large that its block's
     /// fp16 scale would overflow (Q8_0, Q4_0, Q4_1).
     public static func encode(_ w: [Float], rows: Int, columns k: Int, format: QuantFormat, name: String = "") throws(SlimError) -> Encoded {
-        try format.validate(rows: rows, columns: k)
+        try format.validate(rows: rows, columns: k, name: name.isEmpty ? "weight" : "'\(name)'")
         guard w.count == rows * k else {
             throw .shapeMismatch(op: "quantize \(format)", detail: "\(w.count) values for a \(rows)x\(k) weight")
         }
@@ -70,6 +70,13 @@ public enum QuantCodec {
                     }
                     out.data += block
                 }
+            case .q4_K, .q6_K:
+                for start in stride(from: row.startIndex, to: row.endIndex, by: KQuantBlock.weights) {
+                    guard let block = KQuantBlock.encode(row[start ..< start + KQuantBlock.weights], format: format) else {
+                        throw .invalidArgument("quantize \(format): '\(name)' row \(r) holds weights beyond what a super-block's fp16 scale can hold")
+                    }
+                    out.data += block
+                }
             }
         }
         return out
@@ -97,6 +104,13 @@ public enum QuantCodec {
                     let values = decodeBlock(Array(e.data[at ..< at + bb]), format)
                     for j in 0..<32 { w[r * k + b * 32 + j] = values[j] }
                 }
+            case .q4_K, .q6_K:
+                let bb = format.ggufBlockBytes!, blocks = k / KQuantBlock.weights
+                for b in 0..<blocks {
+                    let at = (r * blocks + b) * bb
+                    let values = KQuantBlock.decode(e.data[at ..< at + bb], format: format)
+                    for j in 0..<KQuantBlock.weights { w[r * k + b * KQuantBlock.weights + j] = values[j] }
+                }
             }
         }
         return w
@@ -119,8 +133,21 @@ public enum QuantCodec {
             return Encoded(data: levels.map { UInt8(bitPattern: Int8(clamping: $0)) }, scales: scales)
         case .int4:
             return Encoded(data: packNibbles(levels), scales: scales, zeros: zeros)
-        case .q8_0, .q4_0, .q4_1:
-            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "GGUF blocks are written by encode(_:rows:columns:format:)")
+        case .q8_0, .q4_0:
+            // One fp16 `d` per block of 32 (`scales`, already fp16-exact), levels as for int8 / symmetric int4.
+            guard scales.count == rows * k / 32, scales.allSatisfy({ $0.isFinite && Float(Float16($0)) == $0 }) else {
+                throw .invalidArgument("pack \(format) levels: needs one fp16-exact, finite scale per block of 32")
+            }
+            var data = [UInt8]()
+            data.reserveCapacity(rows * k / 32 * format.ggufBlockBytes!)
+            for (b, d) in scales.enumerated() {
+                let run = levels[b * 32 ..< b * 32 + 32]
+                data += halfBytes(d) + (format == .q8_0 ? run.map { UInt8(bitPattern: Int8(clamping: $0)) } : packNibbles(Array(run)))
+            }
+            return Encoded(data: data)
+        case .q4_1, .q4_K, .q6_K:
+            throw .unsupported(op: "pack \(format) levels", backend: "host",
+                               reason: "GGUF blocks are written by encode(_:rows:columns:format:) (k-quants from levels: KQuantBlock.pack)")
         }
     }
 
@@ -185,13 +212,18 @@ public enum QuantCodec {
         return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
     }
 
-    /// The index of the first GGUF block (Q8_0, Q4_0, Q4_1) of `data` whose fp16
-    /// scale (or Q4_1 minimum) is NaN or ±∞; nil if none or for other formats.
+    /// The index of the first GGUF block (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) of `data`
+    /// whose fp16 scale (or Q4_1 minimum, Q4_K `dmin`) is NaN or ±∞; nil if none or for other formats.
     public static func firstNonFiniteBlock(_ data: [UInt8], format: QuantFormat) -> Int? {
         guard let size = format.ggufBlockBytes else { return nil }
-        let halves = format == .q4_1 ? 2 : 1
+        // Byte offsets of the block's fp16 factors.
+        let halves = switch format {
+        case .q4_1, .q4_K: [0, 2]
+        case .q6_K: [208]
+        default: [0]
+        }
         for (b, at) in stride(from: 0, to: data.count - size + 1, by: size).enumerated() {
-            for h in 0..<halves where !half(data[at + 2 * h], data[at + 2 * h + 1]).isFinite { return b }
+            for h in halves where !half(data[at + h], data[at + h + 1]).isFinite { return b }
         }
         return nil
     }

@@ -14,10 +14,19 @@
 ///   and 16 bytes of nibbles laid out as above (18 bytes, `w = d · (u − 8)`); Q4_1 is
 ///   `d`, an fp16 minimum `m` and the nibbles (20 bytes, `w = d · u + m`). `data` u8
 ///   `[N, K/32 · blockBytes]`.
+/// - ``q4_K``, ``q6_K``: llama.cpp's k-quant super-blocks of 256 weights, byte for
+///   byte (see ``KQuantBlock``). Q4_K (144 bytes) is fp16 `d`, fp16 `dmin`, 12
+///   bytes packing eight 6-bit sub-block scales `sc` and eight 6-bit minimums `m`
+///   (llama.cpp's `get_scale_min_k4`), and 128 bytes of nibbles: byte `l` of each
+///   32-byte chunk `c` holds weight `64c + l` low and `64c + 32 + l` high; sub-blocks
+///   of 32, `w = d·sc·u − dmin·m`. Q6_K (210 bytes) is 128 bytes of low nibbles,
+///   64 bytes of high 2-bit pairs, sixteen int8 sub-block scales and fp16 `d`;
+///   sub-blocks of 16, `w = d·sc·(q − 32)`. `data` u8 `[N, K/256 · blockBytes]`.
 public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     case int8PerChannel
     case int4(groupSize: Int, symmetric: Bool)
     case q8_0, q4_0, q4_1
+    case q4_K, q6_K
 
     public var description: String {
         switch self {
@@ -26,16 +35,23 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q8_0: "q8_0"
         case .q4_0: "q4_0"
         case .q4_1: "q4_1"
+        case .q4_K: "q4_k"
+        case .q6_K: "q6_k"
         }
     }
 
-    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`.
+    /// The formats `init(parsing:)` accepts, for messages.
+    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q4_k or q6_k"
+
+    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q4_k`, `q6_k`.
     public init(parsing text: String) throws(SlimError) {
         switch text.lowercased() {
         case "int8": self = .int8PerChannel
         case "q8_0": self = .q8_0
         case "q4_0": self = .q4_0
         case "q4_1": self = .q4_1
+        case "q4_k": self = .q4_K
+        case "q6_k": self = .q6_K
         case let t where t.hasPrefix("int4-g"):
             let rest = t.dropFirst("int4-g".count)
             let asym = rest.hasSuffix("-asym")
@@ -44,28 +60,50 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
             }
             self = .int4(groupSize: g, symmetric: !asym)
         default:
-            throw .invalidArgument("unknown quantization format '\(text)': expected int8, int4-g{32,64,128}[-asym], q8_0, q4_0 or q4_1")
+            throw .invalidArgument("unknown quantization format '\(text)': expected \(Self.spellings)")
         }
     }
 
-    /// Weights that share one scale along K (`nil`: the whole row).
+    /// The unit K must be a multiple of: weights that share one scale along K
+    /// (`nil`: the whole row), a k-quant's super-block of 256.
     public var blockSize: Int? {
         switch self {
         case .int8PerChannel: nil
         case let .int4(g, _): g
         case .q8_0, .q4_0, .q4_1: 32
+        case .q4_K, .q6_K: 256
         }
     }
 
-    /// Bytes of one GGUF block of 32 weights (nil for the other formats).
+    /// Bytes of one GGUF block of ``ggufBlockWeights`` weights (nil for the other formats).
     public var ggufBlockBytes: Int? {
         switch self {
         case .q8_0: 34
         case .q4_0: 18
         case .q4_1: 20
+        case .q4_K: 144
+        case .q6_K: 210
         default: nil
         }
     }
+
+    /// Weights in one GGUF block: 32, or 256 for the k-quants' super-blocks (nil for the other formats).
+    public var ggufBlockWeights: Int? {
+        switch self {
+        case .q8_0, .q4_0, .q4_1: 32
+        case .q4_K, .q6_K: 256
+        default: nil
+        }
+    }
+
+    /// Bytes of one packed row of `columns` weights in a GGUF block format.
+    public func ggufRowBytes(columns: Int) -> Int? {
+        guard let bytes = ggufBlockBytes, let weights = ggufBlockWeights else { return nil }
+        return columns / weights * bytes
+    }
+
+    /// Q4_K or Q6_K: llama.cpp's super-blocks of 256.
+    public var isKQuant: Bool { self == .q4_K || self == .q6_K }
 
     /// Bits stored per weight, scales and zero points included.
     public var bitsPerWeight: Double {
@@ -75,6 +113,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q8_0: 34 * 8 / 32
         case .q4_0: 18 * 8 / 32
         case .q4_1: 20 * 8 / 32
+        case .q4_K: 144 * 8 / 256
+        case .q6_K: 210 * 8 / 256
         }
     }
 

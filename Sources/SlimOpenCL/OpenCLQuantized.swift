@@ -60,6 +60,8 @@ extension OpenCLBackend {
         case .q8_0: "-D FMT=2"
         case .q4_0: "-D FMT=3"
         case .q4_1: "-D FMT=4"
+        case .q4_K: "-D FMT=5"
+        case .q6_K: "-D FMT=6"
         }
         return fmt + " -D W8A8=\(activations == .f32 ? 0 : 1) -D XBLOCK=\(activations == .int8PerBlock ? 1 : 0)"
     }

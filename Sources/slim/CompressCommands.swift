@@ -11,7 +11,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
 
     @Argument(help: "A sentence-transformers BERT folder, or a decoder (GGUF file or Llama folder).") var model: String
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
-    @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
+    @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0, q4_0, q4_k, q6_k, or q4_k_m (decoders: llama.cpp's Q4_K_M mix) (k-quants fall back to q4_0 / q8_0 where K is not a multiple of 256, as llama.cpp does).") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
     @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size); gptq, awq and auto calibrate.") var method: String = "rtn"
     @Option(help: ArgumentHelp("--method auto: the fraction of the source's weights (encoders: model.safetensors; decoders: its tensor bytes) the written weights may take (0 < F < 1).",
@@ -88,7 +88,11 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         guard samples >= 1 else { throw ValidationError("--samples \(samples): calibration needs at least 1 sample") }
     }
 
+    /// `--quant q4_k_m`: llama.cpp's mix (decoders).
+    var mix: QuantMix? { QuantMix(rawValue: quant.lowercased()) }
+
     func format() throws -> QuantFormat {
+        if let mix { return mix.base }
         let f = try QuantFormat(parsing: quant)
         if case let .int4(g, _) = f { return .int4(groupSize: g, symmetric: symmetry == .sym) }
         guard f != .q4_1 else { throw ValidationError("--quant q4_1 is not a compression target yet; use q4_0 or int4-g32 --asym") }
@@ -148,6 +152,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
             compressor.layerFormats = CompressedTensorsWriter.floatTables(compressor.layerFormats, tiedEmbeddings: try DecoderSource(source).config.tiedEmbeddings)
             compressor.runtimeInputScales = false
         }
+        compressor.mix = mix
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
         compressor.collective = Job.collective
@@ -220,6 +225,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         if OutputFormat(rawValue: outputFormat) != .slim {
             throw ValidationError("--output-format \(outputFormat) is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
         }
+        if let mix { throw ValidationError("--quant \(mix.rawValue) is llama.cpp's mix for decoders; \(model) is an encoder: use q4_k") }
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         compressor.maxShardBytes = try shardSize.bytes

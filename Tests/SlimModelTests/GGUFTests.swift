@@ -290,11 +290,38 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
 
     @Test func unsupportedTensorTypeNamesTheTensorAndType() {
         do {
-            _ = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_up.weight", type: 12, dims: [256], data: [])]))
-            Issue.record("a Q4_K tensor was accepted")
+            _ = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_up.weight", type: 13, dims: [256], data: [])]))
+            Issue.record("a Q5_K tensor was accepted")
         } catch {
             let message = "\(error)"
-            #expect(message.contains("blk.0.ffn_up.weight") && message.contains("Q4_K") && message.contains("12") && message.contains(Self.path), "\(message)")
+            #expect(message.contains("blk.0.ffn_up.weight") && message.contains("Q5_K") && message.contains("13") && message.contains(Self.path), "\(message)")
+        }
+    }
+
+    /// Q4_K (ggml type 12) and Q6_K (14) tensors made by llama.cpp's quantizer
+    /// (Tests/Fixtures/kquants) read as floats equal to gguf's decode, and come
+    /// back packed, byte for byte, for the quantized product; rows that are not
+    /// whole super-blocks are refused by name.
+    @Test func kQuantTensorsReadAndStayPacked() throws {
+        let folder = try TestAssets.fixture("kquants")
+        let rows = 3, columns = 512
+        func bytes(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: folder.appendingPathComponent(name))) }
+        func floats(_ name: String) throws -> [Float] {
+            try bytes(name).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        for (type, kind, format, file) in [(UInt32(12), StoredKind.q4_K, QuantFormat.q4_K, "q4_k"), (14, .q6_K, .q6_K, "q6_k")] {
+            let rowBytes = format.ggufRowBytes(columns: columns)!
+            let data = Array(try bytes(file + ".bin")[0 ..< rows * rowBytes])
+            let gguf = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_down.weight", type: type, dims: [UInt64(columns), UInt64(rows)], data: data)]))
+            let t = try gguf.tensor(named: "blk.0.ffn_down.weight")
+            #expect(t.kind == kind && t.shape == [rows, columns] && t.byteRange.count == rows * rowBytes)
+            #expect(try gguf.floats(t) == Array(try floats(file + ".f32")[0 ..< rows * columns]), "\(format): floats equal gguf's decode")
+            let packed = try TensorFileWeightStore(file: gguf).packed("blk.0.ffn_down.weight")
+            #expect(packed?.format == format && packed?.rows == rows && packed?.columns == columns && packed?.encoded.data == data)
+            expectMalformed(Self.path, mentions: ["blk.0.ffn_down.weight", "256"]) {
+                _ = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_down.weight", type: type, dims: [288, 1],
+                                                                    data: [UInt8](repeating: 0, count: format.ggufBlockBytes!))]))
+            }
         }
     }
 

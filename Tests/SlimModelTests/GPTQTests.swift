@@ -64,6 +64,27 @@ import TestSupport
         #expect(eg < 0.8 * er, "\(format): GPTQ \(eg) should clearly beat RTN \(er)")
     }
 
+    /// K-quants (and the GGUF blocks they fall back to): each super-block's grid
+    /// is fixed from the weights as GPTQ reaches it, so GPTQ still beats llama.cpp's
+    /// round to nearest, and the stored blocks decode to exactly the values
+    /// GPTQ took its weights to have (in order and with act-order).
+    @Test(.seeded, arguments: [QuantFormat.q4_K, .q6_K, .q4_0, .q8_0], [false, true])
+    func blockFormatsBeatRoundToNearestAndDecodeAsAssumed(_ format: QuantFormat, _ actOrder: Bool) throws {
+        let p = Problem(n: 12, k: 512, samples: 600, seed: TestSeed.current)
+        var assumed = [Float](repeating: .nan, count: p.n * p.k)
+        let gptq = GPTQ(format: format, actOrder: actOrder)
+        let encoded = try gptq.quantize(p.w, rows: p.n, columns: p.k, factor: try gptq.factor(hessian: p.hessian, columns: p.k),
+                                        name: "w", assumed: { assumed[$0] = $1 })
+        let decoded = try QuantCodec.decode(encoded, rows: p.n, columns: p.k, format: format)
+        let differ = zip(decoded, assumed).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(differ == 0, "\(format): \(differ) stored weights decode to other values than GPTQ assumed")
+        let rtn = try QuantCodec.encode(p.w, rows: p.n, columns: p.k, format: format)
+        let eg = p.outputError(decoded)
+        let er = p.outputError(try QuantCodec.decode(rtn, rows: p.n, columns: p.k, format: format))
+        print("\(format) act-order \(actOrder): output error GPTQ \(eg), RTN \(er)")
+        #expect(eg < 0.8 * er, "\(format): GPTQ \(eg) should clearly beat RTN \(er)")
+    }
+
     @Test func rejectsAMismatchedHessianAndUnsupportedFormats() {
         #expect(throws: SlimError.self) {
             try GPTQ(format: .int8PerChannel).quantize([Float](repeating: 1, count: 64), rows: 2, columns: 32, hessian: [1])

@@ -16,6 +16,7 @@
 #include "cpu_isa.h"
 #include "cpu_pool.h"
 #include "cpu_i22.h"
+#include "cpu_kquants.h"
 
 /// out[t * out_stride] = scale * sum_i x[t * x_stride + i] * w[i]   (int8 weights, fp32 math)
 void slim_qrow_int8(const float *x, long x_stride, int tokens, const int8_t *w, int k, float scale,

@@ -107,8 +107,8 @@ public final class GGUFFile: TensorFile {
             func bad(_ what: String) -> SlimError { r.fail("tensor '\(info.name)': \(what)", at: info.headerOffset) }
             guard names.insert(info.name).inserted else { throw bad("listed twice") }
             let shape = Array(info.dims.reversed())
-            if info.kind.quantFormat != nil, let row = info.dims.first, row % 32 != 0 {
-                throw bad("\(info.kind) rows hold whole blocks of 32 weights, but its rows have \(row)")
+            if let weights = info.kind.quantFormat?.ggufBlockWeights, let row = info.dims.first, row % weights != 0 {
+                throw bad("\(info.kind) rows hold whole blocks of \(weights) weights, but its rows have \(row)")
             }
             guard let bytes = info.kind.byteCount(shape: shape) else { throw bad("shape \(shape) has too many elements") }
             guard info.offset % UInt64(alignment) == 0 else {
@@ -162,13 +162,13 @@ private struct TensorInfo {
 /// ggml's tensor type numbers (ggml.h `enum ggml_type`).
 enum GGMLType {
     static let kinds: [UInt32: StoredKind] = [
-        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 8: .q8_0,
+        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 8: .q8_0, 12: .q4_K, 14: .q6_K,
         24: .i8, 25: .i16, 26: .i32, 27: .i64, 28: .f64, 30: .bf16,
     ]
 
     /// The types Slim cannot read yet, named so the error says what the file holds.
     static let otherNames: [UInt32: String] = [
-        6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K",
+        6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
         16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
         23: "IQ4_XS", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
     ]
