@@ -146,3 +146,13 @@ extension Backend {
         return try upload(e, rows: w.shape[0], columns: w.shape[1], format: format, name: w.name)
     }
 }
+
+extension ActivationPrecision {
+    /// What a layer with `columns` inputs runs: per-block int8 needs whole runs of
+    /// 32, so a layer whose K is not a multiple of 32 (Slim gives such layers int8
+    /// weights per row) quantizes its activations per row instead — the model as a
+    /// whole keeps the precision asked for, rather than refusing to run a folder Slim wrote.
+    public func fitting(columns: Int) -> ActivationPrecision {
+        self == .int8PerBlock && columns % 32 != 0 ? .int8PerRow : self
+    }
+}

@@ -8,7 +8,9 @@ struct DecoderModelOptions: ParsableArguments {
     @Argument(help: "A Llama-architecture decoder: a .gguf file (SmolLM2, Llama …) or a Hugging Face Llama folder, compressed or not.")
     var model: String
     @Option(help: """
-        Activations of the quantized products: int8-block (per 32 values with an fp16 scale, integer dot products,         as llama.cpp computes), int8-row (one scale per token: fastest, least exact) or f32.
+        Activations of the quantized products: int8-block (per 32 values with an fp16 scale, integer dot products, \
+        as llama.cpp computes; a layer whose input width is no multiple of 32 quantizes per row), \
+        int8-row (one scale per token: fastest, least exact) or f32.
         """)
     var activations: String = "int8-block"
     @OptionGroup var backendOption: BackendOption

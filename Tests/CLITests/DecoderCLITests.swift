@@ -83,6 +83,23 @@ import TestSupport
         #expect((try Self.json(reasons.stdout) as? [String: Any])?["stop_reason"] as? String == "max_tokens")
     }
 
+    /// The llama3 fixture's MLP is 112 wide: its down projection keeps int8 weights per row
+    /// (112 is no multiple of 32), and the default int8-block activations must still run it,
+    /// per row for that layer, rather than refuse a folder Slim wrote itself.
+    @Test func aCompressedLayerOfOddWidthRunsWithDefaultActivations() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/decoders/llama3").path
+        let out = Temporary.url("odd-width-int4")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let made = try slim(["compress", fixture, "-o", out.path, "--quant", "int4-g32", "--method", "rtn", "--backend", "cpu"])
+        #expect(made.status == 0, "\(made.stderr)")
+        for activations in ["int8-block", "int8-row", "f32"] {
+            let r = try slim(["perplexity", out.path, "--file", "/usr/share/games/fortunes/wisdom", "--ctx", "32", "--chunks", "2",
+                              "--activations", activations, "--backend", "cpu", "--json"])
+            #expect(r.status == 0, "--activations \(activations): \(r.stderr)")
+        }
+    }
+
     @Test func badInputIsAClearError() throws {
         let short = Temporary.url("short.txt")
         try "Too short.".write(to: short, atomically: true, encoding: .utf8)
