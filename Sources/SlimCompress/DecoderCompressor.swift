@@ -42,6 +42,10 @@ public struct DecoderCompressor {
     /// and up use Q's and gate's), e.g. over the whole model at once: used instead of calibrating block by
     /// block. Only without `sequential`, whose inputs depend on the quantized blocks before.
     public var hessians: [String: [Double]]?
+    /// AWQ: the output projection may keep a run-time input scale (its input cannot
+    /// be folded into V under grouped-query attention). False for files that cannot
+    /// hold one (GGUF): that projection is then quantized with no AWQ scale.
+    public var runTimeInputScales = true
     /// The auto search behind `layerFormats`, recorded in `quantization_config.auto` and the card.
     var search: AutoSearch?
 
@@ -137,6 +141,7 @@ public struct DecoderCompressor {
         quantization["auto"] = search?.json
         if method == .gptq { quantization["act_order"] = actOrder; quantization["damping"] = damping }
         if method != .rtn { quantization["sequential"] = sequential }
+        if method == .awq, !runTimeInputScales { quantization["awq_output_projection"] = "no run-time input scale (the output file cannot hold one)" }
         config["quantization_config"] = quantization
         return config
     }

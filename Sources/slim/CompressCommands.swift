@@ -10,7 +10,9 @@ struct CompressCommand: ParsableCommand {
         abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
 
     @Argument(help: "A sentence-transformers BERT folder, or a decoder (GGUF file or Llama folder).") var model: String
-    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
+    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite), or a .gguf file.") var output: String
+    @Option(help: "slim (a folder) or gguf (one file llama.cpp and Ollama load; --quant q8_0 or q4_0). Default: gguf when the output ends in .gguf.")
+    var outputFormat: OutputFormat?
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0 or q4_0.") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
     @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size); gptq, awq and auto calibrate.") var method: String = "rtn"
@@ -34,6 +36,9 @@ struct CompressCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     enum Symmetry: String, EnumerableFlag { case sym, asym }
+    enum OutputFormat: String, ExpressibleByArgument { case slim, gguf }
+
+    var writesGGUF: Bool { (outputFormat ?? (output.lowercased().hasSuffix(".gguf") ? .gguf : .slim)) == .gguf }
 
     func validate() throws {
         guard ModelCompressor.Method(rawValue: method) != nil || method == "auto" else {
@@ -46,7 +51,14 @@ struct CompressCommand: ParsableCommand {
         case (true, _) where !layerOptions.isEmpty: throw ValidationError("--method auto chooses every layer's format; it takes no --layer exceptions")
         default: break
         }
-        _ = try format()
+        let f = try format()
+        if writesGGUF {
+            if method == "auto" { throw ValidationError("--method auto chooses int8 and int4 formats per layer, which GGUF has no types for; give --quant q8_0 or q4_0") }
+            guard f.ggufKind != nil else { throw ValidationError("--quant \(f) has no GGUF type; a .gguf output takes q8_0 or q4_0 (q4_1 through slim export)") }
+            guard layerOptions.isEmpty || (try? LayerFormats.parse(layerOptions))?.values.allSatisfy({ $0?.ggufKind != nil || $0 == nil }) == true else {
+                throw ValidationError("--layer: a .gguf output takes q8_0, q4_0 or fp32 for a layer")
+            }
+        }
         try Self.checkSamples(samples)
         if actOrder, method != "gptq" { throw ValidationError("--act-order orders GPTQ's columns: add --method gptq, or drop it") }
         guard damp > 0, damp.isFinite else { throw ValidationError("--damp \(damp): a positive fraction of the Hessian's mean diagonal (e.g. 0.01)") }
@@ -74,8 +86,8 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let source = URL(fileURLWithPath: model)
-        let report = try ModelFamily(path: source) == .decoder ? try compressDecoder(source)
-            : method == "auto" ? try compressAuto(source) : try compressEncoder(source)
+        if writesGGUF { return try runGGUF(source) }
+        let report = try compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite)
         let card = ModelCard(report: report)
         if json { try printJSON(card.json) } else {
             print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx), %.1f s; model card in %@/MODEL_CARD.md",
@@ -90,10 +102,41 @@ struct CompressCommand: ParsableCommand {
         }
     }
 
+    private func compress(_ source: URL, to output: URL, overwrite: Bool) throws -> CompressionReport {
+        try ModelFamily(path: source) == .decoder ? try compressDecoder(source, to: output, overwrite: overwrite)
+            : method == "auto" ? try compressAuto(source, to: output, overwrite: overwrite) : try compressEncoder(source, to: output, overwrite: overwrite)
+    }
+
+    /// Compresses into a hidden Slim folder beside the .gguf output, writes that as the GGUF file
+    /// (staged, renamed into place), and removes the folder: one pipeline, one more writer.
+    private func runGGUF(_ source: URL) throws {
+        let out = URL(fileURLWithPath: output)
+        let calibration = calib.map { [URL(fileURLWithPath: $0)] } ?? []
+        let claim = try GGUFOutput.claim(out, inputs: [source] + calibration, overwrite: overwrite)
+        defer { claim.release() }
+        let scratch = GGUFOutput.scratchFolder(for: out)
+        try? FileManager.default.removeItem(at: scratch)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let report = try compress(source, to: scratch, overwrite: false)
+        let tokenizer = source.pathExtension.lowercased() == "gguf" ? try GGUFFile(contentsOf: source) : nil
+        let written = try GGUFExport(tokenizerSource: tokenizer).export(scratch, to: out, overwrite: overwrite)
+        if json {
+            var card = ModelCard(report: report).json
+            card["gguf"] = ["architecture": written.architecture, "tensors": written.tensors, "file_bytes": written.fileBytes, "kinds": written.kinds]
+            try printJSON(card)
+        } else {
+            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx) as GGUF (%@, %d tensors: %@), %.1f s; the card's facts are in general.* and slim.* metadata",
+                         model, output, report.method, report.format, report.bytesBefore, written.fileBytes,
+                         Double(written.fileBytes) / Double(max(report.bytesBefore, 1)), written.architecture, written.tensors,
+                         written.kinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "), report.seconds))
+        }
+    }
+
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
-    private func compressDecoder(_ source: URL) throws -> CompressionReport {
-        if method == "auto" { return try compressDecoderAuto(source) }
+    private func compressDecoder(_ source: URL, to output: URL, overwrite: Bool) throws -> CompressionReport {
+        if method == "auto" { return try compressDecoderAuto(source, to: output, overwrite: overwrite) }
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
+        compressor.runTimeInputScales = !writesGGUF
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
@@ -105,13 +148,13 @@ struct CompressCommand: ParsableCommand {
         }
         let bar = ProgressLine(unit: "blocks (calibrate, quantize, write)")
         defer { bar.finish() }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
         }
     }
 
     /// Measures each group of a decoder's linears by the KL divergence of the next token, then writes the choice that fits --target-size.
-    private func compressDecoderAuto(_ source: URL) throws -> CompressionReport {
+    private func compressDecoderAuto(_ source: URL, to output: URL, overwrite: Bool) throws -> CompressionReport {
         let file = calib.map { URL(fileURLWithPath: $0) } ?? DecoderCompressor.defaultCalibrationFile
         var compressor = try DecoderAutoCompressor(targetSize: targetSize ?? 0,
                                                    calibration: (try Calibration.samples(from: file, count: .max), try backendOption.open(), file.path))
@@ -119,7 +162,7 @@ struct CompressCommand: ParsableCommand {
         compressor.maxShardBytes = try shardSize.bytes
         var bars: [DecoderAutoCompressor.Step: ProgressLine] = [:]
         defer { bars.values.forEach { $0.finish() } }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { step, done, total in
+        return try compressor.compress(source, to: output, overwrite: overwrite) { step, done, total in
             if bars[step] == nil {
                 bars.values.forEach { $0.finish() }
                 bars[step] = ProgressLine(unit: step == .measure ? "candidates measured (KL divergence)" : "blocks written")
@@ -129,7 +172,7 @@ struct CompressCommand: ParsableCommand {
     }
 
     /// Measures every layer's candidates on the calibration texts, then writes the choice that fits --target-size.
-    private func compressAuto(_ source: URL) throws -> CompressionReport {
+    private func compressAuto(_ source: URL, to output: URL, overwrite: Bool) throws -> CompressionReport {
         try refuseDecoderOptions()
         let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         var compressor = try AutoCompressor(targetSize: targetSize ?? 0,
@@ -137,12 +180,12 @@ struct CompressCommand: ParsableCommand {
         compressor.maxShardBytes = try shardSize.bytes
         let bar = ProgressLine(unit: "layers measured, then tensors written")
         defer { bar.finish() }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
         }
     }
 
-    private func compressEncoder(_ source: URL) throws -> CompressionReport {
+    private func compressEncoder(_ source: URL, to output: URL, overwrite: Bool) throws -> CompressionReport {
         try refuseDecoderOptions()
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
@@ -153,7 +196,7 @@ struct CompressCommand: ParsableCommand {
         }
         let bar = ProgressLine(unit: "tensors")
         defer { bar.finish() }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
         }
     }
