@@ -20,7 +20,7 @@ struct GGUFTensorSource {
         formats = try PackedWeightStore(file: file, config: folder.appendingPathComponent("config.json")).formats
         for (name, _) in formats where file.contains(PackedNames.inputScale(name)) {
             throw SlimError.unsupported(op: "write \(name) to GGUF", backend: "model",
-                                        reason: "\(file.path) keeps AWQ's run-time input scales for it (\(PackedNames.inputScale(name))), which GGUF cannot hold; compress with --method awq straight to a .gguf output (every AWQ scale is then folded into the weights before it), or use rtn or gptq")
+                                        reason: "\(file.path) keeps AWQ's run-time input scales for it (\(PackedNames.inputScale(name))), which GGUF cannot hold; a decoder compressed with --method awq straight to a .gguf output has none (its output projection is then quantized without an AWQ scale); otherwise use --method rtn or gptq")
         }
     }
 
