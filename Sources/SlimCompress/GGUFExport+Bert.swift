@@ -83,6 +83,6 @@ extension GGUFExport {
 extension GGUFTensorSource {
     /// Marks tensors llama.cpp has no use for as dealt with (absent ones are fine).
     mutating func skip(_ names: [String]) throws {
-        try take(names)
+        try take(names.flatMap { [$0, PackedNames.data($0), PackedNames.scales($0), PackedNames.zeros($0)] })
     }
 }

@@ -144,6 +144,11 @@ public struct GGUFExport {
         ]
         if let bos = t.bosID { m.append(.uint32("tokenizer.ggml.bos_token_id", Int(bos))) }
         if let eos = t.eosID { m.append(.uint32("tokenizer.ggml.eos_token_id", Int(eos))) }
+        // The chat template, where tokenizer_config.json has one (llama-server and Ollama format chats with it).
+        let config = folder.appendingPathComponent("tokenizer_config.json")
+        if FileManager.default.fileExists(atPath: config.path), let template = try FileReading.jsonObject(at: config)["chat_template"] as? String {
+            m.append(.string("tokenizer.chat_template", template))
+        }
         return m
     }
 

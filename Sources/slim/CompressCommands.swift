@@ -189,6 +189,8 @@ struct CompressCommand: ParsableCommand {
         try refuseDecoderOptions()
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        // GGUF has no int8 per row: the word and position tables go out as Q8_0 there.
+        if writesGGUF { compressor.tableFormat = .q8_0 }
         compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile

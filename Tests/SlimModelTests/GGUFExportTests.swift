@@ -45,7 +45,8 @@ import TestSupport
         let text = TinyLlama.text(60, using: &rng)
         let ids = tokenizer.encode(text)
         #expect(ggufTokenizer.encode(text) == ids)
-        let error = DecoderCompressionTests.nmse(try DecoderCompressionTests.logits(fromGGUF, ids), try DecoderCompressionTests.logits(fromFolder, ids))
+        let window = Array(ids.prefix(TinyLlama.context))
+        let error = DecoderCompressionTests.nmse(try DecoderCompressionTests.logits(fromGGUF, window), try DecoderCompressionTests.logits(fromFolder, window))
         // Summation order alone (as q8FolderRunsLikeItsGGUFSource measures it: ≤ 1.4e-11); a wrong row order is ~1.
         #expect(error < 1e-8, "NMSE \(error)")
         let a = try fromFolder.perplexity(tokens: ids, context: 32, chunks: nil), b = try fromGGUF.perplexity(tokens: ids, context: 32, chunks: nil)
@@ -124,9 +125,12 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         let source = work.appendingPathComponent("bert"), folder = work.appendingPathComponent("q8"), output = work.appendingPathComponent("bert.gguf")
         try AutoCompressionTests.randomBert(source, seed: TestSeed.current)
-        _ = try ModelCompressor(format: .q8_0).compress(source, to: folder)
+        var compressor = ModelCompressor(format: .q8_0)
+        compressor.tableFormat = .q8_0
+        _ = try compressor.compress(source, to: folder)
         let report = try GGUFExport().export(folder, to: output, overwrite: false)
-        #expect(report.architecture == "bert" && report.kinds["Q8_0"] == 12)
+        // 12 linears and the word and position tables; the pooler (Q8_0 in the folder) is left out.
+        #expect(report.architecture == "bert" && report.kinds["Q8_0"] == 14, "\(report.kinds)")
         let file = try GGUFFile(contentsOf: output)
         #expect(file.metadata["bert.block_count"]?.int == 2 && file.metadata["bert.pooling_type"]?.int == 1)
         #expect(file.metadata["bert.attention.layer_norm_epsilon"]?.double == Double(Float(1e-12)))
@@ -142,6 +146,10 @@ import TestSupport
             #expect(names.contains(n), "\(n)")
         }
         #expect(!names.contains { $0.contains("pooler") })
+        // Slim's default tables (int8 per row) have no GGUF type: refused by name.
+        let int8Tables = work.appendingPathComponent("int8-tables")
+        _ = try ModelCompressor(format: .q8_0).compress(source, to: int8Tables)
+        #expect(throws: SlimError.self) { _ = try GGUFExport().export(int8Tables, to: work.appendingPathComponent("no.gguf"), overwrite: false) }
         let folderFile = try HuggingFaceCheckpoint.open(folder: folder)
         #expect(Array(try file.bytes(of: try file.tensor(named: "blk.1.attn_q.weight")))
                 == Array(try folderFile.bytes(of: try folderFile.tensor(named: "encoder.layer.1.attention.self.query.weight.qdata"))))
