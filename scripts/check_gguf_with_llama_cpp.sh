@@ -41,7 +41,9 @@ done
 SENTENCES=("A man is playing a guitar." "The quick brown fox jumps over the lazy dog." "Slim compresses transformer models.")
 $S export "$M" -o "$OUT/minilm-f16.gguf" --overwrite
 $S compress "$M" -o "$OUT/minilm-q8_0.gguf" --quant q8_0 --overwrite
-$S compress "$M" -o "$OUT/minilm-q8_0" --quant q8_0 --overwrite
+# The same weights as a Slim folder (its tables Q8_0 too, as the GGUF path writes them), for `slim embed`.
+$S compress "$M" -o "$OUT/minilm-q8_0" --quant q8_0 --overwrite \
+  --layer embeddings.word_embeddings.weight=q8_0 --layer embeddings.position_embeddings.weight=q8_0
 for variant in f16:"$M" q8_0:"$OUT/minilm-q8_0"; do
   name=${variant%%:*}; folder=${variant#*:}
   for s in "${SENTENCES[@]}"; do
