@@ -17,7 +17,7 @@ import TestSupport
         let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
         #expect(inspected.status == 0 && report?["architecture"] as? String == "bert", "\(inspected.stdout.prefix(400))")
         #expect(!FileManager.default.fileExists(atPath: base.appendingPathComponent(".bert-q8_0.gguf.partial-\(getpid())").path))
-        #expect(OutputSafetyCLITests.leftovers(beside: out).allSatisfy { $0.hasSuffix(".lock") }, "no scratch folder or file left")
+        #expect(OutputSafetyCLI.leftovers(beside: out).allSatisfy { $0.hasSuffix(".lock") }, "no scratch folder or file left")
 
         let int4 = try slim(["compress", model.path, "-o", base.appendingPathComponent("x.gguf").path, "--quant", "int4-g32"])
         #expect(int4.status != 0 && int4.stderr.contains("q8_0 or q4_0"), "\(int4.stderr)")
@@ -44,10 +44,10 @@ import TestSupport
         let killed = try slim(["compress", model.path, "-o", out.path, "--quant", "q8_0", "--overwrite"], environment: ["SLIM_FAULT_AT": "gguf-staged"])
         #expect(killed.status != 0)
         #expect(try Data(contentsOf: out) == old, "the old output is intact")
-        #expect(OutputSafetyCLITests.leftovers(beside: out).contains { $0.hasSuffix(".tmp") }, "the complete scratch file was left by the kill")
+        #expect(OutputSafetyCLI.leftovers(beside: out).contains { $0.hasSuffix(".tmp") }, "the complete scratch file was left by the kill")
         let next = try slim(["compress", model.path, "-o", out.path, "--quant", "q8_0", "--overwrite"])
         #expect(next.status == 0 && next.stderr.contains("removed"), "\(next.stderr)")
         #expect(try Data(contentsOf: out) != old)
-        #expect(OutputSafetyCLITests.leftovers(beside: out).allSatisfy { $0.hasSuffix(".lock") })
+        #expect(OutputSafetyCLI.leftovers(beside: out).allSatisfy { $0.hasSuffix(".lock") })
     }
 }
