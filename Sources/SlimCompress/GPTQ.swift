@@ -109,7 +109,8 @@ public struct GPTQ: Sendable {
         let group: Int = switch format {
         case let .int4(g, _): g
         case .int8PerChannel: k
-        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8 and int4 weights")
+        case .q8_0, .q4_0: 32
+        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8, int4, Q8_0 and Q4_0 weights")
         }
         try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
         var w = w.map(Double.init)

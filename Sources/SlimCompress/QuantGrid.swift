@@ -19,6 +19,11 @@ struct QuantGrid {
             return QuantGrid(scale: scale, zero: zero, lo: 0, hi: 15, offset: 0)
         case .int4:
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 7, zero: 8, lo: 0, hi: 15, offset: 8)
+        // GGUF blocks: the codec's scale rounded to its stored fp16 first, so every level is chosen on the grid the file holds.
+        case .q8_0:
+            return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 127)), zero: 0, lo: -127, hi: 127, offset: 0)
+        case .q4_0:
+            return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 7)), zero: 8, lo: 0, hi: 15, offset: 8)
         default:  // int8 per channel
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 127, zero: 0, lo: -127, hi: 127, offset: 0)
         }

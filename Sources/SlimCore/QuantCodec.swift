@@ -119,8 +119,22 @@ public enum QuantCodec {
             return Encoded(data: levels.map { UInt8(bitPattern: Int8(clamping: $0)) }, scales: scales)
         case .int4:
             return Encoded(data: packNibbles(levels), scales: scales, zeros: zeros)
-        case .q8_0, .q4_0, .q4_1:
-            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "GGUF blocks are written by encode(_:rows:columns:format:)")
+        case .q8_0, .q4_0:
+            // One scale per block of 32, already an fp16 value (the grid rounded it first): Q8_0 levels
+            // are the int8 values, Q4_0's the stored nibbles u (w = d · (u − 8)).
+            guard scales.count == rows * k / 32, scales.allSatisfy({ Float(Float16($0)) == $0 }) else {
+                throw .invalidArgument("pack \(format) levels: \(scales.count) scales for \(rows * k / 32) blocks, each an fp16 value")
+            }
+            var data: [UInt8] = []
+            data.reserveCapacity(rows * k / 32 * format.ggufBlockBytes!)
+            for b in 0..<rows * k / 32 {
+                let block = levels[b * 32..<(b + 1) * 32]
+                data += halfBytes(scales[b])
+                data += format == .q8_0 ? block.map { UInt8(bitPattern: Int8(clamping: $0)) } : packNibbles(Array(block))
+            }
+            return Encoded(data: data)
+        case .q4_1:
+            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "a Q4_1 block's minimum is not a level of its grid; its blocks are written by encode(_:rows:columns:format:)")
         }
     }
 
