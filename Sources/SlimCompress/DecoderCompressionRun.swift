@@ -171,6 +171,7 @@ extension DecoderCompressor {
             if let inverse = try search([.query, .key, .value]) { weights.foldIntoNorm(.attentionNorm, inverse, offset: offset) }
             if let inverse = try search([.gate, .up]) { weights.foldIntoNorm(.ffnNorm, inverse, offset: offset) }
             if let inverse = try search([.down]) { try weights.scaleRows(.up, by: inverse) }
+            // A file with no run-time scales (GGUF) quantizes the output projection without one.
             guard compressor.runtimeInputScales else { return [:] }
             return try search([.attentionOutput]).map { [weights.name(.attentionOutput): $0] } ?? [:]
         }

@@ -42,7 +42,7 @@ public struct DecoderCompressor {
     /// Each block calibrates on the quantized blocks' outputs (true) or the source's (false).
     public var sequential = true
     /// AWQ: whether a layer whose scale folds into nothing before it (the attention output) may keep
-    /// a run-time input scale; false for output formats that have no place for one (compressed-tensors),
+    /// a run-time input scale; false for output formats that have no place for one (compressed-tensors, GGUF),
     /// where that layer is quantized without AWQ's scale.
     public var runtimeInputScales = true
     /// H = 2·XᵀX of each linear's input computed elsewhere (by the weight's Hugging Face name; K, V
@@ -170,6 +170,7 @@ public struct DecoderCompressor {
         quantization["auto"] = search?.json
         if method == .gptq { quantization["act_order"] = actOrder; quantization["damping"] = damping }
         if method != .rtn { quantization["sequential"] = sequential }
+        if method == .awq, !runtimeInputScales { quantization["awq_output_projection"] = "no run-time input scale (the output file cannot hold one)" }
         config["quantization_config"] = quantization
         return config
     }

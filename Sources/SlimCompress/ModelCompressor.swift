@@ -44,6 +44,8 @@ public struct ModelCompressor {
 
     /// Per-layer exceptions, by weight name: another format, or nil to keep the layer in fp32.
     public var layerFormats: [String: QuantFormat?] = [:]
+    /// The word and position tables' format: int8 per row, or Q8_0 for a file that has no int8 per row (GGUF).
+    public var tableFormat = QuantFormat.int8PerChannel
     /// Layers stored as fp32 truncated-SVD factors of this rank instead (the auto search's choice).
     var lowRank: [String: Int] = [:]
     /// Input statistics already computed over `calibration` (the auto search has them); nil: computed here.
@@ -109,7 +111,7 @@ public struct ModelCompressor {
                 continue
             }
             let requested: QuantFormat? = overrides[layer] ?? (linears.contains(layer) || t.name == model.pooler ? format
-                : tables.contains(t.name) ? .int8PerChannel : nil)
+                : tables.contains(t.name) ? tableFormat : nil)
             let owner = [".weight", ".bias"].first { t.name.hasSuffix($0) }.map { String(t.name.dropLast($0.count)) } ?? t.name
             let valueFold = valueRowScales[owner]
             guard let requested, t.shape.count == 2 else {

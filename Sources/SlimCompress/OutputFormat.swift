@@ -5,4 +5,6 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case slim
     /// llm-compressor's format (`quant_method: compressed-tensors`), which vLLM and transformers load.
     case compressedTensors = "compressed-tensors"
+    /// One GGUF file, which llama.cpp and Ollama load.
+    case gguf
 }

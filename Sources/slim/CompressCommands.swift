@@ -10,7 +10,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         abstract: "Quantize a model's linear layers into a compressed folder that every Slim command loads, with a model card.")
 
     @Argument(help: "A sentence-transformers BERT folder, or a decoder (GGUF file or Llama folder).") var model: String
-    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite).") var output: String
+    @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite), or a .gguf file.") var output: String
     @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0, q4_0, q4_k, q6_k, or q4_k_m (decoders: llama.cpp's Q4_K_M mix) (k-quants fall back to q4_0 / q8_0 where K is not a multiple of 256, as llama.cpp does).") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
     @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size); gptq, awq and auto calibrate.") var method: String = "rtn"
@@ -28,9 +28,9 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     var sequential = true
     @Option(name: .customLong("layer"), help: "A per-layer exception, NAME=FORMAT (FORMAT a --quant value or fp32), repeatable.")
     var layerOptions: [String] = []
-    @Option(help: ArgumentHelp("slim (Slim's folder, the default) or compressed-tensors (vLLM and transformers load it; decoders, --quant int8 or int4-g32/64/128[-asym]).",
-                               discussion: "compressed-tensors keeps the token table and lm_head in the source's float type and stores the very levels Slim chose; scales in the model's float type."))
-    var outputFormat: String = OutputFormat.slim.rawValue
+    @Option(help: ArgumentHelp("slim (Slim's folder), compressed-tensors (vLLM and transformers load it; decoders, --quant int8 or int4-g32/64/128[-asym]) or gguf (one file llama.cpp and Ollama load; --quant q8_0, q4_0, q4_k, q6_k or q4_k_m). Default: gguf when the output ends in .gguf, else slim.",
+                               discussion: "compressed-tensors keeps the token table and lm_head in the source's float type and stores the very levels Slim chose; scales in the model's float type. gguf writes the card's facts into general.* and slim.* metadata."))
+    var outputFormat: String?
     @Option(help: "compressed-tensors, --quant int8: f32 (weight-only, W8A16) or int8-dynamic (W8A8: activations quantized per token at run time).")
     var activations: String?
     @OptionGroup var backendOption: BackendOption
@@ -40,6 +40,11 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     @Flag(help: "Print the report as JSON.") var json = false
 
     enum Symmetry: String, EnumerableFlag { case sym, asym }
+
+    /// What this run writes (`validate` has refused an unknown `--output-format`).
+    var written: OutputFormat {
+        outputFormat.flatMap(OutputFormat.init(rawValue:)) ?? (output.lowercased().hasSuffix(".gguf") ? .gguf : .slim)
+    }
 
     func validate() throws {
         guard ModelCompressor.Method(rawValue: method) != nil || method == "auto" else {
@@ -57,8 +62,16 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         if actOrder, method != "gptq" { throw ValidationError("--act-order orders GPTQ's columns: add --method gptq, or drop it") }
         guard damp > 0, damp.isFinite else { throw ValidationError("--damp \(damp): a positive fraction of the Hessian's mean diagonal (e.g. 0.01)") }
         guard seq >= 2 else { throw ValidationError("--seq \(seq): a calibration sequence needs at least 2 tokens") }
-        guard let written = OutputFormat(rawValue: outputFormat) else {
+        if let outputFormat, OutputFormat(rawValue: outputFormat) == nil {
             throw ValidationError("--output-format \(outputFormat): supported: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if written == .gguf {
+            if method == "auto" { throw ValidationError("--method auto chooses int8 and int4 formats per layer, which GGUF has no types for; give --quant q8_0, q4_0, q4_k, q6_k or q4_k_m") }
+            let f = try format()
+            guard f.ggufKind != nil else { throw ValidationError("--quant \(quant) has no GGUF type; a .gguf output takes q8_0, q4_0, q4_k, q6_k or q4_k_m (q4_1 through slim export)") }
+            guard layerOptions.isEmpty || (try? LayerFormats.parse(layerOptions))?.values.allSatisfy({ $0?.ggufKind != nil || $0 == nil }) == true else {
+                throw ValidationError("--layer: a .gguf output takes q8_0, q4_0, q4_k, q6_k or fp32 for a layer")
+            }
         }
         if written == .compressedTensors {
             switch try format() {
@@ -102,10 +115,11 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     func run() throws {
         let source = URL(fileURLWithPath: model)
         let decoder = try ModelFamily(path: source) == .decoder
-        if Job.collective.size > 1 && (!decoder || method == "auto") {
+        if Job.collective.size > 1 && (!decoder || method == "auto" || written != .slim) {
             throw SlimError.unsupported(op: "slim compress over \(Job.collective.size) ranks", backend: "MPI",
-                                        reason: "only a decoder's rtn/gptq/awq pipeline splits its calibration across ranks; run this one without mpirun")
+                                        reason: "only a decoder's rtn/gptq/awq pipeline into Slim's folder splits its calibration across ranks (then slim export writes GGUF); run this one without mpirun")
         }
+        if written == .gguf { return try runGGUF(source, decoder: decoder) }
         let report = decoder ? try compressDecoder(source)
             : method == "auto" ? try compressEncoder(source, auto: true) : try compressEncoder(source)
         guard Job.isRoot else { return }
@@ -123,9 +137,34 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         }
     }
 
+    /// Compresses into a hidden Slim folder beside the .gguf output, writes that as the GGUF file
+    /// (staged, renamed into place), and removes the folder: one pipeline, one more writer.
+    private func runGGUF(_ source: URL, decoder: Bool) throws {
+        let out = URL(fileURLWithPath: output)
+        let calibration = calib.map { [URL(fileURLWithPath: $0)] } ?? []
+        let claim = try GGUFOutput.claim(out, inputs: [source] + calibration, overwrite: overwrite)
+        defer { claim.release() }
+        let scratch = GGUFOutput.scratchFolder(for: out)
+        try? FileManager.default.removeItem(at: scratch)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let report = decoder ? try compressDecoder(source, to: scratch, inside: .gguf) : try compressEncoder(source, to: scratch, inside: .gguf)
+        let tokenizer = source.pathExtension.lowercased() == "gguf" ? try GGUFFile(contentsOf: source) : nil
+        let written = try GGUFExport(tokenizerSource: tokenizer).export(scratch, to: out, overwrite: overwrite)
+        if json {
+            var card = ModelCard(report: report).json
+            card["gguf"] = ["architecture": written.architecture, "tensors": written.tensors, "file_bytes": written.fileBytes, "kinds": written.kinds]
+            try printJSON(card)
+        } else {
+            print(String(format: "%@ → %@: %@ %@, %d → %d bytes (%.3fx) as GGUF (%@, %d tensors: %@), %.1f s; the card's facts are in general.* and slim.* metadata",
+                         model, output, report.method, report.format, report.bytesBefore, written.fileBytes,
+                         Double(written.fileBytes) / Double(max(report.bytesBefore, 1)), written.architecture, written.tensors,
+                         written.kinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "), report.seconds))
+        }
+    }
+
     /// A GGUF file or Llama folder into a Llama folder; GPTQ calibrates on held-out fortunes by default.
     private func compressDecoder(_ source: URL) throws -> CompressionReport {
-        if OutputFormat(rawValue: outputFormat) == .compressedTensors {
+        if written == .compressedTensors {
             guard method != "auto" else { throw ValidationError("--output-format compressed-tensors takes one --quant format; --method auto is not written there yet") }
             let output = URL(fileURLWithPath: output)
             return try CompressedTensorsWriter.write(to: output, source: source, calibration: calib ?? (method == "rtn" ? nil : DecoderCompressor.defaultCalibrationFile.path),
@@ -133,11 +172,11 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
                                                      // A GGUF file's tables were blocks: fp16 keeps the float token table at 2 bytes a weight.
                                                      floatType: isFolder(source) ? nil : .f16, maxShardBytes: try shardSize.bytes) { slim in
                 // The token table and lm_head stay in the source's float type: compressed-tensors quantizes Linear layers.
-                try compressDecoder(source, to: slim, floatTables: true)
+                try compressDecoder(source, to: slim, inside: .compressedTensors)
             }
         }
         if method == "auto" { return try compressDecoderAuto(source) }
-        return try compressDecoder(source, to: URL(fileURLWithPath: output), floatTables: false)
+        return try compressDecoder(source, to: URL(fileURLWithPath: output), inside: nil)
     }
 
     private func isFolder(_ url: URL) -> Bool {
@@ -145,13 +184,17 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
     }
 
-    private func compressDecoder(_ source: URL, to output: URL, floatTables: Bool) throws -> CompressionReport {
+    /// Slim's folder at `output`: the output itself (`inside` nil), or a scratch folder the
+    /// writer of another format turns into its file. Those formats have no place for AWQ's
+    /// run-time input scales, and compressed-tensors keeps the token table and lm_head float.
+    private func compressDecoder(_ source: URL, to output: URL, inside: OutputFormat?) throws -> CompressionReport {
         var compressor = DecoderCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
-        if floatTables {
+        if inside == .compressedTensors {
             compressor.layerFormats = CompressedTensorsWriter.floatTables(compressor.layerFormats, tiedEmbeddings: try DecoderSource(source).config.tiedEmbeddings)
-            compressor.runtimeInputScales = false
         }
+        compressor.runtimeInputScales = inside == nil
+        let overwrite = overwrite && inside == nil
         compressor.mix = mix
         (compressor.actOrder, compressor.damping, compressor.sequential, compressor.calibrationContext) = (actOrder, damp, sequential, seq)
         compressor.maxShardBytes = try shardSize.bytes
@@ -167,7 +210,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         if let devices = try devicesOption.selected() {
             guard compressor.calibration != nil else { throw ValidationError("--devices splits calibration: use it with gptq or awq") }
             // Each replica copies the value (its own backend and rank replace the shared ones).
-            let (base, out, overwrite) = (UncheckedSendable(compressor), output, overwrite && !floatTables)
+            let (base, out) = (UncheckedSendable(compressor), output)
             // A replica per device calibrates its share of the sequences; device 0's replica writes.
             return try DeviceReplicas.run(devices) { backend, ranks in
                 var c = base.value
@@ -176,7 +219,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
                 return try c.compress(source, to: out, overwrite: overwrite) { done, total, _ in if ranks.isRoot { bar.update(done, of: total) } }
             }
         }
-        return try compressor.compress(source, to: output, overwrite: overwrite && !floatTables) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite) { done, total, _ in
             bar.update(done, of: total)
         }
     }
@@ -214,20 +257,27 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
     }
 
     private func compressEncoder(_ source: URL, auto: Bool) throws -> CompressionReport {
-        if OutputFormat(rawValue: outputFormat) != .slim {
-            throw ValidationError("--output-format \(outputFormat) is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
+        if written != .slim {
+            throw ValidationError("--output-format \(written.rawValue) with --method auto is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
         }
         return try compressAuto(source)
     }
 
     private func compressEncoder(_ source: URL) throws -> CompressionReport {
-        try refuseDecoderOptions()
-        if OutputFormat(rawValue: outputFormat) != .slim {
-            throw ValidationError("--output-format \(outputFormat) is written for decoders; \(model) is an encoder (Slim's folder only, for now)")
+        if written != .slim {
+            throw ValidationError("--output-format \(written.rawValue) is written for decoders; \(model) is an encoder (Slim's folder or GGUF)")
         }
+        return try compressEncoder(source, to: URL(fileURLWithPath: output), inside: nil)
+    }
+
+    /// Slim's folder at `output`, or (`inside` .gguf) a scratch folder for the GGUF writer:
+    /// GGUF has no int8 per row, so the word and position tables go out as Q8_0 there.
+    private func compressEncoder(_ source: URL, to output: URL, inside: OutputFormat?) throws -> CompressionReport {
+        try refuseDecoderOptions()
         if let mix { throw ValidationError("--quant \(mix.rawValue) is llama.cpp's mix for decoders; \(model) is an encoder: use q4_k") }
         var compressor = ModelCompressor(format: try format(), method: ModelCompressor.Method(rawValue: method)!)
         compressor.layerFormats = try LayerFormats.parse(layerOptions)
+        if inside == .gguf { compressor.tableFormat = .q8_0 }
         compressor.maxShardBytes = try shardSize.bytes
         if compressor.method != .rtn {
             let file = calib.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
@@ -235,7 +285,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         }
         let bar = ProgressLine(unit: "tensors")
         defer { bar.finish() }
-        return try compressor.compress(source, to: URL(fileURLWithPath: output), overwrite: overwrite) { done, total, _ in
+        return try compressor.compress(source, to: output, overwrite: overwrite && inside == nil) { done, total, _ in
             bar.update(done, of: total)
         }
     }

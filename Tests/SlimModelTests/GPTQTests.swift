@@ -53,7 +53,8 @@ import TestSupport
         }
     }
 
-    @Test(.seeded, arguments: [QuantFormat.int4(groupSize: 32, symmetric: true), .int4(groupSize: 64, symmetric: false), .int8PerChannel])
+    @Test(.seeded, arguments: [QuantFormat.int4(groupSize: 32, symmetric: true), .int4(groupSize: 64, symmetric: false), .int8PerChannel,
+                               .q8_0, .q4_0])
     func beatsRoundToNearestOnTheCalibrationOutputs(_ format: QuantFormat) throws {
         let p = Problem(n: 24, k: 128, samples: 300, seed: TestSeed.current)
         let gptq = try GPTQ(format: format).quantize(p.w, rows: p.n, columns: p.k, hessian: p.hessian)
@@ -83,6 +84,19 @@ import TestSupport
         let er = p.outputError(try QuantCodec.decode(rtn, rows: p.n, columns: p.k, format: format))
         print("\(format) act-order \(actOrder): output error GPTQ \(eg), RTN \(er)")
         #expect(eg < 0.8 * er, "\(format): GPTQ \(eg) should clearly beat RTN \(er)")
+    }
+
+    /// With a diagonal Hessian no error reaches another column, so GPTQ's levels are round-to-nearest's:
+    /// Q8_0 and Q4_0 blocks byte for byte the codec's, which shows GPTQ's grid is the file's (fp16 scale first).
+    @Test(.seeded, arguments: [QuantFormat.q8_0, .q4_0])
+    func aDiagonalHessianGivesTheCodecsBlocks(_ format: QuantFormat) throws {
+        var rng = SplitMix64(seed: TestSeed.current)
+        let (n, k) = (13, 96)
+        let w = (0..<n * k).map { _ in Float.random(in: -2...2, using: &rng) }
+        var h = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { h[i * k + i] = Double.random(in: 0.5...2, using: &rng) }
+        let gptq = try GPTQ(format: format).quantize(w, rows: n, columns: k, hessian: h)
+        #expect(gptq.data == (try QuantCodec.encode(w, rows: n, columns: k, format: format)).data)
     }
 
     @Test func rejectsAMismatchedHessianAndUnsupportedFormats() {

@@ -13,7 +13,7 @@ public enum Pooling: String, Sendable {
     case mean, cls, max
 
     /// Reads `1_Pooling/config.json` (or the folder named in `modules.json`); mean when absent.
-    static func load(folder: URL) throws -> Pooling {
+    public static func load(folder: URL) throws -> Pooling {
         let url = folder.appendingPathComponent("1_Pooling/config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return .mean }
         let o = try JSONFile.object(at: url)

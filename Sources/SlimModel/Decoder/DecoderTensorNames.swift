@@ -1,3 +1,4 @@
+import Foundation
 import SlimCore
 
 /// Where a decoder checkpoint keeps each tensor (every family under the
@@ -72,6 +73,29 @@ public enum DecoderTensorNames: Sendable {
                 for (src, dst) in [(2 * j, j), (2 * j + 1, j + d / 2)] {
                     let from = (h * d + src) * columns, to = (h * d + dst) * columns
                     out[to..<to + columns] = w[from..<from + columns]
+                }
+            }
+        }
+        return out
+    }
+
+    /// The inverse of ``unpermuteRows(_:rows:columns:heads:)`` on rows of any
+    /// encoding (`rowBytes` bytes each; packed blocks included, since each
+    /// row holds its own blocks and scales): Hugging Face row j of each head
+    /// goes to row 2j, row j + d/2 to row 2j + 1, as llama.cpp's converter
+    /// (`LlamaModel.permute`) orders queries and keys for the llama architecture.
+    public static func interleaveRows(_ data: Data, rows: Int, heads: Int) -> Data {
+        let rowBytes = data.count / max(rows, 1), d = rows / max(heads, 1)
+        var out = Data(count: data.count)
+        out.withUnsafeMutableBytes { o in
+            data.withUnsafeBytes { w in
+                for h in 0..<heads {
+                    for j in 0..<d / 2 {
+                        for (src, dst) in [(j, 2 * j), (j + d / 2, 2 * j + 1)] {
+                            let from = (h * d + src) * rowBytes, to = (h * d + dst) * rowBytes
+                            o.baseAddress!.advanced(by: to).copyMemory(from: w.baseAddress!.advanced(by: from), byteCount: rowBytes)
+                        }
+                    }
                 }
             }
         }

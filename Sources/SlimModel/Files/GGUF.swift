@@ -12,6 +12,9 @@ public final class GGUFFile: TensorFile {
     public let metadata: [String: GGUFValue]
     /// The metadata keys in file order.
     public let metadataKeys: [String]
+    /// Each key's stored type (an array's with its element type), so a writer can copy a value as it was
+    /// stored: llama.cpp refuses a key whose type is not the one it expects.
+    public let metadataTypes: [String: GGUFValueType]
     /// In the order the header lists them (their data order in files llama.cpp writes).
     public let tensors: [StoredTensor]
     public let tensorsByName: [String: StoredTensor]
@@ -52,18 +55,24 @@ public final class GGUFFile: TensorFile {
         let tensorCount = try r.readCount("tensor count", minimumBytes: 24)
         let kvCount = try r.readCount("metadata count", minimumBytes: 13)
 
-        var metadata: [String: GGUFValue] = [:], keys: [String] = []
+        var metadata: [String: GGUFValue] = [:], keys: [String] = [], types: [String: GGUFValueType] = [:]
         keys.reserveCapacity(kvCount)
         for i in 0..<kvCount {
             let start = r.offset
             let key = try r.ggufString("key of metadata entry \(i)")
             let type = try r.read(UInt32.self, "type of '\(key)'")
+            let elementStart = r.offset
             let value = try r.ggufValue(type: type, "'\(key)'")
+            // An array's element type is the first field after its type: read it again from where the value began.
+            var element = ByteReader(file, at: elementStart)
+            types[key] = GGUFValueType(stored: type, element: type == GGUFValueType.Scalar.array.rawValue
+                                       ? try element.read(UInt32.self, "element type of '\(key)'") : nil)
             guard metadata.updateValue(value, forKey: key) == nil else { throw r.fail("key '\(key)' appears twice", at: start) }
             keys.append(key)
         }
         self.metadata = metadata
         metadataKeys = keys
+        metadataTypes = types
         alignment = try Self.alignment(metadata["general.alignment"], r)
 
         var infos: [TensorInfo] = []
