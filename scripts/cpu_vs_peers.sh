@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The CPU backend beside numpy and torch in the same run, two interleaved rounds:
+# fp32 GEMM (the chosen engine, then SLIM_GEMM=own), attention dense L 2048 and
+# window ±128 at L 8192. Run on a quiet machine (README, "CPU backend" figures).
+cd "$(dirname "$0")/.."; S=${S:-.build/release/slim}; P=${PYTHON:-python3}  # a python with numpy and torch
+export SLIM_THREAD_SPIN=0
+lscpu | grep -E "Model name|^CPU\(s\)|Model:"
+for round in 1 2; do
+  echo "== round $round"
+  $S bench gemm --shape 2048x2048x2048,64x4096x4096 --backend cpu --runs 5 2>&1 | grep -E "GFLOP|cpu" | tail -2
+  SLIM_GEMM=own $S bench gemm --shape 2048x2048x2048,64x4096x4096 --backend cpu --runs 5 2>&1 | grep -E "GFLOP|cpu" | tail -2
+  $P - <<'PY'
+import time, statistics, numpy as np, torch
+def b(f, r=5):
+    f(); ts=[]
+    for _ in range(r):
+        t=time.perf_counter(); f(); ts.append(time.perf_counter()-t)
+    return statistics.median(ts)
+for m,n,k in [(2048,2048,2048),(64,4096,4096)]:
+    a=np.random.rand(m,k).astype(np.float32); bb=np.random.rand(k,n).astype(np.float32)
+    t=b(lambda: a@bb); print(f"numpy {m}x{n}x{k}: {t*1e3:.2f} ms, {2*m*n*k/t/1e9:.1f} GFLOP/s")
+import torch.nn.functional as F
+torch.set_num_threads(2)
+q,k,v=(torch.randn(1,8,2048,64) for _ in range(3))
+with torch.no_grad():
+    t=b(lambda: F.scaled_dot_product_attention(q,k,v), 3); print(f"torch SDPA dense L2048 h8 d64: {t*1e3:.1f} ms")
+    L=8192; q,k,v=(torch.randn(1,8,L,64) for _ in range(3)); idx=torch.arange(L); mask=(idx[None,:]-idx[:,None]).abs()<=128
+    t=b(lambda: F.scaled_dot_product_attention(q,k,v,attn_mask=mask), 2); print(f"torch SDPA window |i-j|<=128 L8192: {t*1e3:.1f} ms")
+PY
+  $S bench attention --layout dense --seq 2048 --heads 8 --dim 64 --backend cpu --runs 3 2>&1 | tail -1
+  $S bench attention --layout window:128 --seq 8192 --heads 8 --dim 64 --backend cpu --runs 3 2>&1 | tail -1
+done
