@@ -26,17 +26,29 @@ static inline int add_scaled(uint64_t *acc, size_t i, int negative, uint64_t m, 
     return 0;
 }
 
+/// Adds one float to acc[i]; 0, or 1 when it is refused.
+static inline int add_f32(uint64_t *acc, size_t i, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    int e = (int)((u >> 23) & 0xff);
+    // |v| < 2^62 (limit); e == 255 is ∞ or NaN.
+    if (e >= 127 + 62) return 1;
+    uint64_t m = (u & 0x7fffff) | (e ? 0x800000u : 0);
+    // v = m·2^(e−150) (subnormals: e = 1), i.e. m·2^(e−86) units of 2^−64.
+    return add_scaled(acc, i, (int)(u >> 31), m, (e ? e : 1) - 86);
+}
+
 size_t slim_exact_add_f32(uint64_t *acc, const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, v + i, 4);
-        int e = (int)((u >> 23) & 0xff);
-        // |v| < 2^62 (limit); e == 255 is ∞ or NaN.
-        if (e >= 127 + 62) return i + 1;
-        uint64_t m = (u & 0x7fffff) | (e ? 0x800000u : 0);
-        // v = m·2^(e−150) (subnormals: e = 1), i.e. m·2^(e−86) units of 2^−64.
-        if (add_scaled(acc, i, (int)(u >> 31), m, (e ? e : 1) - 86)) return i + 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (add_f32(acc, i, v[i])) return i + 1;
+    return 0;
+}
+
+size_t slim_exact_add_f32_upper(uint64_t *acc, const float *m, size_t k) {
+    size_t packed = 0;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = i; j < k; j++, packed++)
+            if (add_f32(acc, packed, m[i * k + j])) return packed + 1;
     return 0;
 }
 

@@ -13,8 +13,11 @@ import SlimParallel
 ///   the same bits however the sequences are split over ranks or devices (and
 ///   is not rounded to float32 at every sequence). With several ranks each
 ///   collects its own sequences and ``take(_:)`` sums them over `collective`:
-///   every rank calls it for the same keys in the same order. Costs 16 bytes per
-///   element on the host while collecting (one block's Hessians at a time).
+///   every rank calls it for the same keys in the same order. Only the upper
+///   triangle is summed (H is symmetric; the lower is its mirror), so it costs
+///   8 bytes per element of H on the host while collecting (one block's
+///   Hessians at a time), and ``take(_:)`` peaks at 12 (the packed sum, then its
+///   double result, then the full matrix).
 /// - otherwise (one process only): float32 sums on the backend, 4 bytes per
 ///   element, for callers that hold every block's Hessians at once.
 final class HessianCollector {
@@ -50,8 +53,8 @@ final class HessianCollector {
         scratch[k] = product
         rows[key, default: 0] += x.elementCount / k
         try backend.gemm(x, x, into: product, options: GemmOptions(transposeA: true, alpha: 2, beta: 0))
-        var sum = sums[key] ?? ExactSum(count: k * k, name: "H " + key)
-        try sum.add(try backend.floats(product))
+        var sum = sums.removeValue(forKey: key) ?? ExactSum(count: k * (k + 1) / 2, name: "H " + key)
+        try sum.addUpperTriangle(try backend.floats(product), side: k)
         sums[key] = sum
     }
 
@@ -71,8 +74,28 @@ final class HessianCollector {
             // The device copy goes before the double one is made: 1½ copies at the peak, not 2½.
             return try backend.floats(h).map(Double.init)
         }
-        guard let sum = sums.removeValue(forKey: key), let collective else { return nil }
+        guard var sum = sums.removeValue(forKey: key), let collective else { return nil }
         if sums.isEmpty { scratch = [:] }
-        return try sum.total(over: collective, step: "summing the Hessian of \(key)")
+        var packed = try sum.total(over: collective, step: "summing the Hessian of \(key)")
+        sum = ExactSum(count: 0, name: sum.name)  // the 16-byte words go before the full matrix is made
+        return Self.symmetric(fromUpperTriangle: &packed)
+    }
+
+    /// The row-major k×k matrix whose upper triangle (row i: columns i..<k) is `packed`;
+    /// `packed` is emptied as it is read, so the peak is the packed triangle plus the matrix.
+    static func symmetric(fromUpperTriangle packed: inout [Double]) -> [Double] {
+        let k = (Int(Double(8 * packed.count + 1).squareRoot()) - 1) / 2
+        precondition(k * (k + 1) / 2 == packed.count, "\(packed.count) is not a triangle's size")
+        var full = [Double](repeating: 0, count: k * k)
+        var p = 0
+        for i in 0..<k {
+            for j in i..<k {
+                full[i * k + j] = packed[p]
+                full[j * k + i] = packed[p]
+                p += 1
+            }
+        }
+        packed = []
+        return full
     }
 }

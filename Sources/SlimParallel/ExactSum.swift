@@ -9,8 +9,9 @@ import SlimCore
 /// So a GPTQ Hessian summed by two ranks equals the one summed by one rank bit
 /// for bit, and usually more accurately than float32 accumulation.
 ///
-/// Memory: 16 bytes per element (a 11008² Hessian: 1.9 GB), and the exchange
-/// sends 3 int64 limbs per element (24 bytes; see ``total(over:step:)``).
+/// Memory: 16 bytes per element (a packed triangle of a 11008² Hessian: 0.97 GB).
+/// The exchange sends 3 int64 limbs per element (24 bytes), a chunk at a time,
+/// so it adds little to the peak (see ``total(over:step:)``).
 public struct ExactSum {
     public let count: Int
     /// Two words per element: a little-endian Int128.
@@ -36,15 +37,40 @@ public struct ExactSum {
         if bad != 0 { throw refused(values[bad - 1], at: bad - 1) }
     }
 
-    /// The sum over every rank's sums, in double, the same on every rank.
+    /// Adds the upper triangle (column ≥ row) of a row-major `side`×`side` matrix to a sum of
+    /// side·(side+1)/2 elements: a symmetric matrix's sum at half the memory.
+    public mutating func addUpperTriangle(_ matrix: [Float], side: Int) throws {
+        guard matrix.count == side * side else {
+            throw SlimError.shapeMismatch(op: "exact sum of \(name)", detail: "\(matrix.count) values are not a \(side)×\(side) matrix")
+        }
+        try check(side * (side + 1) / 2)
+        let bad = words.withUnsafeMutableBufferPointer { w in matrix.withUnsafeBufferPointer { slim_exact_add_f32_upper(w.baseAddress!, $0.baseAddress!, side) } }
+        if bad != 0 {
+            var row = 0, first = bad - 1  // the packed index back to (row, column)
+            while first >= side - row { first -= side - row; row += 1 }
+            throw refused(Double(matrix[row * side + row + first]), at: bad - 1)
+        }
+    }
+
+    /// Elements exchanged per collective call: 24 MB of limbs, so the exchange never holds
+    /// more than that beside the sum and its result.
+    public static let exchangeChunk = 1 << 20
+
+    /// The sum over every rank's sums, in double, the same on every rank. Every rank makes the
+    /// same sequence of collective calls (one per chunk of ``exchangeChunk`` elements).
     public func total(over collective: any Collective, step: String) throws -> [Double] {
-        var limbs = [Int64](repeating: 0, count: 3 * count)
-        words.withUnsafeBufferPointer { w in limbs.withUnsafeMutableBufferPointer { slim_exact_to_limbs(w.baseAddress!, $0.baseAddress!, count) } }
-        if collective.size > 1 { limbs = try collective.allReduceSum(limbs, step: step) }
         var out = [Double](repeating: 0, count: count)
-        let bad = limbs.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { slim_exact_from_limbs(l.baseAddress!, $0.baseAddress!, count) } }
-        guard bad == 0 else {
-            throw SlimError.nonFinite(tensor: name, origin: step, detail: "a sum beyond 2^62 at element \(bad - 1)")
+        var start = 0
+        while start < count {
+            let n = min(Self.exchangeChunk, count - start)
+            var limbs = [Int64](repeating: 0, count: 3 * n)
+            words.withUnsafeBufferPointer { w in limbs.withUnsafeMutableBufferPointer { slim_exact_to_limbs(w.baseAddress! + 2 * start, $0.baseAddress!, n) } }
+            if collective.size > 1 { limbs = try collective.allReduceSum(limbs, step: step) }
+            let bad = limbs.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { slim_exact_from_limbs(l.baseAddress!, $0.baseAddress! + start, n) } }
+            guard bad == 0 else {
+                throw SlimError.nonFinite(tensor: name, origin: step, detail: "a sum beyond 2^62 at element \(start + bad - 1)")
+            }
+            start += n
         }
         return out
     }

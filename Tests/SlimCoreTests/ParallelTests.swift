@@ -46,6 +46,44 @@ import TestSupport
         }
     }
 
+    /// A symmetric matrix's sum kept as its packed upper triangle (the Hessians' half-memory form)
+    /// holds, bit for bit, what the full sum holds in those places, split over ranks or not; and a
+    /// sum longer than one exchange chunk crosses the chunk boundaries intact.
+    @Test(.seeded) func upperTriangleSumIsTheFullSumsUpperHalf() throws {
+        var rng = SplitMix64(seed: TestSeed.current)
+        let side = 37, parts = Self.contributions(5, length: side * side, rng: &rng)
+        var full = ExactSum(count: side * side, name: "full")
+        for p in parts { try full.add(p) }
+        let fullTotal = try full.total(over: SingleProcess(), step: "test")
+        let upper = (0..<side).flatMap { i in (i..<side).map { j in fullTotal[i * side + j] } }
+        for size in 1...3 {
+            let results = onRanks(size) { ranks in
+                var mine = ExactSum(count: side * (side + 1) / 2, name: "triangle")
+                for p in parts[ranks.share(of: parts.count)] { try mine.addUpperTriangle(p, side: side) }
+                return try mine.total(over: ranks, step: "test")
+            }
+            for (r, result) in results.enumerated() {
+                #expect(try result.get().map(\.bitPattern) == upper.map(\.bitPattern), "\(size) ranks, rank \(r)")
+            }
+        }
+        // Past one exchange chunk, over 2 ranks: every element lands in its place.
+        let long = ExactSum.exchangeChunk + 3
+        let results = onRanks(2) { ranks in
+            var mine = ExactSum(count: long, name: "long")
+            try mine.add((0..<long).map { Float($0 % 1000) * (ranks.rank == 0 ? 1 : 2) })
+            return try mine.total(over: ranks, step: "test")
+        }
+        for result in results {
+            let total = try result.get()
+            let wrong = (0..<long).first { total[$0] != Double($0 % 1000) * 3 }
+            #expect(wrong == nil, "element \(wrong ?? -1) of \(long)")
+        }
+        var bad = ExactSum(count: 6, name: "H t")
+        do { try bad.addUpperTriangle([1, 2, 3, 9, 4, .nan, 9, 9, 5], side: 3); Issue.record("NaN was summed") } catch {
+            #expect("\(error)".contains("H t") && "\(error)".contains("element 4"), "\(error)")
+        }
+    }
+
     @Test func exactSumRefusesWhatItCannotHold() throws {
         var sum = ExactSum(count: 3, name: "H q")
         #expect(throws: SlimError.self) { try sum.add([1, .nan, 2] as [Float]) }
