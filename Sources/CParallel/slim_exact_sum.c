@@ -44,11 +44,14 @@ size_t slim_exact_add_f32(uint64_t *acc, const float *v, size_t n) {
     return 0;
 }
 
-size_t slim_exact_add_f32_upper(uint64_t *acc, const float *m, size_t k) {
-    size_t packed = 0;
-    for (size_t i = 0; i < k; i++)
+size_t slim_exact_add_f32_upper(uint64_t *acc, const float *m, size_t k, size_t first, size_t rows) {
+    // Row i of the triangle starts at i·k − i(i−1)/2 (0 for i = 0: 0·(SIZE_MAX) is 0).
+    size_t packed = first * k - first * (first - 1) / 2;
+    for (size_t r = 0; r < rows; r++) {
+        size_t i = first + r;
         for (size_t j = i; j < k; j++, packed++)
-            if (add_f32(acc, packed, m[i * k + j])) return packed + 1;
+            if (add_f32(acc, packed, m[r * k + j])) return packed + 1;
+    }
     return 0;
 }
 

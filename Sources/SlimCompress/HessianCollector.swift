@@ -28,12 +28,19 @@ final class HessianCollector {
     private var deviceSums: [String: Tensor] = [:]
     /// One k×k product per width, reused across sequences.
     private var scratch: [Int: Tensor] = [:]
+    /// A panel of rows of that product, to read it to the host in pieces.
+    private var panels: [Int: Tensor] = [:]
     /// Rows (tokens) seen per Hessian, by this rank.
     private(set) var rows: [String: Int] = [:]
 
     /// `collective`: sum exactly, over these ranks; nil: float32 sums on the backend.
-    init(backend: any Backend, exactOver collective: (any Collective)? = nil, key: @escaping (String) -> String?) {
+    /// Elements of the product read to the host at a time (whole rows; 4 MB by default).
+    let panelElements: Int
+
+    init(backend: any Backend, exactOver collective: (any Collective)? = nil, panelElements: Int = 1 << 20,
+         key: @escaping (String) -> String?) {
         self.backend = backend
+        self.panelElements = panelElements
         self.collective = collective
         self.key = key
     }
@@ -54,8 +61,22 @@ final class HessianCollector {
         rows[key, default: 0] += x.elementCount / k
         try backend.gemm(x, x, into: product, options: GemmOptions(transposeA: true, alpha: 2, beta: 0))
         var sum = sums.removeValue(forKey: key) ?? ExactSum(count: k * (k + 1) / 2, name: "H " + key)
-        try sum.addUpperTriangle(try backend.floats(product), side: k)
+        try addUpperTriangle(of: product, side: k, to: &sum)
         sums[key] = sum
+    }
+
+    /// Reads the k×k product a panel of rows at a time, not as one k² host copy.
+    private func addUpperTriangle(of product: Tensor, side k: Int, to sum: inout ExactSum) throws {
+        let rows = min(k, max(1, panelElements / k))
+        let panel = try panels[k] ?? backend.allocate([rows, k], name: "rows of XᵀX of width \(k)")
+        panels[k] = panel
+        var host = [Float](repeating: 0, count: rows * k)
+        for first in stride(from: 0, to: k, by: rows) {
+            let n = min(rows, k - first)
+            try backend.copyElements(product, from: first * k, to: panel, at: 0, count: n * k)
+            try host.withUnsafeMutableBytes { try backend.download(panel, into: $0) }
+            try host.withUnsafeBufferPointer { try sum.addUpperTriangle(rows: UnsafeBufferPointer(rebasing: $0[0..<n * k]), first: first, side: k) }
+        }
     }
 
     /// The sums so far, in double, by key (in key order, so every rank exchanges them in the same order).
@@ -75,7 +96,7 @@ final class HessianCollector {
             return try backend.floats(h).map(Double.init)
         }
         guard var sum = sums.removeValue(forKey: key), let collective else { return nil }
-        if sums.isEmpty { scratch = [:] }
+        if sums.isEmpty { scratch = [:]; panels = [:] }
         var packed = try sum.total(over: collective, step: "summing the Hessian of \(key)")
         sum = ExactSum(count: 0, name: sum.name)  // the 16-byte words go before the full matrix is made
         return Self.symmetric(fromUpperTriangle: &packed)

@@ -37,19 +37,30 @@ public struct ExactSum {
         if bad != 0 { throw refused(values[bad - 1], at: bad - 1) }
     }
 
-    /// Adds the upper triangle (column ≥ row) of a row-major `side`×`side` matrix to a sum of
-    /// side·(side+1)/2 elements: a symmetric matrix's sum at half the memory.
+    /// Adds the upper-triangle part (column ≥ row) of rows `first..<first + rows` of a row-major
+    /// `side`×`side` matrix (`panel` holds just those rows) to a sum of side·(side+1)/2 elements:
+    /// a symmetric matrix's sum at half the memory, read a panel of rows at a time.
+    public mutating func addUpperTriangle(rows panel: UnsafeBufferPointer<Float>, first: Int, side: Int) throws {
+        let rows = panel.count / max(side, 1)
+        guard rows * side == panel.count, first >= 0, first + rows <= side else {
+            throw SlimError.shapeMismatch(op: "exact sum of \(name)", detail: "\(panel.count) values are not whole rows \(first)… of a \(side)×\(side) matrix")
+        }
+        try check(side * (side + 1) / 2)
+        guard rows > 0 else { return }
+        let bad = words.withUnsafeMutableBufferPointer { slim_exact_add_f32_upper($0.baseAddress!, panel.baseAddress!, side, first, rows) }
+        if bad != 0 {
+            var row = 0, column = bad - 1  // the packed index back to (row, column)
+            while column >= side - row { column -= side - row; row += 1 }
+            throw refused(Double(panel[(row - first) * side + row + column]), at: bad - 1)
+        }
+    }
+
+    /// The whole matrix at once.
     public mutating func addUpperTriangle(_ matrix: [Float], side: Int) throws {
         guard matrix.count == side * side else {
             throw SlimError.shapeMismatch(op: "exact sum of \(name)", detail: "\(matrix.count) values are not a \(side)×\(side) matrix")
         }
-        try check(side * (side + 1) / 2)
-        let bad = words.withUnsafeMutableBufferPointer { w in matrix.withUnsafeBufferPointer { slim_exact_add_f32_upper(w.baseAddress!, $0.baseAddress!, side) } }
-        if bad != 0 {
-            var row = 0, first = bad - 1  // the packed index back to (row, column)
-            while first >= side - row { first -= side - row; row += 1 }
-            throw refused(Double(matrix[row * side + row + first]), at: bad - 1)
-        }
+        try matrix.withUnsafeBufferPointer { try addUpperTriangle(rows: $0, first: 0, side: side) }
     }
 
     /// Elements exchanged per collective call: 24 MB of limbs, so the exchange never holds

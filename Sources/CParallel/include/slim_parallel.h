@@ -14,10 +14,12 @@
 /// magnitude, or would overflow the accumulator.
 size_t slim_exact_add_f32(uint64_t *acc, const float *v, size_t n);
 size_t slim_exact_add_f64(uint64_t *acc, const double *v, size_t n);
-/// Adds the upper triangle (j >= i) of the row-major k×k matrix m to the
-/// k(k+1)/2 accumulators of a packed triangle (row i holds columns i..k-1).
+/// Adds the upper-triangle part (j >= i) of rows first..first+rows-1 of a
+/// row-major k×k matrix (`m` points at row `first`) to the k(k+1)/2
+/// accumulators of a packed triangle (row i holds columns i..k-1), so a large
+/// matrix can be read a panel of rows at a time.
 /// Returns 0, or 1 + the packed index of the first value refused.
-size_t slim_exact_add_f32_upper(uint64_t *acc, const float *m, size_t k);
+size_t slim_exact_add_f32_upper(uint64_t *acc, const float *m, size_t k, size_t first, size_t rows);
 /// Splits each accumulator into three int64 limbs of 43, 43 and 42+ bits
 /// (limbs[3i], [3i+1], [3i+2]), so ranks can sum them with an ordinary int64 sum:
 /// up to 2^20 ranks before a limb can overflow.
