@@ -29,12 +29,13 @@ enum LinearShares {
         return owner
     }
 
-    /// GPTQ's work on a group reading a K-wide input: factoring the K×K Hessian (~K³) and each
-    /// linear's column sweep (~rows·K²). Without a Hessian (round to nearest) rows·K.
+    /// GPTQ's floating-point operations on a group reading a K-wide input: factoring the K×K
+    /// Hessian (Cholesky and triangular inverse, ⅔K³) and each linear's column sweep (2·rows·K²).
+    /// Without a Hessian (round to nearest) rows·K.
     static func cost(shapes: [(rows: Int, columns: Int)], hessian: Bool) -> Double {
         guard let k = shapes.first.map({ Double($0.columns) }) else { return 0 }
         let rows = Double(shapes.reduce(0) { $0 + $1.rows })
-        return hessian ? k * k * k + rows * k * k : rows * k
+        return hessian ? 2 * k * k * k / 3 + 2 * rows * k * k : rows * k
     }
 
     /// One quantized linear as it travels from its rank to the others.
