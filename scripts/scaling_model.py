@@ -12,7 +12,7 @@ FLOAT_BYTES = 4      # what a float32 all-reduce would send instead
 
 # --- Models -------------------------------------------------------------------------
 # 3-layer MiniLM student (hidden 384, ffn 1536, vocab 30522, 512 positions): every parameter
-# has a gradient. Checked against `slim distill --json`'s allreduce_bytes_per_step / 24 - 1.
+# has a gradient. Checked against `slim distill --json`'s allreduce_bytes_per_step / 24 - 2 (the loss and the token count ride along).
 H, F, V = 384, 1536, 30522
 layer = 4 * (H * H + H) + (H * F + F) + (F * H + H) + 2 * 2 * H
 STUDENT_PARAMS = V * H + 512 * H + 2 * H + 2 * H + 3 * layer
