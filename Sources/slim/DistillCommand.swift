@@ -98,9 +98,8 @@ struct DistillCommand: ParsableCommand, SplitsAcrossRanks {
     func run() throws {
         var options = try model.options(steps: training.steps)
         try quantization.apply(to: &options, flag: "--student-quant")
-        try training.execute(options, backend: { try model.backendOption.open() }) { run in
-            ["student_layers": options.studentLayers, "init": options.initialization.rawValue]
-        }
+        try training.execute(options, backend: { try model.backendOption.open() },
+                             summary: ["student_layers": options.studentLayers, "init": options.initialization.rawValue])
     }
 }
 

@@ -37,7 +37,7 @@ struct TrainingRunOptions: ParsableArguments {
     /// With `--devices` a replica per device trains its share of every global batch, the
     /// gradients summed exactly over the replicas as over MPI ranks; device 0's replica writes.
     func execute(_ base: DistillationOptions, backend open: () throws -> any Backend,
-                 summary: @escaping (Distillation) -> [String: Any]) throws {
+                 summary: [String: Any]) throws {
         let out = URL(fileURLWithPath: output)
         let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         let inputs = [base.teacher, file] + [base.studentSource].compactMap { $0 }
@@ -64,7 +64,7 @@ struct TrainingRunOptions: ParsableArguments {
 
     /// One rank's (or device replica's) training loop; its rank 0 checkpoints, writes and reports.
     private func train(_ options: DistillationOptions, texts: [String], inputs: [URL], backend: any Backend, ranks: any Collective,
-                       summary: (Distillation) -> [String: Any]) throws {
+                       summary: [String: Any]) throws {
         let out = URL(fileURLWithPath: output)
         let run = try Distillation(options: options, texts: texts, backend: backend, collective: ranks)
         let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
@@ -107,7 +107,7 @@ struct TrainingRunOptions: ParsableArguments {
                 fields["first_attention_kl"] = a
                 fields["final_attention_kl"] = b
             }
-            try printJSON(fields.merging(summary(run)) { $1 })
+            try printJSON(fields.merging(summary) { $1 })
         } else {
             let attention = run.attentionCurve.count > 1
                 ? String(format: " (attention KL %.5f → %.5f)", run.attentionCurve.first!, run.attentionCurve.last!) : ""

@@ -107,7 +107,7 @@ struct MPICLI {
                          "--robustness", "--no-card", "--backend", "cpu", "--json"]
         let one = try slim(arguments), two = try MPILauncher.slim(ranks: 2, arguments)
         #expect(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
-        #expect(two.stdout.components(separatedBy: "\"ppl_original\"").count == 2, "one report, from rank 0: \(two.stdout)")
+        #expect(two.stdout.components(separatedBy: "\"ranks\"").count == 2, "one report, from rank 0: \(two.stdout)")
         let a = try StructuredPruneCLI.json(one.stdout)
         #expect((a["slices"] as? [Any])?.isEmpty == false && (a["robustness"] as? [Any])?.isEmpty == false, "\(one.stdout)")
         try EvalReports.expectEqual(a, try StructuredPruneCLI.json(two.stdout), ranks: 2, devices: 2)
