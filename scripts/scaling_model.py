@@ -12,7 +12,7 @@ FLOAT_BYTES = 4      # what a float32 all-reduce would send instead
 
 # --- Models -------------------------------------------------------------------------
 # 3-layer MiniLM student (hidden 384, ffn 1536, vocab 30522, 512 positions): every parameter
-# has a gradient. Checked against `slim distill --json`'s allreduce_bytes_per_step / 24 - 1.
+# has a gradient. Checked against `slim distill --json`'s allreduce_bytes_per_step / 24 - 2 (the loss and the token count ride along).
 H, F, V = 384, 1536, 30522
 layer = 4 * (H * H + H) + (H * F + F) + (F * H + H) + 2 * 2 * H
 STUDENT_PARAMS = V * H + 512 * H + 2 * H + 2 * H + 3 * layer
@@ -28,8 +28,21 @@ BLOCK_PARAMS = 4 * D * D + 3 * D * FF
 CALIB_TOKENS = 128 * 2048                         # llm-compressor's usual 128 sequences of 2048
 BLOCK_FWD_FLOPS = 2 * BLOCK_PARAMS * CALIB_TOKENS + 2 * 2 * 2048 * D * CALIB_TOKENS
 XTX_FLOPS = 2 * CALIB_TOKENS * HESSIAN_ELEMENTS
-# GPTQ's column loop, O(rows * cols^2) per linear, in double on the host, on every rank (not split yet).
-GPTQ_FLOPS = (4 * D * D * D) + 2 * FF * D * D + D * FF * FF
+# GPTQ on the host in double, per group of linears sharing a k-wide input (Sources/SlimCompress/LinearShares.swift,
+# whose cost estimate this is): factoring the k x k Hessian (LAPACK Cholesky + triangular inverse, 2/3 k^3 FLOP)
+# and each member's column sweep (2 rows k^2 FLOP). Over ranks each group is quantized by one rank.
+def group_flops(k, rows): return 2 * k ** 3 / 3 + 2 * rows * k * k
+GROUP_COSTS = {"Q,K,V": group_flops(D, 3 * D), "O": group_flops(D, D), "gate,up": group_flops(D, 2 * FF), "down": group_flops(FF, D)}
+GPTQ_FLOPS = sum(GROUP_COSTS.values())
+PACKED_BYTES_PER_WEIGHT = 0.5 + 5 / 32   # int4-g32: a nibble per weight, an fp32 scale and a zero byte per 32
+
+
+def largest_share(ranks):
+    """The share of a block's GPTQ work on its busiest rank: groups largest first, each to the least loaded rank."""
+    load = [0.0] * ranks
+    for cost in sorted(GROUP_COSTS.values(), reverse=True):
+        load[load.index(min(load))] += cost
+    return max(load) / sum(GROUP_COSTS.values())
 
 # --- Hardware (assumptions, stated in docs/scaling.md) --------------------------------
 GPU_FLOPS = 20e12        # fp32 GEMM a GPU sustains through Slim's OpenCL kernels (~1/3 of an H100's 60 TFLOP/s)
@@ -84,9 +97,9 @@ def table():
             comm = allreduce(HESSIAN_ELEMENTS * bpv, gpus, servers, None, net) if n > 1 else 0
             t1 = parallel + serial
             tn = parallel / n + serial + comm
-            rows.append(("GPTQ 7B, one block", label, f"{servers}x{gpus}" + (f" {net}" if net else ""), tn, comm, t1 / (n * tn)))
-            # Not built yet: the 7 linears' GPTQ split across ranks (the issue's refinement): the serial part / min(n, 7).
-            split = parallel / n + serial / min(n, 7) + comm + (BLOCK_PARAMS * 4 / HOST_SHM if n > 1 else 0)
+            rows.append(("GPTQ 7B, one block", label + ", every rank all linears", f"{servers}x{gpus}" + (f" {net}" if net else ""), tn, comm, t1 / (n * tn)))
+            # Slim today: the groups of linears split across ranks, the packed linears gathered by every rank.
+            split = parallel / n + serial * largest_share(n) + comm + (BLOCK_PARAMS * PACKED_BYTES_PER_WEIGHT / HOST_SHM if n > 1 else 0)
             rows.append(("GPTQ 7B, one block", label + ", linears split", f"{servers}x{gpus}" + (f" {net}" if net else ""), split, comm, t1 / (n * split)))
     return rows
 

@@ -32,6 +32,22 @@ public struct PositionComparison: Sendable, Equatable {
     }
 }
 
+extension PositionComparison {
+    /// How a position travels between ranks: its fields as doubles (the integers are token ids,
+    /// exact in a double), in this order.
+    static let exchangedCount = 8
+    var exchanged: [Double] {
+        [Double(target), kl, nllOriginal, nllCompressed, Double(top1Original), Double(top1Compressed), confidenceOriginal, confidenceCompressed]
+    }
+
+    init(exchanged v: ArraySlice<Double>) {
+        let v = Array(v)
+        precondition(v.count == Self.exchangedCount)
+        (target, kl, nllOriginal, nllCompressed) = (Int(v[0]), v[1], v[2], v[3])
+        (top1Original, top1Compressed, confidenceOriginal, confidenceCompressed) = (Int(v[4]), Int(v[5]), v[6], v[7])
+    }
+}
+
 /// `z − log Σ exp(z)` of one row of logits, in double, and its first maximum.
 struct LogSoftmax {
     let values: [Double]

@@ -52,34 +52,72 @@ extension DecoderCompressor {
             var quantized = weights.store()
             if compressor.method == .awq { quantized.inputScales = try awqFold(&weights, &hessians) }
             quantized.floatTensors = weights.store().floatTensors
-            var factor: (part: Part, factor: GPTQ.Factor)?
-            for part in Part.linears {
-                let name = weights.name(part)
-                let l = try weights.linear(part)
-                if let override = overrides[name], override == nil {  // stays float
-                    quantized.floatTensors[name] = (l.weights, [l.rows, l.columns])
-                    continue
-                }
-                let target = try compressor.layerFormat(overrides[name].flatMap { $0 } ?? compressor.format, rows: l.rows, columns: l.columns, name: name)
-                let shared = Self.sharedInput(part)
-                let encoded: QuantCodec.Encoded
-                if compressor.method == .gptq, factor?.part == shared || hessians.has(shared) {
-                    // One factorisation of H⁻¹ serves every layer reading the same input; H leaves memory once factored.
-                    let gptq = GPTQ(format: target, actOrder: compressor.actOrder, damping: compressor.damping)
-                    if factor?.part != shared { factor = (shared, try gptq.factor(hessian: try hessians.take(shared)!, columns: l.columns, name: name)) }
-                    encoded = try gptq.quantize(l.weights, rows: l.rows, columns: l.columns, factor: factor!.factor, name: name)
-                } else {
-                    encoded = try QuantCodec.encode(l.weights, rows: l.rows, columns: l.columns, format: target, name: name)
-                }
-                quantized.packedTensors[name] = PackedWeight(format: target, rows: l.rows, columns: l.columns, encoded: encoded)
-                // Against the weight as stored (AWQ-scaled): the scales are exact in floats, only the rounding loses.
-                layers.append(.init(name: name, format: target.description, relativeError: relativeError(
-                    l.weights, try QuantCodec.decode(encoded, rows: l.rows, columns: l.columns, format: target))))
-            }
+            try quantize(weights, &hessians, into: &quantized, block: i)
             try agreeAcrossRanks(on: quantized, block: i)
             try write(block: weights, quantized)
             if let parts, compressor.sequential, i + 1 < config.layers {
                 try forward(try DecoderBlock(index: i, config: config, store: quantized, names: .huggingFace, on: parts.backend), on: parts)
+            }
+        }
+
+        /// Quantizes the block's linears into `quantized`, each group of linears sharing an input
+        /// (``LinearShares``) on one rank, then gathers them: every rank ends with the whole block.
+        private mutating func quantize(_ weights: DecoderBlockWeights, _ hessians: inout Hessians,
+                                       into quantized: inout MemoryWeightStore, block i: Int) throws {
+            let ranks = compressor.collective
+            var targets: [Part: QuantFormat] = [:], shapes: [Part: (rows: Int, columns: Int)] = [:]
+            for part in Part.linears {
+                let name = weights.name(part), shape = try weights.shape(part)
+                shapes[part] = shape
+                if let override = overrides[name], override == nil { continue }  // stays float
+                targets[part] = try compressor.layerFormat(overrides[name].flatMap { $0 } ?? compressor.format,
+                                                           rows: shape.rows, columns: shape.columns, name: name)
+            }
+            let groups = LinearShares.groups
+            let owners = LinearShares.owners(costs: groups.map { g in
+                LinearShares.cost(shapes: g.members.filter { targets[$0] != nil }.map { shapes[$0]! },
+                                  hessian: compressor.method == .gptq && hessians.has(g.shared))
+            }, ranks: ranks.size)
+            var mine: [LinearShares.Message] = []
+            for (g, group) in groups.enumerated() {
+                let owned = owners[g] == ranks.rank
+                // One factorisation of H⁻¹ serves every layer reading the same input; H leaves memory once factored.
+                // Every rank takes the group's Hessian (its sum over ranks is collective); its owner alone factors it.
+                var factor: GPTQ.Factor?, taken = false
+                for part in group.members {
+                    let name = weights.name(part)
+                    if targets[part] == nil {
+                        let l = try weights.linear(part)
+                        quantized.floatTensors[name] = (l.weights, [l.rows, l.columns])
+                        continue
+                    }
+                    let target = targets[part]!
+                    let gptq = compressor.method == .gptq && (taken || hessians.has(group.shared))
+                        ? GPTQ(format: target, actOrder: compressor.actOrder, damping: compressor.damping) : nil
+                    if let gptq, !taken {
+                        let h = try hessians.take(group.shared)!
+                        taken = true
+                        if owned { factor = try gptq.factor(hessian: h, columns: shapes[part]!.columns, name: name) }
+                    }
+                    guard owned else { continue }
+                    let l = try weights.linear(part)
+                    let encoded = try gptq.map { try $0.quantize(l.weights, rows: l.rows, columns: l.columns, factor: factor!, name: name) }
+                        ?? QuantCodec.encode(l.weights, rows: l.rows, columns: l.columns, format: target, name: name)
+                    // Against the weight as stored (AWQ-scaled): the scales are exact in floats, only the rounding loses.
+                    let error = relativeError(l.weights, try QuantCodec.decode(encoded, rows: l.rows, columns: l.columns, format: target))
+                    mine.append(.init(part: Part.linears.firstIndex(of: part)!, relativeError: error, encoded: encoded))
+                }
+            }
+            let all = try LinearShares.gather(mine, over: ranks, block: i)
+            for part in Part.linears {
+                guard let target = targets[part] else { continue }
+                guard let m = all[part] else {
+                    throw SlimError.collective(rank: owners[groups.firstIndex { $0.members.contains(part) }!], ranks: ranks.size,
+                                               step: "gathering block \(i)'s quantized linears", detail: "it sent no \(weights.name(part))")
+                }
+                let (name, shape) = (weights.name(part), shapes[part]!)
+                quantized.packedTensors[name] = PackedWeight(format: target, rows: shape.rows, columns: shape.columns, encoded: m.encoded)
+                layers.append(.init(name: name, format: target.description, relativeError: m.relativeError))
             }
         }
 

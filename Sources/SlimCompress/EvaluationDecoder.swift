@@ -1,6 +1,7 @@
 import Foundation
 import SlimCore
 import SlimModel
+import SlimParallel
 
 /// A sequence run from scratch, and the rows of it that are scored: row `r` predicts `ids[r + 1]`.
 public struct ScoredWindow: Sendable {
@@ -42,23 +43,31 @@ extension Evaluation {
     /// Runs `original` and `compressed` on every chunk of `tokens` (``PerplexityChunks``)
     /// and compares their next-token distributions at the scored positions.
     public static func compare(original: DecoderModel, compressed: DecoderModel, tokens: [Int32], context: Int, chunks: Int?,
-                               bos: Int32?, progress: ((Int, Int) -> Void)? = nil) throws -> DecoderComparisonRun {
+                               bos: Int32?, collective: any Collective = SingleProcess(),
+                               progress: ((Int, Int) -> Void)? = nil) throws -> DecoderComparisonRun {
         let limit = min(original.config.contextLength, compressed.config.contextLength)
         let plan = try PerplexityChunks(tokens: tokens, context: context, chunks: chunks, bos: bos, limit: limit)
-        return try compare(original: original, compressed: compressed, windows: ScoredWindow.chunks(plan), progress: progress)
+        return try compare(original: original, compressed: compressed, windows: ScoredWindow.chunks(plan), collective: collective,
+                           progress: progress)
     }
 
     /// Runs both models on each window and compares them at its scored rows.
-    /// Only one window's logits per model are held at a time.
+    /// Only one window's logits per model are held at a time. Over several ranks each runs its
+    /// contiguous share of the windows and every rank gathers every position's comparison
+    /// (copied, not summed), so the comparison is the same bits as one process's; `progress`
+    /// counts this rank's windows.
     public static func compare(original: DecoderModel, compressed: DecoderModel, windows: [ScoredWindow],
+                               collective: any Collective = SingleProcess(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> DecoderComparisonRun {
         let vocab = original.config.vocabSize
         guard compressed.config.vocabSize == vocab else {
             throw SlimError.invalidArgument("the models' vocabularies differ (\(vocab) and \(compressed.config.vocabSize) tokens): their next-token distributions cannot be compared")
         }
-        var comparison = DecoderComparison(), origins: [(window: Int, row: Int)] = []
+        var comparison = DecoderComparison()
         var secondsA = 0.0, secondsB = 0.0, evaluated = 0
-        for (w, window) in windows.enumerated() {
+        let mine = collective.share(of: windows.count)
+        for w in mine {
+            let window = windows[w]
             var start = Date()
             let a = try original.scoredLogits(window.ids, rows: window.rows)
             secondsA += Date().timeIntervalSince(start)
@@ -66,10 +75,23 @@ extension Evaluation {
             let b = try compressed.scoredLogits(window.ids, rows: window.rows)
             secondsB += Date().timeIntervalSince(start)
             comparison.append(original: a, compressed: b, vocab: vocab, targets: window.ids[window.rows.lowerBound + 1..<window.rows.upperBound + 1])
-            origins += window.rows.map { (w, $0) }
             evaluated += window.ids.count
-            progress?(w + 1, windows.count)
+            progress?(w - mine.lowerBound + 1, mine.count)
         }
+        if collective.size > 1 {
+            let all = try collective.allGatherVarying(comparison.positions.flatMap(\.exchanged), step: "gathering the compared positions")
+            comparison = DecoderComparison()
+            for values in all {
+                for i in stride(from: 0, to: values.count, by: PositionComparison.exchangedCount) {
+                    comparison.append(PositionComparison(exchanged: values[i..<i + PositionComparison.exchangedCount]))
+                }
+            }
+            // The job's throughput: every rank's tokens over the slowest rank's time.
+            let times = try collective.allGather([Double(evaluated), secondsA, secondsB], step: "gathering evaluation times")
+            evaluated = Int(times.reduce(0) { $0 + $1[0] })
+            (secondsA, secondsB) = (times.map { $0[1] }.max()!, times.map { $0[2] }.max()!)
+        }
+        let origins = windows.enumerated().flatMap { w, window in window.rows.map { (window: w, row: $0) } }
         return DecoderComparisonRun(comparison: comparison, windows: windows, origins: origins,
                                     tokensPerSecondOriginal: Double(evaluated) / max(secondsA, 1e-9),
                                     tokensPerSecondCompressed: Double(evaluated) / max(secondsB, 1e-9))

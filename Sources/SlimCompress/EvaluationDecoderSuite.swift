@@ -1,6 +1,7 @@
 import Foundation
 import SlimCore
 import SlimModel
+import SlimParallel
 
 /// Which subsets of text `slim eval --slices` evaluates on their own.
 public enum SliceChoice: Sendable, Equatable {
@@ -59,6 +60,9 @@ public struct DecoderEvaluator {
     public var perturbations: [Perturbation] = []
     public var seed: UInt64 = 0
     public var worstCount = 5
+    /// The ranks (or device replicas) sharing the work: each runs its share of every text's
+    /// windows and all gather every position, so each rank's report is one process's.
+    public var collective: any Collective = SingleProcess()
 
     public init(original: DecoderModel, compressed: DecoderModel, tokenizer: BPETokenizer) {
         (self.original, self.compressed, self.tokenizer) = (original, compressed, tokenizer)
@@ -72,7 +76,7 @@ public struct DecoderEvaluator {
     /// (`--slices by-length` buckets them). `progress`: the stage, and windows done of total.
     public func run(text: String, entries: [String], progress: ((String, Int, Int) -> Void)? = nil) throws -> DecoderEvaluationReport {
         let main = try Evaluation.compare(original: original, compressed: compressed, tokens: tokens(text), context: context, chunks: chunks,
-                                          bos: bos) { progress?("chunks", $0, $1) }
+                                          bos: bos, collective: collective) { progress?("chunks", $0, $1) }
         let rows = try slices.map { try sliceRows($0, entries: entries, progress: progress) } ?? []
         var robustness: [RobustnessRow] = []
         let clean = Self.departure(main.comparison)
@@ -80,9 +84,11 @@ public struct DecoderEvaluator {
             let perturbed = p.apply(text, seed: seed)
             do {
                 let run = try Evaluation.compare(original: original, compressed: compressed, tokens: tokens(perturbed), context: context,
-                                                 chunks: chunks, bos: bos) { progress?("chunks (\(p.rawValue))", $0, $1) }
+                                                 chunks: chunks, bos: bos, collective: collective) { progress?("chunks (\(p.rawValue))", $0, $1) }
                 robustness.append(RobustnessRow(perturbation: p.rawValue, clean: clean, perturbed: Self.departure(run.comparison), skipped: nil))
             } catch let e as SlimError {
+                // A text too short to score is a skipped row; a rank that failed ends the evaluation.
+                if case .collective = e { throw e }
                 robustness.append(RobustnessRow(perturbation: p.rawValue, clean: clean, perturbed: [:], skipped: e.description))
             }
         }
@@ -126,7 +132,7 @@ public struct DecoderEvaluator {
                 rows.append(SliceRow(name: slice.name, degradation: nil, figures: [:], skipped: "no text of two tokens or more"))
                 continue
             }
-            let c = try Evaluation.compare(original: original, compressed: compressed, windows: windows) {
+            let c = try Evaluation.compare(original: original, compressed: compressed, windows: windows, collective: collective) {
                 progress?("windows (slice \(slice.name))", $0, $1)
             }.comparison
             pooled += c.klMean * Double(c.count)

@@ -30,6 +30,13 @@ public final class ThreadCollective: Collective, @unchecked Sendable {
     public func allGather(_ values: [Double], step: String) throws -> [[Double]] {
         try group.exchange(rank: rank, values, step: step)
     }
+
+    /// This rank stops with `error`: the others' exchanges, now and later, throw at once naming
+    /// this rank, instead of waiting out the timeout for a rank that will never arrive.
+    public func abandon(because error: any Error) { group.fail(rank: rank, error) }
+
+    /// The first rank of the group that abandoned it, and why.
+    public var failure: (rank: Int, error: any Error)? { group.failure }
 }
 
 /// The rendezvous of a thread group: each rank leaves its contribution and
@@ -38,15 +45,29 @@ final class ThreadGroup: @unchecked Sendable {
     let size: Int, timeout: Double
     private let condition = NSCondition()
     private var deposits: [Any?], arrived = 0, generation = 0, result: [Any] = []
+    private var failed: (rank: Int, error: any Error)?
 
     init(size: Int, timeout: Double) {
         (self.size, self.timeout) = (size, timeout)
         deposits = Array(repeating: nil, count: size)
     }
 
+    var failure: (rank: Int, error: any Error)? { condition.withLock { failed } }
+
+    func fail(rank: Int, _ error: any Error) {
+        condition.withLock {
+            if failed == nil { failed = (rank, error) }
+            condition.broadcast()
+        }
+    }
+
     func exchange<T>(rank: Int, _ value: T, step: String) throws -> [T] {
         condition.lock()
         defer { condition.unlock() }
+        func abandoned() -> SlimError? {
+            failed.map { SlimError.collective(rank: $0.rank, ranks: size, step: step, detail: "it stopped with an error: \($0.error)") }
+        }
+        if let error = abandoned() { throw error }
         let mine = generation
         deposits[rank] = value
         arrived += 1
@@ -59,6 +80,7 @@ final class ThreadGroup: @unchecked Sendable {
         } else {
             let deadline = Date(timeIntervalSinceNow: timeout)
             while generation == mine {
+                if let error = abandoned() { throw error }
                 if !condition.wait(until: deadline) && generation == mine {
                     let missing = deposits.indices.filter { deposits[$0] == nil }
                     throw SlimError.collective(rank: missing.first ?? rank, ranks: size, step: step,

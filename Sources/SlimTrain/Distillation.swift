@@ -186,7 +186,11 @@ public final class Distillation {
         var loss = try student.lossAndGradients(encoderBatch, targets: targets, losses: options.losses, hidden: hidden,
                                                 hiddenWeight: options.hiddenWeight, attention: attention,
                                                 attentionWeight: options.attentionWeight)
-        if collective.size > 1 { loss = try allReduce(loss: loss, weight: Double(share.count) / Double(global.count), step: s) }
+        // Tokens run (padded) by every rank this step, for the throughput of the whole job.
+        var tokens = encoderBatch.batch * encoderBatch.sequence
+        if collective.size > 1 {
+            (loss, tokens) = try allReduce(loss: loss, weight: Double(share.count) / Double(global.count), tokens: tokens, step: s)
+        }
         if !resolvedAttentionLayers.isEmpty { attentionCurve.append(student.lastAttentionLoss) }
         let rate = schedule.rate(at: s)
         try student.applyMasks(toGradients: true)
@@ -195,32 +199,32 @@ public final class Distillation {
         try backend.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let record = StepRecord(step: s, loss: loss, learningRate: rate, gradientNorm: norm,
-                                tokensPerSecond: Double(encoderBatch.batch * encoderBatch.sequence) / seconds)
+                                tokensPerSecond: Double(tokens) / seconds)
         curve.append(record)
         return record
     }
 
     /// The global batch's loss and gradients from this rank's share's: each rank's are means over its
     /// sentences, weighted by its share of the batch and summed exactly over the ranks (the same bits on
-    /// every rank), then written back as this rank's gradients.
-    private func allReduce(loss: Double, weight: Double, step: Int) throws -> Double {
+    /// every rank), then written back as this rank's gradients. `tokens` (this rank's) rides along, summed.
+    private func allReduce(loss: Double, weight: Double, tokens: Int, step: Int) throws -> (loss: Double, tokens: Int) {
         let parameters = student.parameters
-        var flat: [Double] = [loss * weight]
+        var flat: [Double] = [loss * weight, Double(tokens)]
         for p in parameters { flat += try backend.floats(p.grad).map { Double($0) * weight } }
         var sum = ExactSum(count: flat.count, name: "gradients")
         try sum.add(flat)
         let total = try sum.total(over: collective, step: "step \(step): summing gradients")
-        var offset = 1
+        var offset = 2
         for p in parameters {
             let n = p.grad.elementCount
             try backend.write(total[offset..<offset + n].map { Float($0) }, to: p.grad)
             offset += n
         }
-        return total[0]
+        return (total[0], Int(total[1]))
     }
 
-    /// The bytes each rank sends per step in the gradient sum: 3 int64 limbs per value (the gradients and the loss).
-    public var allReduceBytesPerStep: Int { 24 * (1 + student.parameters.reduce(0) { $0 + $1.grad.elementCount }) }
+    /// The bytes each rank sends per step in the gradient sum: 3 int64 limbs per value (the gradients, the loss and the token count).
+    public var allReduceBytesPerStep: Int { 24 * (2 + student.parameters.reduce(0) { $0 + $1.grad.elementCount }) }
 
     /// The teacher's normalised mean-pooled embeddings and, per student layer,
     /// the output of its mapped teacher layer and (attention KL) its attention

@@ -26,7 +26,8 @@ struct DevicesOption: ParsableArguments {
 
 enum DeviceReplicas {
     /// Runs `body` once per device, each on its own thread with its own backend and rank, and
-    /// returns device 0's result; the first device's error (in device order) if any fails.
+    /// returns device 0's result. A replica that fails abandons the group, so the others stop at
+    /// their next exchange instead of waiting out the timeout; the first failure is thrown, naming its device.
     static func run<T: Sendable>(_ devices: [OpenCLDevice], _ body: @escaping @Sendable (any Backend, any Collective) throws -> T) throws -> T {
         guard Job.collective.size == 1 else {
             throw SlimError.unsupported(op: "--devices under mpirun", backend: "MPI", reason: "run one rank per device instead (each takes the GPU of its local rank)")
@@ -37,14 +38,19 @@ enum DeviceReplicas {
         for (rank, device) in zip(ranks, devices) {
             done.enter()
             Thread.detachNewThread {
-                results.set(rank.rank, Result { try body(try OpenCLBackend(device: device), rank) })
+                let result = Result { try body(try OpenCLBackend(device: device), rank) }
+                if case .failure(let error) = result { rank.abandon(because: error) }
+                results.set(rank.rank, result)
                 done.leave()
             }
         }
         done.wait()
-        let all = results.all
-        for r in all { if case .failure(let error) = r { throw error } }
-        return try all[0].get()
+        if let first = ranks[0].failure {
+            guard devices.count > 1 else { throw first.error }
+            throw SlimError.collective(rank: first.rank, ranks: devices.count, step: "device \(first.rank) (\(devices[first.rank].name))",
+                                       detail: "\(first.error)")
+        }
+        return try results.all[0].get()
     }
 
     private final class Results<T: Sendable>: @unchecked Sendable {

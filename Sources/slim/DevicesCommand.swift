@@ -10,10 +10,21 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
 
     @Flag(help: "Print JSON.") var json = false
 
-    /// Under MPI every rank lists what it sees (its host's devices), one rank after the other; JSON comes from rank 0.
+    /// Under MPI every rank lists what it sees (its host's devices), one rank after the other; JSON comes
+    /// from rank 0: its own listing, and under `ranks_devices` every rank's, gathered.
     func run() throws {
         let ranks = Job.collective
-        guard ranks.size > 1, !json else { return try list() }
+        guard ranks.size > 1 else { return try list() }
+        if json {
+            var mine = try listing()
+            mine["rank"] = ranks.rank
+            mine["host"] = ProcessInfo.processInfo.hostName
+            let all = try ranks.allGatherBytes(Array(try JSONOutput.data(mine, options: [.sortedKeys])), step: "gathering every rank's devices")
+            guard ranks.isRoot else { return }
+            var report = try listing()
+            report["ranks_devices"] = try all.map { try JSONSerialization.jsonObject(with: Data($0)) }
+            return try printJSON(report)
+        }
         for r in 0..<ranks.size {
             try ranks.barrier(step: "listing devices")
             guard r == ranks.rank else { continue }
@@ -24,7 +35,9 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
         try ranks.barrier(step: "listing devices")
     }
 
-    private func list() throws {
+    /// The OpenCL devices, the one auto picks, the CPU and its GEMM path, and a JSON entry for each.
+    private func survey() throws -> (devices: [OpenCLDevice], autoPick: OpenCLDevice?, cpu: CPUInfo, gemm: GemmPath,
+                                     entries: [[String: Any]]) {
         let devices = try OpenCLDevice.all()
         let autoPick = BackendSelection.autoDevice(devices)
         let cpu = CPUInfo.current
@@ -52,10 +65,18 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
             "clock_mhz": Int(cpu.clockGHz * 1000), "peak_gflops": cpu.peakGFLOPS, "auto": autoPick == nil,
             "gemm": gemmEntry,
         ])
-        if json {
-            try printJSON(["auto": autoPick.map { "opencl:\($0.name)" } ?? "cpu", "devices": entries])
-            return
-        }
+        return (devices, autoPick, cpu, gemm, entries)
+    }
+
+    /// What this process sees, as `--json` prints it.
+    private func listing() throws -> [String: Any] {
+        let s = try survey()
+        return ["auto": s.autoPick.map { "opencl:\($0.name)" } ?? "cpu", "devices": s.entries]
+    }
+
+    private func list() throws {
+        if json { return try printJSON(try listing()) }
+        let (devices, autoPick, cpu, gemm, entries) = try survey()
         if devices.isEmpty { print("OpenCL: no platform or device found") }
         for d in devices {
             let mark = entries.first { ($0["name"] as? String) == d.name }?["auto"] as? Bool == true ? "  <- auto" : ""

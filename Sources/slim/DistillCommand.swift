@@ -98,9 +98,8 @@ struct DistillCommand: ParsableCommand, SplitsAcrossRanks {
     func run() throws {
         var options = try model.options(steps: training.steps)
         try quantization.apply(to: &options, flag: "--student-quant")
-        try training.execute(options, backend: try model.backendOption.open()) { run in
-            ["student_layers": options.studentLayers, "init": options.initialization.rawValue]
-        }
+        try training.execute(options, backend: { try model.backendOption.open() },
+                             summary: ["student_layers": options.studentLayers, "init": options.initialization.rawValue])
     }
 }
 
@@ -108,10 +107,14 @@ struct DistillCommand: ParsableCommand, SplitsAcrossRanks {
 final class DistillProgress {
     private let total: Int
     private let start = DispatchTime.now().uptimeNanoseconds
-    private let enabled = isatty(STDERR_FILENO) == 1 && Job.isRoot
+    private let enabled: Bool
     private var done = 0
 
-    init(total: Int) { self.total = total }
+    /// `shown`: this rank or replica reports progress (rank 0 alone does).
+    init(total: Int, shown: Bool) {
+        self.total = total
+        enabled = shown && isatty(STDERR_FILENO) == 1
+    }
 
     func update(_ r: StepRecord) {
         guard enabled else { return }

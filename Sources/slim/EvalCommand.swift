@@ -4,7 +4,7 @@ import SlimCompress
 import SlimCore
 import SlimModel
 
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: ParsableCommand, SplitsAcrossRanks {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Compare a compressed model with its original: encoders by embedding cosine and Lee similarity Spearman; decoders by perplexity, KL divergence of the next-token distributions and top-1 agreement; size, speed. --slices, --robustness and --worst show where compression hurts; the results are recorded in the compressed folder's model card.")
@@ -26,6 +26,7 @@ struct EvalCommand: ParsableCommand {
     var worst = 5
     @Flag(help: "Do not record the results in the compressed folder's MODEL_CARD.md and model_card.json.") var noCard = false
     @OptionGroup var backendOption: BackendOption
+    @OptionGroup var devicesOption: DevicesOption
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {

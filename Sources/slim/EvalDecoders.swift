@@ -3,6 +3,7 @@ import Foundation
 import SlimCompress
 import SlimCore
 import SlimModel
+import SlimParallel
 
 extension EvalCommand {
     /// Both decoders on the same text, chunk by chunk as `slim perplexity` scores it: both
@@ -10,13 +11,26 @@ extension EvalCommand {
     /// next-token distribution from the original's, top-1 agreement and Δp (llama.cpp's
     /// `--kl-divergence`); with --slices and --robustness the same per slice and per perturbation;
     /// calibration and the worst positions. Recorded in the compressed folder's card.
+    /// Over MPI ranks or `--devices` replicas each runs its share of every text's chunks and all
+    /// gather every position's comparison: rank 0's report is one process's, and rank 0 alone
+    /// prints it and records it in the card.
     func evaluateDecoders() throws {
         if maxPerSlice != nil {
             throw ValidationError("--max-per-slice bounds an encoder's texts per slice; a decoder scores each slice file in chunks: bound them with --chunks")
         }
-        let backend = try backendOption.open()
         let file = data ?? "/usr/share/games/fortunes/wisdom"
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
+        guard let devices = try devicesOption.selected() else {
+            return try evaluateDecoders(text: text, file: file, backend: try backendOption.open(), ranks: Job.collective)
+        }
+        let command = UncheckedSendable(self)
+        try DeviceReplicas.run(devices) { backend, ranks in
+            try command.value.evaluateDecoders(text: text, file: file, backend: backend, ranks: ranks)
+        }
+    }
+
+    /// One rank's (or replica's) share of the evaluation; its rank 0 reports.
+    private func evaluateDecoders(text: String, file: String, backend: any Backend, ranks: any Collective) throws {
         // fp32 activations: the comparison measures what the weights' compression cost, not an activation format's.
         let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32)
         let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32)
@@ -30,10 +44,12 @@ extension EvalCommand {
         evaluator.perturbations = robustness ? Perturbation.allCases : []
         evaluator.seed = seed
         evaluator.worstCount = worst
+        evaluator.collective = ranks
         let entries = evaluator.slices == .byLength ? try Calibration.samples(from: URL(fileURLWithPath: file), count: .max) : []
         let progress = StageProgress()
-        let report = try evaluator.run(text: text, entries: entries) { progress.update($0, $1, $2) }
+        let report = try evaluator.run(text: text, entries: entries) { if ranks.isRoot { progress.update($0, $1, $2) } }
         progress.finish()
+        guard ranks.isRoot else { return }
         let c = report.main.comparison
         let (bytesA, bytesB) = (Self.weightBytes(original), Self.weightBytes(compressed))
         var o = report.json

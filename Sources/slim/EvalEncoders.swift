@@ -10,6 +10,12 @@ extension EvalCommand {
     /// ``EvaluationSlices``), with --robustness per perturbation, and the texts that differ most.
     /// Recorded in the compressed folder's card.
     func evaluateEncoders() throws {
+        // An encoder embeds its texts in batches padded to the longest: texts split over ranks would be
+        // batched otherwise and give other bits than one process, so encoders are evaluated whole.
+        guard Job.collective.size == 1, devicesOption.devices == nil else {
+            throw SlimError.unsupported(op: "slim eval of an encoder over several ranks or devices", backend: "parallel",
+                                        reason: "only decoders split their chunks; run it as one process without --devices")
+        }
         let backend = try backendOption.open()
         let a = try SentenceEmbedder.load(folder: URL(fileURLWithPath: original), backend: backend)
         let b = try SentenceEmbedder.load(folder: URL(fileURLWithPath: compressed), backend: backend)

@@ -41,8 +41,7 @@ struct FinetuneCommand: ParsableCommand, SplitsAcrossRanks {
         options.studentSource = source
         options.keepMask = keepMask
         try quantization.apply(to: &options, flag: "--quant")
-        try training.execute(options, backend: try teacher.backendOption.open()) { _ in
-            ["model": source.path, "keep_mask": keepMask, "learned_scales": quantization.learnScales]
-        }
+        try training.execute(options, backend: { try teacher.backendOption.open() },
+                             summary: ["model": source.path, "keep_mask": keepMask, "learned_scales": quantization.learnScales])
     }
 }

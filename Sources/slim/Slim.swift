@@ -25,7 +25,7 @@ struct Slim: ParsableCommand {
             _ = try Job.opened.get()
             if Job.collective.size > 1 && !(command is any SplitsAcrossRanks) {
                 throw SlimError.unsupported(op: "slim \(type(of: command).configuration.commandName ?? "")", backend: "MPI",
-                                            reason: "this command does not split its work across ranks; run it without mpirun (distill, finetune, compress with rtn/gptq/awq on a decoder, perplexity and devices do)")
+                                            reason: "this command does not split its work across ranks; run it without mpirun (distill, finetune, compress with rtn/gptq/awq on a decoder, perplexity, eval of a decoder and devices do)")
             }
             try Job.agreeOnCommand()
             let allow = (command as? any LoadsWeights)?.nonFinite.allowNonfinite ?? false

@@ -23,6 +23,7 @@ struct TrainingRunOptions: ParsableArguments {
     @Option(help: .hidden) var stopAfter: Int?
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @Flag(help: "Print one JSON object at the end.") var json = false
+    @OptionGroup var devicesOption: DevicesOption
 
     func validate(_ model: DistillModelOptions) throws {
         guard steps >= 0, model.batch >= 1, model.seq >= 2 else {
@@ -33,14 +34,16 @@ struct TrainingRunOptions: ParsableArguments {
 
     /// Trains `options` to the end (or `--stop-after`), checkpointing and
     /// resuming as asked, then writes the model; `summary` adds the command's own JSON fields.
-    func execute(_ base: DistillationOptions, backend: any Backend, summary: (Distillation) -> [String: Any]) throws {
+    /// With `--devices` a replica per device trains its share of every global batch, the
+    /// gradients summed exactly over the replicas as over MPI ranks; device 0's replica writes.
+    func execute(_ base: DistillationOptions, backend open: () throws -> any Backend,
+                 summary: [String: Any]) throws {
         let out = URL(fileURLWithPath: output)
         let file = data.map { URL(fileURLWithPath: $0) } ?? Calibration.defaultFile
         let inputs = [base.teacher, file] + [base.studentSource].compactMap { $0 }
         // Locked for the whole run: a second run to the same folder fails now, not at the end.
         // Rank 0 alone writes (and claims); the others train their shares and write nothing.
-        let ranks = Job.collective
-        let claim = ranks.isRoot ? try OutputPolicy.claimFolder(out, inputs: inputs, overwrite: overwrite) : nil
+        let claim = Job.isRoot ? try OutputPolicy.claimFolder(out, inputs: inputs, overwrite: overwrite) : nil
         defer { claim?.release() }
         var options = base
         options.warmupSteps = warmup ?? steps / 20
@@ -48,6 +51,21 @@ struct TrainingRunOptions: ParsableArguments {
         options.maxGradientNorm = maxGradNorm
         options.seed = seed
         let texts = try Calibration.samples(from: file, count: .max)
+        guard let devices = try devicesOption.selected() else {
+            return try train(options, texts: texts, inputs: inputs, backend: try open(), ranks: Job.collective, summary: summary)
+        }
+        // Each replica copies the values (its own backend and rank replace the shared ones).
+        let shared = UncheckedSendable((self, options, texts, inputs, summary))
+        try DeviceReplicas.run(devices) { backend, ranks in
+            let (run, options, texts, inputs, summary) = shared.value
+            try run.train(options, texts: texts, inputs: inputs, backend: backend, ranks: ranks, summary: summary)
+        }
+    }
+
+    /// One rank's (or device replica's) training loop; its rank 0 checkpoints, writes and reports.
+    private func train(_ options: DistillationOptions, texts: [String], inputs: [URL], backend: any Backend, ranks: any Collective,
+                       summary: [String: Any]) throws {
+        let out = URL(fileURLWithPath: output)
         let run = try Distillation(options: options, texts: texts, backend: backend, collective: ranks)
         let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
             ?? out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".checkpoint.safetensors")
@@ -60,22 +78,22 @@ struct TrainingRunOptions: ParsableArguments {
                 throw SlimError.io(path: checkpointURL.path, detail: "--resume: no checkpoint here")
             }
             try run.resume(from: checkpointURL)
-            printError("resumed at step \(run.step) of \(steps) from \(checkpointURL.path)")
+            if ranks.isRoot { printError("resumed at step \(run.step) of \(steps) from \(checkpointURL.path)") }
         }
-        let line = DistillProgress(total: steps)
+        let line = DistillProgress(total: steps, shown: ranks.isRoot)
         let last = min(steps, stopAfter ?? steps)
         while run.step < last {
             let r = try run.trainStep()
             line.update(r)
-            TestHooks.exitIfAsked(rank: ranks.rank, step: r.step)
+            try TestHooks.stopIfAsked(rank: ranks.rank, step: r.step)
             if ranks.isRoot, let k = checkpointEvery, r.step % k == 0 || r.step == last { try run.saveCheckpoint(to: checkpointURL) }
         }
         line.finish()
+        guard ranks.isRoot else { return }
         guard run.step == steps else {
             printError("stopped after step \(run.step) of \(steps); continue with --resume")
             return
         }
-        guard ranks.isRoot else { return }
         let report = try run.writeModel(to: out)
         let first = run.curve.first?.loss ?? .nan, final = run.curve.last?.loss ?? .nan
         let speeds = run.curve.map(\.tokensPerSecond).sorted()
@@ -89,7 +107,7 @@ struct TrainingRunOptions: ParsableArguments {
                 fields["first_attention_kl"] = a
                 fields["final_attention_kl"] = b
             }
-            try printJSON(fields.merging(summary(run)) { $1 })
+            try printJSON(fields.merging(summary) { $1 })
         } else {
             let attention = run.attentionCurve.count > 1
                 ? String(format: " (attention KL %.5f → %.5f)", run.attentionCurve.first!, run.attentionCurve.last!) : ""

@@ -94,6 +94,27 @@ struct MPICLI {
         #expect((a["token_nll"] as? [Double])?.count == 5 * 15)
     }
 
+    /// `slim eval` of a decoder and its int8 copy: every figure of the report (perplexities, KL,
+    /// top-1 agreement, calibration, slices by length, robustness, worst positions) is one process's,
+    /// bit for bit; only the throughput and `ranks`/`devices` differ.
+    @Test func evalOverTwoRanksIsOneProcesssReport() throws {
+        let base = try Temporary.folder("mpi-eval")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let compressed = base.appendingPathComponent("int8").path
+        let q = try slim(["compress", Self.decoder, "-o", compressed, "--quant", "int8"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let arguments = ["eval", Self.decoder, compressed, "--data", Self.text, "--ctx", "32", "--chunks", "5", "--slices", "by-length",
+                         "--robustness", "--no-card", "--backend", "cpu", "--json"]
+        let one = try slim(arguments), two = try MPILauncher.slim(ranks: 2, arguments)
+        #expect(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
+        #expect(two.stdout.components(separatedBy: "\"ranks\"").count == 2, "one report, from rank 0: \(two.stdout)")
+        let a = try StructuredPruneCLI.json(one.stdout)
+        #expect((a["slices"] as? [Any])?.isEmpty == false && (a["robustness"] as? [Any])?.isEmpty == false, "\(one.stdout)")
+        try EvalReports.expectEqual(a, try StructuredPruneCLI.json(two.stdout), ranks: 2, devices: 2)
+        let encoder = try MPILauncher.slim(ranks: 2, ["eval", compressed, compressed, "--backend", "cpu"])
+        #expect(encoder.status != 0, "\(encoder.stderr)")
+    }
+
     /// 3 steps on 2 ranks then 2 on 1 rank, and 3 on 1 then 2 on 2: one uninterrupted process's curve.
     @Test(.seeded) func aCheckpointResumesWithAnotherRankCount() throws {
         let w = try DistillCLI.workspace("mpi-resume")
@@ -158,6 +179,21 @@ struct MPICLI {
         #expect(r.stderr.contains("rank 1 of 2") && r.stderr.contains("command line"), "\(r.stderr)")
     }
 
+    /// `slim devices` under 2 ranks: each rank's listing, in rank order; as JSON one object from
+    /// rank 0 with every rank's devices gathered under `ranks_devices`.
+    @Test func devicesListsEveryRanksDevices() throws {
+        let text = try MPILauncher.slim(ranks: 2, ["devices"])
+        #expect(text.status == 0, "\(text.stderr)")
+        let first = text.stdout.range(of: "rank 0 of 2"), second = text.stdout.range(of: "rank 1 of 2")
+        #expect(first != nil && second != nil && first!.lowerBound < second!.lowerBound, "\(text.stdout)")
+        let json = try MPILauncher.slim(ranks: 2, ["devices", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try StructuredPruneCLI.json(json.stdout)
+        let perRank = report["ranks_devices"] as? [[String: Any]] ?? []
+        #expect(report["ranks"] as? Int == 2 && perRank.map { $0["rank"] as? Int } == [0, 1], "\(json.stdout)")
+        #expect(perRank.allSatisfy { ($0["devices"] as? [[String: Any]])?.contains { $0["backend"] as? String == "cpu" } == true })
+    }
+
     /// A command that does not split its work refuses to run on several ranks instead of doing it N times.
     @Test func aCommandThatDoesNotSplitRefuses() throws {
         let r = try MPILauncher.slim(ranks: 2, ["inspect", Self.decoder])
@@ -172,5 +208,22 @@ struct MPICLI {
         let r = try slim(["devices"], environment: ["OMPI_COMM_WORLD_SIZE": "2", "SLIM_MPI_LIBRARY": "/nonexistent/libmpi.so.40"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("cannot open the MPI library") && r.stderr.contains("OMPI_COMM_WORLD_SIZE"), "\(r.stderr)")
+    }
+}
+
+/// Two `slim eval --json` reports of the same models and text, one split over ranks or devices.
+enum EvalReports {
+    /// Measured time, not a result.
+    static let timings: Set<String> = ["tokens_per_s_original", "tokens_per_s_compressed"]
+
+    static func expectEqual(_ one: [String: Any], _ split: [String: Any], ranks: Int, devices: Int,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(split["ranks"] as? Int == ranks && split["devices"] as? Int == devices, "\(split)", sourceLocation: sourceLocation)
+        #expect(one["ranks"] as? Int == 1 && one["devices"] as? Int == 1, sourceLocation: sourceLocation)
+        for key in Set(one.keys).union(split.keys).subtracting(timings.union(["ranks", "devices"])).sorted() {
+            let a = try one[key].map { try JSONSerialization.data(withJSONObject: ["v": $0], options: .sortedKeys) }
+            let b = try split[key].map { try JSONSerialization.data(withJSONObject: ["v": $0], options: .sortedKeys) }
+            #expect(a != nil && a == b, "\(key): one process \(one[key] ?? "none"), split \(split[key] ?? "none")", sourceLocation: sourceLocation)
+        }
     }
 }
