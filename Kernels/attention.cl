@@ -12,19 +12,7 @@
 // past key_lengths[b], causal j > i + causal_offset, outside a window), so the layout's partial
 // flags are only a hint the kernel does not need.
 
-// The keys query i may see: lo <= j < *limit, plus global keys below lo. Padding
-// (valid_keys), the causal diagonal (offset: the query's key position) and the window.
-inline int visible_keys(int i, int lq, int valid_keys, int causal, int causal_offset, int window_left,
-                        int window_right, int global_tokens, int *lo) {
-    const int pos = i + causal_offset;
-    const bool windowed = window_left >= 0 && i >= global_tokens;
-    int limit = (i < lq) ? (causal ? min(valid_keys, pos + 1) : valid_keys) : 0;
-    if (windowed) limit = min(limit, pos + window_right + 1);
-    *lo = windowed ? pos - window_left : 0;
-    return limit;
-}
-
-inline bool sees(int j, int lo, int limit, int global_tokens) { return j < limit && (j >= lo || j < global_tokens); }
+#include "attention_mask.cl"
 
 __kernel void attention_forward(
     __global const float *q, __global const float *k, __global const float *v,
@@ -96,17 +84,7 @@ __kernel void attention_forward(
 }
 
 // ---------------------------------------------------------------- backward
-// Δ_i = Σ_e dO_ie · O_ie, laid out like the log-sum-exp [batch, heads, lq].
-__kernel void attention_delta(__global const float *o, __global const float *d_o, __global float *delta,
-                              const int lq, const int heads)
-{
-    const int i = get_global_id(0), h = get_global_id(1), b = get_global_id(2);
-    if (i >= lq) return;
-    const size_t at = (((size_t)b * lq + i) * heads + h) * HEAD_DIM;
-    float sum = 0.0f;
-    for (int e = 0; e < HEAD_DIM; ++e) sum = fma(o[at + e], d_o[at + e], sum);
-    delta[((size_t)b * heads + h) * lq + i] = sum;
-}
+#include "attention_delta.cl"
 
 // dK and dV: a work-group per (key block, key/value head, sequence), a
 // work-item per key row; the query blocks that keep this key block (the
