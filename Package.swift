@@ -83,6 +83,7 @@ let package = Package(
                     .embedInCode("attention_mask.cl"),
                     .embedInCode("attention_delta.cl"),
                     .embedInCode("attention_tiled.cl"),
+                    .embedInCode("integer_division.cl"),
                     .embedInCode("embedding.cl"),
                     .embedInCode("training.cl"),
                     .embedInCode("reductions.cl"),

@@ -15,6 +15,7 @@ public enum KernelSource {
         "attention_mask": PackageResources.attention_mask_cl,
         "attention_delta": PackageResources.attention_delta_cl,
         "attention_tiled": PackageResources.attention_tiled_cl,
+        "integer_division": PackageResources.integer_division_cl,
         "embedding": PackageResources.embedding_cl,
         "training": PackageResources.training_cl,
         "reductions": PackageResources.reductions_cl,

@@ -25,6 +25,7 @@
 // element masks (padding, causal, window, global tokens) applied per pair.
 
 #include "attention_mask.cl"
+#include "integer_division.cl"
 
 #ifndef LANES
 #define LANES 16
@@ -63,12 +64,12 @@
 // Rows 0 .. rows-1 of a global matrix (row r at src + r * stride) times `scale`
 // into local [count][ROW]; rows from `real` on are zeros (past a sequence's
 // keys, where padding may hold NaN, or past the tile's end).
+// Item (x, y) copies features x, x + LANES, ... of rows y, y + GROUP_ROWS, ...:
+// runs of LANES consecutive floats, and no division (see QUOTIENT_REMAINDER in integer_division.cl).
 inline void stage_rows(__local float *dst, __global const float *src, size_t stride, int count, int real,
-                       float scale, int lid) {
-    for (int idx = lid; idx < count * HEAD_DIM; idx += GROUP_SIZE) {
-        const int r = idx / HEAD_DIM, e = idx % HEAD_DIM;
-        dst[r * ROW + e] = r < real ? src[(size_t)r * stride + e] * scale : 0.0f;
-    }
+                       float scale, int x, int y) {
+    for (int r = y; r < count; r += GROUP_ROWS)
+        for (int e = x; e < HEAD_DIM; e += LANES) dst[r * ROW + e] = r < real ? src[(size_t)r * stride + e] * scale : 0.0f;
 }
 
 // s[n][m] = own row OWN(y, n) of `a` · streamed row STREAMED(x, m) of `b`, both local [.][ROW].
@@ -129,8 +130,9 @@ void attention_forward_tiled(
     __local float qs[OWN_ROWS * ROW], kv[STREAM_ROWS * ROW], ps[OWN_ROWS * SROW], pm[OWN_ROWS * LANES];
     const int x = get_local_id(0), y = get_local_id(1), lid = y * LANES + x;
     const int tiles = (block + OWN_ROWS - 1) / OWN_ROWS;
-    const int split = get_group_id(0) % splits, tile = get_group_id(0) / splits;
-    const int qb = tile / tiles, q0 = qb * block + tile % tiles * OWN_ROWS;
+    QUOTIENT_REMAINDER((int)get_group_id(0), splits, tile, split);
+    QUOTIENT_REMAINDER(tile, tiles, qb, tile_in_block);
+    const int q0 = qb * block + tile_in_block * OWN_ROWS;
     const int h = get_group_id(1), b = get_group_id(2), kvh = h / (heads / kv_heads);
     const int rows = min(OWN_ROWS, min(qb * block + block, lq) - q0);
     if (rows <= 0) return;  // the whole group: a tile past a short last block
@@ -150,7 +152,7 @@ void attention_forward_tiled(
         for (int f = 0; f < FEATURES_PER_ITEM; ++f) acc[n][f] = 0.0f;
     }
     const size_t q_stride = (size_t)heads * HEAD_DIM, kv_stride = (size_t)kv_heads * HEAD_DIM;
-    stage_rows(qs, q + (((size_t)b * lq + q0) * heads + h) * HEAD_DIM, q_stride, OWN_ROWS, rows, scale, lid);
+    stage_rows(qs, q + (((size_t)b * lq + q0) * heads + h) * HEAD_DIM, q_stride, OWN_ROWS, rows, scale, x, y);
     __global const float *k_base = k + ((size_t)b * lk * kv_heads + kvh) * HEAD_DIM;
     __global const float *v_base = v + ((size_t)b * lk * kv_heads + kvh) * HEAD_DIM;
 
@@ -161,7 +163,7 @@ void attention_forward_tiled(
         for (int t0 = k0; t0 < k_end; t0 += STREAM_ROWS) {
             const int keys = min(STREAM_ROWS, k_end - t0), real = clamp(valid_keys - t0, 0, keys);
             barrier(CLK_LOCAL_MEM_FENCE);  // the last tile's values and weights are read
-            stage_rows(kv, k_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, lid);
+            stage_rows(kv, k_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, x, y);
             barrier(CLK_LOCAL_MEM_FENCE);
             float s[ROWS_PER_ITEM][COLS_PER_ITEM];
             tile_dots(s, qs, kv, x, y);
@@ -177,7 +179,7 @@ void attention_forward_tiled(
                 pm[OWN(y, n) * LANES + x] = most;
             }
             barrier(CLK_LOCAL_MEM_FENCE);  // partial maxima written, keys no longer read
-            stage_rows(kv, v_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, lid);
+            stage_rows(kv, v_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, x, y);
             float rescale[ROWS_PER_ITEM];
             #pragma unroll
             for (int n = 0; n < ROWS_PER_ITEM; ++n) {
@@ -218,7 +220,7 @@ void attention_forward_tiled(
         }
         // A row that saw no key is zeros with log-sum-exp -inf; a NaN sum (a NaN or
         // infinite score) stays NaN in both, as on the CPU.
-        const bool saw = sum[n] > 0.0f || isnan(sum[n]);
+        const bool saw = !(sum[n] <= 0.0f);  // positive or NaN
         const float inv = saw ? 1.0f / sum[n] : 0.0f;
         const size_t at = (((size_t)b * lq + i) * heads + h) * HEAD_DIM;
         #pragma unroll
@@ -236,7 +238,7 @@ __kernel void attention_combine(__global const float *part_o, __global const flo
 {
     const int g = get_global_id(0), h = get_global_id(1), b = get_global_id(2);
     if (g >= lq * HEAD_DIM) return;
-    const int i = g / HEAD_DIM, e = g % HEAD_DIM;
+    QUOTIENT_REMAINDER(g, HEAD_DIM, i, e);
     const size_t stat = ((size_t)b * heads + h) * lq + i, split_stride = (size_t)get_global_size(2) * heads * lq;
     float most = -INFINITY;
     for (int s = 0; s < splits; ++s) most = fmax(most, part_stats[2 * (s * split_stride + stat)]);
@@ -249,7 +251,7 @@ __kernel void attention_combine(__global const float *part_o, __global const flo
         sum = fma(w, split_sum, sum);
         acc = fma(w, part_o[part * HEAD_DIM + e], acc);
     }
-    const bool saw = sum > 0.0f || isnan(sum);
+    const bool saw = !(sum <= 0.0f);  // positive or NaN
     o[(((size_t)b * lq + i) * heads + h) * HEAD_DIM + e] = saw ? acc / sum : 0.0f;
     if (lse && e == 0) lse[stat] = saw ? most + log(sum) : -INFINITY;
 }
@@ -279,8 +281,9 @@ void attention_backward_q_tiled(
     __local float qs[OWN_ROWS * ROW], dos[OWN_ROWS * ROW], ks[STREAM_ROWS * ROW], vs[STREAM_ROWS * ROW];
     __local float dss[OWN_ROWS * SROW];
     const int x = get_local_id(0), y = get_local_id(1), lid = y * LANES + x;
-    const int tiles = (block + OWN_ROWS - 1) / OWN_ROWS, qb = get_group_id(0) / tiles;
-    const int q0 = qb * block + get_group_id(0) % tiles * OWN_ROWS;
+    const int tiles = (block + OWN_ROWS - 1) / OWN_ROWS;
+    QUOTIENT_REMAINDER((int)get_group_id(0), tiles, qb, tile_in_block);
+    const int q0 = qb * block + tile_in_block * OWN_ROWS;
     const int h = get_group_id(1), b = get_group_id(2), kvh = h / (heads / kv_heads);
     const int rows = min(OWN_ROWS, min(qb * block + block, lq) - q0);
     if (rows <= 0) return;
@@ -302,8 +305,8 @@ void attention_backward_q_tiled(
     }
     const size_t q_stride = (size_t)heads * HEAD_DIM, kv_stride = (size_t)kv_heads * HEAD_DIM;
     const size_t q_at = (((size_t)b * lq + q0) * heads + h) * HEAD_DIM;
-    stage_rows(qs, q + q_at, q_stride, OWN_ROWS, rows, 1.0f, lid);
-    stage_rows(dos, d_o + q_at, q_stride, OWN_ROWS, rows, 1.0f, lid);
+    stage_rows(qs, q + q_at, q_stride, OWN_ROWS, rows, 1.0f, x, y);
+    stage_rows(dos, d_o + q_at, q_stride, OWN_ROWS, rows, 1.0f, x, y);
     __global const float *k_base = k + ((size_t)b * lk * kv_heads + kvh) * HEAD_DIM;
     __global const float *v_base = v + ((size_t)b * lk * kv_heads + kvh) * HEAD_DIM;
     for (int p = row_starts[qb]; p < row_starts[qb + 1]; ++p) {
@@ -311,8 +314,8 @@ void attention_backward_q_tiled(
         for (int t0 = k0; t0 < k_end; t0 += STREAM_ROWS) {
             const int keys = min(STREAM_ROWS, k_end - t0), real = clamp(valid_keys - t0, 0, keys);
             barrier(CLK_LOCAL_MEM_FENCE);
-            stage_rows(ks, k_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, lid);
-            stage_rows(vs, v_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, lid);
+            stage_rows(ks, k_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, x, y);
+            stage_rows(vs, v_base + (size_t)t0 * kv_stride, kv_stride, STREAM_ROWS, real, 1.0f, x, y);
             barrier(CLK_LOCAL_MEM_FENCE);
             float s[ROWS_PER_ITEM][COLS_PER_ITEM], dp[ROWS_PER_ITEM][COLS_PER_ITEM];
             tile_dots(s, qs, ks, x, y);
@@ -357,8 +360,9 @@ void attention_backward_kv_tiled(
     __local float ks[OWN_ROWS * ROW], vs[OWN_ROWS * ROW], qs[STREAM_ROWS * ROW], dos[STREAM_ROWS * ROW];
     __local float ps[OWN_ROWS * SROW], dss[OWN_ROWS * SROW], lse_t[STREAM_ROWS], delta_t[STREAM_ROWS];
     const int x = get_local_id(0), y = get_local_id(1), lid = y * LANES + x;
-    const int tiles = (block + OWN_ROWS - 1) / OWN_ROWS, c = get_group_id(0) / tiles;
-    const int j0 = c * block + get_group_id(0) % tiles * OWN_ROWS;
+    const int tiles = (block + OWN_ROWS - 1) / OWN_ROWS;
+    QUOTIENT_REMAINDER((int)get_group_id(0), tiles, c, tile_in_block);
+    const int j0 = c * block + tile_in_block * OWN_ROWS;
     const int kvh = get_group_id(1), b = get_group_id(2);
     const int rows = min(OWN_ROWS, min(c * block + block, lk) - j0);
     if (rows <= 0) return;
@@ -367,8 +371,8 @@ void attention_backward_kv_tiled(
     const size_t kv_at = (((size_t)b * lk + j0) * kv_heads + kvh) * HEAD_DIM;
     // Own keys past the sequence's length are zeros: never visible, their gradients are 0.
     const int real_keys = clamp(valid_keys - j0, 0, rows);
-    stage_rows(ks, k + kv_at, kv_stride, OWN_ROWS, real_keys, 1.0f, lid);
-    stage_rows(vs, v + kv_at, kv_stride, OWN_ROWS, real_keys, 1.0f, lid);
+    stage_rows(ks, k + kv_at, kv_stride, OWN_ROWS, real_keys, 1.0f, x, y);
+    stage_rows(vs, v + kv_at, kv_stride, OWN_ROWS, real_keys, 1.0f, x, y);
     float dk_acc[ROWS_PER_ITEM][FEATURES_PER_ITEM], dv_acc[ROWS_PER_ITEM][FEATURES_PER_ITEM];
 #pragma unroll
     for (int n = 0; n < ROWS_PER_ITEM; ++n)
@@ -383,8 +387,8 @@ void attention_backward_kv_tiled(
                 const int count = min(STREAM_ROWS, q_end - i0);
                 const size_t q_at = (((size_t)b * lq + i0) * heads + h) * HEAD_DIM;
                 barrier(CLK_LOCAL_MEM_FENCE);
-                stage_rows(qs, q + q_at, q_stride, STREAM_ROWS, count, 1.0f, lid);
-                stage_rows(dos, d_o + q_at, q_stride, STREAM_ROWS, count, 1.0f, lid);
+                stage_rows(qs, q + q_at, q_stride, STREAM_ROWS, count, 1.0f, x, y);
+                stage_rows(dos, d_o + q_at, q_stride, STREAM_ROWS, count, 1.0f, x, y);
                 for (int t = lid; t < STREAM_ROWS; t += GROUP_SIZE) {
                     const size_t stat = ((size_t)b * heads + h) * lq + i0 + t;
                     lse_t[t] = t < count ? lse[stat] : -INFINITY;

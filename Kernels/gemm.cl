@@ -37,6 +37,7 @@ inline void store_c(__global float *C, int m, int n, int N, float acc, float alp
 }
 
 #ifdef TS
+#include "integer_division.cl"
 // The GPU shape: a work-group computes a TS x TS tile of C through local-memory
 // tiles of A and B; its TS * TS / WPT work-items each keep a WM x WN block of
 // C in registers (WM * WN = WPT; -D WN sets the columns, by default about the
@@ -79,7 +80,7 @@ void gemm_tiled(const int M, const int N, const int K, const float alpha, const 
                 __global const float *A, __global const float *B, __global float *C,
                 __global const float *bias, const int epilogue) {
     const int lid = get_local_id(1) * TS + get_local_id(0);
-    const int tx = lid % (TS / WN), ty = lid / (TS / WN);
+    QUOTIENT_REMAINDER(lid, TS / WN, ty, tx);
     const int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     __local float As[TS][TSK + 1];  // As[m][k]; +1: no bank conflicts on transposed stores
     __local float Bs[TSK][TS + 1];  // Bs[k][n]
@@ -92,15 +93,17 @@ void gemm_tiled(const int M, const int N, const int K, const float alpha, const 
         // Each tile is walked in its memory order (the flat index's fastest
         // part follows the matrix's rows), stored into As[m][k] / Bs[k][n].
         for (int idx = lid; idx < TS * TSK; idx += ITEMS) {
+            QUOTIENT_REMAINDER(idx, TS, along_k, along_mn);    // a TSK x TS tile in memory order
+            QUOTIENT_REMAINDER(idx, TSK, along_mn2, along_k2); // a TS x TSK tile in memory order
 #if TRANS_A
-            As[idx % TS][idx / TS] = tile_element(A, K, M, t + idx / TS, m0 + idx % TS);     // A is K x M
+            As[along_mn][along_k] = tile_element(A, K, M, t + along_k, m0 + along_mn);     // A is K x M
 #else
-            As[idx / TSK][idx % TSK] = tile_element(A, M, K, m0 + idx / TSK, t + idx % TSK);
+            As[along_mn2][along_k2] = tile_element(A, M, K, m0 + along_mn2, t + along_k2);
 #endif
 #if TRANS_B
-            Bs[idx % TSK][idx / TSK] = tile_element(B, N, K, n0 + idx / TSK, t + idx % TSK); // B is N x K
+            Bs[along_k2][along_mn2] = tile_element(B, N, K, n0 + along_mn2, t + along_k2); // B is N x K
 #else
-            Bs[idx / TS][idx % TS] = tile_element(B, K, N, t + idx / TS, n0 + idx % TS);
+            Bs[along_k][along_mn] = tile_element(B, K, N, t + along_k, n0 + along_mn);
 #endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);

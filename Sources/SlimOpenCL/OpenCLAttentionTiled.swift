@@ -8,6 +8,7 @@ extension OpenCLBackend {
     func attentionTiled(_ s: AttentionShape, _ q: Tensor, _ k: Tensor, _ v: Tensor, _ layout: BlockSparseLayout,
                         _ options: AttentionOptions, _ rows: LayoutLists, _ tiles: AttentionTiles,
                         into o: Tensor, logSumExp: Tensor?) throws {
+        let tiles = fittingDevice(tiles)
         let build = try tiles.options(headDim: s.headDim, backward: false)
         let own = try tiles.fitted(headDim: s.headDim, backward: false).own
         let queryTiles = layout.queryBlocks * ((layout.blockSize + own - 1) / own)
@@ -38,11 +39,19 @@ extension OpenCLBackend {
                    global: [s.queryLength * s.headDim, s.heads, s.batch], local: [64, 1, 1])
     }
 
+    /// The row's tiles within this device's local memory too (Oclgrind, for one, has 32 KiB).
+    private func fittingDevice(_ tiles: AttentionTiles) -> AttentionTiles {
+        var fitted = tiles
+        fitted.localBytes = min(tiles.localBytes, device.localMemoryBytes)
+        return fitted
+    }
+
     /// Δ (a row per work-item, groups of 64), dK/dV over key tiles, dQ over query tiles.
     func attentionBackwardTiled(_ s: AttentionShape, _ q: Tensor, _ k: Tensor, _ v: Tensor, _ o: Tensor, _ logSumExp: Tensor,
                                 _ dO: Tensor, _ layout: BlockSparseLayout, _ options: AttentionOptions,
                                 _ rows: LayoutLists, _ transposed: LayoutLists, _ tiles: AttentionTiles,
                                 into grads: AttentionGradients) throws {
+        let tiles = fittingDevice(tiles)
         let build = try tiles.options(headDim: s.headDim, backward: true)
         let own = try tiles.fitted(headDim: s.headDim, backward: true).own
         let tilesPerBlock = (layout.blockSize + own - 1) / own
