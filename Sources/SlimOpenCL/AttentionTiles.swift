@@ -50,8 +50,9 @@ public struct AttentionTiles: Sendable, Equatable {
         let passes: [Pass] = backward ? [.backwardQ, .backwardKV] : [.forward]
         func fits() -> Bool { passes.allSatisfy { 4 * Self.localFloats($0, headDim: d, own: own, stream: stream, lanes: lanes) <= localBytes } }
         while !fits() {
-            if own >= stream, own / 2 >= rowsPerItem, own % (2 * rowsPerItem) == 0 { own /= 2 }
-            else if stream / 2 >= lanes, stream % (2 * lanes) == 0 { stream /= 2 }
+            let ownCanHalve = own % (2 * rowsPerItem) == 0, streamCanHalve = stream % (2 * lanes) == 0
+            if ownCanHalve && (own >= stream || !streamCanHalve) { own /= 2 }
+            else if streamCanHalve { stream /= 2 }
             else {
                 throw SlimError.unsupported(op: "attention", backend: "opencl",
                                             reason: "at head dimension \(d) even \(own) own and \(stream) streamed rows of the tiled kernels need more than \(localBytes) bytes of local memory")
