@@ -12,19 +12,8 @@
 // past key_lengths[b], causal j > i + causal_offset, outside a window), so the layout's partial
 // flags are only a hint the kernel does not need.
 
-// The keys query i may see: lo <= j < *limit, plus global keys below lo. Padding
-// (valid_keys), the causal diagonal (offset: the query's key position) and the window.
-inline int visible_keys(int i, int lq, int valid_keys, int causal, int causal_offset, int window_left,
-                        int window_right, int global_tokens, int *lo) {
-    const int pos = i + causal_offset;
-    const bool windowed = window_left >= 0 && i >= global_tokens;
-    int limit = (i < lq) ? (causal ? min(valid_keys, pos + 1) : valid_keys) : 0;
-    if (windowed) limit = min(limit, pos + window_right + 1);
-    *lo = windowed ? pos - window_left : 0;
-    return limit;
-}
-
-inline bool sees(int j, int lo, int limit, int global_tokens) { return j < limit && (j >= lo || j < global_tokens); }
+#include "attention_mask.cl"
+#include "integer_division.cl"
 
 __kernel void attention_forward(
     __global const float *q, __global const float *k, __global const float *v,
@@ -59,7 +48,8 @@ __kernel void attention_forward(
             // The whole group stages the tile: consecutive work-items read consecutive floats.
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int idx = lid; idx < KEY_TILE * HEAD_DIM; idx += ls) {
-                const int j = t0 + idx / HEAD_DIM, e = idx % HEAD_DIM;
+                QUOTIENT_REMAINDER(idx, HEAD_DIM, row, e);
+                const int j = t0 + row;
                 const bool inside = j < k_end;
                 const size_t src = kv_base + (size_t)(inside ? j : k0) * kv_stride + e;
                 kt[idx] = inside ? k[src] : 0.0f;
@@ -89,24 +79,14 @@ __kernel void attention_forward(
     if (i >= lq) return;
     // A row that saw no key is zeros with log-sum-exp -inf; a NaN sum (a NaN or
     // infinite score) stays NaN in both, as on the CPU.
-    const bool saw = sum > 0.0f || isnan(sum);
+    const bool saw = !(sum <= 0.0f);  // positive or NaN
     const float inv = saw ? 1.0f / sum : 0.0f;
     for (int e = 0; e < HEAD_DIM; ++e) o[qoff + e] = acc[e] * inv;
     if (lse) lse[((size_t)b * heads + h) * lq + i] = saw ? peak + log(sum) : -INFINITY;
 }
 
 // ---------------------------------------------------------------- backward
-// Δ_i = Σ_e dO_ie · O_ie, laid out like the log-sum-exp [batch, heads, lq].
-__kernel void attention_delta(__global const float *o, __global const float *d_o, __global float *delta,
-                              const int lq, const int heads)
-{
-    const int i = get_global_id(0), h = get_global_id(1), b = get_global_id(2);
-    if (i >= lq) return;
-    const size_t at = (((size_t)b * lq + i) * heads + h) * HEAD_DIM;
-    float sum = 0.0f;
-    for (int e = 0; e < HEAD_DIM; ++e) sum = fma(o[at + e], d_o[at + e], sum);
-    delta[((size_t)b * heads + h) * lq + i] = sum;
-}
+#include "attention_delta.cl"
 
 // dK and dV: a work-group per (key block, key/value head, sequence), a
 // work-item per key row; the query blocks that keep this key block (the
@@ -136,7 +116,8 @@ __kernel void attention_backward_kv(
             for (int i0 = q0; i0 < q_end; i0 += KEY_TILE) {
                 barrier(CLK_LOCAL_MEM_FENCE);
                 for (int idx = lid; idx < KEY_TILE * HEAD_DIM; idx += ls) {
-                    const int i = i0 + idx / HEAD_DIM, e = idx % HEAD_DIM;
+                    QUOTIENT_REMAINDER(idx, HEAD_DIM, row, e);
+                    const int i = i0 + row;
                     const size_t at = (((size_t)b * lq + min(i, lq - 1)) * heads + h) * HEAD_DIM + e;
                     qt[idx] = i < q_end ? q[at] : 0.0f;
                     dot_[idx] = i < q_end ? d_o[at] : 0.0f;
@@ -202,7 +183,8 @@ __kernel void attention_backward_q(
         for (int t0 = k0; t0 < k_end; t0 += KEY_TILE) {
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int idx = lid; idx < KEY_TILE * HEAD_DIM; idx += ls) {
-                const int jj = t0 + idx / HEAD_DIM, e = idx % HEAD_DIM;
+                QUOTIENT_REMAINDER(idx, HEAD_DIM, row, e);
+                const int jj = t0 + row;
                 const bool inside = jj < k_end;
                 const size_t src = kv_base + (size_t)(inside ? jj : k0) * kv_heads * HEAD_DIM + e;
                 kt[idx] = inside ? k[src] : 0.0f;
@@ -239,7 +221,10 @@ inline bool pair_visible(int i, int j, int lq, int valid_keys, int causal, int c
                          int window_right, int global_tokens, int block, __global const int *kept, int key_blocks) {
     int lo;
     const int limit = visible_keys(i, lq, valid_keys, causal, causal_offset, window_left, window_right, global_tokens, &lo);
-    return sees(j, lo, limit, global_tokens) && kept[(i / block) * key_blocks + j / block];
+    // Both tests evaluated, combined with `&`: `a && kept[...]` becomes a select
+    // on the load that clang guards with a `freeze` (see integer_division.cl).
+    const int kept_block = kept[min(i / block, (lq - 1) / block) * key_blocks + min(j / block, key_blocks - 1)];
+    return sees(j, lo, limit, global_tokens) & (kept_block != 0);
 }
 
 // A work-group per (query tile, key tile, sequence × head): the tile's Q and K
@@ -256,9 +241,10 @@ void attention_scores(
     __local float qt[KEY_TILE * ROW], kt[KEY_TILE * ROW];
     const int tx = get_local_id(0), ty = get_local_id(1);
     const int j0 = get_group_id(0) * KEY_TILE, i0 = get_group_id(1) * KEY_TILE;
-    const int b = get_group_id(2) / heads, h = get_group_id(2) % heads, kvh = h / (heads / kv_heads);
+    QUOTIENT_REMAINDER((int)get_group_id(2), heads, b, h);
+    const int kvh = h / (heads / kv_heads);
     for (int idx = ty * KEY_TILE + tx; idx < KEY_TILE * HEAD_DIM; idx += KEY_TILE * KEY_TILE) {
-        const int r = idx / HEAD_DIM, e = idx % HEAD_DIM;
+        QUOTIENT_REMAINDER(idx, HEAD_DIM, r, e);
         // Rows past the end are clamped (read, never stored); padding keys may hold anything: their scores are masked.
         qt[r * ROW + e] = q[(((size_t)b * lq + min(i0 + r, lq - 1)) * heads + h) * HEAD_DIM + e];
         kt[r * ROW + e] = k[(((size_t)b * lk + min(j0 + r, lk - 1)) * kv_heads + kvh) * HEAD_DIM + e];
@@ -293,7 +279,7 @@ void attention_scores_backward(
     __local float ot[KEY_TILE * ROW], dst[KEY_TILE * (KEY_TILE + 1)];
     const int tx = get_local_id(0), ty = get_local_id(1);
     const int own_heads = by_keys ? kv_heads : heads, group = heads / kv_heads;
-    const int b = get_group_id(2) / own_heads, g = get_group_id(2) % own_heads;
+    QUOTIENT_REMAINDER((int)get_group_id(2), own_heads, b, g);
     const int own0 = get_group_id(1) * KEY_TILE;
     const int valid_keys = key_lengths ? clamp(key_lengths[b], 0, lk) : lk;
     // dQ never needs keys past the valid length (their rows may hold NaN: never read).
@@ -307,7 +293,8 @@ void attention_scores_backward(
         for (int o0 = 0; o0 < other_len; o0 += KEY_TILE) {
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int idx = ty * KEY_TILE + tx; idx < KEY_TILE * HEAD_DIM; idx += KEY_TILE * KEY_TILE) {
-                const int r = idx / HEAD_DIM, e = idx % HEAD_DIM, o = o0 + r;
+                QUOTIENT_REMAINDER(idx, HEAD_DIM, r, e);
+                const int o = o0 + r;
                 const size_t at = by_keys ? (((size_t)b * lq + min(o, lq - 1)) * heads + h) * HEAD_DIM + e
                                           : (((size_t)b * lk + min(o, lk - 1)) * kv_heads + kvh) * HEAD_DIM + e;
                 ot[r * ROW + e] = o < other_len ? (by_keys ? q[at] : k[at]) : 0.0f;

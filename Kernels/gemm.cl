@@ -37,37 +37,96 @@ inline void store_c(__global float *C, int m, int n, int N, float acc, float alp
 }
 
 #ifdef TS
-// Work-group (TS, TS/WPT); each work-item computes WPT rows of one column.
+#include "integer_division.cl"
+// The GPU shape: a work-group computes a TS x TS tile of C through local-memory
+// tiles of A and B; its TS * TS / WPT work-items each keep a WM x WN block of
+// C in registers (WM * WN = WPT; -D WN sets the columns, by default about the
+// square root of WPT), so a step of k costs WM + WN local loads for WPT FMAs.
+// -D TSK sets the k extent of the local tiles (default TS): smaller tiles leave
+// local memory for more work-groups per compute unit.
+// Item (ty, tx) owns rows ty + i * (TS / WM) and columns tx + j * (TS / WN):
+// lanes of a warp read consecutive columns of B and store consecutive columns
+// of C. Tiles are loaded with consecutive work-items on consecutive addresses
+// whatever the transposes (under TRANS_A / TRANS_B the lanes walk the
+// transposed matrix's rows and the tile is stored transposed), so every global
+// load is coalesced. The host launches (TS, TS / WPT) items per group.
+#ifndef WN
+#if WPT >= 64
+#define WN 8
+#elif WPT >= 16
+#define WN 4
+#elif WPT >= 4
+#define WN 2
+#else
+#define WN 1
+#endif
+#endif
+#define WM (WPT / WN)
+#ifndef TSK
+#define TSK TS  // the k extent of a tile
+#endif
+#define ITEMS (TS * TS / WPT)
+#if WPT % WN || TS % WM || TS % WN
+#error "WPT must be WM x WN with both dividing TS"
+#endif
+
+// Element (r, c) of a rows x cols row-major matrix, 0 outside it (the ragged edges).
+inline float tile_element(__global const float *X, int rows, int cols, int r, int c) {
+    return (r < rows && c < cols) ? X[(size_t)r * cols + c] : 0.0f;
+}
+
 __kernel __attribute__((reqd_work_group_size(TS, TS / WPT, 1)))
 void gemm_tiled(const int M, const int N, const int K, const float alpha, const float beta,
                 __global const float *A, __global const float *B, __global float *C,
                 __global const float *bias, const int epilogue) {
-    const int RTS = TS / WPT;
-    const int col = get_local_id(0), row = get_local_id(1);
-    const int n = get_group_id(0) * TS + col;
-    const int m0 = get_group_id(1) * TS;
-    __local float As[TS][TS + 1];  // +1: no bank conflicts on the transposed read
-    __local float Bs[TS][TS + 1];
-    float acc[WPT];
-    for (int w = 0; w < WPT; w++) acc[w] = 0.0f;
-    for (int t = 0; t < K; t += TS) {
-        for (int w = 0; w < WPT; w++) {
-            const int r = row + w * RTS;
-            const int am = m0 + r, ak = t + col, bk = t + r;
-            As[r][col] = (am < M && ak < K) ? A_AT(am, ak) : 0.0f;
-            Bs[r][col] = (bk < K && n < N) ? B_AT(bk, n) : 0.0f;
+    const int lid = get_local_id(1) * TS + get_local_id(0);
+    QUOTIENT_REMAINDER(lid, TS / WN, ty, tx);
+    const int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
+    __local float As[TS][TSK + 1];  // As[m][k]; +1: no bank conflicts on transposed stores
+    __local float Bs[TSK][TS + 1];  // Bs[k][n]
+    float acc[WM][WN];
+#pragma unroll
+    for (int i = 0; i < WM; i++)
+#pragma unroll
+        for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+    for (int t = 0; t < K; t += TSK) {
+        // Each tile is walked in its memory order (the flat index's fastest
+        // part follows the matrix's rows), stored into As[m][k] / Bs[k][n].
+        for (int idx = lid; idx < TS * TSK; idx += ITEMS) {
+            QUOTIENT_REMAINDER(idx, TS, along_k, along_mn);    // a TSK x TS tile in memory order
+            QUOTIENT_REMAINDER(idx, TSK, along_mn2, along_k2); // a TS x TSK tile in memory order
+#if TRANS_A
+            As[along_mn][along_k] = tile_element(A, K, M, t + along_k, m0 + along_mn);     // A is K x M
+#else
+            As[along_mn2][along_k2] = tile_element(A, M, K, m0 + along_mn2, t + along_k2);
+#endif
+#if TRANS_B
+            Bs[along_k2][along_mn2] = tile_element(B, N, K, n0 + along_mn2, t + along_k2); // B is N x K
+#else
+            Bs[along_k][along_mn] = tile_element(B, K, N, t + along_k, n0 + along_mn);
+#endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < TS; kk++) {
-            const float b = Bs[kk][col];
-            for (int w = 0; w < WPT; w++) acc[w] = mad(As[row + w * RTS][kk], b, acc[w]);
+        for (int kk = 0; kk < TSK; kk++) {
+            float a[WM], b[WN];
+            #pragma unroll
+            for (int i = 0; i < WM; i++) a[i] = As[ty + i * (TS / WM)][kk];
+            #pragma unroll
+            for (int j = 0; j < WN; j++) b[j] = Bs[kk][tx + j * (TS / WN)];
+            #pragma unroll
+            for (int i = 0; i < WM; i++)
+                #pragma unroll
+                for (int j = 0; j < WN; j++) acc[i][j] = mad(a[i], b[j], acc[i][j]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    for (int w = 0; w < WPT; w++) {
-        const int m = m0 + row + w * RTS;
-        if (m < M && n < N) store_c(C, m, n, N, acc[w], alpha, beta, bias, epilogue);
-    }
+    #pragma unroll
+    for (int i = 0; i < WM; i++)
+        #pragma unroll
+        for (int j = 0; j < WN; j++) {
+            const int m = m0 + ty + i * (TS / WM), n = n0 + tx + j * (TS / WN);
+            if (m < M && n < N) store_c(C, m, n, N, acc[i][j], alpha, beta, bias, epilogue);
+        }
 }
 #endif
 

@@ -61,7 +61,7 @@ def with_head_dims(builds):
     out = {}
     for (family, options), kernels in builds.items():
         variants = [options]
-        if family == "attention" and "HEAD_DIM" in options:
+        if family.startswith("attention") and "HEAD_DIM" in options:
             variants = [re.sub(r"-D HEAD_DIM=\d+", f"-D HEAD_DIM={d}", options) for d in HEAD_DIMS]
         for v in variants:
             names = out.setdefault((family, v), [])

@@ -20,8 +20,12 @@ public struct DeviceTuning: Sendable, Equatable {
     public var rowWorkGroup: Int
     /// Work-group size of the elementwise kernels.
     public var elementwiseWorkGroup: Int
+    /// The GPU attention kernels' tiles (attention_tiled.cl); nil runs the
+    /// per-row kernels of attention.cl, the shape for CPU devices.
+    public var attention: AttentionTiles? = nil
 
-    public static let gpu = DeviceTuning(gemm: .tiled(tile: 32, workPerThread: 8), rowWorkGroup: 256, elementwiseWorkGroup: 256)
+    public static let gpu = DeviceTuning(gemm: .tiled(tile: 32, workPerThread: 8), rowWorkGroup: 256, elementwiseWorkGroup: 256,
+                                         attention: .gpu)
     public static let cpu = DeviceTuning(gemm: .blocked(rows: 8, width: 16), rowWorkGroup: 1, elementwiseWorkGroup: 64)
 
     /// The shipped rows by name, for `slim selftest --row NAME|all`: any

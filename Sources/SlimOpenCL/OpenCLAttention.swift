@@ -6,6 +6,9 @@ extension OpenCLBackend {
         let s = try AttentionShape(q: q, k: k, v: v, o: o, logSumExp: logSumExp, layout: layout, options: options)
         try requireOn(id, [q, k, v, o] + [logSumExp, options.keyLengths].compactMap { $0 }, op: "attention")
         let rows = try lists(layout, options, transposed: false)
+        if let tiles = tuning.attention {
+            return try attentionTiled(s, q, k, v, layout, options, rows, tiles, into: o, logSumExp: logSumExp)
+        }
         try launch("attention", "attention_forward", options: buildOptions(s),
                    [.buffer(q), .buffer(k), .buffer(v), .buffer(o), logSumExp.map { .buffer($0) } ?? .null,
                     .buffer(rows.starts), .buffer(rows.entries), options.keyLengths.map { .buffer($0) } ?? .null]
@@ -18,6 +21,10 @@ extension OpenCLBackend {
                                   gradOutput dO: Tensor, layout: BlockSparseLayout, options: AttentionOptions,
                                   into grads: AttentionGradients) throws {
         let s = try checkAttentionBackward(q, k, v, o, logSumExp, dO, layout, options, grads, on: id)
+        if let tiles = tuning.attention {
+            let (rows, transposed) = (try lists(layout, options, transposed: false), try lists(layout, options, transposed: true))
+            return try attentionBackwardTiled(s, q, k, v, o, logSumExp, dO, layout, options, rows, transposed, tiles, into: grads)
+        }
         let build = buildOptions(s)
         let delta = try allocate([s.batch, s.heads, s.queryLength], name: "attention delta")
         try launch("attention", "attention_delta", options: build,
@@ -55,7 +62,7 @@ extension OpenCLBackend {
     /// The compressed rows (or, transposed, columns) on the device. With a layout
     /// per head they are concatenated: head h's starts begin at h · headStride
     /// and point into one shared list of entries.
-    private func lists(_ layout: BlockSparseLayout, _ options: AttentionOptions, transposed: Bool) throws
+    func lists(_ layout: BlockSparseLayout, _ options: AttentionOptions, transposed: Bool) throws
         -> (starts: Tensor, entries: Tensor, headStride: Int) {
         let layouts = options.headLayouts ?? [layout]
         var starts: [Int32] = [], entries: [Int32] = []

@@ -13,6 +13,7 @@ struct BenchGemm: ParsableCommand {
     @Option(help: "Untimed runs first.") var warmup = 2
     @Option(help: "Timed runs (at least 5); the median is reported.") var runs = 7
     @Flag(help: "Print a JSON array, one object per backend and shape.") var json = false
+    @OptionGroup var rooflinePlot: RooflineOptions
 
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
@@ -34,6 +35,7 @@ struct BenchGemm: ParsableCommand {
             }
         }
         if json { try printJSON(results) }
+        try rooflinePlot.draw(results)
     }
 
     private func measure(_ backend: any Backend, m: Int, n: Int, k: Int) throws -> [String: Any] {

@@ -21,6 +21,7 @@ struct BenchQGemm: ParsableCommand {
     @Option(help: "Untimed runs first.") var warmup = 3
     @Option(help: "Timed runs (at least 5); the median is reported.") var runs = 15
     @Flag(help: "Print a JSON array, one object per backend, format and shape.") var json = false
+    @OptionGroup var rooflinePlot: RooflineOptions
 
     func validate() throws {
         guard runs >= 5 else { throw ValidationError("--runs must be at least 5") }
@@ -55,6 +56,7 @@ struct BenchQGemm: ParsableCommand {
             }
         }
         if json { try printJSON(results) }
+        try rooflinePlot.draw(results)
     }
 
     private func measure(_ backend: any Backend, format name: String, m: Int, n: Int, k: Int) throws -> [String: Any] {
