@@ -70,6 +70,15 @@ public enum QuantCodec {
                     }
                     out.data += block
                 }
+            case .bf16, .f16:
+                for (j, v) in row.enumerated() {
+                    let bits = format == .bf16 ? HalfFloats.bf16(v) : HalfFloats.f16(v)
+                    let back = format == .bf16 ? HalfFloats.float(bf16: bits) : HalfFloats.float(f16: bits)
+                    guard back.isFinite else {
+                        throw .invalidArgument("quantize \(format): '\(name)' row \(r) column \(j) holds \(v), beyond \(format)'s largest finite value")
+                    }
+                    out.data += [UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8)]
+                }
             case .q4_K, .q6_K:
                 for start in stride(from: row.startIndex, to: row.endIndex, by: KQuantBlock.weights) {
                     guard let block = KQuantBlock.encode(row[start ..< start + KQuantBlock.weights], format: format) else {
@@ -103,6 +112,11 @@ public enum QuantCodec {
                     let at = (r * blocks + b) * bb
                     let values = decodeBlock(Array(e.data[at ..< at + bb]), format)
                     for j in 0..<32 { w[r * k + b * 32 + j] = values[j] }
+                }
+            case .bf16, .f16:
+                for j in 0..<k {
+                    let at = 2 * (r * k + j), bits = UInt16(e.data[at]) | UInt16(e.data[at + 1]) << 8
+                    w[r * k + j] = format == .bf16 ? HalfFloats.float(bf16: bits) : HalfFloats.float(f16: bits)
                 }
             case .q4_K, .q6_K:
                 let bb = format.ggufBlockBytes!, blocks = k / KQuantBlock.weights
@@ -148,6 +162,8 @@ public enum QuantCodec {
         case .q4_1, .q4_K, .q6_K:
             throw .unsupported(op: "pack \(format) levels", backend: "host",
                                reason: "GGUF blocks are written by encode(_:rows:columns:format:) (k-quants from levels: KQuantBlock.pack)")
+        case .bf16, .f16:
+            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "\(format) weights are floats, not levels: encode the values")
         }
     }
 
