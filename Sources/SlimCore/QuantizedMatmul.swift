@@ -162,4 +162,11 @@ extension ActivationPrecision {
     public func fitting(columns: Int) -> ActivationPrecision {
         self == .int8PerBlock && columns % 32 != 0 ? .int8PerRow : self
     }
+
+    /// What a layer whose weight is stored in `format` runs: as ``fitting(columns:)``,
+    /// except that 16-bit float weights (not quantized: their products have no
+    /// integer form) always multiply fp32 activations.
+    public func fitting(_ format: QuantFormat, columns: Int) -> ActivationPrecision {
+        format.isFloat16 ? .f32 : fitting(columns: columns)
+    }
 }

@@ -18,8 +18,10 @@ extension EvalCommand {
         let file = data ?? "/usr/share/games/fortunes/wisdom"
         let text = try TextInput.decodeUTF8(try FileReading.data(atPath: file), origin: file)
         // fp32 activations: the comparison measures what the weights' compression cost, not an activation format's.
-        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32)
-        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32)
+        let floatWeights = try FloatWeights(option: weights)
+        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32, weights: floatWeights)
+        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32,
+                                                             weights: floatWeights)
         guard compressedTokenizer.encode(text, addBOS: false, parseSpecial: false) == tokenizer.encode(text, addBOS: false, parseSpecial: false) else {
             throw SlimError.malformedFile(path: compressed, detail: "its tokenizer splits \(file) differently from \(original)'s: the two models cannot be compared token by token")
         }
