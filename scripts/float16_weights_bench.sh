@@ -5,14 +5,14 @@
 #   scripts/float16_weights_bench.sh MODEL_FOLDER [TEXT] [ROUNDS]
 # MODEL_FOLDER: a bf16 Hugging Face decoder, e.g. what
 #   scripts/make_large_decoder.py OUT makes (TinyLlama-1.1B's shape).
-# Needs a release build (swift build -c release). Prints one line per
+# Needs a release build (swift build -c release; SLIM=path/to/slim for another). Prints one line per
 # measurement: peak RSS from /usr/bin/time, tokens/s and perplexity from --json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="${1:?usage: $0 MODEL_FOLDER [TEXT] [ROUNDS]}"
 text="${2:-/usr/share/games/fortunes/wisdom}"
 rounds="${3:-2}"
-slim=.build/release/slim
+slim="${SLIM:-.build/release/slim}"
 [ -x "$slim" ] || { echo "float16_weights_bench: build first: swift build -c release" >&2; exit 2; }
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 hidden=$(python3 -c "import json,sys; c=json.load(open(sys.argv[1]+'/config.json')); print(c['hidden_size'], c['intermediate_size'])" "$model")

@@ -57,21 +57,26 @@ static INLINE uint16_t bf16_nearest(float f) {
     return (uint16_t)((b + 0x7FFF + ((b >> 16) & 1)) >> 16);
 }
 
-void slim_w16_split(const float *x, int k, uint16_t *planes) {
+void slim_w16_split(const float *x, int k, int count, uint16_t *planes) {
     const int stride = slim_w16_plane_stride(k);
-    uint16_t *hi = planes, *lo = planes + stride;
     for (int i = 0; i < k; i++) {
         uint16_t h = bf16_nearest(x[i]);
         float hf = bits_float((uint32_t)h << 16);
-        if (isinf(hf) && isfinite(x[i])) {  // past bf16's range: truncate, so hi + lo stays finite
+        if (isinf(hf) && isfinite(x[i])) {  // past bf16's range: truncate, so the parts stay finite
             h = (uint16_t)(float_bits(x[i]) >> 16);
             hf = bits_float((uint32_t)h << 16);
         }
-        hi[i] = h;
-        lo[i] = isfinite(hf) ? bf16_nearest(x[i] - hf) : 0;
+        planes[i] = h;
+        // Each residual is exact in fp32 (it has fewer significant bits than x);
+        // a non-finite x keeps its value in the first part alone.
+        float rest = isfinite(hf) ? x[i] - hf : 0.0f;
+        for (int p = 1; p < count; p++) {
+            const uint16_t part = bf16_nearest(rest);
+            planes[(long)p * stride + i] = part;
+            rest -= bits_float((uint32_t)part << 16);
+        }
     }
-    memset(hi + k, 0, (size_t)(stride - k) * 2);
-    memset(lo + k, 0, (size_t)(stride - k) * 2);
+    for (int p = 0; p < count; p++) memset(planes + (long)p * stride + k, 0, (size_t)(stride - k) * 2);
 }
 
 // ---------------------------------------------------------------- portable
@@ -225,9 +230,9 @@ static int cpu_has_bf16(void) {
 }
 
 // R rows × T tokens, 32 weights a step: each weight vector (masked on the last
-// step) meets both planes of every token, R·T accumulators (16 at most).
-BF16 static INLINE void block_bf16(const uint16_t *planes, long ps, int stride, const int T, const uint16_t *w, int k,
-                                   const int R, float *y, long ldy) {
+// step) meets every plane of every token, R·T accumulators (16 at most).
+BF16 static INLINE void block_bf16(const uint16_t *planes, long ps, int stride, int count, const int T, const uint16_t *w,
+                                   int k, const int R, float *y, long ldy) {
     __m512 acc[4][4];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
@@ -235,24 +240,21 @@ BF16 static INLINE void block_bf16(const uint16_t *planes, long ps, int stride, 
         const __mmask32 mask = k - i >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (k - i)) - 1);
         __m512i wv[4];
         for (int r = 0; r < R; r++) wv[r] = _mm512_maskz_loadu_epi16(mask, w + (long)r * k + i);
-        for (int t = 0; t < T; t++) {
-            const __m512i hi = _mm512_loadu_si512((const void *)(planes + t * ps + i));
-            const __m512i lo = _mm512_loadu_si512((const void *)(planes + t * ps + stride + i));
-            for (int r = 0; r < R; r++) {
-                acc[r][t] = _mm512_dpbf16_ps(acc[r][t], (__m512bh)wv[r], (__m512bh)hi);
-                acc[r][t] = _mm512_dpbf16_ps(acc[r][t], (__m512bh)wv[r], (__m512bh)lo);
+        for (int t = 0; t < T; t++)
+            for (int p = 0; p < count; p++) {
+                const __m512i part = _mm512_loadu_si512((const void *)(planes + t * ps + (long)p * stride + i));
+                for (int r = 0; r < R; r++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], (__m512bh)wv[r], (__m512bh)part);
             }
-        }
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-#define BF16_BLOCK(RR, TT) block_bf16(planes + t * ps, ps, stride, TT, w + (long)r * k, k, RR, y + t * ldy + r, ldy)
-BF16 static void rows_bf16(const uint16_t *planes, int tokens, const uint16_t *w, int k, int first, int count, float *y,
-                           long ldy) {
+#define BF16_BLOCK(RR, TT) block_bf16(planes + t * ps, ps, stride, parts, TT, w + (long)r * k, k, RR, y + t * ldy + r, ldy)
+BF16 static void rows_bf16(const uint16_t *planes, int parts, int tokens, const uint16_t *w, int k, int first, int count,
+                           float *y, long ldy) {
     const int stride = slim_w16_plane_stride(k);
-    const long ps = 2L * stride;
+    const long ps = (long)parts * stride;
     W16_BLOCKS(4, 4, W16_DISPATCH(4, BF16_BLOCK))
 }
 #endif
@@ -312,14 +314,14 @@ int slim_w16_bf16_dot(int kind, int isa) {
 #endif
 }
 
-void slim_rows_w16(const float *x, long xs, const uint16_t *planes, int tokens, const uint16_t *w, int k, int kind,
-                   int first, int count, float *y, long ldy, int isa) {
+void slim_rows_w16(const float *x, long xs, const uint16_t *planes, int parts, int tokens, const uint16_t *w, int k,
+                   int kind, int first, int count, float *y, long ldy, int isa) {
     SLIM_NEON_DISPATCH(SLIM_PATHS_QGEMM, isa, SLIM_ISA_NEON, rows_neon(x, xs, tokens, w, k, kind, first, count, y, ldy));
 #if HAVE_X86
     const int level = slim_isa_within(isa);
     if (planes && slim_w16_bf16_dot(kind, isa)) {
         slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
-        rows_bf16(planes, tokens, w, k, first, count, y, ldy);
+        rows_bf16(planes, parts, tokens, w, k, first, count, y, ldy);
         return;
     }
     if (level == SLIM_ISA_AVX512_VNNI) {
@@ -333,7 +335,7 @@ void slim_rows_w16(const float *x, long xs, const uint16_t *planes, int tokens, 
         return;
     }
 #else
-    (void)planes;
+    (void)planes, (void)parts;
 #endif
     slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_PORTABLE);
     rows_portable(x, xs, tokens, w, k, kind, first, count, y, ldy);

@@ -18,8 +18,7 @@ import TestSupport
             ppl[weights] = o?["ppl"] as? Double
         }
         let (stored, copy, bf16) = (try #require(ppl["stored"]), try #require(ppl["f32"]), try #require(ppl["bf16"]))
-        // Same weight values, fp32 sums: only the order of additions (and, with vdpbf16ps, the
-        // activations' 2⁻¹⁶ split) differs, far below a perplexity's printed digits.
+        // Same weight values, fp32 products and sums: only the order of additions differs.
         #expect(abs(stored - copy) <= 1e-4 * copy, "stored \(stored), f32 \(copy)")
         #expect(stored == bf16, "a bf16 checkpoint: stored and bf16 are the same weights (\(stored), \(bf16))")
     }

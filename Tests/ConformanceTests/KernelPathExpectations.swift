@@ -52,8 +52,8 @@ enum ExpectedPaths {
         }
         if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
         if format.isFloat16 {
-            // cpu_w16.c: rows at the subject's level (AVX-512 F or vdpbf16ps on x86-64, NEON on
-            // ARM64); from 24 tokens the tiles' widening, AVX2 (F16C) at most.
+            // cpu_w16.c: rows widened at the subject's level (AVX-512 F on x86-64, NEON on ARM64);
+            // from 24 tokens the tiles' widening, AVX2 (F16C) at most.
             return [.quantizedMatmul: [m >= 24 || !topLevelKernels ? capped : level], .activationRounding: []]
         }
         if format == .int8PerChannel {

@@ -32,12 +32,29 @@ import TestSupport
         }
         let got = try DecoderFamilyTests.nll(kept, ref.token_ids), copy = try DecoderFamilyTests.nll(wide, ref.token_ids)
         let toReference = zip(got, ref.nll).map { abs($0 - $1) }.max()!, toCopy = zip(got, copy).map { abs($0 - $1) }.max()!
-        print("\(family) (\(ref.dtype)) on \(name), \(format) weights: worst |dNLL| \(toReference) to transformers, \(toCopy) to the fp32 copy")
+        // Many tokens take widened tiles and sgemm (bit for bit the fp32 copy's product on the CPU);
+        // one token at a time through a cache takes the 16-bit row kernels (widening in registers).
+        let steps = try Self.stepwiseNLL(kept, ref.token_ids)
+        let stepToCopy = zip(steps, copy).map { abs($0 - $1) }.max()!
+        print("\(family) (\(ref.dtype)) on \(name), \(format) weights: worst |dNLL| \(toReference) to transformers, \(toCopy) to the fp32 copy, "
+              + "\(stepToCopy) one token at a time")
+        // fp32 addition order alone moves these fixtures' NLL by up to ~6e-6 (the OpenCL lines; activations
+        // carried in two bf16 parts moved it by 6e-5, which this bound catches).
+        #expect(steps.allSatisfy { $0.isFinite } && stepToCopy <= 2e-5, "\(family) on \(name): one token at a time, worst |dNLL| \(stepToCopy) to the fp32 copy")
         #expect(got.allSatisfy { $0.isFinite })
         #expect(toReference <= DecoderFamilyTests.positionTolerance, "\(family) on \(name): worst |dNLL| \(toReference) to transformers")
-        // The same weight values and fp32 sums (activations within 2⁻¹⁶ on the vdpbf16ps path):
-        // only the order of additions differs from the fp32 copy.
-        #expect(toCopy <= 1e-4, "\(family) on \(name): worst |dNLL| \(toCopy) to the fp32 copy")
+        // The same weight values, fp32 products and sums: only the order of additions differs from the fp32 copy.
+        #expect(toCopy <= 2e-5, "\(family) on \(name): worst |dNLL| \(toCopy) to the fp32 copy")
+    }
+
+    /// The NLL of each next token, the tokens fed one at a time through a KV cache.
+    static func stepwiseNLL(_ model: DecoderModel, _ ids: [Int32]) throws -> [Double] {
+        let cache = try model.makeCache(capacity: ids.count)
+        return try (0..<ids.count - 1).map { t in
+            let row = try model.backend.floats(try model.logits(try model.hiddenStates([ids[t]], cache: cache), rows: 0..<1))
+            let peak = Double(row.max()!)
+            return peak + log(row.reduce(0.0) { $0 + exp(Double($1) - peak) }) - Double(row[Int(ids[t + 1])])
+        }
     }
 
     @Test func optionSpellings() throws {

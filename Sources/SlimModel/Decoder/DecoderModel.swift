@@ -43,8 +43,7 @@ public struct DecoderModel: Sendable {
     init(config c: DecoderConfig, store: some WeightStore, file: any TensorFile, names: DecoderTensorNames, backend: any Backend,
          activations: ActivationPrecision, requantize: QuantFormat?, weights: FloatWeights = .f32) throws {
         try c.checkCounts(against: store, file: file, names: names)
-        // Checkpoints store their linear weights in one type: the first query projection's says which.
-        let requantize = requantize ?? weights.format(storing: file.tensorsByName[names.block(0, .query) + ".weight"]?.kind)
+        let requantize = requantize ?? weights.format(storing: FloatWeights.storedKind(of: file))
         config = c
         self.backend = backend
         self.names = names

@@ -5,8 +5,7 @@ import SlimCore
 /// run through the 16-bit-weight product (``QuantFormat/bf16``) at half the
 /// memory of an fp32 copy, with the same values (widening is exact) and fp32
 /// activations and sums, so outputs differ from the fp32 copy's only by the
-/// order of fp32 additions (and on AVX-512 BF16 CPUs by the activations'
-/// split into two bf16 parts, within 2⁻¹⁶ of each value: see cpu_w16.h).
+/// order of fp32 additions (see cpu_w16.h).
 public enum FloatWeights: String, Sendable, CaseIterable {
     /// As the checkpoint stores them: bf16 and f16 stay 16-bit, fp32 stays fp32.
     case stored
@@ -26,6 +25,15 @@ public enum FloatWeights: String, Sendable, CaseIterable {
         case .f16: .f16
         case .stored: kind == .bf16 ? .bf16 : kind == .f16 ? .f16 : nil
         }
+    }
+
+    /// The one float type (f32, f16 or bf16) that every float matrix of `file` is
+    /// stored in, or nil when they mix types or there are none: what ``stored``
+    /// keeps. By contents, not names, so fused tensors (Phi-3's qkv_proj) and GGUF
+    /// files count alike; a quantized file's packed tensors are not float.
+    public static func storedKind(of file: any TensorFile) -> StoredKind? {
+        let kinds = Set(file.tensorsByName.values.lazy.filter { $0.shape.count == 2 && [.f32, .f16, .bf16].contains($0.kind) }.map(\.kind))
+        return kinds.count == 1 ? kinds.first : nil
     }
 
     /// Parses `stored`, `f32`, `bf16`, `f16`.
