@@ -19,9 +19,9 @@ hidden=$(python3 -c "import json,sys; c=json.load(open(sys.argv[1]+'/config.json
 read -r h i <<<"$hidden"
 shapes="1x${i}x${h},1x${h}x${i},8x${i}x${h},64x${i}x${h}"
 for round in $(seq "$rounds"); do
-    echo "== round $round: products (weights cycled through 8 matrices for the 16-bit ones: from memory)"
+    echo "== round $round: products (the 16-bit weights cycle through 2 matrices: as many bytes as one fp32 copy, from memory)"
     "$slim" bench gemm --shape "$shapes" --transpose-b --backend cpu --runs 9 | sed 's/^/fp32 copy  /'
-    "$slim" bench qgemm --format bf16,f16 --shape "$shapes" --matrices 8 --backend cpu --runs 9 | sed 's/^/16-bit     /'
+    "$slim" bench qgemm --format bf16,f16 --shape "$shapes" --matrices 2 --backend cpu --runs 9 | sed 's/^/16-bit     /'
     echo "== round $round: perplexity, ctx 128, 2 chunks, fp32 activations"
     for weights in stored f32; do
         out=$( { /usr/bin/time -f "%M" "$slim" perplexity "$model" --file "$text" --ctx 128 --chunks 2 --activations f32 \
