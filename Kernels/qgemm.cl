@@ -4,6 +4,8 @@
 //
 // -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
 //       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1 | 5 Q4_K | 6 Q6_K (super-blocks of 256 = 8 runs)
+//       | 7 bf16 | 8 f16: 16-bit float weights, not quantized (fp32 activations only);
+//         a run's "levels" are the widened weights themselves (a = 1), exact
 // -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
 //       products are integer, accumulated in int32 across the row for int8
 //       weights, and per run (scaled by the run's a) for the other formats.
@@ -33,8 +35,19 @@
 #define ROW_BYTES(K) ((K) / 32 * 20)
 #elif FMT == 5
 #define ROW_BYTES(K) ((K) / 256 * 144)
-#else
+#elif FMT == 6
 #define ROW_BYTES(K) ((K) / 256 * 210)
+#else
+#define ROW_BYTES(K) (2 * (K))
+#endif
+// Formats whose K need not be a multiple of 32: the last K % 32 columns go one at a time.
+#define HAS_TAIL (FMT == 0 || FMT == 7 || FMT == 8)
+#if FMT == 7
+#define WEIGHT_AT(row, k) as_float((uint)((__global const ushort *)(row))[k] << 16)
+#elif FMT == 8
+#define WEIGHT_AT(row, k) vload_half(k, (__global const half *)(row))
+#else
+#define WEIGHT_AT(row, k) ((float)((__global const char *)(row))[k])
 #endif
 #define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
 
@@ -77,6 +90,16 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *z = 0.0f;
     *m = 0.0f;
     for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));
+#elif FMT == 7 || FMT == 8
+    // Widening is exact: bf16 is fp32's upper half, vload_half widens IEEE fp16.
+#if FMT == 7
+    for (int v = 0; v < 4; v++) u[v] = as_float8(convert_uint8(vload8(v, (__global const ushort *)row + r * RUN)) << 16);
+#else
+    for (int v = 0; v < 4; v++) u[v] = vload_half8(v, (__global const half *)row + r * RUN);
+#endif
+    *a = 1.0f;
+    *z = 0.0f;
+    *m = 0.0f;
 #elif FMT == 5
     // Run j of a super-block is its sub-block j: the low (even j) or high nibbles
     // of the 32 bytes of chunk j / 2; scale and minimum as llama.cpp's get_scale_min_k4.
@@ -164,13 +187,13 @@ __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int
     }
 }
 
-// The int8 format's last K % 32 columns, one at a time.
-__attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int ldx, int tokens, int K,
+// The last K % 32 columns of the formats that allow them (int8, bf16, f16), one at a time.
+__attribute__((always_inline)) inline void tail_columns(__global const X_T *X, int ldx, int tokens, int K,
                                                       __global const uchar *row, ACC acc[TM]) {
-#if FMT == 0
+#if HAS_TAIL
     for (int k = K / RUN * RUN; k < K; k++)
         for (int t = 0; t < TM && t < tokens; t++)
-            acc[t] += X[(size_t)t * ldx + k] * ((__global const char *)row)[k];
+            acc[t] += X[(size_t)t * ldx + k] * WEIGHT_AT(row, k);
 #endif
 }
 
@@ -219,7 +242,7 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     ACC acc[TM];
     row_dots(row, n, K, X, M, lid, LS, scales, zeros, x_scales, acc);
-    if (lid == 0) int8_tail(X, K, M, K, row, acc);
+    if (lid == 0) tail_columns(X, K, M, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
     for (int t = 0; t < TM; t++) partial[lid][t] = acc[t];
@@ -249,7 +272,7 @@ __kernel void qgemm_blocked(const int M, const int N, const int K, __global cons
     // Per-run activation scales start at this work-item's first token too.
     __global const float *xs = XBLOCK && x_scales ? x_scales + (size_t)t0 * (K / RUN) : x_scales;
     row_dots(row, n, K, Xt, tokens, 0, 1, scales, zeros, xs, acc);
-    int8_tail(Xt, K, tokens, K, row, acc);
+    tail_columns(Xt, K, tokens, K, row, acc);
     store_row(Y, N, n, t0, tokens, acc, scales, x_scales, bias);
 }
 
@@ -301,9 +324,9 @@ __kernel void qgemm_dequantize(const int N, const int K, __global const uchar *W
     if (n >= N || r * RUN >= K) return;
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     __global float *o = out + (size_t)n * K;
-#if FMT == 0
+#if HAS_TAIL
     if (r == K / RUN) {  // the tail run
-        for (int k = r * RUN; k < K; k++) o[k] = scales[n] * ((__global const char *)row)[k];
+        for (int k = r * RUN; k < K; k++) o[k] = (FMT == 0 ? scales[n] : 1.0f) * WEIGHT_AT(row, k);
         return;
     }
 #endif

@@ -24,6 +24,11 @@ extension CPUBackend {
         try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
         let xp = x.hostFloats, yp = y.hostFloats, (m, n, k) = (s.m, s.n, s.k)
         let data = w.data.hostBytes, scales = w.scales?.hostFloats
+        if w.format.isFloat16 {
+            float16Matmul(xp, w, yp, m: m, n: n, k: k)
+            if let bias { try add(y, bias, into: y) }
+            return
+        }
         if w.format.isKQuant {
             try kQuantMatmul(xp, w, yp, m: m, n: n, k: k, activations: activations)
             if let bias { try add(y, bias, into: y) }
@@ -53,6 +58,8 @@ extension CPUBackend {
             runsFloat(xp, w, yp, m: m, n: n, k: k)
         case (.q4_K, _), (.q6_K, _):
             preconditionFailure("k-quants run in kQuantMatmul")
+        case (.bf16, _), (.f16, _):
+            preconditionFailure("16-bit float weights run in float16Matmul")
         }
         if let bias { try add(y, bias, into: y) }
     }
@@ -69,7 +76,7 @@ extension CPUBackend {
         format == .int8PerChannel && isa.int8FixedPoint ? Int.max : 24
     }
 
-    private func dequantizedTiles(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
+    func dequantizedTiles(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
                                   m: Int, n: Int, k: Int) {
         let g = RowGeometry(w)
         // Each core decodes its own tiles (half its L2 or more) and multiplies them single-threaded.
@@ -87,7 +94,10 @@ extension CPUBackend {
                 for i in 0..<rows where g.kQuant != nil {
                     slim_kquant_dequant_row(bytes + (first + i) * g.rowBytes, Int32(k), g.kQuant!, tile + i * k, isa)
                 }
-                for i in 0..<rows where g.kQuant == nil {
+                for i in 0..<rows where g.w16 != nil {
+                    slim_w16_widen(w.data.hostBytes.assumingMemoryBound(to: UInt16.self) + (first + i) * k, k, g.w16!, tile + i * k, isa)
+                }
+                for i in 0..<rows where g.kQuant == nil && g.w16 == nil {
                     let r = first + i
                     slim_dequant_row(bytes + r * g.rowBytes, Int32(k), Int32(g.kind), Int32(g.groupShift),
                                      g.kind == SLIM_ROW_INT8 ? scales![r] : 0, scales.map { $0 + r * g.groups },
@@ -247,6 +257,8 @@ struct RowGeometry {
     let groupShift: Int
     /// SLIM_K_Q4_K or SLIM_K_Q6_K for the k-quants (cpu_kquants.h), which have their own kernels.
     var kQuant: Int32? = nil
+    /// SLIM_W16_BF16 or SLIM_W16_F16 for 16-bit float weights (cpu_w16.h), which have their own kernels.
+    var w16: Int32? = nil
 
     init(_ w: QuantizedTensor) {
         let k = w.columns
@@ -260,6 +272,9 @@ struct RowGeometry {
         case .q4_K, .q6_K:
             (kind, rowBytes, groups, groupShift) = (-1, w.format.ggufRowBytes(columns: k)!, 0, 0)
             kQuant = Int32(w.format == .q4_K ? SLIM_K_Q4_K : SLIM_K_Q6_K)
+        case .bf16, .f16:
+            (kind, rowBytes, groups, groupShift) = (-1, 2 * k, 0, 0)
+            w16 = Int32(w.format == .bf16 ? SLIM_W16_BF16 : SLIM_W16_F16)
         }
     }
 }

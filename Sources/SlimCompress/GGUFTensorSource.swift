@@ -107,7 +107,7 @@ extension QuantFormat {
         case .q4_1: .q4_1  // ggml type 3
         case .q4_K: .q4_K  // ggml type 12
         case .q6_K: .q6_K  // ggml type 14
-        case .int8PerChannel, .int4: nil
+        case .int8PerChannel, .int4, .bf16, .f16: nil
         }
     }
 
@@ -122,7 +122,7 @@ extension QuantFormat {
         case .q8_0: 7
         case .q4_K: 15  // LLAMA_FTYPE_MOSTLY_Q4_K_M: the mix q4_k_m writes (a plain q4_k file says the same, as llama-quantize's Q4_K_S would be 14)
         case .q6_K: 18
-        case .int8PerChannel, .int4: nil
+        case .int8PerChannel, .int4, .bf16, .f16: nil
         }
     }
 }

@@ -10,7 +10,11 @@ public enum LayerFormats {
                 throw SlimError.invalidArgument("--layer \(option): expected NAME=FORMAT (FORMAT: int8, int4-g128, q8_0, … or fp32)")
             }
             let name = String(option[..<eq]), value = String(option[option.index(after: eq)...])
-            result[name] = value == "fp32" ? .some(nil) : .some(try QuantFormat(parsing: value))
+            let format = value == "fp32" ? nil : try QuantFormat(parsing: value)
+            if let format, format.isFloat16 {
+                throw SlimError.invalidArgument("--layer \(option): \(format) is a float type, not a compression format (fp32 keeps a layer uncompressed)")
+            }
+            result[name] = .some(format)
         }
         return result
     }

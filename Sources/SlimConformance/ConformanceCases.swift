@@ -68,5 +68,8 @@ public struct QuantCase: Sendable, CustomStringConvertible {
         QuantCase(format: .q4_1, k: 224),
         QuantCase(format: .q4_K, k: 768),
         QuantCase(format: .q6_K, k: 768),
+        // 16-bit float weights: odd K, so every vector width ends in a tail.
+        QuantCase(format: .bf16, k: 101),
+        QuantCase(format: .f16, k: 75),
     ]
 }

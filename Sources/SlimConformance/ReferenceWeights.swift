@@ -72,6 +72,12 @@ public struct ReferenceWeights: Sendable {
             let high = Int(e.data[block + 128 + 32 * h + l]) >> (2 * i) & 3
             let sc = Int(Int8(bitPattern: e.data[block + 192 + p / 16]))
             return (float16(e.data[block + 208], e.data[block + 209]) * Double(sc) * Double((low | high << 4) - 32), 0)
+        case .bf16:
+            let at = 2 * (r * k + j)
+            return (bfloat16(e.data[at], e.data[at + 1]), 0)
+        case .f16:
+            let at = 2 * (r * k + j)
+            return (float16(e.data[at], e.data[at + 1]), 0)
         }
     }
 }
@@ -85,6 +91,18 @@ public func float16(_ lo: UInt8, _ hi: UInt8) -> Double {
     case 0: return sign * fraction * 0x1p-24
     case 31: return fraction == 0 ? sign * .infinity : .nan
     default: return sign * (1 + fraction / 1024) * pow(2, Double(exponent - 15))
+    }
+}
+
+/// A bfloat16 stored little-endian, decoded from its bit fields (sign, 8-bit
+/// exponent biased by 127, 7-bit fraction; subnormals below 2⁻¹²⁶).
+public func bfloat16(_ lo: UInt8, _ hi: UInt8) -> Double {
+    let bits = Int(lo) | Int(hi) << 8
+    let sign: Double = bits & 0x8000 != 0 ? -1 : 1, exponent = bits >> 7 & 0xFF, fraction = Double(bits & 0x7F)
+    switch exponent {
+    case 0: return sign * fraction * 0x1p-133
+    case 255: return fraction == 0 ? sign * .infinity : .nan
+    default: return sign * (1 + fraction / 128) * pow(2, Double(exponent - 127))
     }
 }
 
@@ -108,5 +126,10 @@ public func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Do
         return (fp16((hi - m) / 15), m, abs(m - lo))
     case .q4_K, .q6_K:
         preconditionFailure("\(format) scales come from llama.cpp's search, not a closed form: see KQuantTests")
+    // Rounding to nearest moves w by at most half an ulp: 2⁻⁸·|w| for bf16 (8
+    // significant bits), 2⁻¹¹·|w| for fp16 normals and 2⁻²⁵ below them; the
+    // row's step is twice that at its largest value.
+    case .bf16: return (absmax * 0x1p-7, nil, 0)
+    case .f16: return (absmax * 0x1p-10 + 0x1p-24, nil, 0)
     }
 }

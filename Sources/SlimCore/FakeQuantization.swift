@@ -36,6 +36,8 @@ public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
         case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K:
             throw .unsupported(op: "fake quantization", backend: "training",
                                reason: "\(format) stores fp16 scales; train int8 or int4-gN and export those")
+        case .bf16, .f16:
+            throw .unsupported(op: "fake quantization", backend: "training", reason: "\(format) weights are not quantized: train in fp32")
         }
         guard columns > 0, columns % groupSize == 0 else {
             throw .shapeMismatch(op: "fake quantization", detail: "\(columns) columns are not a whole number of \(format) groups of \(groupSize)")

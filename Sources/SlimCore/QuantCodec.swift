@@ -29,6 +29,7 @@ public enum QuantCodec {
             throw .shapeMismatch(op: "quantize \(format)", detail: "\(w.count) values for a \(rows)x\(k) weight")
         }
         try FiniteCheck.requireQuantizable(w, tensor: name, format: format)
+        if format.isFloat16 { return try encodeFloat16(w, columns: k, format: format, name: name) }
         // Finite weights can still make an infinite scale (a range wider than Float.greatestFiniteMagnitude).
         func scaleOf(_ s: Float, at r: Int) throws(SlimError) -> Float {
             guard s.isFinite else {
@@ -70,6 +71,8 @@ public enum QuantCodec {
                     }
                     out.data += block
                 }
+            case .bf16, .f16:
+                preconditionFailure("16-bit floats are encoded by encodeFloat16")
             case .q4_K, .q6_K:
                 for start in stride(from: row.startIndex, to: row.endIndex, by: KQuantBlock.weights) {
                     guard let block = KQuantBlock.encode(row[start ..< start + KQuantBlock.weights], format: format) else {
@@ -84,6 +87,7 @@ public enum QuantCodec {
 
     public static func decode(_ e: Encoded, rows: Int, columns k: Int, format: QuantFormat) throws(SlimError) -> [Float] {
         try format.validate(rows: rows, columns: k)
+        if format.isFloat16 { return try decodeFloat16(e, count: rows * k, format: format) }
         var w = [Float](repeating: 0, count: rows * k)
         for r in 0..<rows {
             switch format {
@@ -104,6 +108,8 @@ public enum QuantCodec {
                     let values = decodeBlock(Array(e.data[at ..< at + bb]), format)
                     for j in 0..<32 { w[r * k + b * 32 + j] = values[j] }
                 }
+            case .bf16, .f16:
+                preconditionFailure("16-bit floats are decoded by decodeFloat16")
             case .q4_K, .q6_K:
                 let bb = format.ggufBlockBytes!, blocks = k / KQuantBlock.weights
                 for b in 0..<blocks {
@@ -114,6 +120,37 @@ public enum QuantCodec {
             }
         }
         return w
+    }
+
+    /// bf16 or f16 little-endian, rounded to nearest even; a finite value past the
+    /// type's range (which would round to ±∞) is refused, naming where it is.
+    static func encodeFloat16(_ w: [Float], columns k: Int, format: QuantFormat, name: String) throws(SlimError) -> Encoded {
+        var data = [UInt8](repeating: 0, count: 2 * w.count)
+        var overflow: Int? = nil
+        data.withUnsafeMutableBytes { raw in
+            let out = raw.bindMemory(to: UInt16.self)
+            for i in w.indices {
+                let bits = format == .bf16 ? HalfFloats.bf16(w[i]) : HalfFloats.f16(w[i])
+                out[i] = bits.littleEndian
+                if bits & 0x7FFF == (format == .bf16 ? 0x7F80 : 0x7C00), overflow == nil { overflow = i }
+            }
+        }
+        if let i = overflow {
+            throw .invalidArgument("quantize \(format): '\(name)' row \(i / k) column \(i % k) holds \(w[i]), beyond \(format)'s largest finite value")
+        }
+        return Encoded(data: data)
+    }
+
+    static func decodeFloat16(_ e: Encoded, count: Int, format: QuantFormat) throws(SlimError) -> [Float] {
+        guard e.data.count == 2 * count else {
+            throw .shapeMismatch(op: "decode \(format)", detail: "\(e.data.count) bytes for \(count) weights")
+        }
+        return e.data.withUnsafeBytes { raw in
+            (0..<count).map { i in
+                let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                return format == .bf16 ? HalfFloats.float(bf16: bits) : HalfFloats.float(f16: bits)
+            }
+        }
     }
 
     /// One GGUF block of 32 weights.
@@ -148,6 +185,8 @@ public enum QuantCodec {
         case .q4_1, .q4_K, .q6_K:
             throw .unsupported(op: "pack \(format) levels", backend: "host",
                                reason: "GGUF blocks are written by encode(_:rows:columns:format:) (k-quants from levels: KQuantBlock.pack)")
+        case .bf16, .f16:
+            throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "\(format) weights are floats, not levels: encode the values")
         }
     }
 

@@ -22,11 +22,18 @@
 ///   of 32, `w = d·sc·u − dmin·m`. Q6_K (210 bytes) is 128 bytes of low nibbles,
 ///   64 bytes of high 2-bit pairs, sixteen int8 sub-block scales and fp16 `d`;
 ///   sub-blocks of 16, `w = d·sc·(q − 32)`. `data` u8 `[N, K/256 · blockBytes]`.
+/// - ``bf16``, ``f16``: not quantized, the weight kept in the 16-bit float a
+///   checkpoint stores (bf16: fp32's upper half; f16: IEEE binary16), `data`
+///   bf16 or f16 `[N, K]`, no scales. Encoding rounds to nearest even (values
+///   past the type's range are refused); widening is exact, so a bf16
+///   checkpoint's weights run as they are stored, at half the memory of fp32.
+///   Only fp32 activations (``ActivationPrecision/f32``).
 public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     case int8PerChannel
     case int4(groupSize: Int, symmetric: Bool)
     case q8_0, q4_0, q4_1
     case q4_K, q6_K
+    case bf16, f16
 
     public var description: String {
         switch self {
@@ -37,11 +44,13 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: "q4_1"
         case .q4_K: "q4_k"
         case .q6_K: "q6_k"
+        case .bf16: "bf16"
+        case .f16: "f16"
         }
     }
 
     /// The formats `init(parsing:)` accepts, for messages.
-    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q4_k or q6_k"
+    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q4_k, q6_k, bf16 or f16"
 
     /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q4_k`, `q6_k`.
     public init(parsing text: String) throws(SlimError) {
@@ -52,6 +61,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case "q4_1": self = .q4_1
         case "q4_k": self = .q4_K
         case "q6_k": self = .q6_K
+        case "bf16": self = .bf16
+        case "f16": self = .f16
         case let t where t.hasPrefix("int4-g"):
             let rest = t.dropFirst("int4-g".count)
             let asym = rest.hasSuffix("-asym")
@@ -68,7 +79,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     /// (`nil`: the whole row), a k-quant's super-block of 256.
     public var blockSize: Int? {
         switch self {
-        case .int8PerChannel: nil
+        case .int8PerChannel, .bf16, .f16: nil
         case let .int4(g, _): g
         case .q8_0, .q4_0, .q4_1: 32
         case .q4_K, .q6_K: 256
@@ -105,6 +116,9 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     /// Q4_K or Q6_K: llama.cpp's super-blocks of 256.
     public var isKQuant: Bool { self == .q4_K || self == .q6_K }
 
+    /// bf16 or f16: a 16-bit float weight, not quantized (its ``DType`` is the format's).
+    public var isFloat16: Bool { self == .bf16 || self == .f16 }
+
     /// Bits stored per weight, scales and zero points included.
     public var bitsPerWeight: Double {
         switch self {
@@ -115,6 +129,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: 20 * 8 / 32
         case .q4_K: 144 * 8 / 256
         case .q6_K: 210 * 8 / 256
+        case .bf16, .f16: 16
         }
     }
 

@@ -43,6 +43,9 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
             throw .shapeMismatch(op: op, detail: "bias \(bias.shape) must have \(w.rows) elements")
         }
         try QuantizedMatmulShape.checkLayout(w)
+        if w.format.isFloat16, activations != .f32 {
+            throw .invalidArgument("\(op): a \(w.format) weight multiplies fp32 activations only, not \(activations)")
+        }
         if activations == .int8PerBlock, w.columns % 32 != 0 {
             throw .shapeMismatch(op: op, detail: "int8 activations per block of 32 need K a multiple of 32, not \(w.columns)")
         }
@@ -60,6 +63,8 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
         case .int8PerChannel: expected = ((.i8, n * k), n, nil)
         case let .int4(g, symmetric): expected = ((.q4, n * k), n * k / g, symmetric ? nil : n * k / g)
         case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: expected = ((.u8, n * w.format.ggufRowBytes(columns: k)!), nil, nil)
+        case .bf16: expected = ((.bf16, n * k), nil, nil)
+        case .f16: expected = ((.f16, n * k), nil, nil)
         }
         let what = "\(w.format) weight \(w.data.name.isEmpty ? "" : "'\(w.data.name)' ")\(n)x\(k)"
         guard w.data.dtype == expected.data.0, w.data.elementCount == expected.data.1 else {
@@ -99,6 +104,8 @@ extension QuantCodec {
         case .int8PerChannel: (.i8, [rows, columns])
         case .int4: (.q4, [rows, columns])
         case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: (.u8, [rows, format.ggufRowBytes(columns: columns)!])
+        case .bf16: (.bf16, [rows, columns])
+        case .f16: (.f16, [rows, columns])
         }
     }
 
@@ -154,5 +161,12 @@ extension ActivationPrecision {
     /// whole keeps the precision asked for, rather than refusing to run a folder Slim wrote.
     public func fitting(columns: Int) -> ActivationPrecision {
         self == .int8PerBlock && columns % 32 != 0 ? .int8PerRow : self
+    }
+
+    /// What a layer whose weight is stored in `format` runs: as ``fitting(columns:)``,
+    /// except that 16-bit float weights (not quantized: their products have no
+    /// integer form) always multiply fp32 activations.
+    public func fitting(_ format: QuantFormat, columns: Int) -> ActivationPrecision {
+        format.isFloat16 ? .f32 : fitting(columns: columns)
     }
 }

@@ -35,16 +35,19 @@ public enum ModelFamily: Sendable, Equatable {
 
 extension DecoderModel {
     /// A decoder and its tokenizer from a GGUF file or a Hugging Face Llama folder.
-    public static func load(_ url: URL, backend: any Backend, activations: ActivationPrecision = .f32) throws -> (DecoderModel, BPETokenizer) {
+    /// `weights`: what float linear weights run as (``FloatWeights``).
+    public static func load(_ url: URL, backend: any Backend, activations: ActivationPrecision = .f32,
+                            weights: FloatWeights = .f32) throws -> (DecoderModel, BPETokenizer) {
         guard try ModelFamily(path: url) == .decoder else {
             throw SlimError.unsupported(op: "load \(url.path)", backend: "model", reason: "not a decoder (a GGUF file, or a folder whose config.json model_type is one of \(DecoderArchitecture.Family.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let model: DecoderModel, tokenizer: BPETokenizer
         if url.pathExtension.lowercased() == "gguf" {
             let gguf = try GGUFFile(contentsOf: url)
-            (model, tokenizer) = (try DecoderModel(gguf: gguf, backend: backend, activations: activations), try BPETokenizer(gguf: gguf))
+            (model, tokenizer) = (try DecoderModel(gguf: gguf, backend: backend, activations: activations, weights: weights),
+                                  try BPETokenizer(gguf: gguf))
         } else {
-            (model, tokenizer) = (try DecoderModel(folder: url, backend: backend, activations: activations),
+            (model, tokenizer) = (try DecoderModel(folder: url, backend: backend, activations: activations, weights: weights),
                                   try BPETokenizer(huggingFaceFolder: url))
         }
         guard tokenizer.vocabularySize == model.config.vocabSize else {

@@ -109,6 +109,9 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
         let f = try QuantFormat(parsing: quant)
         if case let .int4(g, _) = f { return .int4(groupSize: g, symmetric: symmetry == .sym) }
         guard f != .q4_1 else { throw ValidationError("--quant q4_1 is not a compression target yet; use q4_0 or int4-g32 --asym") }
+        guard !f.isFloat16 else {
+            throw ValidationError("--quant \(f) is a float type, not a compression target: perplexity, generate and eval run a checkpoint's weights as \(f) with --weights \(f)")
+        }
         return f
     }
 

@@ -13,13 +13,23 @@ struct DecoderModelOptions: ParsableArguments {
         int8-row (one scale per token: fastest, least exact) or f32.
         """)
     var activations: String = "int8-block"
+    @Option(help: """
+        What float linear weights run as: stored (as the checkpoint stores them: a bf16 or f16 checkpoint \
+        runs its 16-bit weights directly, at half the memory of an fp32 copy and with the same values; fp32 stays fp32), \
+        f32 (widened: an fp32 copy), bf16 or f16 (rounded to that type). 16-bit weights always multiply fp32 \
+        activations, whatever --activations says; quantized weights run as stored.
+        """)
+    var weights: String = "stored"
     @OptionGroup var backendOption: BackendOption
 
-    func validate() throws { _ = try ActivationPrecision(option: activations) }
+    func validate() throws {
+        _ = try ActivationPrecision(option: activations)
+        _ = try FloatWeights(option: weights)
+    }
 
     func load() throws -> (DecoderModel, BPETokenizer) {
         try DecoderModel.load(URL(fileURLWithPath: model), backend: try backendOption.open(),
-                            activations: try ActivationPrecision(option: activations))
+                            activations: try ActivationPrecision(option: activations), weights: try FloatWeights(option: weights))
     }
 }
 

@@ -14,6 +14,8 @@ struct EvalCommand: ParsableCommand, SplitsAcrossRanks {
     @Option(help: "Held-out texts: encoders, one per line (default: the 50 Lee corpus documents); decoders, a text whose perplexity is measured (default: the fortunes 'wisdom' file).")
     var data: String?
     @Option(help: "Decoders: tokens per perplexity chunk.") var ctx = 512
+    @Option(help: "Decoders: what both models' float linear weights run as: stored (a bf16 or f16 checkpoint keeps its 16-bit weights, the same values at half an fp32 copy's memory), f32, bf16 or f16.")
+    var weights: String = "stored"
     @Option(help: "Decoders: chunks evaluated (default: all), per text when slices or perturbations are evaluated.") var chunks: Int?
     @Option(help: ArgumentHelp("Evaluate slices of text on their own: DIR (every text file in it is one slice, e.g. the fortunes folder) or by-length (the --data texts bucketed by token count).",
                                discussion: "A slice is flagged when its degradation (encoders: 1 − mean cosine to the original's embeddings; decoders: mean KL divergence) is more than twice the one pooled over all slices."))

@@ -32,8 +32,10 @@ extension EvalCommand {
     /// One rank's (or replica's) share of the evaluation; its rank 0 reports.
     private func evaluateDecoders(text: String, file: String, backend: any Backend, ranks: any Collective) throws {
         // fp32 activations: the comparison measures what the weights' compression cost, not an activation format's.
-        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32)
-        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32)
+        let floatWeights = try FloatWeights(option: weights)
+        let (a, tokenizer) = try DecoderModel.load(URL(fileURLWithPath: original), backend: backend, activations: .f32, weights: floatWeights)
+        let (b, compressedTokenizer) = try DecoderModel.load(URL(fileURLWithPath: compressed), backend: backend, activations: .f32,
+                                                             weights: floatWeights)
         guard compressedTokenizer.encode(text, addBOS: false, parseSpecial: false) == tokenizer.encode(text, addBOS: false, parseSpecial: false) else {
             throw SlimError.malformedFile(path: compressed, detail: "its tokenizer splits \(file) differently from \(original)'s: the two models cannot be compared token by token")
         }

@@ -121,5 +121,6 @@ void check_qgemm(void);
 void check_int8(void);
 void check_elementwise(void);
 void check_pool(void);
+void check_w16(void);
 
 #endif

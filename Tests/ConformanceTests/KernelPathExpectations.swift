@@ -42,6 +42,7 @@ enum ExpectedPaths {
     /// - fp32 activations, other formats: the AVX-512 4-bit kernel for one or
     ///   two tokens and at least four runs of 32 (never Q8_0); otherwise the
     ///   AVX2 (or plain) rows, or from 24 tokens the tiles' row decoder.
+    /// - bf16 and f16 weights (cpu_w16.c): see below.
     /// - k-quants (cpu_kquants.c): their own kernels at the subject's level for
     ///   fp32 rows, tiles and int8 activations alike.
     static func quantizedMatmul(_ level: ISA, _ format: QuantFormat, _ activations: ActivationPrecision, m: Int, k: Int) -> Paths {
@@ -50,6 +51,11 @@ enum ExpectedPaths {
             return [.quantizedMatmul: [level], .activationRounding: activations == .f32 ? [] : [capped]]
         }
         if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }
+        if format.isFloat16 {
+            // cpu_w16.c: rows widened at the subject's level (AVX-512 F on x86-64, NEON on ARM64);
+            // from 24 tokens the tiles' widening, AVX2 (F16C) at most.
+            return [.quantizedMatmul: [m >= 24 || !topLevelKernels ? capped : level], .activationRounding: []]
+        }
         if format == .int8PerChannel {
             return level == .avx512VNNI && topLevelKernels ? [.quantizedMatmul: [level], .activationRounding: [level]]
                 : [.quantizedMatmul: [capped], .activationRounding: []]

@@ -26,7 +26,10 @@ extension QuantCase: CustomTestStringConvertible {
             // The stored scale (and Q4_1's minimum): fp32 ones within a few ulp of the
             // float64 definition, fp16 ones within one fp16 ulp (rounded from fp32 or float64).
             let stored: (step: Double, minimum: Double?), tolerance: Double
-            if let bytes = c.format.ggufBlockBytes {
+            if c.format.isFloat16 {
+                stored = (def.step, nil)  // no scale: the weights themselves are stored
+                tolerance = 0
+            } else if let bytes = c.format.ggufBlockBytes {
                 let at = group * bytes
                 stored = (float16(e.data[at], e.data[at + 1]), c.format == .q4_1 ? float16(e.data[at + 2], e.data[at + 3]) : nil)
                 tolerance = 0x1p-10
@@ -219,6 +222,15 @@ extension QuantCase: CustomTestStringConvertible {
         let (n, k) = (29, c.k)
         let w = try backend.quantize(try backend.tensor(inputs.floats(n * k), shape: [n, k]), format: c.format)
         let deq = ReferenceWeights(try backend.encoded(w), rows: n, columns: k, format: c.format).values
+        guard !c.format.isFloat16 else {
+            for precision in [ActivationPrecision.int8PerRow, .int8PerBlock] {
+                #expect(throws: SlimError.self, "\(c.format) weights refuse \(precision) activations") {
+                    try backend.quantizedMatmul(try backend.tensor(inputs.floats(k), shape: [1, k]), w, bias: nil,
+                                                into: try backend.allocate([1, n]), activations: precision)
+                }
+            }
+            return
+        }
         for precision in [ActivationPrecision.int8PerRow, .int8PerBlock] {
             let block = precision == .int8PerBlock ? 32 : k
             for m in [1, 2, 3, 9, 64] {

@@ -21,26 +21,29 @@ public struct DecoderModel: Sendable {
     /// Loads a GGUF file. `activations: .int8PerBlock` quantizes activations
     /// per block of 32 for integer dot products (as llama.cpp does);
     /// `requantize` puts float weights into that format.
+    /// `weights` says what float linear weights run as (``FloatWeights``) when `requantize` is nil.
     public init(gguf: GGUFFile, backend: any Backend, activations: ActivationPrecision = .f32,
-                requantize: QuantFormat? = nil) throws {
+                requantize: QuantFormat? = nil, weights: FloatWeights = .f32) throws {
         try self.init(config: try DecoderConfig(gguf: gguf), store: TensorFileWeightStore(file: gguf), file: gguf, names: .gguf,
-                      backend: backend, activations: activations, requantize: requantize)
+                      backend: backend, activations: activations, requantize: requantize, weights: weights)
     }
 
     /// Loads a Hugging Face folder of any family (`config.json`, safetensors),
     /// plain or compressed by Slim (packed weights stay packed).
     public init(folder: URL, backend: any Backend, activations: ActivationPrecision = .f32,
-                requantize: QuantFormat? = nil) throws {
+                requantize: QuantFormat? = nil, weights: FloatWeights = .f32) throws {
         let configURL = folder.appendingPathComponent("config.json")
         let config = try DecoderConfig(huggingFace: configURL)
         let file = try HuggingFaceCheckpoint.open(folder: folder)
         try self.init(config: config, store: try DecoderConfig.store(file: file, config: config, configURL: configURL),
-                      file: file, names: .huggingFace, backend: backend, activations: activations, requantize: requantize)
+                      file: file, names: .huggingFace, backend: backend, activations: activations, requantize: requantize,
+                      weights: weights)
     }
 
     init(config c: DecoderConfig, store: some WeightStore, file: any TensorFile, names: DecoderTensorNames, backend: any Backend,
-         activations: ActivationPrecision, requantize: QuantFormat?) throws {
+         activations: ActivationPrecision, requantize: QuantFormat?, weights: FloatWeights = .f32) throws {
         try c.checkCounts(against: store, file: file, names: names)
+        let requantize = requantize ?? weights.format(storing: FloatWeights.storedKind(of: file))
         config = c
         self.backend = backend
         self.names = names

@@ -48,7 +48,7 @@ public struct Linear: Sendable {
             weights = .quantizedLowRank(
                 a: try backend.upload(a.encoded, rows: a.rows, columns: a.columns, format: a.format, name: prefix + ".weight.a"),
                 b: try backend.upload(b.encoded, rows: b.rows, columns: b.columns, format: b.format, name: prefix + ".weight.b"),
-                activations: (quantization?.activations ?? packedActivations).fitting(columns: b.columns))
+                activations: (quantization?.activations ?? packedActivations).fitting(b.format, columns: b.columns))
             bias = hasBias ? try store.upload(prefix + ".bias", shape: [outFeatures], to: backend) : nil
             return
         }
@@ -67,7 +67,7 @@ public struct Linear: Sendable {
                 throw SlimError.malformedFile(path: store.origin, detail: "packed '\(prefix).weight' is \(p.rows)x\(p.columns) but the config implies \(outFeatures)x\(inFeatures)")
             }
             let q = try backend.upload(p.encoded, rows: p.rows, columns: p.columns, format: p.format, name: prefix + ".weight")
-            weights = .quantized(q, activations: (quantization?.activations ?? packedActivations).fitting(columns: inFeatures))
+            weights = .quantized(q, activations: (quantization?.activations ?? packedActivations).fitting(p.format, columns: inFeatures))
             if let order = try store.inputOrder(prefix + ".weight") {
                 guard order.count == inFeatures else {
                     throw SlimError.malformedFile(path: store.origin, detail: "'\(prefix).weight' orders \(order.count) inputs, not \(inFeatures)")
@@ -85,7 +85,7 @@ public struct Linear: Sendable {
         }
         let w = try store.upload(prefix + ".weight", shape: [outFeatures, inFeatures], to: backend)
         if let q = quantization {
-            weights = .quantized(try backend.quantize(w, format: q.format), activations: q.activations.fitting(columns: inFeatures))
+            weights = .quantized(try backend.quantize(w, format: q.format), activations: q.activations.fitting(q.format, columns: inFeatures))
         } else {
             weights = .dense(w)
         }

@@ -108,6 +108,7 @@ public struct PackedWeightStore: WeightStore {
         case .int8PerChannel: rowBytes
         case .int4: rowBytes * 2
         case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: rowBytes / format.ggufBlockBytes! * format.ggufBlockWeights!
+        case .bf16, .f16: rowBytes / 2
         }
         let scales = try file.tensorsByName[PackedNames.scales(name)].map { try file.floats($0) } ?? []
         let zeros = try file.tensorsByName[PackedNames.zeros(name)].map { Array(try file.bytes(of: $0)) } ?? []
