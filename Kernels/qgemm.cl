@@ -9,7 +9,9 @@
 //       weights, and per run (scaled by the run's a) for the other formats.
 // -D XBLOCK=1 (with W8A8): X quantized per run of 32 instead (qgemm_quantize_blocks),
 //       one fp16-rounded scale per run, applied per run (llama.cpp's Q8_0/Q8_1 activations).
-// -D TM=tokens per work-item, -D LS=work-items sharing one output row.
+// -D TM=tokens per work-item (qgemv: exactly M, so its token loops have a fixed
+//       trip count, unroll, and keep the accumulators in registers),
+// -D LS=work-items sharing one output row.
 //
 // A run's weights are w = a * (u - z) + m with u its raw levels, so every
 // run contributes a * dot(x, u) + (m - a*z) * sum(x), and one loop serves
@@ -108,7 +110,10 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *m = 0.0f;
 #else
 #if FMT == 1
-    const uchar16 bytes = vload16(0, row + r * 16);
+    // One 16-byte load (ld.global.v4.u32 on NVIDIA, one dwordx4 on AMD): a row
+    // holds K/2 bytes, K a multiple of 32, so every run starts 16-byte aligned
+    // (buffers are at least 128-byte aligned).
+    const uchar16 bytes = as_uchar16(((__global const uint4 *)row)[r]);
     const int g = n * (K / GROUP) + r * RUN / GROUP;
     *a = scales[g];
     *z = SYM ? 8.0f : (float)zeros[g];
@@ -121,7 +126,8 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *m = 0.0f;
 #elif FMT == 4
     __global const uchar *blk = row + r * 20;
-    const uchar16 bytes = vload16(0, blk + 4);
+    // Blocks of 20 bytes keep the quants 4-byte aligned: four 4-byte loads, not sixteen single bytes.
+    const uchar16 bytes = as_uchar16(vload4(0, (__global const uint *)(blk + 4)));
     *a = vload_half(0, (__global const half *)blk);
     *z = 0.0f;
     *m = vload_half(1, (__global const half *)blk);
@@ -209,8 +215,8 @@ __attribute__((always_inline)) inline void row_dots(__global const uchar *row, i
     for (int t = 0; t < TM; t++) acc[t] = HSUM8(accv[t]);
 }
 
-// GEMV shape (decode, M <= TM): a work-group of LS work-items per output
-// row, splitting the runs of K between them and reducing in local memory.
+// GEMV shape (decode): built with TM = M, a work-group of LS work-items per
+// output row, splitting the runs of K between them and reducing in local memory.
 __kernel __attribute__((reqd_work_group_size(LS, 1, 1)))
 void qgemv(const int M, const int N, const int K, __global const X_T *X, __global const uchar *W,
            __global const float *scales, __global const uchar *zeros, __global const float *x_scales,
@@ -218,8 +224,9 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     const int n = get_group_id(0), lid = get_local_id(0);
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     ACC acc[TM];
-    row_dots(row, n, K, X, M, lid, LS, scales, zeros, x_scales, acc);
-    if (lid == 0) int8_tail(X, K, M, K, row, acc);
+    // TM, a constant, for the token count: the compiler drops the loops' early exits.
+    row_dots(row, n, K, X, TM, lid, LS, scales, zeros, x_scales, acc);
+    if (lid == 0) int8_tail(X, K, TM, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
     for (int t = 0; t < TM; t++) partial[lid][t] = acc[t];
@@ -231,7 +238,7 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     }
     for (int t = 0; t < TM; t++) acc[t] = partial[0][t];
 #endif
-    if (lid == 0) store_row(Y, N, n, 0, M, acc, scales, x_scales, bias);
+    if (lid == 0) store_row(Y, N, n, 0, TM, acc, scales, x_scales, bias);
 }
 
 // Blocked shape (M > TM): each work-item computes TM tokens of one output
@@ -264,10 +271,12 @@ inline float divide_as_host(float a, float b) {
     return fma(fma(-q, b, a), 1.0f / b, q);
 }
 
-// W8A8's activation quantization, one row per work-item:
+// W8A8's activation quantization, one row per work-item (work-groups of the
+// row's helper size, so the last group has items past M):
 // s = absmax / 127, q = round(x / s) (half away from zero).
-__kernel void qgemm_quantize_rows(const int K, __global const float *X, __global char *Q, __global float *S) {
+__kernel void qgemm_quantize_rows(const int M, const int K, __global const float *X, __global char *Q, __global float *S) {
     const int m = get_global_id(0);
+    if (m >= M) return;
     __global const float *x = X + (size_t)m * K;
     float peak = 0.0f;
     for (int k = 0; k < K; k++) peak = fmax(peak, fabs(x[k]));
@@ -279,9 +288,9 @@ __kernel void qgemm_quantize_rows(const int K, __global const float *X, __global
 // The per-block activation quantization (XBLOCK), one run of one row per
 // work-item: s = absmax / 127 over the run, q = round(x / s), and the scale
 // kept as its fp16 rounding (what llama.cpp stores in a Q8_0/Q8_1 block).
-__kernel void qgemm_quantize_blocks(const int K, __global const float *X, __global char *Q, __global float *S) {
+__kernel void qgemm_quantize_blocks(const int M, const int K, __global const float *X, __global char *Q, __global float *S) {
     const int r = get_global_id(0), m = get_global_id(1);
-    if (r * RUN >= K) return;
+    if (r * RUN >= K || m >= M) return;
     __global const float *x = X + (size_t)m * K + r * RUN;
     float peak = 0.0f;
     for (int k = 0; k < RUN; k++) peak = fmax(peak, fabs(x[k]));
