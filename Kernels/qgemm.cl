@@ -40,15 +40,26 @@
 #endif
 #define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
 
+// Activations of a run: every format but int8 has K a multiple of 32, so a
+// run's 32 activations start 32-float (or, as int8, 32-byte) aligned and load
+// as whole vectors (two ld.global.v4.f32 per float8 on NVIDIA); int8 rows of
+// any K take vload8, which assumes only element alignment.
+#if FMT == 0
+#define X8_AT(p) vload8(0, p)
+#else
+#define X8_AT(p) (*(__global const X8_RAW *)(p))
+#endif
 #if W8A8
 typedef char X_T;
+typedef char8 X8_RAW;
 typedef int8 XV;
-#define LOAD_X8(p) convert_int8(vload8(0, p))
+#define LOAD_X8(p) convert_int8(X8_AT(p))
 #define CONVERT_XV(v) convert_int8(v)
 #else
 typedef float X_T;
+typedef float8 X8_RAW;
 typedef float8 XV;
-#define LOAD_X8(p) vload8(0, p)
+#define LOAD_X8(p) X8_AT(p)
 #define CONVERT_XV(v) convert_float8(v)
 #endif
 #ifndef XBLOCK
@@ -109,34 +120,39 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *z = 0.0f;
     *m = 0.0f;
 #else
+// The 16 bytes of a run's nibbles as one uint4, kept as words until the
+// nibbles are split, so the compiler keeps one wide load instead of
+// splitting it into byte loads.
 #if FMT == 1
     // One 16-byte load (ld.global.v4.u32 on NVIDIA, one dwordx4 on AMD): a row
     // holds K/2 bytes, K a multiple of 32, so every run starts 16-byte aligned
     // (buffers are at least 128-byte aligned).
-    const uchar16 bytes = as_uchar16(((__global const uint4 *)row)[r]);
+    const uint4 w = ((__global const uint4 *)row)[r];
     const int g = n * (K / GROUP) + r * RUN / GROUP;
     *a = scales[g];
     *z = SYM ? 8.0f : (float)zeros[g];
     *m = 0.0f;
 #elif FMT == 3
+    // 18-byte blocks leave the quants 2-byte aligned: eight 2-byte loads, not sixteen single bytes.
     __global const uchar *blk = row + r * 18;
-    const uchar16 bytes = vload16(0, blk + 2);
+    const uint4 w = as_uint4(vload8(0, (__global const ushort *)(blk + 2)));
     *a = vload_half(0, (__global const half *)blk);
     *z = 8.0f;
     *m = 0.0f;
 #elif FMT == 4
+    // 20-byte blocks keep the quants 4-byte aligned: four 4-byte loads.
     __global const uchar *blk = row + r * 20;
-    // Blocks of 20 bytes keep the quants 4-byte aligned: four 4-byte loads, not sixteen single bytes.
-    const uchar16 bytes = as_uchar16(vload4(0, (__global const uint *)(blk + 4)));
+    const uint4 w = vload4(0, (__global const uint *)(blk + 4));
     *a = vload_half(0, (__global const half *)blk);
     *z = 0.0f;
     *m = vload_half(1, (__global const half *)blk);
 #endif
-    const uchar16 lo = bytes & (uchar16)(0x0F), hi = bytes >> (uchar16)(4);
-    u[0] = CONVERT_XV(lo.lo);
-    u[1] = CONVERT_XV(lo.hi);
-    u[2] = CONVERT_XV(hi.lo);
-    u[3] = CONVERT_XV(hi.hi);
+    // Byte b of the run holds levels b (low nibble) and b + 16 (high nibble).
+    const uint4 lo = w & (uint4)(0x0F0F0F0Fu), hi = (w >> (uint4)(4u)) & (uint4)(0x0F0F0F0Fu);
+    u[0] = CONVERT_XV(as_uchar8(lo.s01));
+    u[1] = CONVERT_XV(as_uchar8(lo.s23));
+    u[2] = CONVERT_XV(as_uchar8(hi.s01));
+    u[3] = CONVERT_XV(as_uchar8(hi.s23));
 #endif
 }
 
@@ -148,6 +164,7 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
                                                        __global const float *x_scales, const XV u[4], float a, float b,
                                                        ACCV accv[TM]) {
+    #pragma unroll
     for (int t = 0; t < TM; t++) {
         if (t >= tokens) break;
         __global const X_T *x = X + (size_t)t * ldx + k0;
@@ -175,6 +192,7 @@ __attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int 
                                                       __global const uchar *row, ACC acc[TM]) {
 #if FMT == 0
     for (int k = K / RUN * RUN; k < K; k++)
+        #pragma unroll
         for (int t = 0; t < TM && t < tokens; t++)
             acc[t] += X[(size_t)t * ldx + k] * ((__global const char *)row)[k];
 #endif
@@ -185,6 +203,7 @@ __attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int 
 __attribute__((always_inline)) inline void store_row(__global float *Y, int N, int n, int t0, int tokens,
                                                       const ACC acc[TM], __global const float *scales,
                                                       __global const float *x_scales, __global const float *bias) {
+    #pragma unroll
     for (int t = 0; t < TM && t < tokens; t++) {
         float v = (float)acc[t];
 #if FMT == 0
@@ -205,6 +224,7 @@ __attribute__((always_inline)) inline void row_dots(__global const uchar *row, i
                                                      __global const uchar *zeros, __global const float *x_scales,
                                                      ACC acc[TM]) {
     ACCV accv[TM];
+    #pragma unroll
     for (int t = 0; t < TM; t++) accv[t] = (ACCV)(0);
     for (int r = first_run; r < K / RUN; r += step) {
         XV u[4];
@@ -212,6 +232,7 @@ __attribute__((always_inline)) inline void row_dots(__global const uchar *row, i
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
         run_tokens(X, K, tokens, r * RUN, x_scales, u, a, m - a * z, accv);
     }
+    #pragma unroll
     for (int t = 0; t < TM; t++) acc[t] = HSUM8(accv[t]);
 }
 
@@ -229,13 +250,16 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     if (lid == 0) int8_tail(X, K, TM, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
+    #pragma unroll
     for (int t = 0; t < TM; t++) partial[lid][t] = acc[t];
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LS / 2; s > 0; s >>= 1) {
         if (lid < s)
+            #pragma unroll
             for (int t = 0; t < TM; t++) partial[lid][t] += partial[lid + s][t];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    #pragma unroll
     for (int t = 0; t < TM; t++) acc[t] = partial[0][t];
 #endif
     if (lid == 0) store_row(Y, N, n, 0, TM, acc, scales, x_scales, bias);

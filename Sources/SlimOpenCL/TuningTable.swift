@@ -23,6 +23,9 @@ public struct TuningTable: Sendable {
         public var minLocalMemoryKiB: Int?
         public var subGroupWidth: Int?
 
+        /// No conditions: matches every device.
+        public init() {}
+
         var conditions: Int {
             [type != nil, vendor != nil, device != nil, minComputeUnits != nil, minLocalMemoryKiB != nil, subGroupWidth != nil]
                 .filter { $0 }.count
