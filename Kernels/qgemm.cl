@@ -89,7 +89,12 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 #endif
     *z = 0.0f;
     *m = 0.0f;
-    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));
+#if FMT == 2
+    // 34-byte blocks leave the quants 2-byte aligned: 2-byte loads, not single bytes.
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(as_char8(vload4(v, (__global const ushort *)q)));
+#else
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));  // int8 rows of any K: byte-aligned
+#endif
 #elif FMT == 5
     // Run j of a super-block is its sub-block j: the low (even j) or high nibbles
     // of the 32 bytes of chunk j / 2; scale and minimum as llama.cpp's get_scale_min_k4.
