@@ -169,9 +169,11 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
                                                        __global const float *x_scales, const XV u[4], float a, float b,
                                                        ACCV accv[TM]) {
-    #pragma unroll
+    // A fixed trip count with the token test inside (not a break), so the loop
+    // unrolls and accv stays in registers; in qgemv tokens == TM folds it away.
+#pragma unroll
     for (int t = 0; t < TM; t++) {
-        if (t >= tokens) break;
+        if (t >= tokens) continue;
         __global const X_T *x = X + (size_t)t * ldx + k0;
         const XV x0 = LOAD_X8(x), x1 = LOAD_X8(x + 8), x2 = LOAD_X8(x + 16), x3 = LOAD_X8(x + 24);
         const XV p = (x0 * u[0] + x1 * u[1]) + (x2 * u[2] + x3 * u[3]);
@@ -197,9 +199,9 @@ __attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int 
                                                       __global const uchar *row, ACC acc[TM]) {
 #if FMT == 0
     for (int k = K / RUN * RUN; k < K; k++)
-        #pragma unroll
-        for (int t = 0; t < TM && t < tokens; t++)
-            acc[t] += X[(size_t)t * ldx + k] * ((__global const char *)row)[k];
+#pragma unroll
+        for (int t = 0; t < TM; t++)
+            if (t < tokens) acc[t] += X[(size_t)t * ldx + k] * ((__global const char *)row)[k];
 #endif
 }
 
@@ -208,8 +210,9 @@ __attribute__((always_inline)) inline void int8_tail(__global const X_T *X, int 
 __attribute__((always_inline)) inline void store_row(__global float *Y, int N, int n, int t0, int tokens,
                                                       const ACC acc[TM], __global const float *scales,
                                                       __global const float *x_scales, __global const float *bias) {
-    #pragma unroll
-    for (int t = 0; t < TM && t < tokens; t++) {
+#pragma unroll
+    for (int t = 0; t < TM; t++) {
+        if (t >= tokens) continue;
         float v = (float)acc[t];
 #if FMT == 0
         v *= scales[n];
