@@ -88,6 +88,7 @@ let package = Package(
                     .embedInCode("training.cl"),
                     .embedInCode("reductions.cl"),
                     .embedInCode("fake_quant.cl"),
+                    .embedInCode("tuning.json"),
                 ],
                 swiftSettings: strict),
 

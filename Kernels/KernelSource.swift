@@ -22,6 +22,9 @@ public enum KernelSource {
         "fake_quant": PackageResources.fake_quant_cl,
     ]
 
+    /// The table of kernel shapes per device (`tuning.json`, read by SlimOpenCL's `TuningTable`).
+    public static let embeddedTuning: [UInt8] = PackageResources.tuning_json
+
     /// Where the text came from, so a build error can name the file.
     public struct Text: Sendable {
         public let name: String
@@ -49,6 +52,17 @@ public enum KernelSource {
         return Text(name: name, origin: raw.origin, source: lines.joined(separator: "\n"))
     }
 
+    /// `tuning.json`, from `SLIM_KERNELS_DIR` when that is set (tuned shapes
+    /// are edited and rerun like the kernels), else the embedded copy.
+    /// Nil when the folder's copy cannot be read (the caller names the path).
+    public static func tuningText() -> Text? {
+        guard let folder else {
+            return Text(name: "tuning", origin: "embedded tuning.json", source: String(decoding: embeddedTuning, as: UTF8.self))
+        }
+        let path = (folder as NSString).appendingPathComponent("tuning.json")
+        return (try? String(contentsOfFile: path, encoding: .utf8)).map { Text(name: "tuning", origin: path, source: $0) }
+    }
+
     /// `SLIM_KERNELS_DIR`, when set: every source is read from there, none from the binary.
     public static var folder: String? {
         ProcessInfo.processInfo.environment["SLIM_KERNELS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
@@ -63,11 +77,11 @@ public enum KernelSource {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             return "SLIM_KERNELS_DIR names no folder; unset it to run the kernels built into slim, or name a folder of .cl files such as Kernels/"
         }
-        let missing = embedded.keys.sorted().map { $0 + ".cl" }.filter {
+        let missing = (embedded.keys.sorted().map { $0 + ".cl" } + ["tuning.json"]).filter {
             !FileManager.default.isReadableFile(atPath: (folder as NSString).appendingPathComponent($0))
         }
         guard missing.isEmpty else {
-            return "the SLIM_KERNELS_DIR folder lacks \(missing.joined(separator: ", ")); it must hold every kernel source (copy Kernels/)"
+            return "the SLIM_KERNELS_DIR folder lacks \(missing.joined(separator: ", ")); it must hold every kernel source and tuning.json (copy Kernels/)"
         }
         return nil
     }

@@ -11,7 +11,9 @@
 //       weights, and per run (scaled by the run's a) for the other formats.
 // -D XBLOCK=1 (with W8A8): X quantized per run of 32 instead (qgemm_quantize_blocks),
 //       one fp16-rounded scale per run, applied per run (llama.cpp's Q8_0/Q8_1 activations).
-// -D TM=tokens per work-item, -D LS=work-items sharing one output row.
+// -D TM=tokens per work-item (qgemv: exactly M, so its token loops have a fixed
+//       trip count, unroll, and keep the accumulators in registers),
+// -D LS=work-items sharing one output row.
 //
 // A run's weights are w = a * (u - z) + m with u its raw levels, so every
 // run contributes a * dot(x, u) + (m - a*z) * sum(x), and one loop serves
@@ -51,15 +53,26 @@
 #endif
 #define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
 
+// Activations of a run: every format but int8 has K a multiple of 32, so a
+// run's 32 activations start 32-float (or, as int8, 32-byte) aligned and load
+// as whole vectors (two ld.global.v4.f32 per float8 on NVIDIA); int8 rows of
+// any K take vload8, which assumes only element alignment.
+#if FMT == 0
+#define X8_AT(p) vload8(0, p)
+#else
+#define X8_AT(p) (*(__global const X8_RAW *)(p))
+#endif
 #if W8A8
 typedef char X_T;
+typedef char8 X8_RAW;
 typedef int8 XV;
-#define LOAD_X8(p) convert_int8(vload8(0, p))
+#define LOAD_X8(p) convert_int8(X8_AT(p))
 #define CONVERT_XV(v) convert_int8(v)
 #else
 typedef float X_T;
+typedef float8 X8_RAW;
 typedef float8 XV;
-#define LOAD_X8(p) vload8(0, p)
+#define LOAD_X8(p) X8_AT(p)
 #define CONVERT_XV(v) convert_float8(v)
 #endif
 #ifndef XBLOCK
@@ -89,7 +102,12 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 #endif
     *z = 0.0f;
     *m = 0.0f;
-    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));
+#if FMT == 2
+    // 34-byte blocks leave the quants 2-byte aligned: 2-byte loads, not single bytes.
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(as_char8(vload4(v, (__global const ushort *)q)));
+#else
+    for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));  // int8 rows of any K: byte-aligned
+#endif
 #elif FMT == 7 || FMT == 8
     // Widening is exact: bf16 is fp32's upper half, vload_half widens IEEE fp16.
 #if FMT == 7
@@ -130,30 +148,39 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *z = 0.0f;
     *m = 0.0f;
 #else
+// The 16 bytes of a run's nibbles as one uint4, kept as words until the
+// nibbles are split, so the compiler keeps one wide load instead of
+// splitting it into byte loads.
 #if FMT == 1
-    const uchar16 bytes = vload16(0, row + r * 16);
+    // One 16-byte load (ld.global.v4.u32 on NVIDIA, one dwordx4 on AMD): a row
+    // holds K/2 bytes, K a multiple of 32, so every run starts 16-byte aligned
+    // (buffers are at least 128-byte aligned).
+    const uint4 w = ((__global const uint4 *)row)[r];
     const int g = n * (K / GROUP) + r * RUN / GROUP;
     *a = scales[g];
     *z = SYM ? 8.0f : (float)zeros[g];
     *m = 0.0f;
 #elif FMT == 3
+    // 18-byte blocks leave the quants 2-byte aligned: eight 2-byte loads, not sixteen single bytes.
     __global const uchar *blk = row + r * 18;
-    const uchar16 bytes = vload16(0, blk + 2);
+    const uint4 w = as_uint4(vload8(0, (__global const ushort *)(blk + 2)));
     *a = vload_half(0, (__global const half *)blk);
     *z = 8.0f;
     *m = 0.0f;
 #elif FMT == 4
+    // 20-byte blocks keep the quants 4-byte aligned: four 4-byte loads.
     __global const uchar *blk = row + r * 20;
-    const uchar16 bytes = vload16(0, blk + 4);
+    const uint4 w = vload4(0, (__global const uint *)(blk + 4));
     *a = vload_half(0, (__global const half *)blk);
     *z = 0.0f;
     *m = vload_half(1, (__global const half *)blk);
 #endif
-    const uchar16 lo = bytes & (uchar16)(0x0F), hi = bytes >> (uchar16)(4);
-    u[0] = CONVERT_XV(lo.lo);
-    u[1] = CONVERT_XV(lo.hi);
-    u[2] = CONVERT_XV(hi.lo);
-    u[3] = CONVERT_XV(hi.hi);
+    // Byte b of the run holds levels b (low nibble) and b + 16 (high nibble).
+    const uint4 lo = w & (uint4)(0x0F0F0F0Fu), hi = (w >> (uint4)(4u)) & (uint4)(0x0F0F0F0Fu);
+    u[0] = CONVERT_XV(as_uchar8(lo.s01));
+    u[1] = CONVERT_XV(as_uchar8(lo.s23));
+    u[2] = CONVERT_XV(as_uchar8(hi.s01));
+    u[3] = CONVERT_XV(as_uchar8(hi.s23));
 #endif
 }
 
@@ -165,8 +192,11 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 __attribute__((always_inline)) inline void run_tokens(__global const X_T *X, int ldx, int tokens, int k0,
                                                        __global const float *x_scales, const XV u[4], float a, float b,
                                                        ACCV accv[TM]) {
+    // A fixed trip count with the token test inside (not a break), so the loop
+    // unrolls and accv stays in registers; in qgemv tokens == TM folds it away.
+#pragma unroll
     for (int t = 0; t < TM; t++) {
-        if (t >= tokens) break;
+        if (t >= tokens) continue;
         __global const X_T *x = X + (size_t)t * ldx + k0;
         const XV x0 = LOAD_X8(x), x1 = LOAD_X8(x + 8), x2 = LOAD_X8(x + 16), x3 = LOAD_X8(x + 24);
         const XV p = (x0 * u[0] + x1 * u[1]) + (x2 * u[2] + x3 * u[3]);
@@ -192,8 +222,9 @@ __attribute__((always_inline)) inline void tail_columns(__global const X_T *X, i
                                                       __global const uchar *row, ACC acc[TM]) {
 #if HAS_TAIL
     for (int k = K / RUN * RUN; k < K; k++)
-        for (int t = 0; t < TM && t < tokens; t++)
-            acc[t] += X[(size_t)t * ldx + k] * WEIGHT_AT(row, k);
+#pragma unroll
+        for (int t = 0; t < TM; t++)
+            if (t < tokens) acc[t] += X[(size_t)t * ldx + k] * WEIGHT_AT(row, k);
 #endif
 }
 
@@ -202,7 +233,9 @@ __attribute__((always_inline)) inline void tail_columns(__global const X_T *X, i
 __attribute__((always_inline)) inline void store_row(__global float *Y, int N, int n, int t0, int tokens,
                                                       const ACC acc[TM], __global const float *scales,
                                                       __global const float *x_scales, __global const float *bias) {
-    for (int t = 0; t < TM && t < tokens; t++) {
+#pragma unroll
+    for (int t = 0; t < TM; t++) {
+        if (t >= tokens) continue;
         float v = (float)acc[t];
 #if FMT == 0
         v *= scales[n];
@@ -222,6 +255,7 @@ __attribute__((always_inline)) inline void row_dots(__global const uchar *row, i
                                                      __global const uchar *zeros, __global const float *x_scales,
                                                      ACC acc[TM]) {
     ACCV accv[TM];
+    #pragma unroll
     for (int t = 0; t < TM; t++) accv[t] = (ACCV)(0);
     for (int r = first_run; r < K / RUN; r += step) {
         XV u[4];
@@ -229,11 +263,12 @@ __attribute__((always_inline)) inline void row_dots(__global const uchar *row, i
         decode_run(row, r, n, K, scales, zeros, u, &a, &z, &m);
         run_tokens(X, K, tokens, r * RUN, x_scales, u, a, m - a * z, accv);
     }
+    #pragma unroll
     for (int t = 0; t < TM; t++) acc[t] = HSUM8(accv[t]);
 }
 
-// GEMV shape (decode, M <= TM): a work-group of LS work-items per output
-// row, splitting the runs of K between them and reducing in local memory.
+// GEMV shape (decode): built with TM = M, a work-group of LS work-items per
+// output row, splitting the runs of K between them and reducing in local memory.
 __kernel __attribute__((reqd_work_group_size(LS, 1, 1)))
 void qgemv(const int M, const int N, const int K, __global const X_T *X, __global const uchar *W,
            __global const float *scales, __global const uchar *zeros, __global const float *x_scales,
@@ -241,20 +276,24 @@ void qgemv(const int M, const int N, const int K, __global const X_T *X, __globa
     const int n = get_group_id(0), lid = get_local_id(0);
     __global const uchar *row = W + (size_t)n * ROW_BYTES(K);
     ACC acc[TM];
-    row_dots(row, n, K, X, M, lid, LS, scales, zeros, x_scales, acc);
-    if (lid == 0) tail_columns(X, K, M, K, row, acc);
+    // TM, a constant, for the token count: the compiler drops the loops' early exits.
+    row_dots(row, n, K, X, TM, lid, LS, scales, zeros, x_scales, acc);
+    if (lid == 0) tail_columns(X, K, TM, K, row, acc);
 #if LS > 1
     __local ACC partial[LS][TM];
+    #pragma unroll
     for (int t = 0; t < TM; t++) partial[lid][t] = acc[t];
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LS / 2; s > 0; s >>= 1) {
         if (lid < s)
+            #pragma unroll
             for (int t = 0; t < TM; t++) partial[lid][t] += partial[lid + s][t];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    #pragma unroll
     for (int t = 0; t < TM; t++) acc[t] = partial[0][t];
 #endif
-    if (lid == 0) store_row(Y, N, n, 0, M, acc, scales, x_scales, bias);
+    if (lid == 0) store_row(Y, N, n, 0, TM, acc, scales, x_scales, bias);
 }
 
 // Blocked shape (M > TM): each work-item computes TM tokens of one output
@@ -287,10 +326,12 @@ inline float divide_as_host(float a, float b) {
     return fma(fma(-q, b, a), 1.0f / b, q);
 }
 
-// W8A8's activation quantization, one row per work-item:
+// W8A8's activation quantization, one row per work-item (work-groups of the
+// row's helper size, so the last group has items past M):
 // s = absmax / 127, q = round(x / s) (half away from zero).
-__kernel void qgemm_quantize_rows(const int K, __global const float *X, __global char *Q, __global float *S) {
+__kernel void qgemm_quantize_rows(const int M, const int K, __global const float *X, __global char *Q, __global float *S) {
     const int m = get_global_id(0);
+    if (m >= M) return;
     __global const float *x = X + (size_t)m * K;
     float peak = 0.0f;
     for (int k = 0; k < K; k++) peak = fmax(peak, fabs(x[k]));
@@ -302,9 +343,9 @@ __kernel void qgemm_quantize_rows(const int K, __global const float *X, __global
 // The per-block activation quantization (XBLOCK), one run of one row per
 // work-item: s = absmax / 127 over the run, q = round(x / s), and the scale
 // kept as its fp16 rounding (what llama.cpp stores in a Q8_0/Q8_1 block).
-__kernel void qgemm_quantize_blocks(const int K, __global const float *X, __global char *Q, __global float *S) {
+__kernel void qgemm_quantize_blocks(const int M, const int K, __global const float *X, __global char *Q, __global float *S) {
     const int r = get_global_id(0), m = get_global_id(1);
-    if (r * RUN >= K) return;
+    if (r * RUN >= K || m >= M) return;
     __global const float *x = X + (size_t)m * K + r * RUN;
     float peak = 0.0f;
     for (int k = 0; k < RUN; k++) peak = fmax(peak, fabs(x[k]));

@@ -1,9 +1,10 @@
 import Foundation
 import SlimCore
 
-/// Kernel shapes per device, as a small table with a default entry (CLBlast's
-/// approach): what is fast on a GPU (local-memory tiles with barriers) is slow
-/// on a CPU device like PoCL, which runs work-items as loops.
+/// One row of kernel shapes (a row of `Kernels/tuning.json`, or a row `slim tune`
+/// found): what is fast on a GPU (local-memory tiles with barriers) is slow
+/// on a CPU device like PoCL, which runs work-items as loops. Every `-D`
+/// option that shapes a kernel, and every work-group size, comes from here.
 public struct DeviceTuning: Sendable, Equatable {
     public enum GemmVariant: Sendable, Equatable {
         /// Local-memory tiles of `tile`² elements, each work-item computing
@@ -14,42 +15,85 @@ public struct DeviceTuning: Sendable, Equatable {
         case blocked(rows: Int, width: Int)
     }
 
+    /// The row's name in the table ("cpu", "nvidia"), or "tuned" for a cached search result.
+    public var name: String
     public var gemm: GemmVariant
+    /// From this many rows of A, the blocked GEMM packs B into panels first (see gemm.cl).
+    public var gemmPackFromRows: Int
     /// Work-items per row for the row-wise kernels (softmax, layer norm):
     /// a tree reduction in local memory on GPUs, one work-item per row on CPUs.
     public var rowWorkGroup: Int
     /// Work-group size of the elementwise kernels.
     public var elementwiseWorkGroup: Int
-    /// The GPU attention kernels' tiles (attention_tiled.cl); nil runs the
-    /// per-row kernels of attention.cl, the shape for CPU devices.
+    /// Tokens per work-item of the quantized GEMM (`-D TM`), and the largest M the GEMV shape takes.
+    public var quantTokens: Int
+    /// Work-items sharing one output row in `qgemv` (`-D LS`).
+    public var gemvWorkGroup: Int
+    /// Work-items per group (along N) of `qgemm_blocked`.
+    public var blockedWorkGroup: Int
+    /// Keys per local-memory tile of the attention kernels (`-D KEY_TILE`), and at head dimensions over 128.
+    public var keyTile: Int
+    public var keyTileWide: Int
+    /// Work-group size of the one-item-per-row helpers (activation quantizers, `qgemm_dequantize`, `attention_delta`).
+    public var helperWorkGroup: Int
+    /// The GPU attention kernels' tiles (attention_tiled.cl, the row's optional
+    /// `attention_tiles` section); nil runs the per-row kernels of attention.cl,
+    /// the shape for CPU devices.
     public var attention: AttentionTiles? = nil
 
-    public static let gpu = DeviceTuning(gemm: .tiled(tile: 32, workPerThread: 8), rowWorkGroup: 256, elementwiseWorkGroup: 256,
-                                         attention: .gpu)
-    public static let cpu = DeviceTuning(gemm: .blocked(rows: 8, width: 16), rowWorkGroup: 1, elementwiseWorkGroup: 64)
+    /// The shipped GPU and CPU rows (the table's "gpu" and "cpu").
+    public static var gpu: DeviceTuning { get throws { try row(named: "gpu") } }
+    public static var cpu: DeviceTuning { get throws { try row(named: "cpu") } }
 
     /// The shipped rows by name, for `slim selftest --row NAME|all`: any
     /// device can run any row's kernels exactly as shipped (PoCL or Oclgrind
     /// running the GPU row's local-memory tiles and 256-wide reductions).
-    public static let named: [(name: String, tuning: DeviceTuning)] = [("gpu", .gpu), ("cpu", .cpu)]
+    public static var named: [(name: String, tuning: DeviceTuning)] {
+        get throws { try TuningTable.shipped().rows.map { ($0.tuning.name, $0.tuning) } }
+    }
 
-    /// The row called `name`, or an error listing the names there are.
+    /// The shipped row called `name`, or an error listing the names there are.
     public static func row(named name: String) throws -> DeviceTuning {
-        guard let row = named.first(where: { $0.name == name }) else {
-            throw SlimError.invalidArgument("tuning row '\(name)' does not exist; rows: \(named.map(\.name).joined(separator: ", ")) (or all)")
+        let rows = try TuningTable.shipped().rows
+        guard let row = rows.first(where: { $0.tuning.name == name }) else {
+            throw SlimError.invalidArgument("tuning row '\(name)' does not exist; rows: \(rows.map(\.tuning.name).joined(separator: ", ")) (or all)")
         }
         return row.tuning
     }
 
-    /// The entry for a device: matched on its type, the GPU entry by default.
-    /// For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT` or `blocked:MR:VW` overrides the GEMM shape.
-    public static func lookup(_ device: OpenCLDevice) -> DeviceTuning {
-        var entry: DeviceTuning = device.type == .cpu ? .cpu : .gpu
-        if let text = ProcessInfo.processInfo.environment["SLIM_GEMM_VARIANT"], let variant = GemmVariant(parsing: text) {
-            entry.gemm = variant
-        }
-        return entry
+    /// The row in force on `device`: the one `slim tune` stored for this device
+    /// and driver if there is one (unless `SLIM_TUNING=shipped`), else the
+    /// table's best match. For kernel work, `SLIM_GEMM_VARIANT=tiled:TS:WPT`
+    /// or `blocked:MR:VW` overrides the GEMM shape.
+    public static func lookup(_ device: OpenCLDevice) throws -> DeviceTuning {
+        try inForce(device).tuning
     }
+
+    /// The row in force and where it came from, as `slim devices` reports it.
+    public static func inForce(_ device: OpenCLDevice) throws -> (tuning: DeviceTuning, source: String) {
+        var chosen: (tuning: DeviceTuning, source: String)
+        if ProcessInfo.processInfo.environment["SLIM_TUNING"] != "shipped", let tuned = try TunedRows.load(device) {
+            chosen = (tuned.tuning, "tuned by `slim tune` on \(tuned.date) (\(tuned.file.path))")
+        } else {
+            let table = try TuningTable.shipped()
+            chosen = (table.match(device).tuning, "shipped row of \(table.origin)")
+        }
+        if let text = ProcessInfo.processInfo.environment["SLIM_GEMM_VARIANT"], let variant = GemmVariant(parsing: text) {
+            chosen.tuning.gemm = variant
+            chosen.source += ", GEMM from SLIM_GEMM_VARIANT=\(text)"
+        }
+        return chosen
+    }
+
+    /// The same shapes under another name (a tuned row keeps the values it started from).
+    public func renamed(_ name: String) -> DeviceTuning {
+        var copy = self
+        copy.name = name
+        return copy
+    }
+
+    /// Equal shapes, whatever the names.
+    public func sameShapes(as other: DeviceTuning) -> Bool { renamed("") == other.renamed("") }
 }
 
 extension DeviceTuning.GemmVariant {
@@ -60,6 +104,14 @@ extension DeviceTuning.GemmVariant {
         case "tiled" where x % y == 0: self = .tiled(tile: x, workPerThread: y)
         case "blocked": self = .blocked(rows: x, width: y)
         default: return nil
+        }
+    }
+
+    /// `tiled:32:8`, `blocked:8:16`: the form `SLIM_GEMM_VARIANT` takes.
+    public var description: String {
+        switch self {
+        case let .tiled(tile, wpt): "tiled:\(tile):\(wpt)"
+        case let .blocked(rows, width): "blocked:\(rows):\(width)"
         }
     }
 }

@@ -29,7 +29,7 @@ extension OpenCLBackend {
         let delta = try allocate([s.batch, s.heads, s.queryLength], name: "attention delta")
         try launch("attention", "attention_delta", options: build,
                    [.buffer(o), .buffer(dO), .buffer(delta), .int(s.queryLength), .int(s.heads)],
-                   global: [s.queryLength, s.heads, s.batch], local: [1, 1, 1])
+                   global: [s.queryLength, s.heads, s.batch], local: [tuning.helperWorkGroup, 1, 1])
         let lengths: KernelArgument = options.keyLengths.map { .buffer($0) } ?? .null
         let mask = maskArguments(s, layout, options)
         let transposed = try lists(layout, options, transposed: true)
@@ -45,8 +45,9 @@ extension OpenCLBackend {
                    global: [layout.queryBlocks * layout.blockSize, s.heads, s.batch], local: [layout.blockSize, 1, 1])
     }
 
-    /// Two tiles of KEY_TILE rows must fit the 32 KiB of local memory every OpenCL device has.
-    func keyTile(_ s: AttentionShape) -> Int { s.headDim > 128 ? 8 : 16 }
+    /// The row's KEY_TILE; over head dimension 128 its KEY_TILE_WIDE, so that two
+    /// tiles of rows still fit the 32 KiB of local memory every OpenCL device has.
+    func keyTile(_ s: AttentionShape) -> Int { s.headDim > 128 ? tuning.keyTileWide : tuning.keyTile }
 
     func buildOptions(_ s: AttentionShape) -> String {
         "-D HEAD_DIM=\(s.headDim) -D KEY_TILE=\(keyTile(s))"

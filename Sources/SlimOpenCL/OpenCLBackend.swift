@@ -20,14 +20,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public var peakGFLOPS: Double { device.peakGFLOPS }
 
-    /// Opens `device`, with the kernel shapes of `tuning` (the device's table entry by default).
+    /// Opens `device`, with the kernel shapes of `tuning` (by default the row in force: see `DeviceTuning.inForce`).
     public init(device: OpenCLDevice, instance: Int = 0, tuning: DeviceTuning? = nil) throws {
         // Checked before any work, not at the first kernel an op needs.
         if let folder = KernelSource.folder, let problem = KernelSource.folderProblem(folder) {
             throw SlimError.io(path: folder, detail: problem)
         }
         self.device = device
-        self.tuning = tuning ?? DeviceTuning.lookup(device)
+        self.tuning = try tuning ?? DeviceTuning.lookup(device)
         id = BackendID(kind: .opencl, instance: instance, name: device.name)
         var status: cl_int = 0
         var dev: cl_device_id? = device.handle

@@ -24,6 +24,12 @@ public struct OpenCLDevice: @unchecked Sendable {
     /// Whether fp32 division can be built correctly rounded
     /// (`-cl-fp32-correctly-rounded-divide-sqrt`); OpenCL's default allows 2.5 ulp.
     public let correctlyRoundedDivide: Bool
+    /// The device's OpenCL extensions, space-separated.
+    public let extensions: String
+    /// Work-items that run in lock step (NVIDIA's warp, AMD's wavefront, the
+    /// largest Intel sub-group), from the vendor's query extension; nil where
+    /// the device has none (CPU drivers). Tuning rows can match on it.
+    public let subGroupWidth: Int?
 
     public enum DeviceType: String, Sendable { case gpu, cpu, accelerator, other }
 
@@ -78,6 +84,8 @@ public struct OpenCLDevice: @unchecked Sendable {
         preferredFloatVectorWidth = Int(try Self.value(id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) as cl_uint)
         let fp: cl_device_fp_config = try Self.value(id, CL_DEVICE_SINGLE_FP_CONFIG)
         correctlyRoundedDivide = fp & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0
+        extensions = try Self.string(id, CL_DEVICE_EXTENSIONS)
+        subGroupWidth = Self.subGroupWidth(id, extensions: extensions.split(separator: " ").map(String.init))
     }
 
     /// A rough fp32 peak: GPUs as compute units × fp32 lanes per unit ×
@@ -102,6 +110,19 @@ public struct OpenCLDevice: @unchecked Sendable {
         if v.contains("nvidia") { return 128 }
         if v.contains("amd") || v.contains("advanced micro devices") { return 64 }
         return 16
+    }
+
+    /// The vendor queries' values: CL_DEVICE_WARP_SIZE_NV (0x4003),
+    /// CL_DEVICE_WAVEFRONT_WIDTH_AMD (0x4043), CL_DEVICE_SUB_GROUP_SIZES_INTEL (0x4108, a list).
+    private static func subGroupWidth(_ id: cl_device_id, extensions: [String]) -> Int? {
+        if extensions.contains("cl_nv_device_attribute_query") { return (try? value(id, 0x4003) as cl_uint).map(Int.init) }
+        if extensions.contains("cl_amd_device_attribute_query") { return (try? value(id, 0x4043) as cl_uint).map(Int.init) }
+        guard extensions.contains("cl_intel_required_subgroup_size") else { return nil }
+        var size = 0
+        guard clGetDeviceInfo(id, cl_device_info(0x4108), 0, nil, &size) == CL_SUCCESS, size > 0 else { return nil }
+        var sizes = [Int](repeating: 0, count: size / MemoryLayout<Int>.size)
+        guard clGetDeviceInfo(id, cl_device_info(0x4108), size, &sizes, nil) == CL_SUCCESS else { return nil }
+        return sizes.max()
     }
 
     /// A short human description, "pthread-haswell-AMD EPYC (cpu, Portable Computing Language)".

@@ -36,5 +36,5 @@ extension OpenCLBackend {
     }
 
     /// From this many rows of A, B is packed into panels first (see gemm.cl).
-    var packingThreshold: Int { 16 }
+    var packingThreshold: Int { tuning.gemmPackFromRows }
 }

@@ -9,16 +9,17 @@ extension OpenCLBackend {
         try checkDequantize(w, into: out, on: id)
         try launch("qgemm", "qgemm_dequantize", options: Self.formatOptions(w.format, activations: .f32) + " -D TM=1 -D LS=1",
                    [.int(w.rows), .int(w.columns), .buffer(w.data), optional(w.scales), optional(w.zeros), .buffer(out)],
-                   global: [(w.columns + 31) / 32, w.rows], local: [1, 1])
+                   global: [(w.columns + 31) / 32, w.rows], local: [tuning.helperWorkGroup, 1])
     }
 
     /// `Y = X · Wᵀ (+ bias)` with W decoded in registers: the GEMV shape (a
-    /// work-group per output row) for up to 8 tokens, the blocked shape (8
-    /// tokens per work-item) beyond.
+    /// work-group per output row) for up to the row's TM tokens, the blocked
+    /// shape (TM tokens per work-item) beyond.
     public func quantizedMatmul(_ x: Tensor, _ w: QuantizedTensor, bias: Tensor?, into y: Tensor,
                                 activations: ActivationPrecision) throws {
         let s = try QuantizedMatmulShape(x: x, w: w, bias: bias, y: y, activations: activations)
         try requireOn(id, [x, y] + w.tensors + (bias.map { [$0] } ?? []), op: "quantizedMatmul")
+        guard s.m > 0 else { return }  // no tokens, nothing to write (and no zero-length register arrays to build)
         let w8a8 = activations != .f32, perBlock = activations == .int8PerBlock
         var operand = x, xScales: Tensor? = nil
         if w8a8 {
@@ -27,26 +28,27 @@ extension OpenCLBackend {
             // Levels rounded as the host rounds them (see divide_as_host in qgemm.cl).
             let options = Self.formatOptions(w.format, activations: activations) + " -D TM=1 -D LS=1"
                 + (device.correctlyRoundedDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "")
-            let arguments: [KernelArgument] = [.int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)]
+            let arguments: [KernelArgument] = [.int(s.m), .int(s.k), .buffer(x), .buffer(operand), .buffer(xScales!)]
+            let ls = tuning.helperWorkGroup
             if perBlock {
-                try launch("qgemm", "qgemm_quantize_blocks", options: options, arguments, global: [s.k / 32, s.m], local: [1, 1])
+                try launch("qgemm", "qgemm_quantize_blocks", options: options, arguments, global: [s.k / 32, s.m], local: [ls, 1])
             } else {
-                try launch("qgemm", "qgemm_quantize_rows", options: options, arguments, global: [s.m], local: [1])
+                try launch("qgemm", "qgemm_quantize_rows", options: options, arguments, global: [s.m], local: [ls])
             }
         }
-        let tokensPerItem = 8
+        let tokensPerItem = tuning.quantTokens
         let arguments: [KernelArgument] = [
             .int(s.m), .int(s.n), .int(s.k), .buffer(operand), .buffer(w.data), optional(w.scales), optional(w.zeros),
             optional(xScales), optional(bias), .buffer(y),
         ]
         let base = Self.formatOptions(w.format, activations: activations) + " -D TM=\(tokensPerItem)"
         if s.m <= tokensPerItem {
-            let ls = tuning.rowWorkGroup == 1 ? 1 : 64
-            try launch("qgemm", "qgemv", options: base + " -D LS=\(ls)", arguments, global: [s.n * ls], local: [ls])
+            // Built for exactly M tokens (fixed trip counts, accumulators in registers).
+            let ls = tuning.gemvWorkGroup, options = Self.formatOptions(w.format, activations: activations) + " -D TM=\(s.m)"
+            try launch("qgemm", "qgemv", options: options + " -D LS=\(ls)", arguments, global: [s.n * ls], local: [ls])
         } else {
-            let local = tuning.rowWorkGroup == 1 ? 1 : 64
             try launch("qgemm", "qgemm_blocked", options: base + " -D LS=1", arguments,
-                       global: [s.n, (s.m + tokensPerItem - 1) / tokensPerItem], local: [local, 1])
+                       global: [s.n, (s.m + tokensPerItem - 1) / tokensPerItem], local: [tuning.blockedWorkGroup, 1])
         }
     }
 

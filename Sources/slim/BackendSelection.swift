@@ -57,6 +57,22 @@ enum BackendSelection {
         return (gpus[local % gpus.count], "GPU \(local % gpus.count) of \(gpus.count), for local rank \(local)")
     }
 
+    /// The OpenCL device numbered `index` in `slim devices`, or by default the
+    /// first GPU, else the first device; `orElse` ends the error's advice.
+    static func openCLDevice(index: String?, orElse: String = "") throws -> OpenCLDevice {
+        let devices = try OpenCLDevice.all()
+        if let index {
+            guard let i = Int(index), devices.indices.contains(i) else {
+                throw SlimError.noDevice("--device \(index): the OpenCL devices are 0..<\(devices.count) (see `slim devices`)\(orElse)")
+            }
+            return devices[i]
+        }
+        guard let preferred = try OpenCLBackend.preferredDevice() else {
+            throw SlimError.noDevice("no OpenCL platform or device found (install an ICD such as pocl-opencl-icd)\(orElse)")
+        }
+        return preferred
+    }
+
     /// Every backend named in a comma-separated list (`cpu,opencl`).
     static func openList(_ list: String?) throws -> [any Backend] {
         guard let list else { return [try BackendOption(backend: nil).open()] }

@@ -39,6 +39,9 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
     private func survey() throws -> (devices: [OpenCLDevice], autoPick: OpenCLDevice?, cpu: CPUInfo, gemm: GemmPath,
                                      entries: [[String: Any]]) {
         let devices = try OpenCLDevice.all()
+        // The row in force per device: a tuned row from `slim tune`, else the shipped table's match.
+        var rows: [String: (tuning: DeviceTuning, source: String)] = [:]
+        for d in devices { rows[d.name] = try DeviceTuning.inForce(d) }
         let autoPick = BackendSelection.autoDevice(devices)
         let cpu = CPUInfo.current
         var entries: [[String: Any]] = devices.map { d in
@@ -49,6 +52,8 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
                 "max_work_group_size": d.maxWorkGroupSize, "opencl_c_version": d.openCLCVersion,
                 "driver_version": d.driverVersion, "preferred_float_vector_width": d.preferredFloatVectorWidth,
                 "peak_gflops": d.peakGFLOPS, "auto": d.name == autoPick?.name && d.platformName == autoPick?.platformName,
+                "sub_group_width": d.subGroupWidth.map { $0 as Any } ?? NSNull(),
+                "tuning": ["row": rows[d.name]!.tuning.name, "source": rows[d.name]!.source, "shapes": rows[d.name]!.tuning.jsonObject],
             ]
         }
         // An unknown SLIM_GEMM stops here with its error, as it would stop the first GEMM.
@@ -84,7 +89,10 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
             print("        vendor \(d.vendor), type \(d.type.rawValue), \(d.computeUnits) compute units at \(d.clockMHz) MHz")
             print("        global memory \(mib(d.globalMemoryBytes)) (largest allocation \(mib(d.maxAllocationBytes))), local memory \(d.localMemoryBytes / 1024) KiB")
             print("        max work-group \(d.maxWorkGroupSize), \(d.openCLCVersion), driver \(d.driverVersion), float vector width \(d.preferredFloatVectorWidth)")
-            print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32")
+            print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32" + (d.subGroupWidth.map { ", sub-group width \($0)" } ?? ""))
+            let row = rows[d.name]!
+            print("        tuning row \(row.tuning.name): \(row.source)")
+            print("          \(row.tuning.summary)")
         }
         print("CPU     \(cpu.model)\(autoPick == nil ? "  <- auto" : "")")
         print("        C kernels: \(CPUBackend.ISA.best) (levels " + CPUBackend.ISA.allCases.filter { $0 <= .best }.map(\.description).joined(separator: ", ") + ")")

@@ -16,7 +16,7 @@ struct SelfTestCommand: ParsableCommand {
 
     @Option(help: "The OpenCL device's index in `slim devices`, or cpu (default: the first GPU, else the first OpenCL device).")
     var device: String?
-    @Option(help: "Force a tuning row by name (\(DeviceTuning.named.map(\.name).joined(separator: ", "))) or all; default: the device's own row.")
+    @Option(help: "Force a shipped tuning row by name (\((try? DeviceTuning.named.map(\.name).joined(separator: ", ")) ?? "see Kernels/tuning.json")) or all; default: the row in force on the device (see slim devices).")
     var row: String?
     @Option(help: "Only these ops, comma-separated (\(ConformanceCatalogue.ops.joined(separator: ", "))).")
     var op: String?
@@ -63,22 +63,10 @@ struct SelfTestCommand: ParsableCommand {
             if row != nil { throw ValidationError("--row applies to OpenCL devices, not to --device cpu") }
             return [("cpu", CPUBackend())]
         }
-        let devices = try OpenCLDevice.all()
-        let chosen: OpenCLDevice
-        if let device {
-            guard let index = Int(device), devices.indices.contains(index) else {
-                throw SlimError.noDevice("--device \(device): the OpenCL devices are 0..<\(devices.count) (see `slim devices`), or use cpu")
-            }
-            chosen = devices[index]
-        } else {
-            guard let preferred = try OpenCLBackend.preferredDevice() else {
-                throw SlimError.noDevice("no OpenCL platform or device found (install an ICD such as pocl-opencl-icd), or use --device cpu")
-            }
-            chosen = preferred
-        }
+        let chosen = try BackendSelection.openCLDevice(index: device, orElse: ", or use --device cpu")
         let rows: [(String, DeviceTuning)] = switch row {
-        case nil: [("own row", DeviceTuning.lookup(chosen))]
-        case "all": DeviceTuning.named.map { ("row \($0.name)", $0.tuning) }
+        case nil: [("own row \(try DeviceTuning.lookup(chosen).name)", try DeviceTuning.lookup(chosen))]
+        case "all": try DeviceTuning.named.map { ("row \($0.name)", $0.tuning) }
         case let name?: [("row \(name)", try DeviceTuning.row(named: name))]
         }
         return try rows.map { label, tuning in ("opencl \(chosen.summary), \(label)", try OpenCLBackend(device: chosen, tuning: tuning)) }

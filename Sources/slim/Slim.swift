@@ -11,7 +11,7 @@ struct Slim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slim",
         abstract: "Compress transformer models and run them compressed, on OpenCL or the CPU.",
-        subcommands: [Devices.self, SelfTestCommand.self, Bench.self, InspectCommand.self, EmbedCommand.self, CompressCommand.self, ExportCommand.self, PruneCommand.self, LowRankCommand.self,
+        subcommands: [Devices.self, SelfTestCommand.self, TuneCommand.self, Bench.self, InspectCommand.self, EmbedCommand.self, CompressCommand.self, ExportCommand.self, PruneCommand.self, LowRankCommand.self,
                       EvalCommand.self, TokenizeCommand.self, PerplexityCommand.self, GenerateCommand.self, DistillCommand.self, FinetuneCommand.self])
 
     /// ArgumentParser's own `main`, with the command run inside the scope of

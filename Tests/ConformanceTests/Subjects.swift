@@ -27,9 +27,10 @@ struct Subject: Sendable, CustomTestStringConvertible {
 /// Every backend the suite runs on: the CPU backend at each of its kernels'
 /// instruction-set levels (AVX-512 VNNI where the CPU has it, AVX2, plain C),
 /// so the fallbacks stay tested on a VNNI machine and the plain-C kernels
-/// (what ARM runs) are tested at all; the OpenCL device with its own tuning
-/// row; and, on that same device, the other row as shipped, so the GPU row's
-/// kernels (local-memory tiles, 256-wide row reductions) run on PoCL with the
+/// (what ARM runs) are tested at all; the OpenCL device with the row in force
+/// on it; and, on that same device, every other shipped row of
+/// Kernels/tuning.json as shipped, so the GPU rows' kernels (local-memory
+/// tiles, 256-wide row reductions, vendor GEMV widths) run on PoCL with the
 /// very build options and work-group sizes a GPU gets.
 enum Subjects {
     static let openCLDevice: OpenCLDevice? = try? OpenCLBackend.preferredDevice()
@@ -50,15 +51,20 @@ enum Subjects {
             print("note: no OpenCL device, OpenCL conformance skipped" + (requireOpenCL ? " (and SLIM_REQUIRE_OPENCL=1 fails the suite)" : ""))
             return list
         }
-        let own = DeviceTuning.lookup(device)
-        let other = own == .cpu ? DeviceTuning.gpu : DeviceTuning.cpu
-        for (label, tuning) in [("opencl", own), ("opencl-" + (other == .gpu ? "gpu-row" : "cpu-row"), other)] {
+        for (label, tuning) in rowsToRun(on: device) {
             if let b = try? OpenCLBackend(device: device, tuning: tuning) { list.append(Subject(name: label, backend: b)) }
         }
         return list
     }()
 
     static var openCL: [Subject] { all.filter { $0.backend.id.kind == .opencl } }
+
+    /// "opencl" with the device's row in force, then "opencl-NAME-row" for every
+    /// shipped row whose shapes differ from it (an empty list if the table does not load).
+    static func rowsToRun(on device: OpenCLDevice) -> [(String, DeviceTuning)] {
+        guard let own = try? DeviceTuning.lookup(device), let shipped = try? DeviceTuning.named else { return [] }
+        return [("opencl", own)] + shipped.filter { !$0.tuning.sameShapes(as: own) }.map { ("opencl-\($0.name)-row", $0.tuning) }
+    }
     /// For tests that need an OpenCL device: skipped (and reported so) rather than passed without one.
     static let needsOpenCL = ConditionTrait.enabled(if: !openCL.isEmpty, "needs an OpenCL device")
 }
@@ -67,16 +73,21 @@ enum Subjects {
     @Test func openCLDeviceIsPresentWhenRequired() {
         if Subjects.requireOpenCL {
             #expect(Subjects.openCLDevice != nil, "SLIM_REQUIRE_OPENCL=1 but no OpenCL device was found (is pocl-opencl-icd installed?)")
-            #expect(Subjects.openCL.count == 2, "the OpenCL device was found but a backend could not be opened on it")
+            let rows = Subjects.rowsToRun(on: Subjects.openCLDevice!)
+            #expect(rows.count >= 2 && Subjects.openCL.count == rows.count,
+                    "the OpenCL device was found but a backend could not be opened on it under every row")
         }
     }
 
-    /// The second OpenCL subject runs the other tuning row exactly as shipped,
-    /// not a shrunken copy of it.
-    @Test(Subjects.needsOpenCL) func theOtherTuningRowRunsAsShipped() throws {
+    /// Every shipped row runs exactly as shipped, not a shrunken copy of it:
+    /// the OpenCL subjects cover every row of the table (the one in force may be a tuned one).
+    @Test(Subjects.needsOpenCL) func everyShippedRowRunsAsShipped() throws {
         let device = try #require(Subjects.openCLDevice)
-        let own = DeviceTuning.lookup(device)
         let tunings = Subjects.openCL.compactMap { ($0.backend as? OpenCLBackend)?.tuning }
-        #expect(tunings == [own, own == .cpu ? DeviceTuning.gpu : DeviceTuning.cpu])
+        #expect(tunings.first == (try DeviceTuning.lookup(device)))
+        for (name, row) in try DeviceTuning.named {
+            #expect(tunings.contains { $0.sameShapes(as: row) }, "shipped row \(name) is run")
+        }
+        #expect(try DeviceTuning.named.contains { $0.name == "gpu" } && DeviceTuning.named.contains { $0.name == "cpu" })
     }
 }
