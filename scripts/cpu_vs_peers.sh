@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The CPU backend beside numpy and torch in the same run, two interleaved rounds:
 # fp32 GEMM (the chosen engine, then SLIM_GEMM=own), attention dense L 2048 and
-# window ±128 at L 8192. Run on a quiet machine (README, "CPU backend" figures).
+# window ±128 at L 8192 (forward, then forward + backward beside torch SDPA's
+# autograd), and a distillation step beside ../shared/peers/torch_peers.py's.
+# Run on a quiet machine (README, "CPU backend" figures).
 cd "$(dirname "$0")/.."; S=${S:-.build/release/slim}; P=${PYTHON:-python3}  # a python with numpy and torch
 export SLIM_THREAD_SPIN=0
 lscpu | grep -E "Model name|^CPU\(s\)|Model:"
@@ -26,7 +28,25 @@ with torch.no_grad():
     t=b(lambda: F.scaled_dot_product_attention(q,k,v), 3); print(f"torch SDPA dense L2048 h8 d64: {t*1e3:.1f} ms")
     L=8192; q,k,v=(torch.randn(1,8,L,64) for _ in range(3)); idx=torch.arange(L); mask=(idx[None,:]-idx[:,None]).abs()<=128
     t=b(lambda: F.scaled_dot_product_attention(q,k,v,attn_mask=mask), 2); print(f"torch SDPA window |i-j|<=128 L8192: {t*1e3:.1f} ms")
+# Forward + backward (autograd), the figure beside slim's "forward + backward".
+def fwd_bwd(L, mask=None, r=3):
+    q,k,v=(torch.randn(1,8,L,64,requires_grad=True) for _ in range(3)); g=torch.randn(1,8,L,64)
+    def step():
+        F.scaled_dot_product_attention(q,k,v,attn_mask=mask).backward(g)
+        q.grad=k.grad=v.grad=None
+    return b(step, r)
+print(f"torch SDPA dense L2048 h8 d64 forward+backward: {fwd_bwd(2048)*1e3:.1f} ms")
+print(f"torch SDPA window |i-j|<=128 L8192 forward+backward: {fwd_bwd(L, mask, 2)*1e3:.1f} ms")
 PY
   $S bench attention --layout dense --seq 2048 --heads 8 --dim 64 --backend cpu --runs 3 2>&1 | tail -1
   $S bench attention --layout window:128 --seq 8192 --heads 8 --dim 64 --backend cpu --runs 3 2>&1 | tail -1
+  $S bench attention --layout dense --seq 2048 --heads 8 --dim 64 --backend cpu --runs 3 --backward 2>&1 | tail -1
+  $S bench attention --layout window:128 --seq 8192 --heads 8 --dim 64 --backend cpu --runs 3 --backward 2>&1 | tail -1
+  # The distillation step: torch_peers.py's (6-layer teacher, 3-layer student, b16 s128) and Slim's.
+  $P - "${PEERS:-../shared/peers}/torch_peers.py" <<'PY'
+import sys; src = open(sys.argv[1]).read()
+exec(src[:src.index("rows = []")] + "rows = []\n" + src[src.index("# distillation step"):src.index("if len(sys.argv) > 1:")]
+     + "print(f'torch distill step b16 s128: {rows[-1][2]*1e3:.0f} ms, {rows[-1][3]:.0f} tokens/s')")
+PY
+  $S bench distill --batch 16 --seq 128 --runs 3 --backend cpu 2>&1 | tail -1
 done

@@ -14,6 +14,11 @@
 // tail cancels: x < 0 takes erfc(t)/2, x ≥ 0 takes 1 - erfc(t)/2.
 static inline float gelu_scalar(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
 
+// GELU's derivative Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
+static inline float gelu_slope_scalar(float x) {
+    return 0.5f * erfcf(-x * 0.70710678118654752f) + x * expf(-0.5f * x * x) * 0.39894228040143268f;
+}
+
 // 2·√(2/π) and GELU-tanh's cubic coefficient: its σ argument is 2u.
 #define GELU_TANH_2BETA 1.5957691216057308f
 #define GELU_TANH_KAPPA 0.044715f
@@ -39,12 +44,26 @@ AVX2 static inline __m256 erfc_pos_avx2(__m256 t) {
     return _mm256_mul_ps(tau, slim_exp_avx2(_mm256_fnmadd_ps(t, t, p)));
 }
 
-AVX2 static inline __m256 gelu_avx2(__m256 x) {
+// Φ(x), the standard normal CDF.
+AVX2 static inline __m256 normal_cdf_avx2(__m256 x) {
     const __m256 t = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
     const __m256 half_erfc = _mm256_mul_ps(_mm256_set1_ps(0.5f), erfc_pos_avx2(t));
     const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-    const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc, negative);
-    return _mm256_mul_ps(x, phi);
+    return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc, negative);
+}
+
+AVX2 static inline __m256 gelu_avx2(__m256 x) { return _mm256_mul_ps(x, normal_cdf_avx2(x)); }
+
+// dx = dy·(Φ(x) + x·φ(x)).
+AVX2 static void gelu_backward_avx2(const float *x, const float *dy, float *dx, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 pdf = _mm256_mul_ps(slim_exp_avx2(_mm256_mul_ps(_mm256_mul_ps(v, v), _mm256_set1_ps(-0.5f))),
+                                         _mm256_set1_ps(0.39894228040143268f));
+        _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), _mm256_fmadd_ps(v, pdf, normal_cdf_avx2(v))));
+    }
+    for (; i < n; i++) dx[i] = dy[i] * gelu_slope_scalar(x[i]);
 }
 
 AVX2 static void bias_gelu_avx2(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
@@ -101,11 +120,22 @@ static inline float32x4_t erfc_pos_neon(float32x4_t t) {
     return vmulq_f32(tau, slim_exp_neon(vfmsq_f32(p, t, t)));
 }
 
-static inline float32x4_t gelu_neon(float32x4_t x) {
+static inline float32x4_t normal_cdf_neon(float32x4_t x) {
     const float32x4_t t = vmulq_n_f32(vabsq_f32(x), 0.70710678118654752f);
     const float32x4_t half_erfc = vmulq_n_f32(erfc_pos_neon(t), 0.5f);
-    const float32x4_t phi = vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), half_erfc, vsubq_f32(vdupq_n_f32(1.0f), half_erfc));
-    return vmulq_f32(x, phi);
+    return vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), half_erfc, vsubq_f32(vdupq_n_f32(1.0f), half_erfc));
+}
+
+static inline float32x4_t gelu_neon(float32x4_t x) { return vmulq_f32(x, normal_cdf_neon(x)); }
+
+static void gelu_backward_neon(const float *x, const float *dy, float *dx, long n) {
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vld1q_f32(x + i);
+        const float32x4_t pdf = vmulq_n_f32(slim_exp_neon(vmulq_n_f32(vmulq_f32(v, v), -0.5f)), 0.39894228040143268f);
+        vst1q_f32(dx + i, vmulq_f32(vld1q_f32(dy + i), vfmaq_f32(normal_cdf_neon(v), v, pdf)));
+    }
+    for (; i < n; i++) dx[i] = dy[i] * gelu_slope_scalar(x[i]);
 }
 
 static void bias_gelu_neon(float *y, int rows, int n, long ldc, const float *bias, int gelu) {
@@ -204,4 +234,19 @@ void slim_gated_activation(const float *gate, const float *up, float *out, long 
 #endif
     slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
     for (long i = 0; i < n; i++) out[i] = gate_scalar(gate[i], activation) * up[i];
+}
+
+void slim_gelu_backward(const float *x, const float *dy, float *dx, long n, int isa) {
+    NEON_ACTIVATION(isa, gelu_backward_neon(x, dy, dx, n))
+#if HAVE_X86
+    if (slim_isa_within(isa) >= SLIM_ISA_AVX2) {
+        slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_AVX2);
+        gelu_backward_avx2(x, dy, dx, n);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    slim_ran(SLIM_PATHS_ELEMENTWISE, SLIM_ISA_PORTABLE);
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * gelu_slope_scalar(x[i]);
 }

@@ -115,20 +115,3 @@ void slim_attention_softmax_block(float *s, int rows, int cols, long lds, const 
     slim_ran(SLIM_PATHS_ATTENTION, SLIM_ISA_PORTABLE);
     softmax_block_portable(s, rows, cols, lds, first, limit, global, m, l, o, d, ldo);
 }
-
-void slim_attention_probabilities(float *s, int rows, int cols, long lds, const int *first, const int *limit, int global,
-                                  const float *lse) {
-    for (int r = 0; r < rows; r++) {
-        float *row = s + r * lds;
-        const int hi = limit[r] < 0 ? 0 : (limit[r] > cols ? cols : limit[r]);
-        for (int j = 0; j < cols; j++) {
-            const int visible = j < hi && (j >= first[r] || j < global) && lse[r] > -INFINITY;
-            row[j] = visible ? expf(row[j] - lse[r]) : 0.0f;
-        }
-    }
-}
-
-void slim_attention_dscores(const float *p, float *dp, int rows, int cols, long ld, const float *delta) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++) dp[r * ld + j] = p[r * ld + j] * (dp[r * ld + j] - delta[r]);
-}

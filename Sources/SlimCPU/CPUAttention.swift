@@ -57,7 +57,7 @@ extension CPUBackend {
                 peak.update(repeating: -.infinity, count: rows)
                 sum.update(repeating: 0, count: rows)
                 acc.update(repeating: 0, count: accRows * ldacc)
-                slim_attention_queries(qrows, ldq, Int32(rows), Int32(d), scale, queries)
+                slim_attention_queries(qrows, ldq, Int32(rows), Int32(d), scale, queries, d)
                 let headKeys = kt + (b * s.kvHeads + kvh) * d * ldkt
                 let lay = options.layout(head: h, layout)
                 for c in lay.columns[Int(lay.rowStarts[qb])..<Int(lay.rowStarts[qb + 1])] {

@@ -9,6 +9,7 @@ struct BenchGemm: ParsableCommand {
 
     @Option(help: "MxNxK; several separated by commas.") var shape: String = "1024x1024x1024"
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?
+    @Flag(help: "Multiply by Aᵀ with A stored [K, M], as a linear layer's weight gradient dYᵀ·X is.") var transposeA = false
     @Flag(help: "Multiply by Bᵀ with B stored [N, K], as a linear layer's weight is.") var transposeB = false
     @Option(help: "Untimed runs first.") var warmup = 2
     @Option(help: "Timed runs (at least 5); the median is reported.") var runs = 7
@@ -42,17 +43,17 @@ struct BenchGemm: ParsableCommand {
         var rng = SystemRandomNumberGenerator()
         let aValues = (0..<m * k).map { _ in Float.random(in: -1..<1, using: &rng) }
         let bValues = (0..<k * n).map { _ in Float.random(in: -1..<1, using: &rng) }
-        let a = try backend.tensor(aValues, shape: [m, k], name: "A")
+        let a = try backend.tensor(aValues, shape: transposeA ? [k, m] : [m, k], name: "A")
         let b = try backend.tensor(bValues, shape: transposeB ? [n, k] : [k, n], name: "B")
         let c = try backend.allocate([m, n], name: "C")
-        let options = GemmOptions(transposeB: transposeB)
+        let options = GemmOptions(transposeA: transposeA, transposeB: transposeB)
         let ms = try medianMilliseconds(warmup: warmup, runs: runs) {
             try backend.gemm(a, b, into: c, options: options)
             try backend.synchronize()
         }
         try spotCheck(backend.floats(c), a: aValues, b: bValues, m: m, n: n, k: k)
         let bytes = Double((m * k + k * n + m * n) * 4)
-        return benchRecord(backend, op: transposeB ? "gemm_nt" : "gemm", shape: "\(m)x\(n)x\(k)", ms: ms,
+        return benchRecord(backend, op: "gemm" + (transposeA || transposeB ? "_\(transposeA ? "t" : "n")\(transposeB ? "t" : "n")" : ""), shape: "\(m)x\(n)x\(k)", ms: ms,
                            flops: GemmShape(m: m, n: n, k: k).flops, bytes: bytes, runs: runs)
     }
 
@@ -63,8 +64,9 @@ struct BenchGemm: ParsableCommand {
             var sum = 0.0, norm = 0.0
             for p in 0..<k {
                 let bv = transposeB ? b[j * k + p] : b[p * n + j]
-                sum += Double(a[i * k + p]) * Double(bv)
-                norm += abs(Double(a[i * k + p]) * Double(bv))
+                let av = transposeA ? a[p * m + i] : a[i * k + p]
+                sum += Double(av) * Double(bv)
+                norm += abs(Double(av) * Double(bv))
             }
             // fp32 accumulation: error grows like sqrt(K)·ε·Σ|terms|; 1e-5·Σ|terms| is a loose bound.
             if abs(Double(c[i * n + j]) - sum) > 1e-5 * max(norm, 1) {

@@ -111,8 +111,10 @@ struct TrainingRunOptions: ParsableArguments {
         } else {
             let attention = run.attentionCurve.count > 1
                 ? String(format: " (attention KL %.5f → %.5f)", run.attentionCurve.first!, run.attentionCurve.last!) : ""
-            print(String(format: "%@: %@ (%@), %d-layer model, %d steps, loss %.5f → %.5f%@, %.0f tokens/s (median), %d bytes; loss curve in loss.csv and loss.svg",
-                         out.path, report.method, report.format, run.student.config.layers, run.step, first, final, attention, median,
+            // No step, no loss: `--steps 0` writes the starting model (it printed "loss nan → nan").
+            let loss = run.curve.isEmpty ? "no loss (the starting model)" : String(format: "loss %.5f → %.5f", first, final)
+            print(String(format: "%@: %@ (%@), %d-layer model, %d steps, %@%@, %.0f tokens/s (median), %d bytes; loss curve in loss.csv and loss.svg",
+                         out.path, report.method, report.format, run.student.config.layers, run.step, loss, attention, median,
                          report.bytesAfter))
         }
     }

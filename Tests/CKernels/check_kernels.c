@@ -109,6 +109,7 @@ int main(int argc, char **argv) {
         check_int8();
         check_elementwise();
         check_w16();
+        check_attention();
         printf("  level %-14s %s\n", slim_isa_name(check_isa), failed == before ? "ok" : "FAILED");
     }
     check_pool();

@@ -120,6 +120,7 @@ enum { L1 = 2, L2 = 4 };
 void check_qgemm(void);
 void check_int8(void);
 void check_elementwise(void);
+void check_attention(void);
 void check_pool(void);
 void check_w16(void);
 

@@ -52,6 +52,17 @@ import TestSupport
         #expect(q.status == 0, "distil, then quantize: \(q.stderr)")
     }
 
+    /// `--steps 0` writes the starting model and says so, with no loss to print (it printed "loss nan → nan").
+    @Test(.seeded) func zeroStepsWritesTheStartingModelWithoutANaNLoss() throws {
+        let w = try Self.workspace("zero")
+        defer { try? FileManager.default.removeItem(at: w.base) }
+        let r = try slim(Self.arguments(w, output: "student", steps: 0))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("0 steps") && r.stdout.contains("the starting model"), "\(r.stdout)")
+        #expect(!r.stdout.lowercased().contains("nan"), "\(r.stdout)")
+        #expect(FileManager.default.fileExists(atPath: w.base.appendingPathComponent("student/config.json").path))
+    }
+
     /// 8 steps straight against 4 steps, a checkpoint, and 4 more after --resume: the same loss curve.
     @Test(.seeded) func resumeContinuesTheSameLossCurve() throws {
         let w = try Self.workspace("resume")

@@ -15,6 +15,10 @@ void slim_bias_gelu(float *y, int rows, int n, long ldc, const float *bias, int 
 /// out[i] = x[i]·Φ(x[i]) for n elements (x and out may alias).
 void slim_gelu(const float *x, float *out, long n, int isa);
 
+/// dx[i] = dy[i]·(Φ(x[i]) + x[i]·φ(x[i])), the exact GELU's derivative (the
+/// backward of slim_gelu; dx may alias dy).
+void slim_gelu_backward(const float *x, const float *dy, float *dx, long n, int isa);
+
 /// The activations of a gated MLP's gate (`activation` of slim_gated_activation).
 enum { SLIM_GATE_SILU = 0, SLIM_GATE_GELU_TANH = 1 };
 
