@@ -24,6 +24,8 @@ DISTILL_FLOPS_PER_TOKEN = (6 + 3 * 3) * layer_flops_per_token(128)
 # 7B Llama decoder (Llama-2-7B: hidden 4096, ffn 11008, 32 blocks, no GQA).
 D, FF, BLOCKS = 4096, 11008, 32
 HESSIAN_ELEMENTS = 3 * D * D + FF * FF           # Q (K, V share it), O, gate (up shares it), down
+# What is summed and exchanged: each symmetric Hessian's upper triangle (HessianCollector).
+HESSIAN_TRIANGLES = 3 * D * (D + 1) // 2 + FF * (FF + 1) // 2
 BLOCK_PARAMS = 4 * D * D + 3 * D * FF
 CALIB_TOKENS = 128 * 2048                         # llm-compressor's usual 128 sequences of 2048
 BLOCK_FWD_FLOPS = 2 * BLOCK_PARAMS * CALIB_TOKENS + 2 * 2 * 2048 * D * CALIB_TOKENS
@@ -92,9 +94,9 @@ def table():
     for bpv, label in ((EXACT_BYTES, "exact (today)"), (8, "float64 sum")):
         for gpus, servers, net in ((1, 1, None), (8, 1, None), (8, 4, "100 Gb/s"), (8, 4, "400 Gb/s")):
             n = gpus * servers
-            parallel = (2 * BLOCK_FWD_FLOPS + XTX_FLOPS) / GPU_FLOPS + CALIB_TOKENS / 2048 * HESSIAN_ELEMENTS * (4 / LINKS["PCIe 4 x16"] + EXACT_ADD_S)
+            parallel = (2 * BLOCK_FWD_FLOPS + XTX_FLOPS) / GPU_FLOPS + CALIB_TOKENS / 2048 * (HESSIAN_ELEMENTS * 4 / LINKS["PCIe 4 x16"] + HESSIAN_TRIANGLES * EXACT_ADD_S)
             serial = GPTQ_FLOPS / HOST_DOUBLE_FLOPS
-            comm = allreduce(HESSIAN_ELEMENTS * bpv, gpus, servers, None, net) if n > 1 else 0
+            comm = allreduce(HESSIAN_TRIANGLES * bpv, gpus, servers, None, net) if n > 1 else 0
             t1 = parallel + serial
             tn = parallel / n + serial + comm
             rows.append(("GPTQ 7B, one block", label + ", every rank all linears", f"{servers}x{gpus}" + (f" {net}" if net else ""), tn, comm, t1 / (n * tn)))
@@ -107,8 +109,8 @@ def table():
 if __name__ == "__main__":
     print(f"3-layer MiniLM student: {STUDENT_PARAMS:,} parameters; exact all-reduce {STUDENT_PARAMS * EXACT_BYTES / 1e6:.0f} MB/step, float32 {STUDENT_PARAMS * 4 / 1e6:.0f} MB")
     print(f"distillation compute: {DISTILL_FLOPS_PER_TOKEN / 1e6:.1f} MFLOP/token")
-    print(f"7B block: Hessians {HESSIAN_ELEMENTS:,} elements = {HESSIAN_ELEMENTS * 8 / 1e9:.2f} GB float64, {HESSIAN_ELEMENTS * 24 / 1e9:.2f} GB exact limbs "
-          f"({BLOCKS} blocks: {BLOCKS * HESSIAN_ELEMENTS * 24 / 1e9:.0f} GB); forward x2 {2 * BLOCK_FWD_FLOPS / 1e12:.0f} TFLOP, XtX {XTX_FLOPS / 1e12:.0f} TFLOP, "
+    print(f"7B block: Hessians {HESSIAN_ELEMENTS:,} elements = {HESSIAN_ELEMENTS * 8 / 1e9:.2f} GB float64; upper triangles {HESSIAN_TRIANGLES:,} "
+          f"= {HESSIAN_TRIANGLES * 24 / 1e9:.2f} GB exact limbs ({BLOCKS} blocks: {BLOCKS * HESSIAN_TRIANGLES * 24 / 1e9:.0f} GB); forward x2 {2 * BLOCK_FWD_FLOPS / 1e12:.0f} TFLOP, XtX {XTX_FLOPS / 1e12:.0f} TFLOP, "
           f"GPTQ {GPTQ_FLOPS / 1e12:.2f} TFLOP (host, double)")
     print(f"{'job':24} {'variant':32} {'servers x GPUs':20} {'time/step or block (s)':>22} {'exchange (s)':>12} {'efficiency':>10}")
     for job, variant, shape, t, comm, eff in table():
