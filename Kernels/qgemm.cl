@@ -4,6 +4,7 @@
 //
 // -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
 //       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1 | 5 Q4_K | 6 Q6_K (super-blocks of 256 = 8 runs)
+//       | 7 Q5_0 | 8 Q5_1
 // -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
 //       products are integer, accumulated in int32 across the row for int8
 //       weights, and per run (scaled by the run's a) for the other formats.
@@ -19,6 +20,7 @@
 //   Q4_K: a = d·sc, m = −dmin·mn of the run's sub-block
 //   Q6_K: u = sc·(q − 32) (its runs hold two sub-blocks of 16; the products are
 //         exact integers), a = d
+//   Q5_0: u = nibble | qh bit << 4, a = d, z = 16   Q5_1: the same u, a = d, m = min
 
 #define RUN 32
 #if FMT == 0
@@ -33,10 +35,14 @@
 #define ROW_BYTES(K) ((K) / 32 * 20)
 #elif FMT == 5
 #define ROW_BYTES(K) ((K) / 256 * 144)
+#elif FMT == 7
+#define ROW_BYTES(K) ((K) / 32 * 22)
+#elif FMT == 8
+#define ROW_BYTES(K) ((K) / 32 * 24)
 #else
 #define ROW_BYTES(K) ((K) / 256 * 210)
 #endif
-#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
+#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5 || FMT == 7 || FMT == 8)
 
 #if W8A8
 typedef char X_T;
@@ -125,12 +131,28 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *a = vload_half(0, (__global const half *)blk);
     *z = 0.0f;
     *m = vload_half(1, (__global const half *)blk);
+#elif FMT == 7 || FMT == 8
+    // Q4_0's nibbles after d (and Q5_1's m) and 4 bytes qh: byte v of qh holds the
+    // fifth bits of weights 8v...8v+7, the ones u[v] decodes.
+    __global const uchar *blk = row + r * (FMT == 7 ? 22 : 24), *qh = blk + (FMT == 7 ? 2 : 4);
+    const uchar16 bytes = vload16(0, qh + 4);
+    *a = vload_half(0, (__global const half *)blk);
+    *z = FMT == 7 ? 16.0f : 0.0f;
+    *m = FMT == 7 ? 0.0f : vload_half(1, (__global const half *)blk);
 #endif
     const uchar16 lo = bytes & (uchar16)(0x0F), hi = bytes >> (uchar16)(4);
+#if FMT == 7 || FMT == 8
+    const uchar8 bit = (uchar8)(0, 1, 2, 3, 4, 5, 6, 7);
+    u[0] = CONVERT_XV(lo.lo | (((uchar8)(qh[0]) >> bit) & (uchar8)(1)) << (uchar8)(4));
+    u[1] = CONVERT_XV(lo.hi | (((uchar8)(qh[1]) >> bit) & (uchar8)(1)) << (uchar8)(4));
+    u[2] = CONVERT_XV(hi.lo | (((uchar8)(qh[2]) >> bit) & (uchar8)(1)) << (uchar8)(4));
+    u[3] = CONVERT_XV(hi.hi | (((uchar8)(qh[3]) >> bit) & (uchar8)(1)) << (uchar8)(4));
+#else
     u[0] = CONVERT_XV(lo.lo);
     u[1] = CONVERT_XV(lo.hi);
     u[2] = CONVERT_XV(hi.lo);
     u[3] = CONVERT_XV(hi.hi);
+#endif
 #endif
 }
 

@@ -22,11 +22,17 @@
 ///   of 32, `w = d·sc·u − dmin·m`. Q6_K (210 bytes) is 128 bytes of low nibbles,
 ///   64 bytes of high 2-bit pairs, sixteen int8 sub-block scales and fp16 `d`;
 ///   sub-blocks of 16, `w = d·sc·(q − 32)`. `data` u8 `[N, K/256 · blockBytes]`.
+/// - ``q5_0``, ``q5_1``: llama.cpp's 5-bit blocks of 32 weights, byte for byte (see
+///   ``Q5Block``): Q5_0 is fp16 `d`, 4 bytes `qh` (bit `j` of the little-endian
+///   uint32 is the fifth bit of weight `j`) and 16 bytes of low nibbles laid out as
+///   Q4_0's (22 bytes, `w = d · (q − 16)`); Q5_1 is `d`, an fp16 minimum `m`, `qh`
+///   and the nibbles (24 bytes, `w = d · q + m`). `data` u8 `[N, K/32 · blockBytes]`.
 public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     case int8PerChannel
     case int4(groupSize: Int, symmetric: Bool)
     case q8_0, q4_0, q4_1
     case q4_K, q6_K
+    case q5_0, q5_1
 
     public var description: String {
         switch self {
@@ -37,13 +43,15 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: "q4_1"
         case .q4_K: "q4_k"
         case .q6_K: "q6_k"
+        case .q5_0: "q5_0"
+        case .q5_1: "q5_1"
         }
     }
 
     /// The formats `init(parsing:)` accepts, for messages.
-    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q4_k or q6_k"
+    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q5_0, q5_1, q4_k or q6_k"
 
-    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q4_k`, `q6_k`.
+    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`, `q4_k`, `q6_k`.
     public init(parsing text: String) throws(SlimError) {
         switch text.lowercased() {
         case "int8": self = .int8PerChannel
@@ -52,6 +60,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case "q4_1": self = .q4_1
         case "q4_k": self = .q4_K
         case "q6_k": self = .q6_K
+        case "q5_0": self = .q5_0
+        case "q5_1": self = .q5_1
         case let t where t.hasPrefix("int4-g"):
             let rest = t.dropFirst("int4-g".count)
             let asym = rest.hasSuffix("-asym")
@@ -70,7 +80,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .int8PerChannel: nil
         case let .int4(g, _): g
-        case .q8_0, .q4_0, .q4_1: 32
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: 32
         case .q4_K, .q6_K: 256
         }
     }
@@ -83,6 +93,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: 20
         case .q4_K: 144
         case .q6_K: 210
+        case .q5_0: 22
+        case .q5_1: 24
         default: nil
         }
     }
@@ -90,7 +102,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     /// Weights in one GGUF block: 32, or 256 for the k-quants' super-blocks (nil for the other formats).
     public var ggufBlockWeights: Int? {
         switch self {
-        case .q8_0, .q4_0, .q4_1: 32
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: 32
         case .q4_K, .q6_K: 256
         default: nil
         }
@@ -105,6 +117,9 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     /// Q4_K or Q6_K: llama.cpp's super-blocks of 256.
     public var isKQuant: Bool { self == .q4_K || self == .q6_K }
 
+    /// Q5_0 or Q5_1: llama.cpp's 5-bit blocks of 32.
+    public var isQ5: Bool { self == .q5_0 || self == .q5_1 }
+
     /// Bits stored per weight, scales and zero points included.
     public var bitsPerWeight: Double {
         switch self {
@@ -115,6 +130,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: 20 * 8 / 32
         case .q4_K: 144 * 8 / 256
         case .q6_K: 210 * 8 / 256
+        case .q5_0: 22 * 8 / 32
+        case .q5_1: 24 * 8 / 32
         }
     }
 
