@@ -4,7 +4,8 @@
 //
 // -D FMT=0 int8 per channel | 1 int4 groups (-D GROUP=32|64|128 -D SYM=0|1)
 //       | 2 Q8_0 | 3 Q4_0 | 4 Q4_1 | 5 Q4_K | 6 Q6_K (super-blocks of 256 = 8 runs)
-//       | 7 bf16 | 8 f16: 16-bit float weights, not quantized (fp32 activations only);
+//       | 7 Q5_0 | 8 Q5_1
+//       | 9 bf16 | 10 f16: 16-bit float weights, not quantized (fp32 activations only);
 //         a run's "levels" are the widened weights themselves (a = 1), exact
 // -D W8A8=1: X arrives quantized per row to int8 (qgemm_quantize_rows); dot
 //       products are integer, accumulated in int32 across the row for int8
@@ -23,6 +24,7 @@
 //   Q4_K: a = d·sc, m = −dmin·mn of the run's sub-block
 //   Q6_K: u = sc·(q − 32) (its runs hold two sub-blocks of 16; the products are
 //         exact integers), a = d
+//   Q5_0: u = nibble | qh bit << 4, a = d, z = 16   Q5_1: the same u, a = d, m = min
 
 #define RUN 32
 #if FMT == 0
@@ -39,19 +41,23 @@
 #define ROW_BYTES(K) ((K) / 256 * 144)
 #elif FMT == 6
 #define ROW_BYTES(K) ((K) / 256 * 210)
+#elif FMT == 7
+#define ROW_BYTES(K) ((K) / 32 * 22)
+#elif FMT == 8
+#define ROW_BYTES(K) ((K) / 32 * 24)
 #else
 #define ROW_BYTES(K) (2 * (K))
 #endif
 // Formats whose K need not be a multiple of 32: the last K % 32 columns go one at a time.
-#define HAS_TAIL (FMT == 0 || FMT == 7 || FMT == 8)
-#if FMT == 7
+#define HAS_TAIL (FMT == 0 || FMT == 9 || FMT == 10)
+#if FMT == 9
 #define WEIGHT_AT(row, k) as_float((uint)((__global const ushort *)(row))[k] << 16)
-#elif FMT == 8
+#elif FMT == 10
 #define WEIGHT_AT(row, k) vload_half(k, (__global const half *)(row))
 #else
 #define WEIGHT_AT(row, k) ((float)((__global const char *)(row))[k])
 #endif
-#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5)
+#define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5 || FMT == 7 || FMT == 8)
 
 // Activations of a run: every format but int8 has K a multiple of 32, so a
 // run's 32 activations start 32-float (or, as int8, 32-byte) aligned and load
@@ -108,9 +114,9 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
 #else
     for (int v = 0; v < 4; v++) u[v] = CONVERT_XV(vload8(v, q));  // int8 rows of any K: byte-aligned
 #endif
-#elif FMT == 7 || FMT == 8
+#elif FMT == 9 || FMT == 10
     // Widening is exact: bf16 is fp32's upper half, vload_half widens IEEE fp16.
-#if FMT == 7
+#if FMT == 9
     for (int v = 0; v < 4; v++) u[v] = as_float8(convert_uint8(vload8(v, (__global const ushort *)row + r * RUN)) << 16);
 #else
     for (int v = 0; v < 4; v++) u[v] = vload_half8(v, (__global const half *)row + r * RUN);
@@ -174,13 +180,33 @@ __attribute__((always_inline)) inline void decode_run(__global const uchar *row,
     *a = vload_half(0, (__global const half *)blk);
     *z = 0.0f;
     *m = vload_half(1, (__global const half *)blk);
+#elif FMT == 7 || FMT == 8
+    // Q4_0's nibbles after d (and Q5_1's m) and 4 bytes qh: byte v of qh holds the
+    // fifth bits of weights 8v...8v+7, the ones u[v] decodes.
+    __global const uchar *blk = row + r * (FMT == 7 ? 22 : 24), *qh = blk + (FMT == 7 ? 2 : 4);
+#if FMT == 7
+    const uint4 w = as_uint4(vload8(0, (__global const ushort *)(qh + 4)));  // 22-byte blocks: 2-byte aligned
+#else
+    const uint4 w = vload4(0, (__global const uint *)(qh + 4));  // 24-byte blocks: 4-byte aligned
+#endif
+    *a = vload_half(0, (__global const half *)blk);
+    *z = FMT == 7 ? 16.0f : 0.0f;
+    *m = FMT == 7 ? 0.0f : vload_half(1, (__global const half *)blk);
 #endif
     // Byte b of the run holds levels b (low nibble) and b + 16 (high nibble).
     const uint4 lo = w & (uint4)(0x0F0F0F0Fu), hi = (w >> (uint4)(4u)) & (uint4)(0x0F0F0F0Fu);
-    u[0] = CONVERT_XV(as_uchar8(lo.s01));
-    u[1] = CONVERT_XV(as_uchar8(lo.s23));
-    u[2] = CONVERT_XV(as_uchar8(hi.s01));
-    u[3] = CONVERT_XV(as_uchar8(hi.s23));
+#if FMT == 7 || FMT == 8
+    // Bit j of qh byte v is the fifth bit of level 8v + j, the ones u[v] holds.
+    const uchar8 bit = (uchar8)(0, 1, 2, 3, 4, 5, 6, 7);
+#define FIFTH(v) ((((uchar8)(qh[v]) >> bit) & (uchar8)(1)) << (uchar8)(4))
+#else
+#define FIFTH(v) ((uchar8)(0))
+#endif
+    u[0] = CONVERT_XV(as_uchar8(lo.s01) | FIFTH(0));
+    u[1] = CONVERT_XV(as_uchar8(lo.s23) | FIFTH(1));
+    u[2] = CONVERT_XV(as_uchar8(hi.s01) | FIFTH(2));
+    u[3] = CONVERT_XV(as_uchar8(hi.s23) | FIFTH(3));
+#undef FIFTH
 #endif
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 import gguf
 from safetensors.numpy import load_file
 
-GGML_NAMES = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 8: "q8_0"}
+GGML_NAMES = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 6: "q5_0", 7: "q5_1", 8: "q8_0", 12: "q4_K", 14: "q6_K"}
 
 
 def field_value(field):

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Builds Tests/Fixtures/kquants/: Q4_K and Q6_K super-blocks made by llama.cpp's
-own reference quantizers, with their dequantization by the `gguf` package.
+"""Builds Tests/Fixtures/kquants/: Q4_K and Q6_K super-blocks and Q5_0 and Q5_1
+blocks made by llama.cpp's own reference quantizers, with their dequantization
+by the `gguf` package.
 
     scripts/make_kquant_fixture.py --llama-cpp DIR [--out Tests/Fixtures/kquants]
 
 DIR is a llama.cpp source tree (its `ggml/` folder is enough), e.g. the one
 vendored in llama-cpp-python's sdist from PyPI (`vendor/llama.cpp`). This
 script compiles `ggml/src/ggml-quants.c` with a small driver into a scratch
-folder and runs `quantize_row_q4_K_ref` / `quantize_row_q6_K_ref` on fixed
+folder and runs `quantize_row_q4_K_ref` / `quantize_row_q6_K_ref` /
+`quantize_row_q5_0_ref` / `quantize_row_q5_1_ref` on fixed
 inputs; the tool itself is never committed. It is compiled with
 `-ffp-contract=off`, so its fp32 arithmetic is rounded operation by operation,
 as in Slim's Swift (a build that fuses multiply-adds can differ in rare ties).
@@ -15,7 +17,8 @@ as in Slim's Swift (a build that fuses multiply-adds can differ in rare ties).
 Outputs (all little-endian):
   inputs.f32          ROWS x K float32 weights (deterministic, see `inputs()`)
   q4_k.bin, q6_k.bin  llama.cpp's blocks of those rows (ROWS x K/256 super-blocks)
-  q4_k.f32, q6_k.f32  gguf.quants.dequantize of those blocks (the `gguf` package)
+  q5_0.bin, q5_1.bin  the same for Q5_0 / Q5_1 (ROWS x K/32 blocks)
+  *.f32               gguf.quants.dequantize of those blocks (the `gguf` package)
   manifest.json       shapes, versions and sha256 of every file
 """
 import argparse
@@ -46,10 +49,15 @@ int main(int argc, char **argv) {
     int type = atoi(argv[1]); long k = atol(argv[2]), rows = atol(argv[3]);
     float *x = malloc(sizeof(float) * k * rows);
     if (fread(x, sizeof(float), k * rows, stdin) != (size_t)(k * rows)) return 2;
-    size_t bytes = (type == 12 ? sizeof(block_q4_K) : sizeof(block_q6_K)) * (k / QK_K) * rows;
+    size_t bytes = type == 12 ? sizeof(block_q4_K) * (k / QK_K) * rows
+                 : type == 14 ? sizeof(block_q6_K) * (k / QK_K) * rows
+                 : type == 6 ? sizeof(block_q5_0) * (k / QK5_0) * rows
+                 : sizeof(block_q5_1) * (k / QK5_1) * rows;
     void *y = malloc(bytes);
     if (type == 12) quantize_row_q4_K_ref(x, y, k * rows);
-    else quantize_row_q6_K_ref(x, y, k * rows);
+    else if (type == 14) quantize_row_q6_K_ref(x, y, k * rows);
+    else if (type == 6) quantize_row_q5_0_ref(x, y, k * rows);
+    else quantize_row_q5_1_ref(x, y, k * rows);
     fwrite(y, 1, bytes, stdout);
     return 0;
 }
@@ -100,7 +108,8 @@ def main() -> None:
     files = {"inputs.f32": x.tobytes()}
     with tempfile.TemporaryDirectory() as scratch:
         tool = build_tool(args.llama_cpp, pathlib.Path(scratch))
-        for name, ggml_type, qtype in (("q4_k", 12, GGMLQuantizationType.Q4_K), ("q6_k", 14, GGMLQuantizationType.Q6_K)):
+        for name, ggml_type, qtype in (("q4_k", 12, GGMLQuantizationType.Q4_K), ("q6_k", 14, GGMLQuantizationType.Q6_K),
+                                       ("q5_0", 6, GGMLQuantizationType.Q5_0), ("q5_1", 7, GGMLQuantizationType.Q5_1)):
             blocks = subprocess.run([str(tool), str(ggml_type), str(K), str(rows)], input=x.tobytes(),
                                     capture_output=True, check=True).stdout
             decoded = quants.dequantize(np.frombuffer(blocks, np.uint8).reshape(rows, -1), qtype).astype(np.float32)
@@ -111,7 +120,8 @@ def main() -> None:
     version_file = args.llama_cpp / "ggml" / "src" / "ggml-quants.c"
     manifest = {
         "rows": rows, "columns": K,
-        "produced_by": "scripts/make_kquant_fixture.py: llama.cpp quantize_row_q4_K_ref / quantize_row_q6_K_ref "
+        "produced_by": "scripts/make_kquant_fixture.py: llama.cpp quantize_row_q4_K_ref / quantize_row_q6_K_ref / "
+                       "quantize_row_q5_0_ref / quantize_row_q5_1_ref "
                        "(ggml-quants.c compiled with -O2 -ffp-contract=off), gguf.quants.dequantize",
         "llama_cpp_ggml_quants_c_sha256": hashlib.sha256(version_file.read_bytes()).hexdigest(),
         "llama_cpp_source": args.source_label or os.fspath(args.llama_cpp),

@@ -1,7 +1,16 @@
 #include "cpu_kernels.h"
 #include "cpu_paths.h"
 
-int slim_kquant_block_bytes(int kind) { return kind == SLIM_K_Q4_K ? 144 : 210; }
+int slim_kquant_block_bytes(int kind) {
+    switch (kind) {
+    case SLIM_K_Q4_K: return 144;
+    case SLIM_K_Q6_K: return 210;
+    case SLIM_K_Q5_0: return 22;
+    default: return 24;
+    }
+}
+
+int slim_kquant_block_weights(int kind) { return kind == SLIM_K_Q5_0 || kind == SLIM_K_Q5_1 ? 32 : 256; }
 
 static inline float kq_half(const uint8_t *p) { return slim_half_to_float((uint16_t)(p[0] | (p[1] << 8))); }
 
@@ -41,8 +50,25 @@ static inline void kq_q6_scaled_levels(const uint8_t *blk, int16_t *v) {
     }
 }
 
+// Q5_0/Q5_1's 32 levels q = u | h << 4 (u: Q4_0's nibble layout; h: bit j of the
+// little-endian uint32 qh), less `bias` (16 for Q5_0, 0 for Q5_1).
+static inline void kq_q5_levels(const uint8_t *blk, int kind, int bias, int16_t *v) {
+    const uint8_t *h = blk + (kind == SLIM_K_Q5_0 ? 2 : 4), *qs = h + 4;
+    const uint32_t qh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    for (int l = 0; l < 16; l++) {
+        v[l] = (int16_t)(((qs[l] & 0xF) | ((qh >> l) & 1) << 4) - bias);
+        v[l + 16] = (int16_t)(((qs[l] >> 4) | ((qh >> (l + 16)) & 1) << 4) - bias);
+    }
+}
+
 // Integer levels and per-run (a, b) of a super-block for int8 activations (see cpu_kquants.h).
 static inline void kq_levels(const uint8_t *blk, int kind, int16_t *v, float *a, float *b) {
+    if (kind == SLIM_K_Q5_0 || kind == SLIM_K_Q5_1) {
+        kq_q5_levels(blk, kind, kind == SLIM_K_Q5_0 ? 16 : 0, v);
+        a[0] = kq_half(blk);
+        b[0] = kind == SLIM_K_Q5_0 ? 0 : kq_half(blk + 2);
+        return;
+    }
     if (kind == SLIM_K_Q4_K) {
         const float d = kq_half(blk), dmin = kq_half(blk + 2);
         for (int s = 0; s < 8; s++) {

@@ -2,10 +2,22 @@
 // KQ(name) naming that copy; the compiler vectorises the fixed-width loops
 // (16 fp32 lanes, 32-element integer runs) for the target in force.
 
-// Super-block `blk` to 256 fp32 weights: Q4_K (d·sc)·u − dmin·m, Q6_K (d·sc)·(q − 32);
+// Super-block `blk` to 256 fp32 weights (a Q5 block to 32): Q4_K (d·sc)·u − dmin·m, Q6_K (d·sc)·(q − 32);
 // every product is exact in fp32 (an fp16 times small integers), so only Q4_K's
 // subtraction rounds, as in QuantCodec and llama.cpp.
 static void KQ(decode)(const uint8_t *blk, int kind, float *w) {
+    if (kind == SLIM_K_Q5_0 || kind == SLIM_K_Q5_1) {
+        // d·(q − 16) and d·q + m: the products are exact (an fp16 times 5 bits), so
+        // a fused multiply-add rounds Q5_1's sum as QuantCodec's two steps do.
+        int16_t q[32];
+        kq_q5_levels(blk, kind, kind == SLIM_K_Q5_0 ? 16 : 0, q);
+        const float d = kq_half(blk), m = kind == SLIM_K_Q5_0 ? 0 : kq_half(blk + 2);
+        if (kind == SLIM_K_Q5_0)
+            for (int l = 0; l < 32; l++) w[l] = d * (float)q[l];
+        else
+            for (int l = 0; l < 32; l++) w[l] = d * (float)q[l] + m;
+        return;
+    }
     if (kind == SLIM_K_Q4_K) {
         const float d = kq_half(blk), dmin = kq_half(blk + 2);
         // One chunk of 32 bytes at a time, its low nibbles sub-block 2c and its high
@@ -48,7 +60,7 @@ static void KQ(decode)(const uint8_t *blk, int kind, float *w) {
 
 static void KQ(rows)(const float *x, long xs, int tokens, const uint8_t *data, long row_bytes, int first, int count, int k,
                      int kind, float *out, long os) {
-    const int blocks = k / 256, bb = slim_kquant_block_bytes(kind);
+    const int bw = slim_kquant_block_weights(kind), blocks = k / bw, bb = slim_kquant_block_bytes(kind);
     float w[256] __attribute__((aligned(64)));
     for (int r = first; r < first + count; r++) {
         const uint8_t *row = data + (long)r * row_bytes;
@@ -58,8 +70,8 @@ static void KQ(rows)(const float *x, long xs, int tokens, const uint8_t *data, l
             for (int b = 0; b < blocks; b++) {
                 KQ(decode)(row + (long)b * bb, kind, w);
                 for (int t = 0; t < tc; t++) {
-                    const float *xt = x + (long)(t0 + t) * xs + 256 * b;
-                    for (int i = 0; i < 256; i += 16)
+                    const float *xt = x + (long)(t0 + t) * xs + (long)bw * b;
+                    for (int i = 0; i < bw; i += 16)
                         for (int l = 0; l < 16; l++) acc[t][l] += xt[i + l] * w[i + l];
                 }
             }
@@ -74,7 +86,8 @@ static void KQ(rows)(const float *x, long xs, int tokens, const uint8_t *data, l
 
 static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *data,
                         long row_bytes, int first, int count, int k, int kind, float *out, long os) {
-    const int blocks = k / 256, bb = slim_kquant_block_bytes(kind), runs = k / 32;
+    const int bw = slim_kquant_block_weights(kind), blocks = k / bw, bb = slim_kquant_block_bytes(kind), runs = k / 32,
+              per = bw / 32;  // runs of 32 per block
     int16_t v[256] __attribute__((aligned(64)));
     float a[8], b[8];
     for (int r = first; r < first + count; r++) {
@@ -86,9 +99,9 @@ static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, 
                 const uint8_t *blk = row + (long)sb * bb;
                 kq_levels(blk, kind, v, a, b);
                 for (int t = 0; t < tc; t++) {
-                    const int8_t *xt = qx + (long)(t0 + t) * xs + 256 * sb;
-                    const float *d = xd + (long)(t0 + t) * runs + 8 * sb, *sum = xsum + (long)(t0 + t) * runs + 8 * sb;
-                    for (int run = 0; run < 8; run++) {
+                    const int8_t *xt = qx + (long)(t0 + t) * xs + (long)bw * sb;
+                    const float *d = xd + (long)(t0 + t) * runs + per * sb, *sum = xsum + (long)(t0 + t) * runs + per * sb;
+                    for (int run = 0; run < per; run++) {
                         int32_t dot = 0;
                         for (int l = 0; l < 32; l++) dot += (int32_t)xt[32 * run + l] * v[32 * run + l];
                         total[t] += a[run] * d[run] * (float)dot + b[run] * sum[run];
@@ -101,6 +114,6 @@ static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, 
 }
 
 static void KQ(dequant_row)(const uint8_t *row, int k, int kind, float *out) {
-    const int bb = slim_kquant_block_bytes(kind);
-    for (int b = 0; b < k / 256; b++) KQ(decode)(row + (long)b * bb, kind, out + 256 * b);
+    const int bb = slim_kquant_block_bytes(kind), bw = slim_kquant_block_weights(kind);
+    for (int b = 0; b < k / bw; b++) KQ(decode)(row + (long)b * bb, kind, out + (long)bw * b);
 }

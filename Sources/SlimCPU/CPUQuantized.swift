@@ -29,7 +29,7 @@ extension CPUBackend {
             if let bias { try add(y, bias, into: y) }
             return
         }
-        if w.format.isKQuant {
+        if w.format.blockKernelKind != nil {
             try kQuantMatmul(xp, w, yp, m: m, n: n, k: k, activations: activations)
             if let bias { try add(y, bias, into: y) }
             return
@@ -56,8 +56,8 @@ extension CPUBackend {
             runsInt8(xp, w, yp, m: m, n: n, k: k, perBlock: activations == .int8PerBlock)
         case (.q8_0, _), (.int4, _), (.q4_0, _), (.q4_1, _):
             runsFloat(xp, w, yp, m: m, n: n, k: k)
-        case (.q4_K, _), (.q6_K, _):
-            preconditionFailure("k-quants run in kQuantMatmul")
+        case (.q4_K, _), (.q6_K, _), (.q5_0, _), (.q5_1, _):
+            preconditionFailure("k-quants and Q5 blocks run in kQuantMatmul")
         case (.bf16, _), (.f16, _):
             preconditionFailure("16-bit float weights run in float16Matmul")
         }
@@ -134,12 +134,12 @@ extension CPUBackend {
         }
     }
 
-    /// Q4_K and Q6_K (cpu_kquants.h): super-blocks decoded on the stack once per
+    /// Q4_K, Q6_K, Q5_0 and Q5_1 (cpu_kquants.h): (super-)blocks decoded on the stack once per
     /// four tokens; from 24 fp32 tokens, decoded cache-sized tiles and sgemm as for
     /// the other formats; int8 activations as runs of 32 with exact integer dots.
     private func kQuantMatmul(_ xp: UnsafeMutablePointer<Float>, _ w: QuantizedTensor, _ yp: UnsafeMutablePointer<Float>,
                               m: Int, n: Int, k: Int, activations: ActivationPrecision) throws {
-        let kind = Int32(w.format == .q4_K ? SLIM_K_Q4_K : SLIM_K_Q6_K), rowBytes = w.format.ggufRowBytes(columns: k)!
+        let kind = w.format.blockKernelKind!, rowBytes = w.format.ggufRowBytes(columns: k)!
         let bytes = w.data.hostBytes.assumingMemoryBound(to: UInt8.self), isa = isa.rawValue
         switch activations {
         case .f32 where m >= tiledThreshold(w.format):
@@ -255,7 +255,7 @@ struct RowGeometry {
     let groups: Int
     /// log2 of the 32-weight runs per scale group (int4).
     let groupShift: Int
-    /// SLIM_K_Q4_K or SLIM_K_Q6_K for the k-quants (cpu_kquants.h), which have their own kernels.
+    /// A SLIM_K_ kind for the k-quants and Q5 blocks (cpu_kquants.h), which have their own kernels.
     var kQuant: Int32? = nil
     /// SLIM_W16_BF16 or SLIM_W16_F16 for 16-bit float weights (cpu_w16.h), which have their own kernels.
     var w16: Int32? = nil
@@ -269,12 +269,25 @@ struct RowGeometry {
             (kind, rowBytes, groups, groupShift) = (symmetric ? SLIM_U4_INT4_SYM : SLIM_U4_INT4_ASYM, k / 2, k / g, (g / 32).trailingZeroBitCount)
         case .q4_0: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_0, k / 32 * 18, 0, 0)
         case .q4_1: (kind, rowBytes, groups, groupShift) = (SLIM_U4_Q4_1, k / 32 * 20, 0, 0)
-        case .q4_K, .q6_K:
+        case .q4_K, .q6_K, .q5_0, .q5_1:
             (kind, rowBytes, groups, groupShift) = (-1, w.format.ggufRowBytes(columns: k)!, 0, 0)
-            kQuant = Int32(w.format == .q4_K ? SLIM_K_Q4_K : SLIM_K_Q6_K)
+            kQuant = w.format.blockKernelKind
         case .bf16, .f16:
             (kind, rowBytes, groups, groupShift) = (-1, 2 * k, 0, 0)
             w16 = Int32(w.format == .bf16 ? SLIM_W16_BF16 : SLIM_W16_F16)
+        }
+    }
+}
+
+extension QuantFormat {
+    /// The SLIM_K_ kind of the formats cpu_kquants.h multiplies (k-quants and Q5 blocks), nil for the others.
+    var blockKernelKind: Int32? {
+        switch self {
+        case .q4_K: Int32(SLIM_K_Q4_K)
+        case .q6_K: Int32(SLIM_K_Q6_K)
+        case .q5_0: Int32(SLIM_K_Q5_0)
+        case .q5_1: Int32(SLIM_K_Q5_1)
+        default: nil
         }
     }
 }

@@ -26,7 +26,7 @@ struct GGUFTensorSource {
 
     /// The formats GGUF stores, for error messages.
     static var ggufFormats: String {
-        [QuantFormat.q8_0, .q4_0, .q4_1, .q4_K, .q6_K].filter { $0.ggmlType != nil }.map(\.description).joined(separator: ", ") + ", and float tensors (F16, F32)"
+        [QuantFormat.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K].filter { $0.ggmlType != nil }.map(\.description).joined(separator: ", ") + ", and float tensors (F16, F32)"
     }
 
     func contains(_ name: String) -> Bool { formats[name] != nil || file.contains(name) }
@@ -105,6 +105,8 @@ extension QuantFormat {
         case .q8_0: .q8_0  // ggml type 8
         case .q4_0: .q4_0  // ggml type 2
         case .q4_1: .q4_1  // ggml type 3
+        case .q5_0: .q5_0  // ggml type 6
+        case .q5_1: .q5_1  // ggml type 7
         case .q4_K: .q4_K  // ggml type 12
         case .q6_K: .q6_K  // ggml type 14
         case .int8PerChannel, .int4, .bf16, .f16: nil
@@ -120,6 +122,8 @@ extension QuantFormat {
         case .q4_0: 2
         case .q4_1: 3
         case .q8_0: 7
+        case .q5_0: 8
+        case .q5_1: 9
         case .q4_K: 15  // LLAMA_FTYPE_MOSTLY_Q4_K_M: the mix q4_k_m writes (a plain q4_k file says the same, as llama-quantize's Q4_K_S would be 14)
         case .q6_K: 18
         case .int8PerChannel, .int4, .bf16, .f16: nil

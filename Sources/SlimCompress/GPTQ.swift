@@ -116,9 +116,9 @@ public struct GPTQ: Sendable {
         let group: Int = switch format {
         case let .int4(g, _): g
         case .int8PerChannel: k
-        case .q8_0, .q4_0: 32
+        case .q8_0, .q4_0, .q5_0, .q5_1: 32
         case .q4_K, .q6_K: KQuantBlock.weights
-        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8, int4, Q8_0, Q4_0, Q4_K and Q6_K weights")
+        default: throw SlimError.unsupported(op: "GPTQ \(format)", backend: "host", reason: "GPTQ writes int8, int4, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K and Q6_K weights")
         }
         func fit(_ values: some Collection<Float>, row r: Int, column: Int) throws -> GroupGrid {
             do { return try GroupGrid.fit(values, format: format) } catch {
@@ -197,6 +197,15 @@ public struct GPTQ: Sendable {
         let uniform = grids.map { grid -> QuantGrid in
             guard case let .uniform(g) = grid else { preconditionFailure("an int8/int4 weight has uniform grids") }
             return g
+        }
+        if format.isQ5 {
+            // Each block's bytes from its fp16 factors and the levels GPTQ chose on them.
+            var data = [UInt8]()
+            data.reserveCapacity(n * format.ggufRowBytes(columns: k)!)
+            for (index, g) in uniform.enumerated() {
+                data += Q5Block.pack(d: g.scale, m: g.minimum, levels: levels[index * group ..< (index + 1) * group], format: format)
+            }
+            return QuantCodec.Encoded(data: data)
         }
         let symmetric = if case .int4(_, false) = format { false } else { true }
         return try QuantCodec.encode(levels: levels, rows: n, columns: k, format: format, scales: uniform.map(\.scale),

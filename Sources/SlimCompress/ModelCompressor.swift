@@ -203,11 +203,10 @@ extension QuantFormat {
     /// of 128, 64 or 32 below it that does, else int8 per channel.
     func fitting(columns: Int) -> QuantFormat {
         guard let g = blockSize, columns % g != 0 else { return self }
-        // K-quants as llama.cpp's llama-quant.cpp falls back where K is not whole
-        // super-blocks (SmolLM2's 576): Q6_K to Q8_0; Q4_K to Q4_0, the 4-bit GGUF
-        // block Slim has (llama.cpp takes Q5_0, which Slim has not).
+        // K-quants as llama.cpp's llama-quant.cpp (`tensor_type_fallback`) falls back
+        // where K is not whole super-blocks (SmolLM2's 576): Q6_K to Q8_0, Q4_K to Q5_0.
         if self == .q6_K { return .q8_0 }
-        if self == .q4_K { return columns % 32 == 0 ? .q4_0 : .int8PerChannel }
+        if self == .q4_K { return columns % 32 == 0 ? .q5_0 : .int8PerChannel }
         if case let .int4(_, symmetric) = self, let fit = [128, 64, 32].first(where: { $0 < g && columns % $0 == 0 }) {
             return .int4(groupSize: fit, symmetric: symmetric)
         }

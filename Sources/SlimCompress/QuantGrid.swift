@@ -9,6 +9,8 @@ struct QuantGrid {
     let lo: Int, hi: Int
     /// Levels are stored with this offset (int4 symmetric: +8).
     let offset: Int
+    /// Added to every weight (Q5_1's fp16 minimum): `w = scale · (level − zero) + minimum`.
+    var minimum: Float = 0
 
     static func fit<Values: Collection<Float>>(_ values: Values, format: QuantFormat) -> QuantGrid {
         switch format {
@@ -23,6 +25,16 @@ struct QuantGrid {
             return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 7)), zero: 8, lo: 0, hi: 15, offset: 8)
         case .q8_0:
             return QuantGrid(scale: Float(Float16((values.map(abs).max() ?? 0) / 127)), zero: 0, lo: -127, hi: 127, offset: 0)
+        case .q5_0:
+            // llama.cpp's d = max / −16 with max the (first) weight of largest magnitude, stored in fp16:
+            // that weight is level 0, and the levels run −16...15 about zero.
+            var amax: Float = 0, peak: Float = 0
+            for v in values where amax < abs(v) { (amax, peak) = (abs(v), v) }
+            return QuantGrid(scale: Float(Float16(peak / -16)), zero: 16, lo: 0, hi: 31, offset: 16)
+        case .q5_1:
+            // llama.cpp's minimum and d = (max − min) / 31, each stored in fp16.
+            let lo = values.min() ?? 0, hi = values.max() ?? 0
+            return QuantGrid(scale: Float(Float16((hi - lo) / 31)), zero: 0, lo: 0, hi: 31, offset: 0, minimum: Float(Float16(lo)))
         default:  // int8 per channel
             return QuantGrid(scale: (values.map(abs).max() ?? 0) / 127, zero: 0, lo: -127, hi: 127, offset: 0)
         }
@@ -31,14 +43,14 @@ struct QuantGrid {
     /// The stored level of `x`; nil when `x` or the scale is not finite
     /// (GPTQ's updates can overflow where its inputs did not).
     func level(_ x: Float) -> Int? {
-        guard scale.isFinite else { return nil }
+        guard scale.isFinite, minimum.isFinite else { return nil }
         guard scale != 0 else { return zero }
         // Rounded before the zero point is added, as the codec does (adding first could move a near-tie).
-        return FiniteCheck.level(x / scale, lo: lo - zero, hi: hi - zero).map { $0 + zero }
+        return FiniteCheck.level((x - minimum) / scale, lo: lo - zero, hi: hi - zero).map { $0 + zero }
     }
 
-    /// The weight a level stands for.
-    func value(_ level: Int) -> Float { scale * Float(level - zero) }
+    /// The weight a level stands for (with a minimum: `scale · level + minimum`, rounded as llama.cpp decodes Q5_1).
+    func value(_ level: Int) -> Float { minimum == 0 ? scale * Float(level - zero) : scale * Float(level - zero) + minimum }
 }
 
 /// The grid GPTQ rounds one group to: a ``QuantGrid`` (int8 rows, int4

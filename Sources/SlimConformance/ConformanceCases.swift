@@ -66,6 +66,8 @@ public struct QuantCase: Sendable, CustomStringConvertible {
         QuantCase(format: .q8_0, k: 96),
         QuantCase(format: .q4_0, k: 96),
         QuantCase(format: .q4_1, k: 224),
+        QuantCase(format: .q5_0, k: 160),
+        QuantCase(format: .q5_1, k: 288),
         QuantCase(format: .q4_K, k: 768),
         QuantCase(format: .q6_K, k: 768),
         // 16-bit float weights: odd K, so every vector width ends in a tail.

@@ -7,7 +7,7 @@ import SlimCore
 /// the quantized products), so that none of them is checked against itself.
 public struct ReferenceWeights: Sendable {
     /// Each weight, exact: an fp32 scale or fp16 `d` times a level of at most
-    /// 8 bits (plus Q4_1's fp16 minimum) needs far fewer than 53 bits.
+    /// 8 bits (plus Q4_1's and Q5_1's fp16 minimum) needs far fewer than 53 bits.
     public let values: [Double]
     /// What evaluating the documented formula in fp32 may round away, per
     /// element: half an ulp of the product and half an ulp of the result
@@ -28,7 +28,7 @@ public struct ReferenceWeights: Sendable {
         (self.values, roundingBounds) = (values, bounds)
     }
 
-    /// Weight (r, j) as `scale · level` and an offset (Q4_1's minimum, else 0).
+    /// Weight (r, j) as `scale · level` and an offset (Q4_1's and Q5_1's minimum, else 0).
     private static func decode(_ e: QuantCodec.Encoded, row r: Int, column j: Int, columns k: Int, format: QuantFormat)
         -> (Double, Double) {
         // Within a run of 32 weights, byte p holds weight p (low nibble) and weight p + 16 (high).
@@ -52,6 +52,14 @@ public struct ReferenceWeights: Sendable {
             case .q4_0: return (d * Double(nibble(block + 2, p) - 8), 0)
             default: return (d * Double(nibble(block + 4, p)), float16(e.data[block + 2], e.data[block + 3]))
             }
+        case .q5_0, .q5_1:
+            // Q4_0's nibbles after d (Q5_1: and its minimum m) and 4 bytes qh; bit p of qh,
+            // a little-endian uint32, is weight p's fifth bit.
+            let block = (r * (k / 32) + j / 32) * format.ggufBlockBytes!, p = j % 32
+            let qh = block + (format == .q5_0 ? 2 : 4)
+            let q = nibble(qh + 4, p) | (Int(e.data[qh + p / 8]) >> (p % 8) & 1) << 4
+            let d = float16(e.data[block], e.data[block + 1])
+            return format == .q5_0 ? (d * Double(q - 16), 0) : (d * Double(q), float16(e.data[block + 2], e.data[block + 3]))
         case .q4_K:
             // 144-byte super-blocks: d, dmin, 12 bytes of 6-bit scales and minimums, 4 chunks of
             // 32 bytes (weight 64c + l low, 64c + 32 + l high); sub-block s = p / 32.
@@ -112,6 +120,12 @@ public func bfloat16(_ lo: UInt8, _ hi: UInt8) -> Double {
 /// `(max − m) / 15` with `m` its fp16 minimum; GGUF scales rounded to fp16
 /// as stored. `slack` is what Q4_1's fp16 minimum may add to a weight's
 /// error (weights under `m` clamp to it).
+/// Q5_0 and Q5_1 follow llama.cpp's reference quantizers: `|d| = absmax / 16`
+/// (the weight of largest magnitude takes level 0, so one of the opposite sign
+/// at `+16·|d|` clamps to 15: half a step more) and `(max − min) / 31`; both
+/// round against the unrounded `d` (and minimum), so the fp16 rounding of `d`
+/// (relative 2⁻¹¹ over at most 16 or 31 steps) and of the minimum add to the slack.
+
 public func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Double, minimum: Double?, slack: Double) {
     let w = group.map(Double.init)
     let absmax = w.map(abs).max()!, lo = w.min()!, hi = w.max()!
@@ -124,6 +138,12 @@ public func definitionStep(_ group: [Float], _ format: QuantFormat) -> (step: Do
     case .q4_1:
         let m = fp16(lo)
         return (fp16((hi - m) / 15), m, abs(m - lo))
+    case .q5_0:
+        let step = fp16(absmax / 16)
+        return (step, nil, step / 2 + 16 * step * 0x1p-11)
+    case .q5_1:
+        let m = fp16(lo), step = fp16((hi - lo) / 31)
+        return (step, m, abs(m - lo) + 31 * step * 0x1p-11)
     case .q4_K, .q6_K:
         preconditionFailure("\(format) scales come from llama.cpp's search, not a closed form: see KQuantTests")
     // Rounding to nearest moves w by at most half an ulp: 2⁻⁸·|w| for bf16 (8

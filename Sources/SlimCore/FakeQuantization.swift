@@ -33,7 +33,7 @@ public struct FakeQuantGrid: Sendable, Equatable, CustomStringConvertible {
             (groupSize, low, high, asymmetric) = (columns, -127, 127, false)
         case let .int4(g, symmetric):
             (groupSize, low, high, asymmetric) = symmetric ? (g, -8, 7, false) : (g, 0, 15, true)
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K:
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K:
             throw .unsupported(op: "fake quantization", backend: "training",
                                reason: "\(format) stores fp16 scales; train int8 or int4-gN and export those")
         case .bf16, .f16:

@@ -80,6 +80,13 @@ public enum QuantCodec {
                     }
                     out.data += block
                 }
+            case .q5_0, .q5_1:
+                for start in stride(from: row.startIndex, to: row.endIndex, by: Q5Block.weights) {
+                    guard let block = Q5Block.encode(row[start ..< start + Q5Block.weights], format: format) else {
+                        throw .invalidArgument("quantize \(format): '\(name)' row \(r) holds weights beyond what a block's fp16 scale can hold")
+                    }
+                    out.data += block
+                }
             }
         }
         return out
@@ -116,6 +123,13 @@ public enum QuantCodec {
                     let at = (r * blocks + b) * bb
                     let values = KQuantBlock.decode(e.data[at ..< at + bb], format: format)
                     for j in 0..<KQuantBlock.weights { w[r * k + b * KQuantBlock.weights + j] = values[j] }
+                }
+            case .q5_0, .q5_1:
+                let bb = format.ggufBlockBytes!, blocks = k / Q5Block.weights
+                for b in 0..<blocks {
+                    let at = (r * blocks + b) * bb
+                    let values = Q5Block.decode(e.data[at ..< at + bb], format: format)
+                    for j in 0..<Q5Block.weights { w[r * k + b * Q5Block.weights + j] = values[j] }
                 }
             }
         }
@@ -182,9 +196,9 @@ public enum QuantCodec {
                 data += halfBytes(d) + (format == .q8_0 ? run.map { UInt8(bitPattern: Int8(clamping: $0)) } : packNibbles(Array(run)))
             }
             return Encoded(data: data)
-        case .q4_1, .q4_K, .q6_K:
+        case .q4_1, .q4_K, .q6_K, .q5_0, .q5_1:
             throw .unsupported(op: "pack \(format) levels", backend: "host",
-                               reason: "GGUF blocks are written by encode(_:rows:columns:format:) (k-quants from levels: KQuantBlock.pack)")
+                               reason: "GGUF blocks are written by encode(_:rows:columns:format:) (from levels: KQuantBlock.pack, Q5Block.pack)")
         case .bf16, .f16:
             throw .unsupported(op: "pack \(format) levels", backend: "host", reason: "\(format) weights are floats, not levels: encode the values")
         }
@@ -251,13 +265,13 @@ public enum QuantCodec {
         return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
     }
 
-    /// The index of the first GGUF block (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) of `data`
-    /// whose fp16 scale (or Q4_1 minimum, Q4_K `dmin`) is NaN or ±∞; nil if none or for other formats.
+    /// The index of the first GGUF block (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) of `data`
+    /// whose fp16 scale (or Q4_1/Q5_1 minimum, Q4_K `dmin`) is NaN or ±∞; nil if none or for other formats.
     public static func firstNonFiniteBlock(_ data: [UInt8], format: QuantFormat) -> Int? {
         guard let size = format.ggufBlockBytes else { return nil }
         // Byte offsets of the block's fp16 factors.
         let halves = switch format {
-        case .q4_1, .q4_K: [0, 2]
+        case .q4_1, .q5_1, .q4_K: [0, 2]
         case .q6_K: [208]
         default: [0]
         }

@@ -28,11 +28,17 @@
 ///   past the type's range are refused); widening is exact, so a bf16
 ///   checkpoint's weights run as they are stored, at half the memory of fp32.
 ///   Only fp32 activations (``ActivationPrecision/f32``).
+/// - ``q5_0``, ``q5_1``: llama.cpp's 5-bit blocks of 32 weights, byte for byte (see
+///   ``Q5Block``): Q5_0 is fp16 `d`, 4 bytes `qh` (bit `j` of the little-endian
+///   uint32 is the fifth bit of weight `j`) and 16 bytes of low nibbles laid out as
+///   Q4_0's (22 bytes, `w = d · (q − 16)`); Q5_1 is `d`, an fp16 minimum `m`, `qh`
+///   and the nibbles (24 bytes, `w = d · q + m`). `data` u8 `[N, K/32 · blockBytes]`.
 public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     case int8PerChannel
     case int4(groupSize: Int, symmetric: Bool)
     case q8_0, q4_0, q4_1
     case q4_K, q6_K
+    case q5_0, q5_1
     case bf16, f16
 
     public var description: String {
@@ -46,13 +52,15 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q6_K: "q6_k"
         case .bf16: "bf16"
         case .f16: "f16"
+        case .q5_0: "q5_0"
+        case .q5_1: "q5_1"
         }
     }
 
     /// The formats `init(parsing:)` accepts, for messages.
-    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q4_k, q6_k, bf16 or f16"
+    public static let spellings = "int8, int4-g{32,64,128}[-asym], q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, bf16 or f16"
 
-    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q4_k`, `q6_k`.
+    /// Parses `int8`, `int4-g32`, `int4-g128-asym`, `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`, `q4_k`, `q6_k`.
     public init(parsing text: String) throws(SlimError) {
         switch text.lowercased() {
         case "int8": self = .int8PerChannel
@@ -63,6 +71,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case "q6_k": self = .q6_K
         case "bf16": self = .bf16
         case "f16": self = .f16
+        case "q5_0": self = .q5_0
+        case "q5_1": self = .q5_1
         case let t where t.hasPrefix("int4-g"):
             let rest = t.dropFirst("int4-g".count)
             let asym = rest.hasSuffix("-asym")
@@ -81,7 +91,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .int8PerChannel, .bf16, .f16: nil
         case let .int4(g, _): g
-        case .q8_0, .q4_0, .q4_1: 32
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: 32
         case .q4_K, .q6_K: 256
         }
     }
@@ -94,6 +104,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_1: 20
         case .q4_K: 144
         case .q6_K: 210
+        case .q5_0: 22
+        case .q5_1: 24
         default: nil
         }
     }
@@ -101,7 +113,7 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
     /// Weights in one GGUF block: 32, or 256 for the k-quants' super-blocks (nil for the other formats).
     public var ggufBlockWeights: Int? {
         switch self {
-        case .q8_0, .q4_0, .q4_1: 32
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: 32
         case .q4_K, .q6_K: 256
         default: nil
         }
@@ -118,6 +130,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// bf16 or f16: a 16-bit float weight, not quantized (its ``DType`` is the format's).
     public var isFloat16: Bool { self == .bf16 || self == .f16 }
+    /// Q5_0 or Q5_1: llama.cpp's 5-bit blocks of 32.
+    public var isQ5: Bool { self == .q5_0 || self == .q5_1 }
 
     /// Bits stored per weight, scales and zero points included.
     public var bitsPerWeight: Double {
@@ -130,6 +144,8 @@ public enum QuantFormat: Sendable, Hashable, CustomStringConvertible {
         case .q4_K: 144 * 8 / 256
         case .q6_K: 210 * 8 / 256
         case .bf16, .f16: 16
+        case .q5_0: 22 * 8 / 32
+        case .q5_1: 24 * 8 / 32
         }
     }
 

@@ -62,7 +62,7 @@ public struct QuantizedMatmulShape: Sendable, Equatable {
         switch w.format {
         case .int8PerChannel: expected = ((.i8, n * k), n, nil)
         case let .int4(g, symmetric): expected = ((.q4, n * k), n * k / g, symmetric ? nil : n * k / g)
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: expected = ((.u8, n * w.format.ggufRowBytes(columns: k)!), nil, nil)
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: expected = ((.u8, n * w.format.ggufRowBytes(columns: k)!), nil, nil)
         case .bf16: expected = ((.bf16, n * k), nil, nil)
         case .f16: expected = ((.f16, n * k), nil, nil)
         }
@@ -103,7 +103,7 @@ extension QuantCodec {
         switch format {
         case .int8PerChannel: (.i8, [rows, columns])
         case .int4: (.q4, [rows, columns])
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: (.u8, [rows, format.ggufRowBytes(columns: columns)!])
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: (.u8, [rows, format.ggufRowBytes(columns: columns)!])
         case .bf16: (.bf16, [rows, columns])
         case .f16: (.f16, [rows, columns])
         }

@@ -64,8 +64,10 @@ extension OpenCLBackend {
         case .q4_1: "-D FMT=4"
         case .q4_K: "-D FMT=5"
         case .q6_K: "-D FMT=6"
-        case .bf16: "-D FMT=7"
-        case .f16: "-D FMT=8"
+        case .q5_0: "-D FMT=7"
+        case .q5_1: "-D FMT=8"
+        case .bf16: "-D FMT=9"
+        case .f16: "-D FMT=10"
         }
         return fmt + " -D W8A8=\(activations == .f32 ? 0 : 1) -D XBLOCK=\(activations == .int8PerBlock ? 1 : 0)"
     }

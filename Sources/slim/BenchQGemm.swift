@@ -8,7 +8,7 @@ struct BenchQGemm: ParsableCommand {
         commandName: "qgemm",
         abstract: "Quantized GEMM Y = X·Wᵀ with W compressed: median time, GFLOP/s, GB/s of weights and activations moved.")
 
-    @Option(help: "int8, w8a8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q4_k, q6_k, bf16, f16 (16-bit float weights, fp32 activations); several separated by commas.")
+    @Option(help: "int8, w8a8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, bf16, f16 (16-bit float weights, fp32 activations); several separated by commas.")
     var format: String = "int8"
     @Option(help: "MxNxK (M tokens, N outputs, K inputs); several separated by commas.") var shape: String = "1x4096x4096"
     @Option(help: "Comma-separated backends (cpu,opencl); default: --backend auto's pick.") var backend: String?

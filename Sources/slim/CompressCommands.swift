@@ -11,7 +11,7 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
 
     @Argument(help: "A sentence-transformers BERT folder, or a decoder (GGUF file or Llama folder).") var model: String
     @Option(name: .shortAndLong, help: "The output folder (refused if it exists, unless --overwrite), or a .gguf file.") var output: String
-    @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0, q4_0, q4_k, q6_k, or q4_k_m (decoders: llama.cpp's Q4_K_M mix) (k-quants fall back to q4_0 / q8_0 where K is not a multiple of 256, as llama.cpp does).") var quant: String = "int8"
+    @Option(help: "int8, int4-g32, int4-g64, int4-g128, q8_0, q4_0, q5_0, q5_1, q4_k, q6_k, or q4_k_m (decoders: llama.cpp's Q4_K_M mix) (q4_k falls back to q5_0 and q6_k to q8_0 where K is not a multiple of 256, as llama.cpp does).") var quant: String = "int8"
     @Flag(help: "int4: symmetric (the default) or asymmetric with zero points.") var symmetry: Symmetry = .sym
     @Option(help: "rtn (round to nearest), gptq (error-compensating), awq (activation-aware scales) or auto (a format per layer under --target-size); gptq, awq and auto calibrate.") var method: String = "rtn"
     @Option(help: ArgumentHelp("--method auto: the fraction of the source's weights (encoders: model.safetensors; decoders: its tensor bytes) the written weights may take (0 < F < 1).",
@@ -66,11 +66,11 @@ struct CompressCommand: ParsableCommand, SplitsAcrossRanks {
             throw ValidationError("--output-format \(outputFormat): supported: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if written == .gguf {
-            if method == "auto" { throw ValidationError("--method auto chooses int8 and int4 formats per layer, which GGUF has no types for; give --quant q8_0, q4_0, q4_k, q6_k or q4_k_m") }
+            if method == "auto" { throw ValidationError("--method auto chooses int8 and int4 formats per layer, which GGUF has no types for; give --quant q8_0, q4_0, q5_0, q5_1, q4_k, q6_k or q4_k_m") }
             let f = try format()
-            guard f.ggufKind != nil else { throw ValidationError("--quant \(quant) has no GGUF type; a .gguf output takes q8_0, q4_0, q4_k, q6_k or q4_k_m (q4_1 through slim export)") }
+            guard f.ggufKind != nil else { throw ValidationError("--quant \(quant) has no GGUF type; a .gguf output takes q8_0, q4_0, q5_0, q5_1, q4_k, q6_k or q4_k_m (q4_1 through slim export)") }
             guard layerOptions.isEmpty || (try? LayerFormats.parse(layerOptions))?.values.allSatisfy({ $0?.ggufKind != nil || $0 == nil }) == true else {
-                throw ValidationError("--layer: a .gguf output takes q8_0, q4_0, q4_k, q6_k or fp32 for a layer")
+                throw ValidationError("--layer: a .gguf output takes q8_0, q4_0, q5_0, q5_1, q4_k, q6_k or fp32 for a layer")
             }
         }
         if written == .compressedTensors {

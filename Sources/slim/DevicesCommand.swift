@@ -90,7 +90,7 @@ struct Devices: ParsableCommand, SplitsAcrossRanks {
             print("        global memory \(mib(d.globalMemoryBytes)) (largest allocation \(mib(d.maxAllocationBytes))), local memory \(d.localMemoryBytes / 1024) KiB")
             print("        max work-group \(d.maxWorkGroupSize), \(d.openCLCVersion), driver \(d.driverVersion), float vector width \(d.preferredFloatVectorWidth)")
             print("        peak estimate \(Int(d.peakGFLOPS)) GFLOP/s fp32" + (d.subGroupWidth.map { ", sub-group width \($0)" } ?? ""))
-            let row = rows[d.name]!
+            let row = try DeviceTuning.inForce(d)
             print("        tuning row \(row.tuning.name): \(row.source)")
             print("          \(row.tuning.summary)")
         }

@@ -32,7 +32,7 @@ struct DistillModelOptions: ParsableArguments {
     @Option(help: "With attn-kl: its weight (mean KL per head and real token).") var attnWeight = 1.0
     @Flag(help: "With hidden-mse: compare through learned projections into the teacher's width (TinyBERT's W_h, identity at the start; training only).")
     var hiddenProjection = false
-    @Option(help: "Run the teacher quantized: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q4_k, q6_k (default: fp32).")
+    @Option(help: "Run the teacher quantized: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k (default: fp32).")
     var teacherQuantize: String?
     @OptionGroup var backendOption: BackendOption
 

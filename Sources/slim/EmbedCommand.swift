@@ -7,7 +7,7 @@ import SlimModel
 struct EmbeddingModelOptions: ParsableArguments {
     @Argument(help: "A sentence-transformers model folder (config.json, model.safetensors, tokenizer files).")
     var model: String
-    @Option(help: "Quantize the linear layers when loading: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q4_k, q6_k.")
+    @Option(help: "Quantize the linear layers when loading: int8, int4-g32, int4-g64, int4-g128 (-asym), q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k.")
     var quantize: String?
     @Option(help: "With --quantize: f32 (weight-only, the default), int8 or int8-row (activations quantized per token, integer dot products), int8-block (per 32 values).")
     var activations: String?

@@ -6,7 +6,7 @@ import SlimModel
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a Slim folder (compressed to q8_0, q4_0 or q4_1, or float) as one GGUF file that llama.cpp and Ollama load.",
+        abstract: "Write a Slim folder (compressed to q8_0, q4_0, q4_1, q5_0, q5_1, q4_k or q6_k, or float) as one GGUF file that llama.cpp and Ollama load.",
         discussion: "Packed weights are written as their GGUF blocks, unchanged; float matrices as F16, vectors and norms as F32. The model card's facts go into general.* and slim.* metadata.")
 
     @Argument(help: "A folder written by slim compress (a decoder of any family, or a BERT encoder), or a float Hugging Face folder.")

@@ -20,14 +20,14 @@ import TestSupport
         #expect(OutputSafetyCLI.leftovers(beside: out).allSatisfy { $0.hasSuffix(".lock") }, "no scratch folder or file left")
 
         let int4 = try slim(["compress", model.path, "-o", base.appendingPathComponent("x.gguf").path, "--quant", "int4-g32"])
-        #expect(int4.status != 0 && int4.stderr.contains("q8_0, q4_0, q4_k, q6_k or q4_k_m"), "\(int4.stderr)")
+        #expect(int4.status != 0 && int4.stderr.contains("q8_0, q4_0, q5_0, q5_1, q4_k, q6_k or q4_k_m"), "\(int4.stderr)")
         let again = try slim(["compress", model.path, "-o", out.path, "--quant", "q8_0"])
         #expect(again.status != 0 && again.stderr.contains("--overwrite"), "\(again.stderr)")
 
         let folder = base.appendingPathComponent("bert-int8")
         #expect(try slim(["compress", model.path, "-o", folder.path, "--quant", "int8"]).status == 0)
         let refused = try slim(["export", folder.path, "-o", base.appendingPathComponent("int8.gguf").path])
-        #expect(refused.status != 0 && refused.stderr.contains("GGUF takes q8_0, q4_0, q4_1, q4_k, q6_k"), "\(refused.stderr)")
+        #expect(refused.status != 0 && refused.stderr.contains("GGUF takes q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k"), "\(refused.stderr)")
         let exported = try slim(["export", model.path, "-o", base.appendingPathComponent("f16.gguf").path, "--json"])
         #expect(exported.status == 0 && exported.stdout.contains("\"F16\""), "\(exported.stdout) \(exported.stderr)")
     }

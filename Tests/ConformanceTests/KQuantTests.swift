@@ -3,7 +3,7 @@ import SlimConformance
 import SlimCore
 import Testing
 
-/// Q4_K and Q6_K against llama.cpp: blocks its own reference quantizer made
+/// Q4_K, Q6_K (and Q5_0, Q5_1, from the same fixture) against llama.cpp: blocks its own reference quantizer made
 /// and the `gguf` package's dequantization of them (`Tests/Fixtures/kquants`,
 /// made by `scripts/make_kquant_fixture.py`), and blocks built here by hand
 /// from the documented layout.
@@ -28,13 +28,15 @@ import Testing
         }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("manifest.json"))) as! [String: Any]
         return Fixture(rows: manifest["rows"] as! Int, columns: manifest["columns"] as! Int, inputs: try floats("inputs.f32"),
-                       blocks: [.q4_K: try bytes("q4_k.bin"), .q6_K: try bytes("q6_k.bin")],
-                       decoded: [.q4_K: try floats("q4_k.f32"), .q6_K: try floats("q6_k.f32")])
+                       blocks: [.q4_K: try bytes("q4_k.bin"), .q6_K: try bytes("q6_k.bin"),
+                                .q5_0: try bytes("q5_0.bin"), .q5_1: try bytes("q5_1.bin")],
+                       decoded: [.q4_K: try floats("q4_k.f32"), .q6_K: try floats("q6_k.f32"),
+                                 .q5_0: try floats("q5_0.f32"), .q5_1: try floats("q5_1.f32")])
     }
 
     /// llama.cpp's blocks decode to exactly the values gguf's numpy decoder gives
     /// (same fp32 roundings), by the codec and by the float64 reference decoder.
-    @Test(arguments: [QuantFormat.q4_K, .q6_K])
+    @Test(arguments: [QuantFormat.q4_K, .q6_K, .q5_0, .q5_1])
     func llamaCppBlocksDecodeExactlyAsGGUFDoes(_ format: QuantFormat) throws {
         let f = try Self.fixture()
         let e = QuantCodec.Encoded(data: f.blocks[format]!)
@@ -43,12 +45,12 @@ import Testing
         let mismatches = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(got.count == want.count && mismatches == 0, "\(format): \(mismatches) of \(want.count) weights differ from gguf's decode")
         let reference = ReferenceWeights(e, rows: f.rows, columns: f.columns, format: format)
-        // fp32 rounds the one sum (Q4_K) at most; Q6_K's products are exact.
+        // fp32 rounds the one sum (Q4_K, Q5_1) at most; Q6_K's and Q5_0's products are exact.
         expectWithin(want, reference.values, bounds: reference.roundingBounds, "\(format): gguf vs the float64 reference decoder")
     }
 
     /// The codec's quantizer gives llama.cpp's reference quantizer's bytes, block for block.
-    @Test(arguments: [QuantFormat.q4_K, .q6_K])
+    @Test(arguments: [QuantFormat.q4_K, .q6_K, .q5_0, .q5_1])
     func encodeGivesLlamaCppBytes(_ format: QuantFormat) throws {
         let f = try Self.fixture()
         let want = f.blocks[format]!
@@ -56,7 +58,7 @@ import Testing
         let size = format.ggufBlockBytes!
         let differing = stride(from: 0, to: want.count, by: size).filter { got[$0 ..< $0 + size] != want[$0 ..< $0 + size] }
         #expect(got.count == want.count && differing.isEmpty,
-                "\(format): super-blocks \(differing.map { $0 / size }) of \(want.count / size) differ from llama.cpp's")
+                "\(format): blocks \(differing.map { $0 / size }) of \(want.count / size) differ from llama.cpp's")
     }
 
     /// Q4_K by hand: d = 0.5, dmin = 0.25, scales and minimums that use the high

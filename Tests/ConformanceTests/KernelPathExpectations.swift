@@ -43,11 +43,11 @@ enum ExpectedPaths {
     ///   two tokens and at least four runs of 32 (never Q8_0); otherwise the
     ///   AVX2 (or plain) rows, or from 24 tokens the tiles' row decoder.
     /// - bf16 and f16 weights (cpu_w16.c): see below.
-    /// - k-quants (cpu_kquants.c): their own kernels at the subject's level for
-    ///   fp32 rows, tiles and int8 activations alike.
+    /// - k-quants and Q5_0/Q5_1 (cpu_kquants.c): their own kernels at the subject's
+    ///   level for fp32 rows, tiles and int8 activations alike.
     static func quantizedMatmul(_ level: ISA, _ format: QuantFormat, _ activations: ActivationPrecision, m: Int, k: Int) -> Paths {
         let capped = min(level, .avx2)
-        if format.isKQuant {
+        if format.isKQuant || format.isQ5 {
             return [.quantizedMatmul: [level], .activationRounding: activations == .f32 ? [] : [capped]]
         }
         if activations != .f32 { return [.quantizedMatmul: [level], .activationRounding: [capped]] }

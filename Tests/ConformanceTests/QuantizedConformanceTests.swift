@@ -23,7 +23,7 @@ extension QuantCase: CustomTestStringConvertible {
         let size = c.format.blockSize ?? k
         for group in 0..<(n * k / size) {
             let def = definitionStep(Array(w[group * size ..< (group + 1) * size]), c.format)
-            // The stored scale (and Q4_1's minimum): fp32 ones within a few ulp of the
+            // The stored scale (and Q4_1's and Q5_1's minimum): fp32 ones within a few ulp of the
             // float64 definition, fp16 ones within one fp16 ulp (rounded from fp32 or float64).
             let stored: (step: Double, minimum: Double?), tolerance: Double
             if c.format.isFloat16 {
@@ -31,7 +31,9 @@ extension QuantCase: CustomTestStringConvertible {
                 tolerance = 0
             } else if let bytes = c.format.ggufBlockBytes {
                 let at = group * bytes
-                stored = (float16(e.data[at], e.data[at + 1]), c.format == .q4_1 ? float16(e.data[at + 2], e.data[at + 3]) : nil)
+                // Q5_0's d carries the sign of the weight of largest magnitude (llama.cpp's max / −16).
+                stored = (abs(float16(e.data[at], e.data[at + 1])),
+                          c.format == .q4_1 || c.format == .q5_1 ? float16(e.data[at + 2], e.data[at + 3]) : nil)
                 tolerance = 0x1p-10
             } else {
                 stored = (Double(e.scales[group]), nil)

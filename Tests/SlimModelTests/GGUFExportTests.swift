@@ -9,23 +9,25 @@ import TestSupport
 /// Slim folders written as GGUF: read back by Slim's reader and run by Slim's
 /// decoder, with what llama.cpp expects of each family checked key by key.
 @Suite struct GGUFExportTests {
-    /// TinyLlama (a GGUF file) → Q4_0 Slim folder → GGUF. The GGUF runs as
-    /// the folder it came from: the same Q4_0 blocks (query and key rows
+    /// TinyLlama (a GGUF file) → Q4_0 (Q5_0, Q5_1) Slim folder → GGUF. The GGUF runs as
+    /// the folder it came from: the same blocks (query and key rows
     /// interleaved again for llama.cpp's rotary pairs), the same token table,
     /// norms and tokenizer; only the order of fp32 sums may differ.
-    @Test(.seeded) func q4_0GGUFRunsAsItsSlimFolder() throws {
+    /// (llama_ftype: MOSTLY_Q4_0 = 2, MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9.)
+    @Test(.seeded, arguments: [(QuantFormat.q4_0, 2), (.q5_0, 8), (.q5_1, 9)])
+    func blockGGUFRunsAsItsSlimFolder(_ format: QuantFormat, _ fileType: Int) throws {
         let source = try TinyLlama.write(seed: TestSeed.current)
         let work = source.deletingLastPathComponent()
         defer { try? FileManager.default.removeItem(at: work) }
-        let folder = work.appendingPathComponent("q4"), output = work.appendingPathComponent("tiny-q4_0.gguf")
-        _ = try DecoderCompressor(format: .q4_0).compress(source, to: folder)
+        let folder = work.appendingPathComponent("q"), output = work.appendingPathComponent("tiny-\(format).gguf")
+        _ = try DecoderCompressor(format: format).compress(source, to: folder)
         let sourceFile = try GGUFFile(contentsOf: source)
         let report = try GGUFExport(tokenizerSource: sourceFile).export(folder, to: output, overwrite: false)
-        #expect(report.architecture == "llama" && report.kinds["Q4_0"] == TinyLlama.layers * 7)
+        #expect(report.architecture == "llama" && report.kinds[format.description.uppercased()] == TinyLlama.layers * 7, "\(report.kinds)")
 
         let file = try GGUFFile(contentsOf: output)
-        #expect(file.metadata["general.quantized_by"]?.string == "Slim" && file.metadata["general.file_type"]?.int == 2)
-        #expect(file.metadata["slim.method"]?.string == "rtn" && file.metadata["slim.format"]?.string == "q4_0")
+        #expect(file.metadata["general.quantized_by"]?.string == "Slim" && file.metadata["general.file_type"]?.int == fileType)
+        #expect(file.metadata["slim.method"]?.string == "rtn" && file.metadata["slim.format"]?.string == format.description)
         for key in sourceFile.metadataKeys where key.hasPrefix("tokenizer.") {
             #expect(file.metadata[key] == sourceFile.metadata[key] && file.metadataTypes[key] == sourceFile.metadataTypes[key], "\(key) copied as stored")
         }

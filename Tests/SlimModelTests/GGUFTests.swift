@@ -298,10 +298,10 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
         }
     }
 
-    /// Q4_K (ggml type 12) and Q6_K (14) tensors made by llama.cpp's quantizer
+    /// Q4_K (ggml type 12), Q6_K (14), Q5_0 (6) and Q5_1 (7) tensors made by llama.cpp's quantizer
     /// (Tests/Fixtures/kquants) read as floats equal to gguf's decode, and come
     /// back packed, byte for byte, for the quantized product; rows that are not
-    /// whole super-blocks are refused by name.
+    /// whole (super-)blocks are refused by name.
     @Test func kQuantTensorsReadAndStayPacked() throws {
         let folder = try TestAssets.fixture("kquants")
         let rows = 3, columns = 512
@@ -309,7 +309,8 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
         func floats(_ name: String) throws -> [Float] {
             try bytes(name).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         }
-        for (type, kind, format, file) in [(UInt32(12), StoredKind.q4_K, QuantFormat.q4_K, "q4_k"), (14, .q6_K, .q6_K, "q6_k")] {
+        for (type, kind, format, file) in [(UInt32(12), StoredKind.q4_K, QuantFormat.q4_K, "q4_k"), (14, .q6_K, .q6_K, "q6_k"),
+                                           (6, .q5_0, .q5_0, "q5_0"), (7, .q5_1, .q5_1, "q5_1")] {
             let rowBytes = format.ggufRowBytes(columns: columns)!
             let data = Array(try bytes(file + ".bin")[0 ..< rows * rowBytes])
             let gguf = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_down.weight", type: type, dims: [UInt64(columns), UInt64(rows)], data: data)]))
@@ -318,8 +319,9 @@ func expectMalformed(_ path: String, mentions: [String] = [], sourceLocation: So
             #expect(try gguf.floats(t) == Array(try floats(file + ".f32")[0 ..< rows * columns]), "\(format): floats equal gguf's decode")
             let packed = try TensorFileWeightStore(file: gguf).packed("blk.0.ffn_down.weight")
             #expect(packed?.format == format && packed?.rows == rows && packed?.columns == columns && packed?.encoded.data == data)
-            expectMalformed(Self.path, mentions: ["blk.0.ffn_down.weight", "256"]) {
-                _ = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_down.weight", type: type, dims: [288, 1],
+            let block = format.ggufBlockWeights!
+            expectMalformed(Self.path, mentions: ["blk.0.ffn_down.weight", "\(block)"]) {
+                _ = try TestGGUF.parse(TestGGUF.file(tensors: [.init(name: "blk.0.ffn_down.weight", type: type, dims: [UInt64(block + 16), 1],
                                                                     data: [UInt8](repeating: 0, count: format.ggufBlockBytes!))]))
             }
         }

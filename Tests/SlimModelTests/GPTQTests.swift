@@ -65,11 +65,11 @@ import TestSupport
         #expect(eg < 0.8 * er, "\(format): GPTQ \(eg) should clearly beat RTN \(er)")
     }
 
-    /// K-quants (and the GGUF blocks they fall back to): each super-block's grid
+    /// K-quants (and the GGUF blocks they fall back to, Q5_0 among them; Q5_1 too): each (super-)block's grid
     /// is fixed from the weights as GPTQ reaches it, so GPTQ still beats llama.cpp's
     /// round to nearest, and the stored blocks decode to exactly the values
     /// GPTQ took its weights to have (in order and with act-order).
-    @Test(.seeded, arguments: [QuantFormat.q4_K, .q6_K, .q4_0, .q8_0], [false, true])
+    @Test(.seeded, arguments: [QuantFormat.q4_K, .q6_K, .q4_0, .q8_0, .q5_0, .q5_1], [false, true])
     func blockFormatsBeatRoundToNearestAndDecodeAsAssumed(_ format: QuantFormat, _ actOrder: Bool) throws {
         let p = Problem(n: 12, k: 512, samples: 600, seed: TestSeed.current)
         var assumed = [Float](repeating: .nan, count: p.n * p.k)

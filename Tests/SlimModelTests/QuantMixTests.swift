@@ -20,10 +20,10 @@ import Testing
         #expect(QuantMix.q4KM.base == .q4_K)
     }
 
-    /// K-quants where K is not whole super-blocks fall back as llama.cpp's do (Q6_K → Q8_0; Q4_K → Q4_0, Slim having no Q5_0).
+    /// K-quants where K is not whole super-blocks fall back as llama.cpp's `tensor_type_fallback` does (Q6_K → Q8_0; Q4_K → Q5_0).
     @Test func kQuantsFallBackWhereKIsNotWholeSuperBlocks() {
         #expect(QuantFormat.q6_K.fitting(columns: 576) == .q8_0)
-        #expect(QuantFormat.q4_K.fitting(columns: 576) == .q4_0)
+        #expect(QuantFormat.q4_K.fitting(columns: 576) == .q5_0)
         #expect(QuantFormat.q4_K.fitting(columns: 1536) == .q4_K)
         #expect(QuantFormat.q4_K.fitting(columns: 300) == .int8PerChannel)
     }

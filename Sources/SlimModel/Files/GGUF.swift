@@ -171,13 +171,13 @@ private struct TensorInfo {
 /// ggml's tensor type numbers (ggml.h `enum ggml_type`).
 enum GGMLType {
     static let kinds: [UInt32: StoredKind] = [
-        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 8: .q8_0, 12: .q4_K, 14: .q6_K,
+        0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 6: .q5_0, 7: .q5_1, 8: .q8_0, 12: .q4_K, 14: .q6_K,
         24: .i8, 25: .i16, 26: .i32, 27: .i64, 28: .f64, 30: .bf16,
     ]
 
     /// The types Slim cannot read yet, named so the error says what the file holds.
     static let otherNames: [UInt32: String] = [
-        6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
+        9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
         16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
         23: "IQ4_XS", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
     ]

@@ -4,7 +4,7 @@ import SlimCore
 /// The element types model files store, with the GGUF block formats.
 public enum StoredKind: String, Sendable, CaseIterable {
     case f64, f32, f16, bf16, i64, i32, i16, i8, u8, bool
-    case q8_0, q4_0, q4_1, q4_K, q6_K
+    case q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q6_K
 
     /// Bytes per element of the plain kinds; nil for block formats.
     public var elementBytes: Int? {
@@ -13,7 +13,7 @@ public enum StoredKind: String, Sendable, CaseIterable {
         case .f32, .i32: 4
         case .f16, .bf16, .i16: 2
         case .i8, .u8, .bool: 1
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: nil
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: nil
         }
     }
 
@@ -27,14 +27,14 @@ public enum StoredKind: String, Sendable, CaseIterable {
         case .i32: .i32
         case .i8: .i8
         case .u8: .u8
-        case .f64, .i16, .bool, .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: nil
+        case .f64, .i16, .bool, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: nil
         }
     }
 
     /// Whether ``TensorFile/floats(_:)`` reads it: floats of any width and GGUF blocks.
     public var holdsFloats: Bool {
         switch self {
-        case .f64, .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: true
+        case .f64, .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: true
         case .i64, .i32, .i16, .i8, .u8, .bool: false
         }
     }
@@ -45,6 +45,8 @@ public enum StoredKind: String, Sendable, CaseIterable {
         case .q8_0: .q8_0
         case .q4_0: .q4_0
         case .q4_1: .q4_1
+        case .q5_0: .q5_0
+        case .q5_1: .q5_1
         case .q4_K: .q4_K
         case .q6_K: .q6_K
         default: nil
@@ -193,7 +195,7 @@ extension TensorFile {
             return (0..<n).map { HalfFloats.float(bf16: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) }
         case .f64:
             return (0..<n).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K:
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K:
             // Blocks run along the last (innermost) dimension, so every row is whole blocks.
             guard n > 0, let format = t.kind.quantFormat else { return [] }
             let columns = t.shape.last ?? 1

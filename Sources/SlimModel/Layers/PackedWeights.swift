@@ -107,7 +107,7 @@ public struct PackedWeightStore: WeightStore {
         let columns = switch format {
         case .int8PerChannel: rowBytes
         case .int4: rowBytes * 2
-        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: rowBytes / format.ggufBlockBytes! * format.ggufBlockWeights!
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q6_K: rowBytes / format.ggufBlockBytes! * format.ggufBlockWeights!
         case .bf16, .f16: rowBytes / 2
         }
         let scales = try file.tensorsByName[PackedNames.scales(name)].map { try file.floats($0) } ?? []

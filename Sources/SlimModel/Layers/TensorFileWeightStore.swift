@@ -1,7 +1,7 @@
 import SlimCore
 
 /// The weights of a plain tensor file (a GGUF file, an uncompressed
-/// safetensors file): GGUF blocks (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) come back packed, as
+/// safetensors file): GGUF blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) come back packed, as
 /// the quantized GEMM runs them; float tensors as fp32.
 public struct TensorFileWeightStore: WeightStore {
     public let file: any TensorFile
