@@ -504,18 +504,20 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
-// of x moves onto w (|x| * sign(x)·w); pairs then sum to int16 without
-// overflow (2 * 127 * 127 < 32767) and madd widens them to int32.
+// of w moves onto x (|w| * sign(w)·x), as slim_gemm_w8a8 does: |w| is right
+// even for w = −128 (read unsigned, 128), and x (symmetric, −127...127) never
+// wraps when negated. Pairs then sum to int16 without overflow
+// (2 * 128 * 127 < 32767) and madd widens them to int32.
 AVX2 static INLINE void i8i8_t_avx2(const int8_t *qx, long xs, const int T, const int8_t *w, int k, int32_t *out, long os) {
     __m256i acc[4];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
     int i = 0;
     for (; i + 32 <= k; i += 32) {
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i));
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i)), aw = _mm256_abs_epi8(wv);
         for (int t = 0; t < T; t++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx + t * xs + i));
-            const __m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wv, xv));
+            const __m256i prod = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
             acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(prod, ones));
         }
     }
