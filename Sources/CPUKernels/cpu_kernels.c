@@ -1,6 +1,7 @@
 #include "cpu_kernels.h"
 #include "cpu_paths.h"
 #include "cpu_neon.h"
+#include "cpu_runs_gemm.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -962,6 +963,13 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
     isa = slim_isa_within(isa);
 #if HAVE_X86
+    // Prompts: 16-row panels decoded once for all tokens (cpu_runs_gemm.c).
+    if (isa == SLIM_ISA_AVX512_VNNI && kind <= SLIM_U4_Q4_1 && tokens >= RUNS_GEMM_MIN_TOKENS &&
+        slim_runs_gemm_i8_vnni(qx, xs, tokens, xd, xsum, data, row_bytes, first, count, runs, kind, group_shift, scales,
+                               zeros, groups, out, os)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
+        return;
+    }
     // The 4-bit VNNI kernel takes one or two tokens at a time; more tokens go
     // through it in pairs (each pair's activations laid out once), which
     // keeps its per-run cost: the eight-run kernel no longer takes 4-bit rows.

@@ -188,8 +188,9 @@ static void check_qrow_i8i8(void) {
 }
 
 // int8 activations (per-run fp16 scales or one per row) times every runs kind.
-static void check_rows_runs_i8(int kind, int per_run) {
-    const int runs = rnd_int(1, 13), k = 32 * runs, n = rnd_int(17, 41), tokens = rnd_int(1, 7);
+// `prompt`: 16 to 23 tokens (the tiled GEMM's shapes, cpu_runs_gemm.c), else 1 to 7.
+static void check_rows_runs_i8(int kind, int per_run, int prompt) {
+    const int runs = rnd_int(1, 13), k = 32 * runs, n = rnd_int(17, 41), tokens = prompt ? rnd_int(16, 23) : rnd_int(1, 7);
     const int first = rnd_int(0, 5), count = n - first - rnd_int(0, 3);
     weights w = make_weights(kind, k, n);
     const long xs = k + 32 * rnd_int(0, 1), os = n + rnd_int(1, 5);
@@ -243,9 +244,11 @@ void check_qgemm(void) {
         check_dequant_row(SLIM_ROW_Q8_0);
         check_dequant_row(SLIM_ROW_INT8);
         for (int per_run = 0; per_run < 2; per_run++) {
-            for (int i = 0; i < 4; i++) check_rows_runs_i8(U4_KINDS[i], per_run);
-            check_rows_runs_i8(SLIM_ROW_Q8_0, per_run);
-            check_rows_runs_i8(SLIM_ROW_INT8, per_run);
+            for (int prompt = 0; prompt < 2; prompt++) {
+                for (int i = 0; i < 4; i++) check_rows_runs_i8(U4_KINDS[i], per_run, prompt);
+                check_rows_runs_i8(SLIM_ROW_Q8_0, per_run, prompt);
+                check_rows_runs_i8(SLIM_ROW_INT8, per_run, prompt);
+            }
         }
     }
 }
