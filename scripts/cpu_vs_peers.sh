@@ -17,8 +17,8 @@ uptime
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/slim-peers.XXXXXX"); trap 'rm -rf "$scratch"' EXIT
 if [ "$what" != gemm ]; then
   cc -O2 -march=native -pthread scripts/copy_bandwidth.c -o "$scratch/copy_bandwidth"
-  # A prompt of about 580 tokens (SmolLM2's tokenizer), as llama-bench's -p 512 is of 512.
-  head -c 2300 "$HOME/.cache/slim/data/fortunes/computers" > "$scratch/prompt.txt"
+  # A prompt of about 510 tokens (SmolLM2's tokenizer), as llama-bench's -p 512 is of 512.
+  head -c 1600 "$HOME/.cache/slim/data/fortunes/computers" > "$scratch/prompt.txt"
 fi
 decode_round() {
   "$scratch/copy_bandwidth" 2
@@ -28,7 +28,7 @@ decode_round() {
   # Generation as shipped: the worker threads spin between ops, as llama.cpp's do.
   env -u SLIM_THREAD_SPIN $S generate "$MODEL" --backend cpu "$(cat "$scratch/prompt.txt")" --max-tokens 64 --json 2>/dev/null |
     $P -c "import json,sys; d=json.load(sys.stdin); print('slim SmolLM2 Q4_1: prompt %d tokens %.1f tokens/s, generated %d tokens %.1f tokens/s' % (d['prompt_tokens'], d['prompt_tokens_per_s'], d['generated_tokens'], d['tokens_per_s']))"
-  LD_LIBRARY_PATH="$LLAMA_BIN" "$LLAMA_BIN/llama-bench" -m "$MODEL" -p 512 -n 64 -t 2 -r 3 2>/dev/null | grep -E "pp512|tg64"
+  LD_LIBRARY_PATH="$LLAMA_BIN" "$LLAMA_BIN/llama-bench" -m "$MODEL" -p 512 -n 64 -t 2 -r ${LLAMA_REPS:-3} 2>/dev/null | grep -E "pp512|tg64"
 }
 for round in 1 2; do
   echo "== round $round"
