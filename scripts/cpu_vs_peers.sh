@@ -1,14 +1,41 @@
 #!/usr/bin/env bash
-# The CPU backend beside numpy and torch in the same run, two interleaved rounds:
-# fp32 GEMM (the chosen engine, then SLIM_GEMM=own), attention dense L 2048 and
-# window ±128 at L 8192 (forward, then forward + backward beside torch SDPA's
-# autograd), and a distillation step beside ../shared/peers/torch_peers.py's.
-# Run on a quiet machine (README, "CPU backend" figures).
+# The CPU backend beside its peers in the same run, two interleaved rounds.
+#   scripts/cpu_vs_peers.sh [gemm|decode|all]   (default all)
+# gemm: fp32 GEMM (the chosen engine, then SLIM_GEMM=own) beside numpy,
+# attention dense L 2048 and window ±128 at L 8192 (forward, then forward +
+# backward beside torch SDPA's autograd), and a distillation step beside
+# ../shared/peers/torch_peers.py's.
+# decode: memory bandwidth (scripts/copy_bandwidth.c) beside 4-bit weights read
+# from memory (bench qgemm --matrices 8), a 64-token prompt product beside W8A8,
+# and SmolLM2 Q4_1 prompt and generation beside llama.cpp's llama-bench
+# (LLAMA_BIN: its build/bin folder). Run on a quiet machine (README, "CPU backend" figures).
 cd "$(dirname "$0")/.."; S=${S:-.build/release/slim}; P=${PYTHON:-python3}  # a python with numpy and torch
+what=${1:-all}
+LLAMA_BIN=${LLAMA_BIN:-/tmp/ggufout/llama.cpp/build/bin}
+MODEL=${MODEL:-$HOME/.cache/slim/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 export SLIM_THREAD_SPIN=0
 lscpu | grep -E "Model name|^CPU\(s\)|Model:"
+uptime
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/slim-peers.XXXXXX"); trap 'rm -rf "$scratch"' EXIT
+if [ "$what" != gemm ]; then
+  cc -O2 -march=native -pthread scripts/copy_bandwidth.c -o "$scratch/copy_bandwidth"
+  # A prompt of about 510 tokens (SmolLM2's tokenizer), as llama-bench's -p 512 is of 512.
+  head -c 1600 "$HOME/.cache/slim/data/fortunes/computers" > "$scratch/prompt.txt"
+fi
+decode_round() {
+  "$scratch/copy_bandwidth" 2
+  $S bench qgemm --backend cpu --format q4_0,q4_1,q4_k,q6_k --shape 1x4096x4096 --activations int8-block --matrices 8 --runs 9 2>&1 | grep qgemm_
+  $S bench qgemm --backend cpu --format q4_1,q4_k --shape 64x4096x4096 --activations int8-block --runs 5 2>&1 | grep qgemm_
+  $S bench qgemm --backend cpu --format w8a8 --shape 64x4096x4096 --runs 5 2>&1 | grep qgemm_
+  # Generation as shipped: the worker threads spin between ops, as llama.cpp's do.
+  env -u SLIM_THREAD_SPIN $S generate "$MODEL" --backend cpu "$(cat "$scratch/prompt.txt")" --max-tokens 64 --json 2>/dev/null |
+    $P -c "import json,sys; d=json.load(sys.stdin); print('slim SmolLM2 Q4_1: prompt %d tokens %.1f tokens/s, generated %d tokens %.1f tokens/s' % (d['prompt_tokens'], d['prompt_tokens_per_s'], d['generated_tokens'], d['tokens_per_s']))"
+  LD_LIBRARY_PATH="$LLAMA_BIN" "$LLAMA_BIN/llama-bench" -m "$MODEL" -p 512 -n 64 -t 2 -r ${LLAMA_REPS:-3} 2>/dev/null | grep -E "pp512|tg64"
+}
 for round in 1 2; do
   echo "== round $round"
+  if [ "$what" != gemm ]; then decode_round; fi
+  [ "$what" = decode ] && continue
   $S bench gemm --shape 2048x2048x2048,64x4096x4096 --backend cpu --runs 5 2>&1 | grep -E "GFLOP|cpu" | tail -2
   SLIM_GEMM=own $S bench gemm --shape 2048x2048x2048,64x4096x4096 --backend cpu --runs 5 2>&1 | grep -E "GFLOP|cpu" | tail -2
   $P - <<'PY'

@@ -1,6 +1,7 @@
 #include "cpu_kernels.h"
 #include "cpu_paths.h"
 #include "cpu_neon.h"
+#include "cpu_runs_gemm.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -504,18 +505,20 @@ VNNI static INLINE void runs_i8_t_vnni(const int8_t *qx, long xs, const int T, c
 }
 
 // int8 x int8 in 32-lane steps: maddubs wants unsigned x signed, so the sign
-// of x moves onto w (|x| * sign(x)·w); pairs then sum to int16 without
-// overflow (2 * 127 * 127 < 32767) and madd widens them to int32.
+// of w moves onto x (|w| * sign(w)·x), as slim_gemm_w8a8 does: |w| is right
+// even for w = −128 (read unsigned, 128), and x (symmetric, −127...127) never
+// wraps when negated. Pairs then sum to int16 without overflow
+// (2 * 128 * 127 < 32767) and madd widens them to int32.
 AVX2 static INLINE void i8i8_t_avx2(const int8_t *qx, long xs, const int T, const int8_t *w, int k, int32_t *out, long os) {
     __m256i acc[4];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
     int i = 0;
     for (; i + 32 <= k; i += 32) {
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i));
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i)), aw = _mm256_abs_epi8(wv);
         for (int t = 0; t < T; t++) {
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx + t * xs + i));
-            const __m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wv, xv));
+            const __m256i prod = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
             acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(prod, ones));
         }
     }
@@ -960,6 +963,13 @@ void slim_rows_runs_i8(const int8_t *qx, long xs, int tokens, const float *xd, c
                        const float *scales, const uint8_t *zeros, int groups, float *out, long os, int isa) {
     isa = slim_isa_within(isa);
 #if HAVE_X86
+    // Prompts: 16-row panels decoded once for all tokens (cpu_runs_gemm.c).
+    if (isa == SLIM_ISA_AVX512_VNNI && kind <= SLIM_U4_Q4_1 && tokens >= RUNS_GEMM_MIN_TOKENS &&
+        slim_runs_gemm_i8_vnni(qx, xs, tokens, xd, xsum, data, row_bytes, first, count, runs, kind, group_shift, scales,
+                               zeros, groups, out, os)) {
+        slim_ran(SLIM_PATHS_QGEMM, SLIM_ISA_AVX512_VNNI);
+        return;
+    }
     // The 4-bit VNNI kernel takes one or two tokens at a time; more tokens go
     // through it in pairs (each pair's activations laid out once), which
     // keeps its per-run cost: the eight-run kernel no longer takes 4-bit rows.

@@ -1,5 +1,6 @@
 #include "cpu_kernels.h"
 #include "cpu_paths.h"
+#include <string.h>
 
 int slim_kquant_block_bytes(int kind) {
     switch (kind) {
@@ -96,17 +97,30 @@ static inline void kq_levels(const uint8_t *blk, int kind, int16_t *v, float *a,
 #undef KQ
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define KQ_SIMD_ROWS_I8 1
 #define KQ(name) kq_##name##_avx2
 #include "cpu_kquants_body.h"
+#define KQ_TARGET __attribute__((target("avx2,fma,f16c")))
+#define DOT_U8S8(u, x) _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1))
+#include "cpu_kquants_x86.h"
+#undef DOT_U8S8
+#undef KQ_TARGET
 #undef KQ
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 #define KQ(name) kq_##name##_avx512
 #include "cpu_kquants_body.h"
+#define KQ_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define DOT_U8S8(u, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x)
+#include "cpu_kquants_x86.h"
+#undef DOT_U8S8
+#undef KQ_TARGET
 #undef KQ
 #pragma clang attribute pop
+#undef KQ_SIMD_ROWS_I8
 #define KQ_DISPATCH(level, name, ...)                                           \
     switch (slim_ran(SLIM_PATHS_QGEMM, level)) {                               \
     case SLIM_ISA_AVX512_VNNI: kq_##name##_avx512(__VA_ARGS__); break;         \

@@ -106,6 +106,7 @@ int main(int argc, char **argv) {
         const long before = failed;
         slim_paths_take();
         check_qgemm();
+        check_kquants();
         check_int8();
         check_elementwise();
         check_w16();

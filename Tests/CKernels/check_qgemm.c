@@ -161,12 +161,14 @@ static void check_qrow_i8i8(void) {
     int8_t *qx = malloc(xs * tokens), *w = malloc(k);
     int32_t out[16];
     fill_bytes((uint8_t *)qx, xs * tokens), fill_bytes((uint8_t *)w, k);
-    // Weights are symmetric int8 (Slim's quantizer gives −127...127): the
-    // AVX2 kernel negates them by the activations' sign, so −128 would wrap.
-    // Activations take −128, the largest |product| (it stays below the int16
-    // pair sums' limit: 2·128·127 < 2^15).
-    for (long i = 0; i < k; i++) w[i] = w[i] == -128 ? -127 : w[i];
-    if (rnd_int(0, 1)) w[0] = -127, qx[0] = -128;
+    // Weights take the whole int8 range: imported W8A8 checkpoints can hold
+    // −128. Activations are symmetric (slim_quantize_row_i8 gives −127...127),
+    // so the AVX2 kernel can negate them by the weights' sign without wrapping;
+    // w = −128 against x = ±127 is the largest |product| (the int16 pair sums
+    // stay below their limit: 2·128·127 < 2^15).
+    for (long i = 0; i < (long)xs * tokens; i++) qx[i] = qx[i] == -128 ? -127 : qx[i];
+    if (rnd_int(0, 1)) w[0] = -128, qx[0] = 127;
+    if (k > 1 && rnd_int(0, 1)) w[1] = -128, qx[1] = -127;
     for (int i = 0; i < 16; i++) out[i] = POISON_I32;
     slim_paths_take();
     slim_qrow_i8i8(qx, xs, tokens, w, k, out, os, check_isa);
@@ -186,8 +188,9 @@ static void check_qrow_i8i8(void) {
 }
 
 // int8 activations (per-run fp16 scales or one per row) times every runs kind.
-static void check_rows_runs_i8(int kind, int per_run) {
-    const int runs = rnd_int(1, 13), k = 32 * runs, n = rnd_int(17, 41), tokens = rnd_int(1, 7);
+// `prompt`: 16 to 23 tokens (the tiled GEMM's shapes, cpu_runs_gemm.c), else 1 to 7.
+static void check_rows_runs_i8(int kind, int per_run, int prompt) {
+    const int runs = rnd_int(1, 13), k = 32 * runs, n = rnd_int(17, 41), tokens = prompt ? rnd_int(16, 23) : rnd_int(1, 7);
     const int first = rnd_int(0, 5), count = n - first - rnd_int(0, 3);
     weights w = make_weights(kind, k, n);
     const long xs = k + 32 * rnd_int(0, 1), os = n + rnd_int(1, 5);
@@ -241,9 +244,11 @@ void check_qgemm(void) {
         check_dequant_row(SLIM_ROW_Q8_0);
         check_dequant_row(SLIM_ROW_INT8);
         for (int per_run = 0; per_run < 2; per_run++) {
-            for (int i = 0; i < 4; i++) check_rows_runs_i8(U4_KINDS[i], per_run);
-            check_rows_runs_i8(SLIM_ROW_Q8_0, per_run);
-            check_rows_runs_i8(SLIM_ROW_INT8, per_run);
+            for (int prompt = 0; prompt < 2; prompt++) {
+                for (int i = 0; i < 4; i++) check_rows_runs_i8(U4_KINDS[i], per_run, prompt);
+                check_rows_runs_i8(SLIM_ROW_Q8_0, per_run, prompt);
+                check_rows_runs_i8(SLIM_ROW_INT8, per_run, prompt);
+            }
         }
     }
 }

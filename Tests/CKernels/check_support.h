@@ -118,6 +118,7 @@ enum { L1 = 2, L2 = 4 };
 #define U32 0x1p-24
 
 void check_qgemm(void);
+void check_kquants(void);
 void check_int8(void);
 void check_elementwise(void);
 void check_attention(void);

@@ -37,7 +37,8 @@ void slim_qrow_u4(const float *x, long x_stride, int tokens, const uint8_t *row,
 void slim_qrow_q8_0(const float *x, long x_stride, int tokens, const uint8_t *blocks, int runs,
                     float *out, long out_stride, int isa);
 
-/// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32.
+/// W8A8: out[t] = sum_i qx[t * x_stride + i] * w[i] in int32; w takes any int8, qx
+/// the symmetric −127...127 that slim_quantize_row_i8 gives.
 void slim_qrow_i8i8(const int8_t *qx, long x_stride, int tokens, const int8_t *w, int k,
                     int32_t *out, long out_stride, int isa);
 
