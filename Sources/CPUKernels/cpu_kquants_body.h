@@ -85,8 +85,14 @@ static void KQ(rows)(const float *x, long xs, int tokens, const uint8_t *data, l
 }
 
 // Plain C only: the x86 copies take cpu_kquants_x86.h's vector kernel instead.
-#ifndef KQ_SIMD_ROWS_I8
-static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *data,
+// With KQ_SIMD_ROWS_I8 the level has its own rows_i8 for the k-quants
+// (cpu_kquants_x86.h), which hands the Q5 blocks to this one.
+#ifdef KQ_SIMD_ROWS_I8
+#define KQ_GENERIC_ROWS_I8 KQ(rows_i8_generic)
+#else
+#define KQ_GENERIC_ROWS_I8 KQ(rows_i8)
+#endif
+static void KQ_GENERIC_ROWS_I8(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum, const uint8_t *data,
                         long row_bytes, int first, int count, int k, int kind, float *out, long os) {
     const int bw = slim_kquant_block_weights(kind), blocks = k / bw, bb = slim_kquant_block_bytes(kind), runs = k / 32,
               per = bw / 32;  // runs of 32 per block
@@ -114,7 +120,7 @@ static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, 
         }
     }
 }
-#endif
+#undef KQ_GENERIC_ROWS_I8
 
 static void KQ(dequant_row)(const uint8_t *row, int k, int kind, float *out) {
     const int bb = slim_kquant_block_bytes(kind), bw = slim_kquant_block_weights(kind);

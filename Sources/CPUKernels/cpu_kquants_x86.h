@@ -119,6 +119,10 @@ KQ_TARGET static inline __attribute__((always_inline)) void KQ(row_i8_t)(const i
 KQ_TARGET static void KQ(rows_i8)(const int8_t *qx, long xs, int tokens, const float *xd, const float *xsum,
                              const uint8_t *data, long row_bytes, int first, int count, int k, int kind, float *out,
                              long os) {
+    if (kind != SLIM_K_Q4_K && kind != SLIM_K_Q6_K) {  // Q5_0/Q5_1: the level's generic rows
+        KQ(rows_i8_generic)(qx, xs, tokens, xd, xsum, data, row_bytes, first, count, k, kind, out, os);
+        return;
+    }
     const int blocks = k / 256, runs = k / 32;
 #define KQ_ROW(K, T) KQ(row_i8_t)(qx + (long)t0 * xs, xs, T, xd + (long)t0 * runs, xsum + (long)t0 * runs, row, blocks, K, \
                                   out + (long)t0 * os + r, os)
