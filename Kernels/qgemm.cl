@@ -59,11 +59,12 @@
 #endif
 #define HAS_OFFSET (FMT == 1 || FMT == 3 || FMT == 4 || FMT == 5 || FMT == 7 || FMT == 8)
 
-// Activations of a run: every format but int8 has K a multiple of 32, so a
-// run's 32 activations start 32-float (or, as int8, 32-byte) aligned and load
-// as whole vectors (two ld.global.v4.f32 per float8 on NVIDIA); int8 rows of
-// any K take vload8, which assumes only element alignment.
-#if FMT == 0
+// Activations of a run: every format without a tail (HAS_TAIL) has K a
+// multiple of 32, so a run's 32 activations start 32-float (or, as int8,
+// 32-byte) aligned and load as whole vectors (two ld.global.v4.f32 per float8
+// on NVIDIA); int8, bf16 and f16 rows of any K take vload8, which assumes only
+// element alignment.
+#if HAS_TAIL
 #define X8_AT(p) vload8(0, p)
 #else
 #define X8_AT(p) (*(__global const X8_RAW *)(p))
